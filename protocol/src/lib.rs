@@ -1,0 +1,12 @@
+//! Types and rules that every Vouch component shares: digests and image references,
+//! OCI content, DSSE envelopes with in-toto statements, normalized facts, canonical
+//! encoding and domain-separated signatures.
+//!
+//! This crate performs no network IO and has no tokio, libp2p, sled or wasmtime
+//! dependency, so the node, the CLI and light clients all decide validity the same way.
+
+pub mod digest;
+pub mod input;
+
+pub use digest::{Algorithm, Digest, DigestError};
+pub use input::InputError;
