@@ -7,6 +7,9 @@
 
 pub mod digest;
 pub mod input;
+pub mod oci;
+pub mod reference;
 
 pub use digest::{Algorithm, Digest, DigestError};
 pub use input::InputError;
+pub use reference::{Reference, ReferenceError};
