@@ -1,9 +1,9 @@
 //! Container image references (`registry/repository[:tag][@digest]`), parsed and
 //! normalized the way Docker and the distribution reference library do.
 //!
-//! Normalization follows `ParseNormalizedNamed` of github.com/distribution/reference:
-//! a first path component is a registry host only if it contains `.` or `:` or is
-//! `localhost`; anything else is a Docker Hub path under `docker.io`, and a Docker Hub
+//! Normalization follows `ParseNormalizedNamed` of github.com/distribution/reference.
+//! A first path component is a registry host only if it contains `.` or `:` or is
+//! `localhost`. Anything else is a Docker Hub path under `docker.io`, and a Docker Hub
 //! name with one component gets the `library/` namespace. `index.docker.io` becomes
 //! `docker.io`. A reference with neither tag nor digest gets the tag `latest`, as
 //! `docker pull` does.

@@ -239,7 +239,7 @@ fn serde_uses_normalized_text() {
     assert!(serde_json::from_str::<Reference>("\"Alpine\"").is_err());
 }
 
-/// A path component: lowercase alphanumeric runs joined by the grammar's separators.
+/// Generates a path component: lowercase alphanumeric runs joined by the grammar's separators.
 fn path_component() -> impl Strategy<Value = String> {
     "[a-z0-9]{1,6}((\\.|_|__|-{1,3})[a-z0-9]{1,6}){0,2}"
 }
@@ -268,7 +268,7 @@ fn digest() -> impl Strategy<Value = Option<Digest>> {
     }))
 }
 
-/// A reference text built from parts that each match the grammar.
+/// Generates reference text from parts that each match the grammar.
 fn reference_text() -> impl Strategy<Value = String> {
     (
         registry(),

@@ -4,8 +4,8 @@ use std::fmt;
 
 use crate::digest::DigestError;
 
-/// Why a string is not a valid image reference, or why a reference cannot serve as a
-/// digest.
+/// An error in an image reference, or a tag-only reference used where a digest is
+/// needed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ReferenceError {
     #[error(
@@ -73,7 +73,7 @@ pub enum ReferenceError {
     NotPinned { familiar: String, canonical: String },
 }
 
-/// What is wrong with a tag.
+/// The problem found in a tag.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TagProblem {
     /// `:` with nothing after it.
@@ -103,7 +103,7 @@ impl fmt::Display for TagProblem {
     }
 }
 
-/// What is wrong with a registry host.
+/// The problem found in a registry host.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum HostProblem {
     /// Nothing before the port or the `/`.
@@ -146,7 +146,7 @@ impl fmt::Display for HostProblem {
     }
 }
 
-/// What is wrong with a registry port.
+/// The problem found in a registry port.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PortProblem {
     /// `:` after the host with no digits.
@@ -167,7 +167,7 @@ impl fmt::Display for PortProblem {
     }
 }
 
-/// What is wrong with a path component of a repository.
+/// The problem found in a path component of a repository.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PathProblem {
     /// A component with no characters.

@@ -1,0 +1,317 @@
+//! OCI image layout directories (`oci-layout`, `index.json`, `blobs/<alg>/<hex>`) and
+//! the `oci:DIR[:NAME]` locations that name an image in one.
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use super::manifest::{Descriptor, ImageIndex, Manifest, parse_manifest};
+use super::platform::Platform;
+use super::resolve::{Chosen, ResolvedImage, platform_choice, platform_not_found, select_platform};
+use super::{MANIFEST_BYTES_MAX, OciError};
+use crate::digest::Digest;
+use crate::input::{self, InputError, read_file_bounded};
+
+/// Name of the file that marks a directory as an OCI image layout.
+pub const OCI_LAYOUT_FILE: &str = "oci-layout";
+
+/// Name of the layout's top-level index.
+pub const INDEX_FILE: &str = "index.json";
+
+/// The `imageLayoutVersion` that Vouch reads, the only version the OCI image
+/// specification defines (1.0 and 1.1 both write `1.0.0`).
+pub const IMAGE_LAYOUT_VERSION: &str = "1.0.0";
+
+/// Maximum size of the `oci-layout` file, which contains one short JSON field.
+pub const OCI_LAYOUT_BYTES_MAX: u64 = 4 * 1024;
+
+/// Maximum number of index blobs followed below `index.json` while looking for a
+/// platform, which bounds the work a crafted layout can cause.
+pub const INDEX_NESTING_MAX: usize = 8;
+
+/// Prefix of a layout location, as skopeo and other containers/image tools write it.
+const LOCATION_PREFIX: &str = "oci:";
+
+/// Content of the `oci-layout` file.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct OciLayoutMarker {
+    image_layout_version: String,
+}
+
+/// An opened OCI image layout directory with its parsed `index.json`.
+#[derive(Clone, Debug)]
+pub struct Layout {
+    dir: PathBuf,
+    index: ImageIndex,
+}
+
+impl Layout {
+    /// Opens a layout: checks `oci-layout` and parses `index.json`.
+    pub fn open(dir: &Path) -> Result<Layout, OciError> {
+        check_marker(dir)?;
+        let path = dir.join(INDEX_FILE);
+        let bytes = read_file_bounded(&path, MANIFEST_BYTES_MAX)?;
+        let index = match parse_manifest(&path.display().to_string(), &bytes)? {
+            Manifest::Index(index) => index,
+            Manifest::Image(_) => return Err(OciError::LayoutIndexNotIndex { path }),
+        };
+        Ok(Layout { dir: dir.to_owned(), index })
+    }
+
+    /// Returns the layout directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Returns the parsed `index.json`.
+    pub fn index(&self) -> &ImageIndex {
+        &self.index
+    }
+
+    /// Returns the path of a blob: `blobs/<algorithm>/<hex>` under the layout.
+    pub fn blob_path(&self, digest: &Digest) -> PathBuf {
+        self.dir.join("blobs").join(digest.algorithm().name()).join(digest.hex())
+    }
+
+    /// Reads a manifest or index blob, checking its size and digest against the
+    /// descriptor before returning its bytes.
+    pub fn read_blob(&self, descriptor: &Descriptor) -> Result<Vec<u8>, OciError> {
+        let path = self.blob_path(&descriptor.digest);
+        let digest = descriptor.digest.clone();
+        if descriptor.size > MANIFEST_BYTES_MAX {
+            return Err(OciError::BlobTooLarge { path, digest, size: descriptor.size, max: MANIFEST_BYTES_MAX });
+        }
+        let found_size = match std::fs::metadata(&path) {
+            Ok(metadata) => metadata.len(),
+            Err(error) if error.kind() == io::ErrorKind::NotFound => {
+                return Err(OciError::BlobMissing { path, digest });
+            }
+            Err(error) => return Err(InputError::Io { source_name: path.display().to_string(), error }.into()),
+        };
+        check_size(&path, descriptor, found_size)?;
+
+        let bytes = read_file_bounded(&path, descriptor.size)?;
+        check_size(&path, descriptor, bytes.len() as u64)?;
+        let found = Digest::compute(digest.algorithm(), &bytes);
+        if found != digest {
+            return Err(OciError::BlobDigestMismatch { path, expected: digest, found });
+        }
+        Ok(bytes)
+    }
+
+    /// Selects the `index.json` entry named `name` by its
+    /// `org.opencontainers.image.ref.name` annotation, or the only entry when `name`
+    /// is `None`.
+    pub fn select(&self, name: Option<&str>) -> Result<&Descriptor, OciError> {
+        let entries = &self.index.manifests;
+        let Some(name) = name else {
+            return match entries.as_slice() {
+                [] => Err(OciError::EmptyLayout { path: self.dir.join(INDEX_FILE) }),
+                [entry] => Ok(entry),
+                _ => Err(OciError::SeveralImages { dir: self.dir.clone(), available: self.entry_names() }),
+            };
+        };
+
+        let named: Vec<&Descriptor> = entries.iter().filter(|entry| entry.ref_name() == Some(name)).collect();
+        match named.as_slice() {
+            [] => Err(OciError::NameNotFound {
+                dir: self.dir.clone(),
+                name: name.to_owned(),
+                available: self.entry_names(),
+            }),
+            [entry] => Ok(entry),
+            several => Err(OciError::DuplicateName {
+                dir: self.dir.clone(),
+                name: name.to_owned(),
+                digests: several.iter().map(|entry| entry.digest.to_string()).collect(),
+            }),
+        }
+    }
+
+    /// Resolves the entry named `name` (see [`Layout::select`]) to an image digest,
+    /// selecting a platform's manifest when `platform` is given and the entry is an
+    /// index.
+    pub fn resolve(&self, name: Option<&str>, platform: Option<&Platform>) -> Result<ResolvedImage, OciError> {
+        let entry = self.select(name)?;
+        self.resolve_entry(entry, platform, 0)
+    }
+
+    /// Names of the `index.json` entries for error messages; unnamed entries show
+    /// their digest.
+    fn entry_names(&self) -> Vec<String> {
+        let name = |entry: &Descriptor| match entry.ref_name() {
+            Some(name) => name.to_owned(),
+            None => format!("(unnamed {})", entry.digest),
+        };
+        self.index.manifests.iter().map(name).collect()
+    }
+
+    /// Reads the blob an entry describes and resolves it; `depth` counts the index
+    /// blobs already followed.
+    fn resolve_entry(&self, entry: &Descriptor, platform: Option<&Platform>, depth: usize) -> Result<ResolvedImage, OciError> {
+        let source_name = self.blob_path(&entry.digest).display().to_string();
+        if depth > INDEX_NESTING_MAX {
+            return Err(OciError::IndexTooDeep { source_name, digest: entry.digest.clone(), max: INDEX_NESTING_MAX });
+        }
+        let bytes = self.read_blob(entry)?;
+        let manifest = parse_manifest(&source_name, &bytes)?;
+        let resolved = |chosen| ResolvedImage {
+            digest: entry.digest.clone(),
+            media_type: media_type_served(entry, &manifest),
+            size: entry.size,
+            chosen,
+        };
+
+        match (&manifest, platform) {
+            (Manifest::Image(_), Some(requested)) => {
+                check_entry_platform(&source_name, entry, requested)?;
+                Ok(resolved(Chosen::SingleManifest))
+            }
+            (Manifest::Image(_), None) => Ok(resolved(Chosen::SingleManifest)),
+            (Manifest::Index(index), None) => Ok(resolved(Chosen::Index { platforms: index.platforms() })),
+            (Manifest::Index(index), Some(requested)) => self.resolve_platform(&source_name, entry, index, requested, depth),
+        }
+    }
+
+    /// Selects `requested` in an index blob, then in any nested indexes without a
+    /// platform, and reads the selected manifest to check it.
+    fn resolve_platform(
+        &self,
+        source_name: &str,
+        entry: &Descriptor,
+        index: &ImageIndex,
+        requested: &Platform,
+        depth: usize,
+    ) -> Result<ResolvedImage, OciError> {
+        if let Some(selected) = select_platform(source_name, index, requested)? {
+            let inner = self.resolve_entry(selected, Some(requested), depth + 1)?;
+            return Ok(match inner.chosen {
+                Chosen::SingleManifest => {
+                    ResolvedImage { chosen: platform_choice(selected, entry.digest.clone(), index), ..inner }
+                }
+                _ => inner,
+            });
+        }
+
+        let mut available = index.platforms();
+        for nested in index.manifests.iter().filter(|e| e.platform.is_none() && e.is_index()) {
+            match self.resolve_entry(nested, Some(requested), depth + 1) {
+                Err(OciError::PlatformNotFound { available: inner, .. }) => available.extend(inner),
+                other => return other,
+            }
+        }
+        Err(platform_not_found(source_name, requested, available))
+    }
+}
+
+/// Checks that `dir` has an `oci-layout` file of the supported version.
+fn check_marker(dir: &Path) -> Result<(), OciError> {
+    if !dir.is_dir() {
+        return Err(OciError::NotALayout { dir: dir.to_owned(), reason: "the directory does not exist" });
+    }
+    let path = dir.join(OCI_LAYOUT_FILE);
+    if !path.is_file() {
+        return Err(OciError::NotALayout { dir: dir.to_owned(), reason: "the `oci-layout` file is missing" });
+    }
+    let bytes = read_file_bounded(&path, OCI_LAYOUT_BYTES_MAX)?;
+    let marker: OciLayoutMarker = input::parse_json(&path.display().to_string(), &bytes)?;
+    if marker.image_layout_version != IMAGE_LAYOUT_VERSION {
+        return Err(OciError::UnsupportedLayoutVersion { path, found: marker.image_layout_version });
+    }
+    Ok(())
+}
+
+fn check_size(path: &Path, descriptor: &Descriptor, found: u64) -> Result<(), OciError> {
+    if found == descriptor.size {
+        return Ok(());
+    }
+    Err(OciError::BlobSizeMismatch {
+        path: path.to_owned(),
+        digest: descriptor.digest.clone(),
+        expected: descriptor.size,
+        found,
+    })
+}
+
+/// Rejects a single manifest whose `index.json` entry names another platform.
+fn check_entry_platform(source_name: &str, entry: &Descriptor, requested: &Platform) -> Result<(), OciError> {
+    match &entry.platform {
+        Some(platform) if !requested.matches(platform) => {
+            Err(platform_not_found(source_name, requested, vec![platform.clone()]))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Returns the media type a registry serves a manifest with: its own `mediaType`
+/// field, which registries check against the upload's content type, or else the
+/// descriptor's.
+fn media_type_served(entry: &Descriptor, manifest: &Manifest) -> String {
+    let declared = match manifest {
+        Manifest::Image(image) => image.media_type_declared,
+        Manifest::Index(index) => index.media_type_declared,
+    };
+    if declared { manifest.media_type().as_str().to_owned() } else { entry.media_type.clone() }
+}
+
+/// Resolves the image named `tag` in the layout at `dir` (see [`Layout::resolve`]).
+pub fn resolve_layout(dir: &Path, tag: Option<&str>, platform: Option<&Platform>) -> Result<ResolvedImage, OciError> {
+    Layout::open(dir)?.resolve(tag, platform)
+}
+
+/// An image in a layout, written `oci:DIR` or `oci:DIR:NAME`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LayoutLocation {
+    /// The layout directory.
+    pub dir: PathBuf,
+    /// The `org.opencontainers.image.ref.name` of the entry, if given.
+    pub name: Option<String>,
+}
+
+impl LayoutLocation {
+    /// Parses `oci:DIR[:NAME]`, splitting at the first `:` after the prefix as skopeo
+    /// does, so `DIR` cannot contain `:`.
+    pub fn parse(text: &str) -> Result<LayoutLocation, OciError> {
+        let invalid = |reason| OciError::InvalidLocation { text: text.to_owned(), reason };
+        let rest = text.strip_prefix(LOCATION_PREFIX).ok_or_else(|| invalid("it does not start with `oci:`"))?;
+        let (dir, name) = match rest.split_once(':') {
+            Some((dir, name)) => (dir, Some(name)),
+            None => (rest, None),
+        };
+        if dir.is_empty() {
+            return Err(invalid("the directory is empty"));
+        }
+        if name == Some("") {
+            return Err(invalid("the name after the second `:` is empty"));
+        }
+        Ok(LayoutLocation { dir: PathBuf::from(dir), name: name.map(str::to_owned) })
+    }
+
+    /// Resolves this location (see [`Layout::resolve`]).
+    pub fn resolve(&self, platform: Option<&Platform>) -> Result<ResolvedImage, OciError> {
+        resolve_layout(&self.dir, self.name.as_deref(), platform)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn location_splits_dir_and_name() {
+        let location = LayoutLocation::parse("oci:/tmp/layout:v1").unwrap();
+        assert_eq!(location.dir, PathBuf::from("/tmp/layout"));
+        assert_eq!(location.name.as_deref(), Some("v1"));
+        assert_eq!(LayoutLocation::parse("oci:layout").unwrap().name, None);
+    }
+
+    #[test]
+    fn location_errors_name_the_text() {
+        for text in ["docker://alpine", "oci:", "oci::tag", "oci:dir:"] {
+            let error = LayoutLocation::parse(text).unwrap_err();
+            assert!(error.to_string().contains(&format!("`{text}`")), "{error}");
+        }
+    }
+}
