@@ -182,9 +182,10 @@ impl ImageIndex {
 
 /// A parsed manifest document.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[allow(clippy::large_enum_variant, reason = "manifests are parsed one at a time, never stored in bulk")]
 pub enum Manifest {
     /// A single image.
-    Image(Box<ImageManifest>),
+    Image(ImageManifest),
     /// An index of images, usually one per platform.
     Index(ImageIndex),
 }
@@ -244,7 +245,7 @@ pub fn parse_manifest(source_name: &str, bytes: &[u8]) -> Result<Manifest, OciEr
     if media_type.is_index() {
         build_index(source_name, media_type, raw).map(Manifest::Index)
     } else {
-        build_image(source_name, media_type, raw).map(|image| Manifest::Image(Box::new(image)))
+        build_image(source_name, media_type, raw).map(Manifest::Image)
     }
 }
 
