@@ -8,14 +8,25 @@
 //! `docker.io`. A reference with neither tag nor digest gets the tag `latest`, as
 //! `docker pull` does.
 //!
-//! Vouch differs from that library in four checked ways: only sha256 and sha512
-//! digests with lowercase hex are accepted (see [`Digest`]); ports must be 1 to 65535;
-//! a digest written as a tag (`repo:sha256:…`) or alone (`sha256:…`) is rejected with
-//! the `@` fix instead of being read as a tag; and the name length limit counts the
-//! registry too.
+//! Vouch differs from that library in these tested ways:
+//! - only sha256 and sha512 digests with lowercase hex are accepted (see [`Digest`]);
+//! - ports must be 1 to 65535;
+//! - a digest written as a tag (`repo:sha256:…`) or alone (`sha256:…`) is rejected
+//!   with the `@` fix instead of being read as a tag;
+//! - the name length limit counts the registry too, as the OCI distribution
+//!   specification describes client limits;
+//! - an uppercase first component without `.` or `:` (`Foo/bar`) is an uppercase
+//!   repository error, where the library's current `splitDockerDomain` reads it as a
+//!   registry host;
+//! - [`Reference::familiar`] keeps `docker.io/` when dropping it would make the first
+//!   path component read as a host.
+//!
+//! NOTE: registry hosts keep the case they were written in, as in Docker, although
+//! host names are case-insensitive. `Example.com/app` and `example.com/app` therefore
+//! have different names, and scope matching must compare hosts case-insensitively.
 //!
 //! # Invariants
-//! A [`Reference`] holds a registry that matches the host grammar, a repository whose
+//! A [`Reference`] contains a registry that matches the host grammar, a repository whose
 //! path components match the path grammar, a `registry/repository` name of at most
 //! [`NAME_LENGTH_MAX`] characters, an optional valid tag, an optional [`Digest`], and
 //! at least one of tag and digest. Its [`Display`](fmt::Display) form parses back to an
@@ -72,7 +83,7 @@ pub const REFERENCE_LENGTH_MAX: usize = NAME_LENGTH_MAX
 /// Minimum number of hex characters of a digest in the distribution reference grammar.
 const DIGEST_HEX_LENGTH_MIN: usize = 32;
 
-/// Number of input bytes shown in the error for an input over [`REFERENCE_LENGTH_MAX`].
+/// Number of input characters shown in the error for an input over [`REFERENCE_LENGTH_MAX`].
 const PREVIEW_CHARS: usize = 60;
 
 /// A parsed and normalized container image reference.
