@@ -107,10 +107,10 @@ impl Reference {
         check_whole_input(text)?;
         let (name_and_tag, digest) = split_digest(text)?;
         let (written_name, tag) = split_tag(text, name_and_tag)?;
-        let (registry, repository) = split_registry(text, written_name)?;
-        check_repository(text, written_name, &repository)?;
+        let split = split_registry(text, written_name)?;
+        check_repository(text, written_name, &split)?;
 
-        let name = format!("{registry}/{repository}");
+        let name = split.normalized_name();
         if name.len() > NAME_LENGTH_MAX {
             return Err(ReferenceError::NameTooLong {
                 reference: text.to_owned(),
@@ -124,7 +124,7 @@ impl Reference {
             (None, None) => Some(DEFAULT_TAG.to_owned()),
             (tag, _) => tag.map(str::to_owned),
         };
-        Ok(Reference { registry_len: registry.len(), name, tag, digest })
+        Ok(Reference { registry_len: split.registry.len(), name, tag, digest })
     }
 
     /// Returns `registry/repository`, for example `docker.io/library/alpine`.
@@ -208,8 +208,8 @@ impl Reference {
     }
 }
 
-/// Rejects empty input, input longer than any valid reference, and the two digest-like
-/// inputs that Docker would read as names.
+/// Rejects empty input, input longer than any valid reference, a bare image ID (which
+/// Docker rejects too) and a bare digest (which Docker would read as a name and a tag).
 fn check_whole_input(text: &str) -> Result<(), ReferenceError> {
     if text.is_empty() {
         return Err(ReferenceError::Empty);
@@ -288,7 +288,7 @@ fn looks_like_digest(tag: &str) -> bool {
 
 /// Splits a written name into its registry and repository and applies Docker Hub
 /// normalization.
-fn split_registry(text: &str, name: &str) -> Result<(String, String), ReferenceError> {
+fn split_registry<'a>(text: &str, name: &'a str) -> Result<SplitName<'a>, ReferenceError> {
     let (registry, repository) = match name.split_once('/') {
         Some((first, rest)) if is_registry_host(first) => {
             check_registry(text, first)?;
@@ -301,12 +301,42 @@ fn split_registry(text: &str, name: &str) -> Result<(String, String), ReferenceE
     };
 
     let registry = if registry == LEGACY_DEFAULT_REGISTRY { DEFAULT_REGISTRY } else { registry };
-    let repository = if registry == DEFAULT_REGISTRY && !repository.contains('/') {
-        format!("{OFFICIAL_NAMESPACE}/{repository}")
-    } else {
-        repository.to_owned()
-    };
-    Ok((registry.to_owned(), repository))
+    let official = registry == DEFAULT_REGISTRY && !repository.contains('/');
+    Ok(SplitName { registry, repository, official })
+}
+
+/// A written name split into its normalized registry and its repository as written.
+/// Parsing builds the normalized name once from these parts, without copies between.
+struct SplitName<'a> {
+    registry: &'a str,
+    repository: &'a str,
+    /// Whether the normalized repository gets the `library/` namespace.
+    official: bool,
+}
+
+impl SplitName<'_> {
+    /// Returns the normalized repository, for error messages.
+    fn normalized_repository(&self) -> String {
+        if self.official {
+            format!("{OFFICIAL_NAMESPACE}/{}", self.repository)
+        } else {
+            self.repository.to_owned()
+        }
+    }
+
+    /// Returns `registry/repository` with the `library/` namespace when it applies.
+    fn normalized_name(&self) -> String {
+        let namespace_len = if self.official { OFFICIAL_NAMESPACE.len() + 1 } else { 0 };
+        let mut name = String::with_capacity(self.registry.len() + 1 + namespace_len + self.repository.len());
+        name.push_str(self.registry);
+        name.push('/');
+        if self.official {
+            name.push_str(OFFICIAL_NAMESPACE);
+            name.push('/');
+        }
+        name.push_str(self.repository);
+        name
+    }
 }
 
 /// Returns whether a first path component names a registry host rather than a Docker
@@ -360,26 +390,27 @@ fn invalid_registry(text: &str, registry: &str, problem: HostProblem) -> Referen
     ReferenceError::InvalidRegistry { reference: text.to_owned(), registry: registry.to_owned(), problem }
 }
 
-/// Checks every path component of the normalized repository.
-fn check_repository(text: &str, written_name: &str, repository: &str) -> Result<(), ReferenceError> {
-    if let Some(character) = grammar::first_uppercase(repository) {
+/// Checks every path component of the repository; the `library/` namespace that
+/// normalization may add is valid by construction.
+fn check_repository(text: &str, written_name: &str, split: &SplitName) -> Result<(), ReferenceError> {
+    if let Some(character) = grammar::first_uppercase(split.repository) {
         let first = written_name.split_once('/').map(|(first, _)| first);
         let maybe_host = first
             .filter(|first| !is_registry_host(first) && grammar::first_uppercase(first).is_some())
             .map(str::to_owned);
         return Err(ReferenceError::UppercaseRepository {
             reference: text.to_owned(),
-            repository: repository.to_owned(),
+            repository: split.normalized_repository(),
             character,
             hint: UppercaseHint { maybe_host },
         });
     }
 
-    for component in repository.split('/') {
+    for component in split.repository.split('/') {
         if component.is_empty() {
             return Err(ReferenceError::EmptyPathComponent {
                 reference: text.to_owned(),
-                repository: repository.to_owned(),
+                repository: split.normalized_repository(),
             });
         }
         grammar::check_path_component(component).map_err(|problem| ReferenceError::InvalidPathComponent {
