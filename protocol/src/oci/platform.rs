@@ -75,6 +75,9 @@ impl Platform {
     /// entry's variant once both are written as `vN` (`7` and `armv7` become `v7`). An
     /// entry without a variant has its architecture's default: `v8` for arm64 and `v1`
     /// for amd64.
+    ///
+    /// NOTE: `os.version` is not read, so Windows indexes with one entry per OS build
+    /// give several matches for `windows/amd64`, which resolution reports as ambiguous.
     pub fn matches(&self, entry: &Platform) -> bool {
         let (wanted_arch, wanted_variant) = normalized(&self.architecture, self.variant.as_deref());
         let (entry_arch, entry_variant) = normalized(&entry.architecture, entry.variant.as_deref());
