@@ -172,6 +172,21 @@ impl Envelope {
         Ok(envelopes)
     }
 
+    /// Parses a file that holds either one envelope (compact or pretty-printed JSON) or
+    /// JSON Lines with one envelope per line.
+    ///
+    /// The file is read as JSON Lines when its first non-blank line is a whole envelope
+    /// and more lines follow; otherwise it is read as one JSON document, so errors point
+    /// into the document.
+    pub fn from_json_or_lines(source_name: &str, bytes: &[u8]) -> Result<Vec<Envelope>, DsseError> {
+        let mut lines = bytes.split(|&b| b == b'\n').filter(|line| !line.iter().all(u8::is_ascii_whitespace));
+        let first_is_envelope = lines.next().is_some_and(|line| Envelope::from_json(source_name, line).is_ok());
+        if first_is_envelope && lines.next().is_some() {
+            return Envelope::from_json_lines(source_name, bytes);
+        }
+        Ok(vec![Envelope::from_json(source_name, bytes)?])
+    }
+
     /// Writes the envelope as compact DSSE JSON with standard padded base64.
     pub fn to_json(&self) -> String {
         serde_json::to_string(&wire::EnvelopeOut::new(self)).expect("an envelope of strings always serializes to JSON")

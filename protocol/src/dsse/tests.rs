@@ -349,3 +349,18 @@ fn corpus_cosign_jsonl_parses() {
     assert_eq!(envelopes[0].payload_type, IN_TOTO);
     assert!(envelopes[0].signatures[0].keyid.is_empty());
 }
+
+#[test]
+fn json_or_lines_reads_both_forms() {
+    let (alice, bob) = (signer(1), signer(2));
+    let one = signed_by(&[&alice]);
+    let pretty = serde_json::to_string_pretty(&serde_json::from_str::<serde_json::Value>(&one.to_json()).unwrap()).unwrap();
+    assert_eq!(Envelope::from_json_or_lines("e.json", pretty.as_bytes()).unwrap(), [one.clone()]);
+
+    let lines = format!("{}\n{}\n", one.to_json(), signed_by(&[&bob]).to_json());
+    assert_eq!(Envelope::from_json_or_lines("e.jsonl", lines.as_bytes()).unwrap().len(), 2);
+
+    let broken = pretty.replace("\"payload\"", "\"payload\": 1, \"x\"");
+    let error = Envelope::from_json_or_lines("e.json", broken.as_bytes()).unwrap_err();
+    assert!(error.to_string().starts_with("e.json: "), "{error}");
+}
