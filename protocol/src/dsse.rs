@@ -39,7 +39,7 @@ pub const KEYID_BYTES_MAX: usize = 256;
 /// clear message) RSA and ECDSA signatures from other tools.
 pub const SIGNATURE_BYTES_MAX: usize = 1024;
 
-/// Why an envelope could not be parsed, built or verified.
+/// Errors from parsing, building or verifying an envelope.
 #[derive(Debug, thiserror::Error)]
 pub enum DsseError {
     #[error(transparent)]
@@ -122,7 +122,11 @@ pub fn pae(payload_type: &str, payload: &[u8]) -> Vec<u8> {
 
 impl Envelope {
     /// Builds an envelope over `payload` signed by every `(keyid, key)` in `signers`.
-    pub fn sign(payload_type: &str, payload: Vec<u8>, signers: &[(&KeyId, &SigningKey)]) -> Result<Envelope, DsseError> {
+    pub fn sign(
+        payload_type: &str,
+        payload: Vec<u8>,
+        signers: &[(&KeyId, &SigningKey)],
+    ) -> Result<Envelope, DsseError> {
         let mut envelope = Envelope { payload_type: payload_type.to_owned(), payload, signatures: Vec::new() };
         envelope.check_limits()?;
         for (keyid, key) in signers {
@@ -172,7 +176,7 @@ impl Envelope {
         Ok(envelopes)
     }
 
-    /// Parses a file that holds either one envelope (compact or pretty-printed JSON) or
+    /// Parses a file that contains either one envelope (compact or pretty-printed JSON) or
     /// JSON Lines with one envelope per line.
     ///
     /// The file is read as JSON Lines when its first non-blank line is a whole envelope
@@ -205,7 +209,7 @@ impl Envelope {
     /// every trusted key not yet counted.
     ///
     /// NOTE: that fallback costs up to `SIGNATURES_MAX * trusted.len()` strict
-    /// verifications, each hashing the payload; callers that hold many keys should pass
+    /// verifications, and each one hashes the payload. Callers with many keys should pass
     /// only the keys of the attester the envelope claims to come from.
     pub fn verify(&self, trusted: &[(KeyId, PublicKey)], threshold: usize) -> Result<VerifiedEnvelope<'_>, DsseError> {
         self.check_limits()?;
@@ -232,7 +236,11 @@ impl Envelope {
         }
 
         if signers.len() < threshold {
-            return Err(DsseError::ThresholdNotMet { verified: signers.len(), threshold, rejections: Rejections(rejections) });
+            return Err(DsseError::ThresholdNotMet {
+                verified: signers.len(),
+                threshold,
+                rejections: Rejections(rejections),
+            });
         }
         Ok(VerifiedEnvelope { envelope: self, signers })
     }
@@ -247,7 +255,9 @@ impl Envelope {
         if self.signatures.len() > SIGNATURES_MAX {
             return Err(DsseError::TooManySignatures { count: self.signatures.len(), max: SIGNATURES_MAX });
         }
-        if let Some((index, signature)) = self.signatures.iter().enumerate().find(|(_, s)| s.keyid.len() > KEYID_BYTES_MAX) {
+        if let Some((index, signature)) =
+            self.signatures.iter().enumerate().find(|(_, s)| s.keyid.len() > KEYID_BYTES_MAX)
+        {
             return Err(DsseError::KeyIdTooLong { index, size: signature.keyid.len(), max: KEYID_BYTES_MAX });
         }
         Ok(())
@@ -298,7 +308,7 @@ fn count_distinct_keys(trusted: &[(KeyId, PublicKey)]) -> usize {
     keys.len()
 }
 
-/// Why one signature of an envelope did not count toward the threshold.
+/// The reason one signature of an envelope did not count toward the threshold.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Rejection {
     /// The signature is not 64 bytes, so it is not ed25519 (ECDSA and RSA are longer).

@@ -12,9 +12,9 @@
 //!   input bytes, so each value has one encoding and a hash or signature over the
 //!   received bytes is a hash or signature over the value.
 //! - Input longer than [`ENCODED_BYTES_MAX`] is rejected before decoding. A string
-//!   length prefix over that limit is rejected before any allocation; a sequence length
-//!   prefix makes serde reserve at most 1 MiB (its cautious size hint) before the
-//!   missing elements end the decode.
+//!   length prefix over that limit is rejected before any allocation. A sequence length
+//!   prefix makes serde reserve at most 1 MiB (its cautious size hint), and the missing
+//!   elements then end the decode.
 //!
 //! # Rules for encoded types
 //! - Maps only as `BTreeMap` or as vectors sorted by key. A `HashMap` encodes in its
@@ -49,7 +49,7 @@ const CONFIG: bincode::config::Configuration<
     bincode::config::Limit<ENCODED_BYTES_MAX>,
 > = bincode::config::standard().with_little_endian().with_fixed_int_encoding().with_limit::<ENCODED_BYTES_MAX>();
 
-/// Why bytes were rejected as the canonical encoding of a value.
+/// Errors from decoding bytes that are not the canonical encoding of a value.
 #[derive(Debug, thiserror::Error)]
 pub enum EncodingError {
     #[error("encoded value is {size} bytes, over the limit of {max} bytes")]

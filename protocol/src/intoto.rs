@@ -27,7 +27,7 @@ pub const STATEMENT_TYPE_V0_1: &str = "https://in-toto.io/Statement/v0.1";
 /// Maximum number of subjects in one statement.
 pub const SUBJECTS_MAX: usize = 1024;
 
-/// Why a statement was rejected.
+/// Errors from parsing or validating a statement.
 #[derive(Debug, thiserror::Error)]
 pub enum StatementError {
     #[error(transparent)]
@@ -40,7 +40,9 @@ pub enum StatementError {
     NoSubjects { source_name: String },
     #[error("{source_name}: has {count} subjects, over the limit of {SUBJECTS_MAX}")]
     TooManySubjects { source_name: String, count: usize },
-    #[error("{source_name}: subject {index} ({name:?}) has an empty digest set; give at least one digest such as sha256")]
+    #[error(
+        "{source_name}: subject {index} ({name:?}) has an empty digest set; give at least one digest such as sha256"
+    )]
     EmptyDigestSet { source_name: String, index: usize, name: String },
     #[error("{source_name}: subject {index} ({name:?}): {algorithm} digest: {error}")]
     InvalidSubjectDigest { source_name: String, index: usize, name: String, algorithm: Algorithm, error: DigestError },
@@ -109,9 +111,17 @@ fn subjects<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<Subject>, 
 
 impl Statement {
     /// Builds a v1 statement and checks it as [`Statement::from_json`] would.
-    pub fn new(subjects: Vec<Subject>, predicate_type: &str, predicate: serde_json::Value) -> Result<Statement, StatementError> {
-        let statement =
-            Statement { subjects, predicate_type: predicate_type.to_owned(), predicate, statement_type: STATEMENT_TYPE_V1 };
+    pub fn new(
+        subjects: Vec<Subject>,
+        predicate_type: &str,
+        predicate: serde_json::Value,
+    ) -> Result<Statement, StatementError> {
+        let statement = Statement {
+            subjects,
+            predicate_type: predicate_type.to_owned(),
+            predicate,
+            statement_type: STATEMENT_TYPE_V1,
+        };
         statement.validate("statement")?;
         Ok(statement)
     }
@@ -122,10 +132,19 @@ impl Statement {
         let statement_type = match raw.statement_type.as_str() {
             STATEMENT_TYPE_V1 => STATEMENT_TYPE_V1,
             STATEMENT_TYPE_V0_1 => STATEMENT_TYPE_V0_1,
-            _ => return Err(StatementError::UnknownType { source_name: source_name.to_owned(), found: raw.statement_type }),
+            _ => {
+                return Err(StatementError::UnknownType {
+                    source_name: source_name.to_owned(),
+                    found: raw.statement_type,
+                });
+            }
         };
-        let statement =
-            Statement { subjects: raw.subjects, predicate_type: raw.predicate_type, predicate: raw.predicate, statement_type };
+        let statement = Statement {
+            subjects: raw.subjects,
+            predicate_type: raw.predicate_type,
+            predicate: raw.predicate,
+            statement_type,
+        };
         statement.validate(source_name)?;
         Ok(statement)
     }
@@ -192,7 +211,11 @@ impl Statement {
 /// Checks that a subject has digests and that each supported one is valid hex.
 fn validate_subject(source_name: &str, index: usize, subject: &Subject) -> Result<(), StatementError> {
     if subject.digest.is_empty() {
-        return Err(StatementError::EmptyDigestSet { source_name: source_name.to_owned(), index, name: subject.name.clone() });
+        return Err(StatementError::EmptyDigestSet {
+            source_name: source_name.to_owned(),
+            index,
+            name: subject.name.clone(),
+        });
     }
     for (name, hex) in &subject.digest {
         let Some(algorithm) = Algorithm::from_name(name) else { continue };

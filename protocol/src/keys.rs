@@ -6,8 +6,8 @@
 //!   messages at once.
 //! - Every signature check in Vouch goes through [`PublicKey::verify`], which uses
 //!   `verify_strict`. Batch verification never decides validity, because a batch can
-//!   accept signatures that strict verification rejects (for example one whose `R` has a
-//!   small-order component; `protocol/tests/signature_edge_cases.rs` builds one).
+//!   accept signatures that strict verification rejects, for example one whose `R` has a
+//!   small-order component. `protocol/tests/signature_edge_cases.rs` builds two of them.
 //! - A [`SigningKey`] is zeroized when dropped and never printed.
 
 pub mod sslib;
@@ -29,7 +29,7 @@ pub const SEED_BYTES: usize = 32;
 /// Length in bytes of an ed25519 signature (`R` then `s`).
 pub const SIGNATURE_BYTES: usize = 64;
 
-/// Why a key or signature was rejected.
+/// Errors from building keys, reading key files and verifying signatures.
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
     #[error("invalid {what}: expected {expected} bytes, found {found}")]
@@ -52,7 +52,9 @@ pub enum KeyError {
         "{source_name}: unsupported key type `{keytype}` with scheme `{scheme}`; Vouch signs and verifies ed25519 keys only (keytype and scheme `ed25519`)"
     )]
     UnsupportedKeyType { source_name: String, keytype: String, scheme: String },
-    #[error("{source_name}: field `keyval.private` is missing; this is a public key file, so pass the private key file")]
+    #[error(
+        "{source_name}: field `keyval.private` is missing; this is a public key file, so pass the private key file"
+    )]
     MissingPrivateKey { source_name: String },
     #[error(
         "{source_name}: `keyval.public` is {declared} but the private key belongs to public key {derived}; the file mixes two keys"
@@ -77,7 +79,8 @@ impl PublicKey {
             found: bytes.len(),
         })?;
         let public_key = hex::encode(array);
-        let key = ed25519_dalek::VerifyingKey::from_bytes(array).map_err(|_| KeyError::InvalidPoint { public_key: public_key.clone() })?;
+        let key = ed25519_dalek::VerifyingKey::from_bytes(array)
+            .map_err(|_| KeyError::InvalidPoint { public_key: public_key.clone() })?;
         if key.is_weak() {
             return Err(KeyError::WeakKey { public_key });
         }
@@ -113,9 +116,7 @@ impl PublicKey {
     /// of the cofactorless equations, so it can accept signatures that this check rejects.
     pub fn verify(&self, message: &[u8], signature: &Signature) -> Result<(), KeyError> {
         let signature = ed25519_dalek::Signature::from_bytes(&signature.0);
-        self.0
-            .verify_strict(message, &signature)
-            .map_err(|_| KeyError::InvalidSignature { public_key: self.to_hex() })
+        self.0.verify_strict(message, &signature).map_err(|_| KeyError::InvalidSignature { public_key: self.to_hex() })
     }
 }
 

@@ -30,12 +30,14 @@ pub const SIGNING_CONTEXT: &str = "vouch/v1";
 /// Maximum length of a chain id in bytes.
 pub const CHAIN_ID_BYTES_MAX: usize = 64;
 
-/// Why a chain id or signature was rejected.
+/// Errors from validating a chain id or verifying a signature.
 #[derive(Debug, thiserror::Error)]
 pub enum SignatureError {
     #[error("invalid chain id {chain_id:?}: {reason}")]
     InvalidChainId { chain_id: String, reason: String },
-    #[error("invalid {kind} signature on chain {chain_id} by key {public_key}: it was made for other bytes, another message kind or another chain")]
+    #[error(
+        "invalid {kind} signature on chain {chain_id} by key {public_key}: it was made for other bytes, another message kind or another chain"
+    )]
     Invalid { kind: SignKind, chain_id: ChainId, public_key: String },
 }
 
@@ -96,7 +98,7 @@ impl From<ChainId> for String {
     }
 }
 
-/// What a signed message is; each kind has a tag byte that never changes.
+/// The kind of a signed message; each kind has a tag byte that never changes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum SignKind {
     /// A transaction submitted by an account (attest, revoke, register, govern, stake).
@@ -111,7 +113,7 @@ pub enum SignKind {
     Header,
     /// A revocation of an earlier attestation by its attester.
     AttestationRevocation,
-    /// A node's answer about an image's status, signed so a caller can keep it as proof.
+    /// A node's response about an image's status, signed so a caller can keep it as proof.
     StatusResponse,
 }
 

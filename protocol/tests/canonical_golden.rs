@@ -49,19 +49,26 @@ fn header_like_golden_bytes() {
     let expected = concat!(
         "0201000000000000", // height u64
         "03000000",         // round u32
-        "0500000000000000", "766f756368", // chain_id "vouch"
-        "0200000000000000", "aabb", // proposer bytes
+        "0500000000000000",
+        "766f756368", // chain_id "vouch"
+        "0200000000000000",
+        "aabb",             // proposer bytes
         "01",               // previous: Some
         "4700000000000000", // digest string length 71
-        "7368613235363a", // "sha256:"
+        "7368613235363a",   // "sha256:"
         "6533623063343432393866633163313439616662663463383939366662393234",
         "3237616534316534363439623933346361343935393931623738353262383535",
         "0200000000000000", // powers: 2 entries, sorted by key
-        "0100000000000000", "61", "0100000000000000",
-        "0100000000000000", "62", "0200000000000000",
-        "02000000",         // step: variant 2 (Commit)
-        "04",               // Commit.round
-        "0200000000000000", "6f6b", // Commit.note "ok"
+        "0100000000000000",
+        "61",
+        "0100000000000000",
+        "0100000000000000",
+        "62",
+        "0200000000000000",
+        "02000000", // step: variant 2 (Commit)
+        "04",       // Commit.round
+        "0200000000000000",
+        "6f6b", // Commit.note "ok"
     );
     assert_eq!(hex_of(&header()), expected);
     assert_eq!(decode::<HeaderLike>(&hex::decode(expected).unwrap()).unwrap(), header());
@@ -79,8 +86,14 @@ fn empty_variants_golden_bytes() {
         step: Step::Vote(0x1234),
     };
     let expected = concat!(
-        "0000000000000000", "00000000", "0000000000000000", "0000000000000000", "00",
-        "0000000000000000", "01000000", "3412",
+        "0000000000000000",
+        "00000000",
+        "0000000000000000",
+        "0000000000000000",
+        "00",
+        "0000000000000000",
+        "01000000",
+        "3412",
     );
     assert_eq!(hex_of(&header), expected);
 }
@@ -100,7 +113,8 @@ fn digest_golden_bytes() {
 #[test]
 fn key_and_signature_golden_bytes() {
     // RFC 8032 section 7.1, test 1: this seed, empty message.
-    let seed: [u8; 32] = hex::decode("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60").unwrap().try_into().unwrap();
+    let seed: [u8; 32] =
+        hex::decode("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60").unwrap().try_into().unwrap();
     let key = SigningKey::from_seed(&seed);
     let public = key.public_key();
     assert_eq!(public.to_hex(), "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a");

@@ -113,11 +113,7 @@ impl Python {
     /// Runs one subcommand of the Python tool and returns its standard output.
     fn run(&self, args: &[&str]) -> String {
         let output = Command::new(&self.interpreter).arg(&self.script).args(args).output().unwrap();
-        assert!(
-            output.status.success(),
-            "python {args:?} failed: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
+        assert!(output.status.success(), "python {args:?} failed: {}", String::from_utf8_lossy(&output.stderr));
         String::from_utf8(output.stdout).unwrap()
     }
 
@@ -154,7 +150,7 @@ fn python_and_vouch_sign_for_each_other() {
     let envelope = Envelope::from_json("envelope.json", &read(&dir.join("envelope.json"))).unwrap();
     let trusted = [(keyid.clone(), public_key)];
     let verified = envelope.verify(&trusted, 1).unwrap();
-    assert_eq!(verified.signers(), [keyid.clone()]);
+    assert_eq!(verified.signers(), std::slice::from_ref(&keyid));
     let statement = Statement::from_envelope("envelope.json", &verified).unwrap();
     assert!(statement.subject_matches(&image));
     assert!(!statement.subject_matches(&Digest::sha256(b"another image")));
@@ -183,7 +179,7 @@ fn python_and_vouch_sign_for_each_other() {
 }
 
 #[test]
-fn vouch_key_file_id_matches_in_toto_legacy_id() {
+fn vouch_keyid_matches_legacy_keyid() {
     let folder = tempfile::tempdir().unwrap();
     let python = Python::new(folder.path());
     let key = SigningKey::from_seed(&[0x5a; 32]).public_key();

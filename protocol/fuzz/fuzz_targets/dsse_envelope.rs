@@ -23,7 +23,8 @@ fuzz_target!(|data: &[u8]| {
         // Verification and statement parsing return errors, never panic.
         let _ = envelope.verify(&trusted, 1);
         if let Ok(statement) = Statement::from_json("payload", &envelope.payload) {
-            let again = Statement::from_json("written", &statement.to_json_bytes()).expect("a written statement parses");
+            let again =
+                Statement::from_json("written", &statement.to_json_bytes()).expect("a written statement parses");
             assert_eq!(again.subjects, statement.subjects);
         }
     }

@@ -9,7 +9,10 @@ use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
 use base64::engine::{DecodePaddingMode, general_purpose};
 use serde::{Deserialize, Deserializer, Serialize};
 
-use super::{Envelope, EnvelopeSignature, KEYID_BYTES_MAX, PAYLOAD_BYTES_MAX, PAYLOAD_TYPE_BYTES_MAX, SIGNATURE_BYTES_MAX, SIGNATURES_MAX};
+use super::{
+    Envelope, EnvelopeSignature, KEYID_BYTES_MAX, PAYLOAD_BYTES_MAX, PAYLOAD_TYPE_BYTES_MAX, SIGNATURE_BYTES_MAX,
+    SIGNATURES_MAX,
+};
 
 /// Standard-alphabet base64 that accepts input with or without `=` padding.
 const STANDARD_ANY_PADDING: GeneralPurpose = GeneralPurpose::new(

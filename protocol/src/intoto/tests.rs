@@ -55,7 +55,8 @@ fn v0_1_is_accepted_and_written_as_v1() {
 
 #[test]
 fn unknown_type_is_rejected() {
-    let error = parse(json!({"_type": "https://in-toto.io/Statement/v2", "subject": [], "predicateType": "p"})).unwrap_err();
+    let error =
+        parse(json!({"_type": "https://in-toto.io/Statement/v2", "subject": [], "predicateType": "p"})).unwrap_err();
     assert!(matches!(error, StatementError::UnknownType { .. }), "{error}");
     assert!(error.to_string().contains("Statement/v2"), "{error}");
 }
@@ -68,8 +69,9 @@ fn no_subjects_is_rejected() {
 
 #[test]
 fn empty_digest_set_is_rejected() {
-    let error = parse(json!({"_type": STATEMENT_TYPE_V1, "subject": [{"name": "a", "digest": {}}], "predicateType": "p"}))
-        .unwrap_err();
+    let error =
+        parse(json!({"_type": STATEMENT_TYPE_V1, "subject": [{"name": "a", "digest": {}}], "predicateType": "p"}))
+            .unwrap_err();
     assert!(matches!(error, StatementError::EmptyDigestSet { index: 0, .. }), "{error}");
     assert!(error.to_string().contains("\"a\""), "{error}");
 }
@@ -83,13 +85,18 @@ fn bad_hex_names_subject_and_algorithm() {
     }))
     .unwrap_err();
     let text = error.to_string();
-    assert!(matches!(error, StatementError::InvalidSubjectDigest { index: 1, algorithm: Algorithm::Sha512, .. }), "{text}");
-    assert!(text.contains("\"bad\"") && text.contains("sha512"), "{text}");
+    assert!(
+        matches!(error, StatementError::InvalidSubjectDigest { index: 1, algorithm: Algorithm::Sha512, .. }),
+        "{text}"
+    );
+    assert!(text.contains("\"bad\""), "{text}");
+    assert!(text.contains("sha512"), "{text}");
 }
 
 #[test]
 fn missing_predicate_type_is_rejected() {
-    let error = parse(json!({"_type": STATEMENT_TYPE_V1, "subject": [{"digest": {"sha256": image().hex()}}]})).unwrap_err();
+    let error =
+        parse(json!({"_type": STATEMENT_TYPE_V1, "subject": [{"digest": {"sha256": image().hex()}}]})).unwrap_err();
     assert!(matches!(error, StatementError::MissingPredicateType { .. }), "{error}");
 }
 
@@ -109,7 +116,10 @@ fn unsupported_algorithms_are_kept_not_matched() {
 fn any_subject_and_algorithm_can_match() {
     let sha512 = Digest::compute(Algorithm::Sha512, b"x");
     let statement = Statement::new(
-        vec![subject("a", &[("sha256", &"0".repeat(64))]), subject("b", &[("sha256", image().hex()), ("sha512", sha512.hex())])],
+        vec![
+            subject("a", &[("sha256", &"0".repeat(64))]),
+            subject("b", &[("sha256", image().hex()), ("sha512", sha512.hex())]),
+        ],
         "p",
         serde_json::Value::Null,
     )
@@ -129,7 +139,8 @@ fn subject_limit_at_and_past_edge() {
     let past = vec![one; SUBJECTS_MAX + 1];
     let error = parse(json!({"_type": STATEMENT_TYPE_V1, "subject": past, "predicateType": "p"})).unwrap_err();
     let text = error.to_string();
-    assert!(text.contains("field `subject`") && text.contains(&format!("more than {SUBJECTS_MAX}")), "{text}");
+    assert!(text.contains("field `subject`"), "{text}");
+    assert!(text.contains(&format!("more than {SUBJECTS_MAX}")), "{text}");
 }
 
 #[test]

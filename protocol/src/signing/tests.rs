@@ -57,7 +57,8 @@ fn signature_never_verifies_on_other_chain() {
     let signature = sign(&key, &chain("main"), SignKind::Precommit, b"vote");
     let error = verify(&key.public_key(), &chain("test"), SignKind::Precommit, b"vote", &signature).unwrap_err();
     let text = error.to_string();
-    assert!(text.contains("precommit") && text.contains("chain test"), "{text}");
+    assert!(text.contains("precommit"), "{text}");
+    assert!(text.contains("chain test"), "{text}");
 }
 
 #[test]
