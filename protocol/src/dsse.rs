@@ -184,8 +184,9 @@ impl Envelope {
     /// into the document.
     pub fn from_json_or_lines(source_name: &str, bytes: &[u8]) -> Result<Vec<Envelope>, DsseError> {
         let mut lines = bytes.split(|&b| b == b'\n').filter(|line| !line.iter().all(u8::is_ascii_whitespace));
-        let first_is_envelope = lines.next().is_some_and(|line| Envelope::from_json(source_name, line).is_ok());
-        if first_is_envelope && lines.next().is_some() {
+        let first = lines.next();
+        let several_lines = lines.next().is_some();
+        if several_lines && first.is_some_and(|line| Envelope::from_json(source_name, line).is_ok()) {
             return Envelope::from_json_lines(source_name, bytes);
         }
         Ok(vec![Envelope::from_json(source_name, bytes)?])
