@@ -6,7 +6,11 @@
 //! dependency, so the node, the CLI and light clients all decide validity the same way.
 
 pub mod digest;
+pub mod facts;
 pub mod input;
+pub mod predicate;
 
 pub use digest::{Algorithm, Digest, DigestError};
+pub use facts::{Facts, FactsError};
 pub use input::InputError;
+pub use predicate::PredicateKind;
