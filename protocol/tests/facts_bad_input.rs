@@ -9,7 +9,7 @@ use vouch_protocol::predicate::PREDICATE_ALIASES;
 
 const FILE: &str = "scan.json";
 
-/// A small Trivy report with one finding whose fields the tests replace.
+/// Builds a small Trivy report with one finding whose fields the tests replace.
 fn trivy_report(vulnerability: Value) -> Value {
     json!({
         "SchemaVersion": 2,
@@ -139,7 +139,8 @@ fn oversize_file_is_rejected_at_limit() {
     let error = read_file_bounded(&path, size - 1).unwrap_err();
     assert!(matches!(error, InputError::TooLarge { .. }), "{error:?}");
     let text = FactsError::from(error).to_string();
-    assert!(text.contains(&path.display().to_string()) && text.contains("over the limit"), "{text}");
+    assert!(text.contains(&path.display().to_string()), "{text}");
+    assert!(text.contains("over the limit"), "{text}");
 }
 
 #[test]

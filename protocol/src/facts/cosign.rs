@@ -10,8 +10,8 @@
 //!   read with findings lost.
 //! - Anything else is rejected ([`FactsError::UnrecognizedScanResult`]).
 //! - The scanner name and version come from the wrapped report when it has them,
-//!   otherwise from the SARIF driver or `scanner.uri`/`scanner.version`;
-//!   `scanned_at` comes from the report, otherwise `metadata.scanFinishedOn`.
+//!   otherwise from the SARIF driver or `scanner.uri` and `scanner.version`.
+//! - `scanned_at` comes from the report, otherwise `metadata.scanFinishedOn`.
 
 use serde::Deserialize;
 use serde::de::IgnoredAny;

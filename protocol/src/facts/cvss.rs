@@ -23,7 +23,7 @@ const INTEGER_DIGITS_MAX: usize = 3;
 #[serde(try_from = "u8", into = "u8")]
 pub struct CvssScore(u8);
 
-/// Why a CVSS score could not be read.
+/// Error of reading a CVSS score.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CvssError {
     #[error("CVSS score {text:?} is not a decimal number; expected a value such as 7.5")]

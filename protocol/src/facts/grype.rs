@@ -286,16 +286,16 @@ mod tests {
     fn duplicates_merge_with_aliases_and_v3_score() {
         let cvss = r#"[{"version": "2.0", "metrics": {"baseScore": 10}}, {"version": "3.1", "metrics": {"baseScore": 7.3}},
                        {"version": "3.0", "metrics": {"baseScore": 6}}]"#;
-        let one = grype_match(
+        let first = grype_match(
             "GHSA-1",
             "High",
             r#"{"versions": ["3.2.10"], "state": "fixed"}"#,
             cvss,
             r#"[{"id": "CVE-2"}]"#,
         );
-        let two =
+        let second =
             grype_match("GHSA-1", "Medium", r#"{"versions": [], "state": "fixed"}"#, "[]", r#"[{"id": "CVE-3"}]"#);
-        let report = parse("g.json", document(&format!("[{one}, {two}]")).as_bytes()).unwrap();
+        let report = parse("g.json", document(&format!("[{first}, {second}]")).as_bytes()).unwrap();
         assert_eq!(report.vulnerabilities.len(), 1);
         let vulnerability = &report.vulnerabilities[0];
         assert_eq!(vulnerability.aliases, ["CVE-2", "CVE-3"]);

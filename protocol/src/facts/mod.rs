@@ -11,8 +11,8 @@
 //! # Invariants
 //! - Facts hold no floats: CVSS scores are tenths ([`CvssScore`]) and times are
 //!   integers ([`Timestamp`]), because facts are hashed and signed.
-//! - Lists are in a fixed order (findings sorted by id, package and installed
-//!   version; aliases sorted), so the same input always gives the same facts.
+//! - Lists are in a fixed order, so the same input always gives the same facts.
+//!   Findings are sorted by id, package and installed version, and aliases by text.
 //! - A vulnerability finding is never dropped: a missing, empty or unrecognized
 //!   severity becomes [`Severity::Unknown`], and an unrecognized word is also
 //!   listed in [`VulnerabilityReport::warnings`].
@@ -53,7 +53,7 @@ pub enum Facts {
     Vulnerabilities(VulnerabilityReport),
     /// Components listed by a software bill of materials.
     Sbom(Sbom),
-    /// How and from what source an artifact was built.
+    /// Build provenance: builder, build type and source of an artifact.
     Provenance(Provenance),
     /// A Vouch reviewer's decision.
     Review(Review),
@@ -65,11 +65,11 @@ pub enum Facts {
 pub struct VulnerabilityReport {
     /// The tool that scanned.
     pub scanner: Scanner,
-    /// When the scan ran, if the report says so.
+    /// Time of the scan, when the report gives it.
     pub scanned_at: Option<Timestamp>,
-    /// What the scanner was pointed at, as given (an image reference, tag or path).
+    /// Scan target as given (an image reference, tag or path).
     pub artifact_name: Option<String>,
-    /// Registry digests that the report says it scanned, as `name@sha256:…`
+    /// Registry digests that the report lists as scanned, as `name@sha256:…`
     /// (Trivy `Metadata.RepoDigests`, Grype `source.target.repoDigests`). Image IDs
     /// and config digests are never listed here.
     pub repo_digests: Vec<String>,
@@ -207,7 +207,7 @@ pub enum SlsaVersion {
     V1,
 }
 
-/// Who built an artifact, how, and from which source.
+/// Builder, build type and source of an artifact.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Provenance {
@@ -236,7 +236,7 @@ pub struct Provenance {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Material {
-    /// Where the input came from.
+    /// Location of the input.
     pub uri: Option<String>,
     /// Its name (v1 resource descriptors only).
     pub name: Option<String>,
@@ -267,13 +267,13 @@ pub struct Review {
     /// When the decision stops applying; None for no expiry.
     #[serde(default)]
     pub expires_at: Option<Timestamp>,
-    /// Who reviewed (a name or email), for people reading the ledger; the
-    /// signing key, not this text, identifies the attester.
+    /// Reviewer name or email, for people reading the ledger. The signing key,
+    /// not this text, identifies the attester.
     #[serde(default, deserialize_with = "review::deserialize_reviewer")]
     pub reviewer: Option<String>,
 }
 
-/// Why a predicate or report could not be read into facts.
+/// Error of reading a predicate or report into facts.
 #[derive(Debug, thiserror::Error)]
 pub enum FactsError {
     /// The file is not the expected JSON; the message names the byte, field and fix.

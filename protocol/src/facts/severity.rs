@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::cvss::CvssScore;
 
-/// How severe a vulnerability finding is, on the scale shared by all readers.
+/// Severity of a vulnerability finding, on the scale shared by all readers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum Severity {

@@ -336,6 +336,7 @@ mod tests {
         )
         .unwrap_err()
         .to_string();
-        assert!(error.contains("runDetails.builder") && error.contains("missing field `id`"), "{error}");
+        assert!(error.contains("runDetails.builder"), "{error}");
+        assert!(error.contains("missing field `id`"), "{error}");
     }
 }

@@ -31,7 +31,7 @@ pub struct Timestamp {
     nanos: u32,
 }
 
-/// Why a timestamp could not be read.
+/// Error of reading a timestamp.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TimestampError {
     #[error(
@@ -100,9 +100,9 @@ fn parse_date(bytes: &[u8]) -> Option<(i64, u32, u32)> {
     ((1..=12).contains(&month) && day >= 1).then_some((i64::from(year), month, day))
 }
 
-/// Reads `HH:MM:SS`. The outer None means malformed text; the inner None means a
-/// well-formed time that does not exist (hour 24, minute 60, or leap second 60,
-/// which UTC seconds since the epoch cannot represent).
+/// Reads `HH:MM:SS` into seconds of the day. The outer None means malformed text.
+/// The inner None means a well-formed time that does not exist: hour 24, minute 60,
+/// or leap second 60, which Unix seconds cannot represent.
 fn parse_time(bytes: &[u8]) -> Option<Option<i64>> {
     if bytes[2] != b':' || bytes[5] != b':' {
         return None;
@@ -186,7 +186,7 @@ fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
     era * 146_097 + day_of_era - 719_468
 }
 
-/// The inverse of [`days_from_civil`].
+/// Converts days since 1970-01-01 back to (year, month, day), the inverse of [`days_from_civil`].
 fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let days = days + 719_468;
     let era = days.div_euclid(146_097);

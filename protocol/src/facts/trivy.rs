@@ -23,7 +23,7 @@ use super::timestamp::OptionalTimestamp;
 use super::{FactsError, Scanner, VulnerabilityReport, deserialize_repo_digests, deserialize_value, non_empty};
 use crate::input::parse_json;
 
-/// The only `SchemaVersion` of the object form that this reader knows.
+/// The only `SchemaVersion` of the object form that this reader supports.
 pub const SCHEMA_VERSION: u64 = 2;
 
 /// Result classes whose vulnerabilities are package findings.
