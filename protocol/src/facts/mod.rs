@@ -300,6 +300,8 @@ pub fn from_statement(predicate_type: &str, predicate: &Value) -> Result<Option<
     let Some(kind) = predicate::lookup(predicate_type) else {
         return Ok(None);
     };
+    // NOTE: a versioned type such as `https://cyclonedx.org/bom/v1.4` is not checked
+    // against the document's own spec version; the document's version is what counts.
     let source_name = format!("predicate {predicate_type}");
     let source_name = source_name.as_str();
     let facts = match kind {
