@@ -9,14 +9,18 @@ mod bounded;
 pub mod digest;
 pub mod dsse;
 pub mod encoding;
+pub mod facts;
 pub mod input;
 pub mod intoto;
 pub mod keys;
 pub mod oci;
+pub mod predicate;
 pub mod reference;
 pub mod signing;
 
 pub use digest::{Algorithm, Digest, DigestError};
+pub use facts::{Facts, FactsError};
 pub use input::InputError;
 pub use keys::{KeyId, PublicKey, Signature, SigningKey};
+pub use predicate::PredicateKind;
 pub use reference::{Reference, ReferenceError};
