@@ -1,7 +1,7 @@
 //! The securesystemslib identity of a stored key: its public key JSON and key id.
 
 use serde::Serialize;
-use vouch_protocol::keys::{KeyId, PublicKey, SigningKey, sslib};
+use vouch_protocol::keys::{KeyId, SigningKey, sslib};
 use zeroize::{Zeroize, Zeroizing};
 
 use super::file::ED25519;
@@ -86,11 +86,6 @@ impl KeyFile {
             scheme: ED25519,
         };
         Ok(Zeroizing::new(serde_json::to_string(&json).expect("a private key object has only string fields")))
-    }
-
-    /// Returns the ed25519 public key.
-    pub fn public_key(&self) -> Result<PublicKey, KeyringError> {
-        PublicKey::from_bytes(&self.public_key).map_err(|error| KeyringError::Key { name: self.name.clone(), error })
     }
 
     fn source_name(&self) -> String {
