@@ -458,3 +458,80 @@ fn public_only_key_cannot_sign() {
     let run = signer.vouch.run(&["attest", IMAGE, "--approve", "--reason", "x", "--key", "verifier", "--dry-run"]).failure();
     assert!(run.stderr.contains("holds only a public key"), "{}", run.stderr);
 }
+
+#[test]
+fn oci_layout_manifest_is_the_subject() {
+    let Some(corpus) = common::corpus() else { return };
+    let signer = Signer::new();
+    let layout = corpus.join("oci/layout-one-image");
+    let index: Value = serde_json::from_slice(&std::fs::read(layout.join("index.json")).unwrap()).unwrap();
+    let expected = index["manifests"][0]["digest"].as_str().unwrap();
+
+    let run = signer.attest(&format!("oci:{}", layout.display()), &["--approve", "--reason", "built locally"]).success();
+    let statement = signer.verify(&run);
+    assert!(statement.subject_matches(&vouch_protocol::Digest::parse(expected).unwrap()), "{:?}", statement.subjects);
+    assert_eq!(summary_line(&run.stderr, "image"), "single manifest");
+}
+
+/// Writes `bytes` as a blob of the layout and returns its descriptor.
+fn write_blob(layout: &Path, media_type: &str, bytes: &[u8]) -> Value {
+    let digest = vouch_protocol::Digest::sha256(bytes);
+    std::fs::write(layout.join("blobs/sha256").join(digest.hex()), bytes).unwrap();
+    serde_json::json!({"mediaType": media_type, "digest": digest.to_string(), "size": bytes.len()})
+}
+
+/// Builds an OCI layout with one index `v1` of two platform manifests (linux/amd64
+/// and linux/arm/v7) and returns the folder and the digests of the index and the arm
+/// manifest.
+fn multi_platform_layout(vouch: &Vouch) -> (PathBuf, String, String) {
+    let layout = vouch.path("multi");
+    std::fs::create_dir_all(layout.join("blobs/sha256")).unwrap();
+    std::fs::write(layout.join("oci-layout"), br#"{"imageLayoutVersion": "1.0.0"}"#).unwrap();
+
+    let mut entries = Vec::new();
+    for (architecture, variant) in [("amd64", None), ("arm", Some("v7"))] {
+        let config = serde_json::json!({"architecture": architecture, "os": "linux", "variant": variant, "rootfs": {"type": "layers", "diff_ids": []}});
+        let config = write_blob(&layout, "application/vnd.oci.image.config.v1+json", &serde_json::to_vec(&config).unwrap());
+        let manifest = serde_json::json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json", "config": config, "layers": []});
+        let mut entry = write_blob(&layout, "application/vnd.oci.image.manifest.v1+json", &serde_json::to_vec(&manifest).unwrap());
+        entry["platform"] = serde_json::json!({"os": "linux", "architecture": architecture});
+        if let Some(variant) = variant {
+            entry["platform"]["variant"] = Value::String(variant.to_owned());
+        }
+        entries.push(entry);
+    }
+    let arm_digest = entries[1]["digest"].as_str().unwrap().to_owned();
+    let index = serde_json::json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": entries});
+    let mut top = write_blob(&layout, "application/vnd.oci.image.index.v1+json", &serde_json::to_vec(&index).unwrap());
+    let index_digest = top["digest"].as_str().unwrap().to_owned();
+    top["annotations"] = serde_json::json!({"org.opencontainers.image.ref.name": "v1"});
+    let layout_index = serde_json::json!({"schemaVersion": 2, "manifests": [top]});
+    std::fs::write(layout.join("index.json"), serde_json::to_vec(&layout_index).unwrap()).unwrap();
+    (layout, index_digest, arm_digest)
+}
+
+#[test]
+fn oci_layout_platform_selects_manifest() {
+    let signer = Signer::new();
+    let (layout, index_digest, arm_digest) = multi_platform_layout(&signer.vouch);
+    let image = format!("oci:{}:v1", layout.display());
+
+    let whole = signer.attest(&image, &["--approve", "--reason", "ok"]).success();
+    assert!(signer.verify(&whole).subject_matches(&vouch_protocol::Digest::parse(&index_digest).unwrap()));
+    assert!(summary_line(&whole.stderr, "image").starts_with("index"), "{}", whole.stderr);
+
+    let one = signer.attest(&image, &["--approve", "--reason", "ok", "--platform", "linux/arm/v7"]).success();
+    assert!(signer.verify(&one).subject_matches(&vouch_protocol::Digest::parse(&arm_digest).unwrap()));
+    let chosen = summary_line(&one.stderr, "image");
+    assert!(chosen.contains("linux/arm/v7") && chosen.contains(&index_digest), "{chosen}");
+
+    let missing = signer.attest(&image, &["--approve", "--reason", "ok", "--platform", "windows/amd64"]).failure();
+    assert!(missing.stderr.contains("windows/amd64"), "{}", missing.stderr);
+}
+
+#[test]
+fn platform_with_registry_reference_is_rejected() {
+    let signer = Signer::new();
+    let run = signer.attest(IMAGE, &["--approve", "--reason", "ok", "--platform", "linux/amd64"]).failure();
+    assert!(run.stderr.contains("--platform applies to `oci:DIR` layouts only"), "{}", run.stderr);
+}

@@ -3,6 +3,7 @@
 
 use anyhow::{Context, bail};
 use vouch_protocol::Digest;
+use vouch_protocol::oci::{Chosen, LayoutLocation, Platform};
 use vouch_protocol::reference::Reference;
 
 /// Prefix of an OCI image layout argument: `oci:DIR[:TAG]`.
@@ -20,9 +21,12 @@ pub struct Target {
 }
 
 /// Resolves the IMAGE argument of `vouch attest`.
-pub fn resolve(image: &str, platform: Option<&str>, max_input_bytes: u64) -> anyhow::Result<Target> {
-    if let Some(layout) = image.strip_prefix(OCI_LAYOUT_PREFIX) {
-        return resolve_layout(layout, platform, max_input_bytes);
+///
+/// NOTE: layout files are read with the protocol's own manifest size limit
+/// (`oci::MANIFEST_BYTES_MAX`), not `--max-input-bytes`.
+pub fn resolve(image: &str, platform: Option<&str>) -> anyhow::Result<Target> {
+    if image.starts_with(OCI_LAYOUT_PREFIX) {
+        return resolve_layout(image, platform);
     }
     if platform.is_some() {
         bail!("--platform applies to `oci:DIR` layouts only; a registry digest already names one manifest, so pass the platform manifest's digest");
@@ -40,8 +44,26 @@ fn resolve_reference(image: &str) -> anyhow::Result<Target> {
     Ok(Target { name: reference.name().to_owned(), digest, chosen: None })
 }
 
-/// Resolves `DIR[:TAG]` in an OCI image layout.
-fn resolve_layout(layout: &str, platform: Option<&str>, max_input_bytes: u64) -> anyhow::Result<Target> {
-    let _ = (layout, platform, max_input_bytes);
-    bail!("TODO: OCI layouts")
+/// Resolves `DIR[:TAG]` in an OCI image layout, choosing a platform's manifest of an
+/// index when `--platform` is given.
+fn resolve_layout(image: &str, platform: Option<&str>) -> anyhow::Result<Target> {
+    let location = LayoutLocation::parse(image)?;
+    let platform = platform.map(Platform::parse).transpose().context("invalid --platform")?;
+    let resolved = location.resolve(platform.as_ref())?;
+    if platform.is_none() {
+        if let Chosen::Index { platforms } = &resolved.chosen {
+            tracing::debug!(platforms = platforms.len(), "attesting the whole index; pass --platform to attest one platform's manifest");
+        }
+    }
+    Ok(Target { name: layout_subject_name(&location), digest: resolved.digest, chosen: Some(resolved.chosen.to_string()) })
+}
+
+/// Names the subject after the layout folder and the entry's ref name, such as
+/// `app-layout:v1`, because a layout has no registry name.
+fn layout_subject_name(location: &LayoutLocation) -> String {
+    let folder = location.dir.file_name().map_or_else(|| location.dir.display().to_string(), |name| name.to_string_lossy().into_owned());
+    match &location.name {
+        Some(name) => format!("{folder}:{name}"),
+        None => folder,
+    }
 }

@@ -100,7 +100,7 @@ pub fn run(args: AttestArgs, keyring: &Keyring) -> anyhow::Result<()> {
     let key = keyring.load(&key_name)?;
     let signer = sign::Signer::check(&key)?;
 
-    let target = image::resolve(&args.image, args.platform.as_deref(), args.max_input_bytes)?;
+    let target = image::resolve(&args.image, args.platform.as_deref())?;
     let prepared = predicate::prepare(&args, &target)?;
 
     let signing_key = signer.unlock(&key, &args.passphrase)?;
