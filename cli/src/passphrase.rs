@@ -56,7 +56,10 @@ impl NewKeyProtection {
     /// Returns the keyring's view of this protection.
     pub fn as_protection(&self) -> Protection<'_> {
         match self {
-            NewKeyProtection::Passphrase(passphrase, kdf) => Protection::Passphrase { passphrase, kdf: *kdf },
+            NewKeyProtection::Passphrase(passphrase, kdf) => Protection::Passphrase {
+                passphrase,
+                kdf: *kdf,
+            },
             NewKeyProtection::Unencrypted => Protection::Unencrypted,
         }
     }
@@ -82,7 +85,8 @@ impl NewKeyArgs {
             iterations: self.kdf_iterations.unwrap_or(default.iterations),
             ..default
         };
-        kdf.validate().context("check --kdf-memory-kib and --kdf-iterations")?;
+        kdf.validate()
+            .context("check --kdf-memory-kib and --kdf-iterations")?;
         if kdf.memory_kib < default.memory_kib || kdf.iterations < default.iterations {
             tracing::warn!(
                 memory_kib = kdf.memory_kib,
@@ -105,7 +109,11 @@ pub enum Prompt {
 
 /// Reads a passphrase for key `name`: from `--passphrase-file`, else from
 /// `VOUCH_PASSPHRASE`, else from a prompt when stdin is a terminal.
-pub fn read_passphrase(args: &PassphraseArgs, name: &KeyName, prompt: Prompt) -> anyhow::Result<Zeroizing<Vec<u8>>> {
+pub fn read_passphrase(
+    args: &PassphraseArgs,
+    name: &KeyName,
+    prompt: Prompt,
+) -> anyhow::Result<Zeroizing<Vec<u8>>> {
     let passphrase = if let Some(path) = &args.passphrase_file {
         read_passphrase_file(path)?
     } else if let Some(value) = std::env::var_os(PASSPHRASE_ENV) {
@@ -115,19 +123,32 @@ pub fn read_passphrase(args: &PassphraseArgs, name: &KeyName, prompt: Prompt) ->
     } else {
         bail!(
             "key `{name}` needs a passphrase: set {PASSPHRASE_ENV}, pass --passphrase-file FILE, or run in a terminal{}",
-            if prompt == Prompt::NewKey { ", or pass --no-passphrase to store the key unencrypted" } else { "" }
+            if prompt == Prompt::NewKey {
+                ", or pass --no-passphrase to store the key unencrypted"
+            } else {
+                ""
+            }
         );
     };
     if passphrase.is_empty() {
-        bail!("the passphrase for key `{name}` is empty; choose a non-empty passphrase{}",
-            if prompt == Prompt::NewKey { " or pass --no-passphrase" } else { "" });
+        bail!(
+            "the passphrase for key `{name}` is empty; choose a non-empty passphrase{}",
+            if prompt == Prompt::NewKey {
+                " or pass --no-passphrase"
+            } else {
+                ""
+            }
+        );
     }
     Ok(passphrase)
 }
 
 /// Reads a passphrase file, dropping one final `\n` or `\r\n`.
 fn read_passphrase_file(path: &std::path::Path) -> anyhow::Result<Zeroizing<Vec<u8>>> {
-    let mut bytes = Zeroizing::new(vouch_protocol::input::read_file_bounded(path, PASSPHRASE_FILE_BYTES_MAX)?);
+    let mut bytes = Zeroizing::new(vouch_protocol::input::read_file_bounded(
+        path,
+        PASSPHRASE_FILE_BYTES_MAX,
+    )?);
     if bytes.last() == Some(&b'\n') {
         bytes.pop();
         if bytes.last() == Some(&b'\r') {
@@ -140,11 +161,13 @@ fn read_passphrase_file(path: &std::path::Path) -> anyhow::Result<Zeroizing<Vec<
 /// Asks on the terminal without echo; a new key's passphrase is asked twice.
 fn prompt_passphrase(name: &KeyName, prompt: Prompt) -> anyhow::Result<Zeroizing<Vec<u8>>> {
     let first = Zeroizing::new(
-        rpassword::prompt_password(format!("Passphrase for key `{name}`: ")).context("cannot read the passphrase from the terminal")?,
+        rpassword::prompt_password(format!("Passphrase for key `{name}`: "))
+            .context("cannot read the passphrase from the terminal")?,
     );
     if prompt == Prompt::NewKey {
         let second = Zeroizing::new(
-            rpassword::prompt_password("Repeat the passphrase: ").context("cannot read the passphrase from the terminal")?,
+            rpassword::prompt_password("Repeat the passphrase: ")
+                .context("cannot read the passphrase from the terminal")?,
         );
         if *first != *second {
             bail!("the two passphrases for key `{name}` differ; run the command again");
@@ -160,8 +183,12 @@ mod tests {
     #[test]
     fn file_drops_one_final_newline() {
         let dir = tempfile::tempdir().unwrap();
-        let cases: [(&[u8], &[u8]); 4] =
-            [(b"pw\n", b"pw"), (b"pw\r\n", b"pw"), (b"pw", b"pw"), (b"pw\n\n", b"pw\n")];
+        let cases: [(&[u8], &[u8]); 4] = [
+            (b"pw\n", b"pw"),
+            (b"pw\r\n", b"pw"),
+            (b"pw", b"pw"),
+            (b"pw\n\n", b"pw\n"),
+        ];
         for (content, expected) in cases {
             let path = dir.path().join("pass");
             std::fs::write(&path, content).unwrap();
@@ -177,6 +204,9 @@ mod tests {
         assert!(read_passphrase_file(&path).is_ok());
         std::fs::write(&path, vec![b'x'; PASSPHRASE_FILE_BYTES_MAX as usize + 1]).unwrap();
         let error = read_passphrase_file(&path).unwrap_err();
-        assert!(error.to_string().contains("over the limit of 4096 bytes"), "{error}");
+        assert!(
+            error.to_string().contains("over the limit of 4096 bytes"),
+            "{error}"
+        );
     }
 }

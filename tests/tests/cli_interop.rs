@@ -55,7 +55,8 @@ print("verified", key.keyid)
 /// Returns the Python of the venv that `scripts/python-env` prepares, failing with the
 /// fix when it is missing or lacks the packages.
 fn python() -> PathBuf {
-    let fix = "run `scripts/python-env` and set VOUCH_PYTHON=.venv/bin/python (scripts/test does both)";
+    let fix =
+        "run `scripts/python-env` and set VOUCH_PYTHON=.venv/bin/python (scripts/test does both)";
     let Some(python) = std::env::var_os("VOUCH_PYTHON") else {
         panic!("VOUCH_PYTHON is not set; {fix}");
     };
@@ -63,16 +64,27 @@ fn python() -> PathBuf {
         .args(["-c", "import securesystemslib.dsse, securesystemslib.signer, in_toto.models.metadata, cryptography"])
         .output()
         .unwrap_or_else(|error| panic!("cannot run VOUCH_PYTHON {python:?}: {error}; {fix}"));
-    assert!(check.status.success(), "VOUCH_PYTHON cannot import securesystemslib and in-toto: {}; {fix}", String::from_utf8_lossy(&check.stderr));
+    assert!(
+        check.status.success(),
+        "VOUCH_PYTHON cannot import securesystemslib and in-toto: {}; {fix}",
+        String::from_utf8_lossy(&check.stderr)
+    );
     PathBuf::from(python)
 }
 
 /// Finds the `vouch` binary that cargo built beside this test executable.
 fn vouch_binary() -> PathBuf {
     let test_exe = std::env::current_exe().expect("path of the test executable");
-    let profile_dir = test_exe.parent().and_then(Path::parent).expect("the test runs from target/<profile>/deps");
+    let profile_dir = test_exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("the test runs from target/<profile>/deps");
     let binary = profile_dir.join(format!("vouch{}", std::env::consts::EXE_SUFFIX));
-    assert!(binary.exists(), "{} not found; build it with `cargo build -p vouch-cli` or run `cargo test --workspace`", binary.display());
+    assert!(
+        binary.exists(),
+        "{} not found; build it with `cargo build -p vouch-cli` or run `cargo test --workspace`",
+        binary.display()
+    );
     binary
 }
 
@@ -94,30 +106,73 @@ fn run(program: &Path, args: &[&std::ffi::OsStr], keyring: &Path) -> Output {
 }
 
 fn run_python(python: &Path, script: &str, args: &[&Path], extra: &[&str]) -> String {
-    let output = Command::new(python).arg("-c").arg(script).args(args).args(extra).output().expect("run python");
-    assert!(output.status.success(), "python failed:\n{}", String::from_utf8_lossy(&output.stderr));
+    let output = Command::new(python)
+        .arg("-c")
+        .arg(script)
+        .args(args)
+        .args(extra)
+        .output()
+        .expect("run python");
+    assert!(
+        output.status.success(),
+        "python failed:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     String::from_utf8(output.stdout).expect("python prints UTF-8")
 }
 
 #[test]
-fn python_key_signs_through_cli_and_verifies_in_python() {
+fn python_key_round_trip_through_cli() {
     let python = python();
     let vouch = vouch_binary();
     let dir = tempfile::tempdir().unwrap();
-    let (key_path, statement_path) = (dir.path().join("key.json"), dir.path().join("statement.json"));
+    let (key_path, statement_path) = (
+        dir.path().join("key.json"),
+        dir.path().join("statement.json"),
+    );
     let envelope_path = dir.path().join("envelope.json");
     let keyring = dir.path().join("keyring");
 
-    let python_keyid = run_python(&python, PYTHON_MAKE, &[&key_path, &statement_path], &[IMAGE_NAME, IMAGE_HEX]);
-    let imported = run(&vouch, &["keys".as_ref(), "import".as_ref(), "py".as_ref(), key_path.as_os_str(), "--no-passphrase".as_ref()], &keyring);
-    assert_eq!(String::from_utf8_lossy(&imported.stdout).trim(), python_keyid.trim());
+    let python_keyid = run_python(
+        &python,
+        PYTHON_MAKE,
+        &[&key_path, &statement_path],
+        &[IMAGE_NAME, IMAGE_HEX],
+    );
+    let imported = run(
+        &vouch,
+        &[
+            "keys".as_ref(),
+            "import".as_ref(),
+            "py".as_ref(),
+            key_path.as_os_str(),
+            "--no-passphrase".as_ref(),
+        ],
+        &keyring,
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&imported.stdout).trim(),
+        python_keyid.trim()
+    );
 
     let image = format!("{IMAGE_NAME}@sha256:{IMAGE_HEX}");
-    let args: [&std::ffi::OsStr; 7] =
-        ["attest".as_ref(), image.as_ref(), "--statement".as_ref(), statement_path.as_os_str(), "--key".as_ref(), "py".as_ref(), "--dry-run".as_ref()];
+    let args: [&std::ffi::OsStr; 7] = [
+        "attest".as_ref(),
+        image.as_ref(),
+        "--statement".as_ref(),
+        statement_path.as_os_str(),
+        "--key".as_ref(),
+        "py".as_ref(),
+        "--dry-run".as_ref(),
+    ];
     let signed = run(&vouch, &args, &keyring);
     std::fs::write(&envelope_path, &signed.stdout).unwrap();
 
-    let verified = run_python(&python, PYTHON_VERIFY, &[&key_path, &envelope_path, &statement_path], &[]);
+    let verified = run_python(
+        &python,
+        PYTHON_VERIFY,
+        &[&key_path, &envelope_path, &statement_path],
+        &[],
+    );
     assert_eq!(verified.trim(), format!("verified {}", python_keyid.trim()));
 }

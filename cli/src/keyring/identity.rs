@@ -58,7 +58,9 @@ impl KeyFile {
         let json = PublicKeyJson {
             keyid_hash_algorithms: self.keyid_hash_algorithms.as_deref(),
             keytype: ED25519,
-            keyval: KeyValueJson { public: hex::encode(self.public_key) },
+            keyval: KeyValueJson {
+                public: hex::encode(self.public_key),
+            },
             scheme: ED25519,
         };
         serde_json::to_string(&json).expect("a public key object has only string fields")
@@ -66,8 +68,12 @@ impl KeyFile {
 
     /// Returns the key's securesystemslib key id, the hash of [`KeyFile::public_key_json`].
     pub fn keyid(&self) -> Result<KeyId, KeyringError> {
-        let (_, keyid) = sslib::parse_public_key_json(&self.source_name(), self.public_key_json().as_bytes())
-            .map_err(|error| KeyringError::Key { name: self.name.clone(), error })?;
+        let (_, keyid) =
+            sslib::parse_public_key_json(&self.source_name(), self.public_key_json().as_bytes())
+                .map_err(|error| KeyringError::Key {
+                    name: self.name.clone(),
+                    error,
+                })?;
         Ok(keyid)
     }
 
@@ -85,7 +91,9 @@ impl KeyFile {
             },
             scheme: ED25519,
         };
-        Ok(Zeroizing::new(serde_json::to_string(&json).expect("a private key object has only string fields")))
+        Ok(Zeroizing::new(
+            serde_json::to_string(&json).expect("a private key object has only string fields"),
+        ))
     }
 
     fn source_name(&self) -> String {

@@ -16,7 +16,7 @@ pub struct Target {
     pub name: String,
     /// Digest of the manifest or index that is attested.
     pub digest: Digest,
-    /// What was chosen and why, for the summary (OCI layouts only).
+    /// Description of the chosen manifest or index, for the summary (OCI layouts only).
     pub chosen: Option<String>,
 }
 
@@ -29,7 +29,9 @@ pub fn resolve(image: &str, platform: Option<&str>) -> anyhow::Result<Target> {
         return resolve_layout(image, platform);
     }
     if platform.is_some() {
-        bail!("--platform applies to `oci:DIR` layouts only; a registry digest already names one manifest, so pass the platform manifest's digest");
+        bail!(
+            "--platform applies to `oci:DIR` layouts only; a registry digest already names one manifest, so pass the platform manifest's digest"
+        );
     }
     resolve_reference(image)
 }
@@ -41,27 +43,42 @@ fn resolve_reference(image: &str) -> anyhow::Result<Target> {
     if let Some(tag) = reference.tag() {
         tracing::debug!(tag, digest = %digest, "the image reference has a tag and a digest; the digest identifies the image");
     }
-    Ok(Target { name: reference.name().to_owned(), digest, chosen: None })
+    Ok(Target {
+        name: reference.name().to_owned(),
+        digest,
+        chosen: None,
+    })
 }
 
 /// Resolves `DIR[:TAG]` in an OCI image layout, choosing a platform's manifest of an
 /// index when `--platform` is given.
 fn resolve_layout(image: &str, platform: Option<&str>) -> anyhow::Result<Target> {
     let location = LayoutLocation::parse(image)?;
-    let platform = platform.map(Platform::parse).transpose().context("invalid --platform")?;
+    let platform = platform
+        .map(Platform::parse)
+        .transpose()
+        .context("invalid --platform")?;
     let resolved = location.resolve(platform.as_ref())?;
-    if platform.is_none() {
-        if let Chosen::Index { platforms } = &resolved.chosen {
-            tracing::debug!(platforms = platforms.len(), "attesting the whole index; pass --platform to attest one platform's manifest");
-        }
+    if let (None, Chosen::Index { platforms }) = (&platform, &resolved.chosen) {
+        tracing::debug!(
+            platforms = platforms.len(),
+            "attesting the whole index; pass --platform to attest one platform's manifest"
+        );
     }
-    Ok(Target { name: layout_subject_name(&location), digest: resolved.digest, chosen: Some(resolved.chosen.to_string()) })
+    Ok(Target {
+        name: layout_subject_name(&location),
+        digest: resolved.digest,
+        chosen: Some(resolved.chosen.to_string()),
+    })
 }
 
 /// Names the subject after the layout folder and the entry's ref name, such as
 /// `app-layout:v1`, because a layout has no registry name.
 fn layout_subject_name(location: &LayoutLocation) -> String {
-    let folder = location.dir.file_name().map_or_else(|| location.dir.display().to_string(), |name| name.to_string_lossy().into_owned());
+    let folder = location.dir.file_name().map_or_else(
+        || location.dir.display().to_string(),
+        |name| name.to_string_lossy().into_owned(),
+    );
     match &location.name {
         Some(name) => format!("{folder}:{name}"),
         None => folder,

@@ -54,13 +54,13 @@ pub struct AttestArgs {
     /// Record a reviewer's rejection of the image.
     #[arg(long, requires = "reason")]
     pub reject: bool,
-    /// Why the image is approved or rejected (with --approve or --reject).
+    /// Reason for the approval or rejection (with --approve or --reject).
     #[arg(long, value_name = "TEXT")]
     pub reason: Option<String>,
     /// How long the decision applies, such as 90m, 12h or 30d (units s, m, h, d, w).
     #[arg(long, value_name = "DURATION")]
     pub expires: Option<String>,
-    /// Who reviewed, as a name or email for people reading the ledger.
+    /// Reviewer name or email, shown to people reading the ledger.
     #[arg(long, value_name = "NAME")]
     pub reviewer: Option<String>,
 
@@ -107,6 +107,12 @@ pub fn run(args: AttestArgs, keyring: &Keyring) -> anyhow::Result<()> {
     let envelope = sign::sign(prepared.unsigned, signer.keyid(), &signing_key)?;
 
     crate::output::print_stdout(&envelope.to_json())?;
-    summary::print(&target, &prepared.summary, &key_name, signer.keyid(), &envelope);
+    summary::print(
+        &target,
+        &prepared.summary,
+        &key_name,
+        signer.keyid(),
+        &envelope,
+    );
     Ok(())
 }

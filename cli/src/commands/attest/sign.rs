@@ -8,7 +8,7 @@ use vouch_protocol::keys::{KeyId, SigningKey};
 use crate::keyring::{KeyFile, KeyKind};
 use crate::passphrase::{PassphraseArgs, Prompt, read_passphrase};
 
-/// What is signed: a new statement, or an envelope that gets one more signature.
+/// Input to sign: a new statement, or an envelope that gets one more signature.
 pub enum Unsigned {
     /// In-toto statement bytes, signed as a new envelope's payload.
     Statement(Vec<u8>),
@@ -22,12 +22,17 @@ pub struct Signer {
 }
 
 impl Signer {
-    /// Checks that `key` holds a private key and computes its key id.
+    /// Checks that `key` contains a private key and computes its key id.
     pub fn check(key: &KeyFile) -> anyhow::Result<Signer> {
         if key.kind() == KeyKind::PublicOnly {
-            return Err(crate::keyring::KeyringError::PublicOnly { name: key.name.clone() }.into());
+            return Err(crate::keyring::KeyringError::PublicOnly {
+                name: key.name.clone(),
+            }
+            .into());
         }
-        Ok(Signer { keyid: key.keyid()? })
+        Ok(Signer {
+            keyid: key.keyid()?,
+        })
     }
 
     /// Returns the key id written into the signature.
@@ -48,14 +53,21 @@ impl Signer {
 /// Signs `unsigned` and checks the new signature with the key's public key.
 pub fn sign(unsigned: Unsigned, keyid: &KeyId, key: &SigningKey) -> anyhow::Result<Envelope> {
     let envelope = match unsigned {
-        Unsigned::Statement(payload) => {
-            Envelope::sign(PAYLOAD_TYPE, payload, &[(keyid, key)]).context("cannot sign the statement")?
-        }
+        Unsigned::Statement(payload) => Envelope::sign(PAYLOAD_TYPE, payload, &[(keyid, key)])
+            .context("cannot sign the statement")?,
         Unsigned::Envelope(mut envelope) => {
-            if envelope.signatures.iter().any(|signature| signature.keyid == keyid.as_str()) {
-                bail!("the envelope already has a signature by key id {keyid}; sign with another key");
+            if envelope
+                .signatures
+                .iter()
+                .any(|signature| signature.keyid == keyid.as_str())
+            {
+                bail!(
+                    "the envelope already has a signature by key id {keyid}; sign with another key"
+                );
             }
-            envelope.add_signature(keyid, key).context("cannot add a signature to the envelope")?;
+            envelope
+                .add_signature(keyid, key)
+                .context("cannot add a signature to the envelope")?;
             envelope
         }
     };
