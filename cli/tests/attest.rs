@@ -275,7 +275,7 @@ fn colon_before_digest_is_rejected() {
             &["--trivy", path.to_str().unwrap()],
         )
         .failure();
-    assert!(run.stderr.contains("invalid image"), "{}", run.stderr);
+    assert!(run.stderr.contains("is a digest written as a tag"), "{}", run.stderr);
     assert!(
         run.stderr.contains(&format!("@sha256:{hex}")),
         "{}",

@@ -38,7 +38,7 @@ pub fn resolve(image: &str, platform: Option<&str>) -> anyhow::Result<Target> {
 
 /// Parses a registry reference and requires a digest; the digest wins over a tag.
 fn resolve_reference(image: &str) -> anyhow::Result<Target> {
-    let reference = Reference::parse(image).with_context(|| format!("invalid image `{image}`"))?;
+    let reference = Reference::parse(image)?;
     let digest = reference.pinned_digest()?.clone();
     if let Some(tag) = reference.tag() {
         tracing::debug!(tag, digest = %digest, "the image reference has a tag and a digest; the digest identifies the image");
