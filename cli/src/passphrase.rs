@@ -56,10 +56,7 @@ impl NewKeyProtection {
     /// Returns the keyring's view of this protection.
     pub fn as_protection(&self) -> Protection<'_> {
         match self {
-            NewKeyProtection::Passphrase(passphrase, kdf) => Protection::Passphrase {
-                passphrase,
-                kdf: *kdf,
-            },
+            NewKeyProtection::Passphrase(passphrase, kdf) => Protection::Passphrase { passphrase, kdf: *kdf },
             NewKeyProtection::Unencrypted => Protection::Unencrypted,
         }
     }
@@ -85,8 +82,7 @@ impl NewKeyArgs {
             iterations: self.kdf_iterations.unwrap_or(default.iterations),
             ..default
         };
-        kdf.validate()
-            .context("check --kdf-memory-kib and --kdf-iterations")?;
+        kdf.validate().context("check --kdf-memory-kib and --kdf-iterations")?;
         if kdf.memory_kib < default.memory_kib || kdf.iterations < default.iterations {
             tracing::warn!(
                 memory_kib = kdf.memory_kib,
@@ -109,11 +105,7 @@ pub enum Prompt {
 
 /// Reads a passphrase for key `name`: from `--passphrase-file`, else from
 /// `VOUCH_PASSPHRASE`, else from a prompt when stdin is a terminal.
-pub fn read_passphrase(
-    args: &PassphraseArgs,
-    name: &KeyName,
-    prompt: Prompt,
-) -> anyhow::Result<Zeroizing<Vec<u8>>> {
+pub fn read_passphrase(args: &PassphraseArgs, name: &KeyName, prompt: Prompt) -> anyhow::Result<Zeroizing<Vec<u8>>> {
     let passphrase = if let Some(path) = &args.passphrase_file {
         read_passphrase_file(path)?
     } else if let Some(value) = std::env::var_os(PASSPHRASE_ENV) {
@@ -123,21 +115,13 @@ pub fn read_passphrase(
     } else {
         bail!(
             "key `{name}` needs a passphrase: set {PASSPHRASE_ENV}, pass --passphrase-file FILE, or run in a terminal{}",
-            if prompt == Prompt::NewKey {
-                ", or pass --no-passphrase to store the key unencrypted"
-            } else {
-                ""
-            }
+            if prompt == Prompt::NewKey { ", or pass --no-passphrase to store the key unencrypted" } else { "" }
         );
     };
     if passphrase.is_empty() {
         bail!(
             "the passphrase for key `{name}` is empty; choose a non-empty passphrase{}",
-            if prompt == Prompt::NewKey {
-                " or pass --no-passphrase"
-            } else {
-                ""
-            }
+            if prompt == Prompt::NewKey { " or pass --no-passphrase" } else { "" }
         );
     }
     Ok(passphrase)
@@ -145,10 +129,7 @@ pub fn read_passphrase(
 
 /// Reads a passphrase file, dropping one final `\n` or `\r\n`.
 fn read_passphrase_file(path: &std::path::Path) -> anyhow::Result<Zeroizing<Vec<u8>>> {
-    let mut bytes = Zeroizing::new(vouch_protocol::input::read_file_bounded(
-        path,
-        PASSPHRASE_FILE_BYTES_MAX,
-    )?);
+    let mut bytes = Zeroizing::new(vouch_protocol::input::read_file_bounded(path, PASSPHRASE_FILE_BYTES_MAX)?);
     if bytes.last() == Some(&b'\n') {
         bytes.pop();
         if bytes.last() == Some(&b'\r') {
@@ -183,12 +164,7 @@ mod tests {
     #[test]
     fn file_drops_one_final_newline() {
         let dir = tempfile::tempdir().unwrap();
-        let cases: [(&[u8], &[u8]); 4] = [
-            (b"pw\n", b"pw"),
-            (b"pw\r\n", b"pw"),
-            (b"pw", b"pw"),
-            (b"pw\n\n", b"pw\n"),
-        ];
+        let cases: [(&[u8], &[u8]); 4] = [(b"pw\n", b"pw"), (b"pw\r\n", b"pw"), (b"pw", b"pw"), (b"pw\n\n", b"pw\n")];
         for (content, expected) in cases {
             let path = dir.path().join("pass");
             std::fs::write(&path, content).unwrap();
@@ -204,9 +180,6 @@ mod tests {
         assert!(read_passphrase_file(&path).is_ok());
         std::fs::write(&path, vec![b'x'; PASSPHRASE_FILE_BYTES_MAX as usize + 1]).unwrap();
         let error = read_passphrase_file(&path).unwrap_err();
-        assert!(
-            error.to_string().contains("over the limit of 4096 bytes"),
-            "{error}"
-        );
+        assert!(error.to_string().contains("over the limit of 4096 bytes"), "{error}");
     }
 }

@@ -29,11 +29,7 @@ impl Signer {
     fn with_key(vouch: Vouch, name: &str) -> Signer {
         vouch.generate_unencrypted(name);
         let (public_key, keyid) = public_key_of(&vouch, name);
-        Signer {
-            vouch,
-            keyid,
-            public_key,
-        }
+        Signer { vouch, keyid, public_key }
     }
 
     fn attest(&self, image: &str, input: &[&str]) -> Run {
@@ -45,19 +41,15 @@ impl Signer {
 
     /// Verifies the envelope on stdout with this key and returns its statement.
     fn verify(&self, run: &Run) -> Statement {
-        let envelope = Envelope::from_json("stdout", run.stdout.as_bytes())
-            .expect("stdout is a DSSE envelope");
-        let verified = envelope
-            .verify(&[(self.keyid.clone(), self.public_key)], 1)
-            .expect("signature verifies");
+        let envelope = Envelope::from_json("stdout", run.stdout.as_bytes()).expect("stdout is a DSSE envelope");
+        let verified = envelope.verify(&[(self.keyid.clone(), self.public_key)], 1).expect("signature verifies");
         Statement::from_envelope("stdout", &verified).expect("payload is an in-toto statement")
     }
 }
 
 fn public_key_of(vouch: &Vouch, name: &str) -> (PublicKey, KeyId) {
     let show = vouch.run(&["keys", "show", name]).success();
-    sslib::parse_public_key_json("keys show", show.stdout.as_bytes())
-        .expect("keys show prints a securesystemslib key")
+    sslib::parse_public_key_json("keys show", show.stdout.as_bytes()).expect("keys show prints a securesystemslib key")
 }
 
 fn corpus_files(corpus: &Path, folder: &str) -> Vec<PathBuf> {
@@ -104,20 +96,10 @@ print(json.dumps({"digests": digests, "line": line}))
 "#;
 
 fn python_reading(scanner: &str, path: &Path) -> (Vec<String>, String) {
-    let output = python3(
-        &PYTHON_COUNTS.replace(
-            "sys.argv[1], sys.argv[2]",
-            &format!("{scanner:?}, sys.argv[1]"),
-        ),
-        &[path],
-    );
+    let output =
+        python3(&PYTHON_COUNTS.replace("sys.argv[1], sys.argv[2]", &format!("{scanner:?}, sys.argv[1]")), &[path]);
     let reading: Value = serde_json::from_str(&output).unwrap();
-    let digests = reading["digests"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| d.as_str().unwrap().to_owned())
-        .collect();
+    let digests = reading["digests"].as_array().unwrap().iter().map(|d| d.as_str().unwrap().to_owned()).collect();
     (digests, reading["line"].as_str().unwrap().to_owned())
 }
 
@@ -128,10 +110,7 @@ fn image_for(path: &Path, repo_digests: &[String]) -> String {
         Some(repo_digest) => repo_digest.clone(),
         None => {
             let bytes = std::fs::read(path).unwrap();
-            format!(
-                "registry.example/scanned/image@{}",
-                vouch_protocol::Digest::sha256(&bytes)
-            )
+            format!("registry.example/scanned/image@{}", vouch_protocol::Digest::sha256(&bytes))
         }
     }
 }
@@ -152,33 +131,16 @@ fn check_scanner_corpus(folder: &str, flag: &str) {
     for path in corpus_files(&corpus, folder) {
         let (repo_digests, expected_line) = python_reading(folder, &path);
         let image = image_for(&path, &repo_digests);
-        let run = signer
-            .attest(&image, &[flag, path.to_str().unwrap()])
-            .success();
+        let run = signer.attest(&image, &[flag, path.to_str().unwrap()]).success();
 
         let statement = signer.verify(&run);
         let digest = image.rsplit_once('@').unwrap().1;
         let digest = vouch_protocol::Digest::parse(digest).unwrap();
-        assert!(
-            statement.subject_matches(&digest),
-            "{}: subject {:?}",
-            path.display(),
-            statement.subjects
-        );
+        assert!(statement.subject_matches(&digest), "{}: subject {:?}", path.display(), statement.subjects);
         assert_eq!(statement.predicate_type, COSIGN_VULN, "{}", path.display());
         let report: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
-        assert_eq!(
-            statement.predicate["scanner"]["result"],
-            report,
-            "{}: report not embedded as is",
-            path.display()
-        );
-        assert_eq!(
-            summary_line(&run.stderr, "vulnerabilities"),
-            expected_line,
-            "{}",
-            path.display()
-        );
+        assert_eq!(statement.predicate["scanner"]["result"], report, "{}: report not embedded as is", path.display());
+        assert_eq!(summary_line(&run.stderr, "vulnerabilities"), expected_line, "{}", path.display());
     }
 }
 
@@ -199,17 +161,9 @@ fn grype_repo_digest_mismatch_names_both() {
     };
     let path = corpus.join("grype/grype-busybox-epss-recent.json");
     let (repo_digests, _) = python_reading("grype", &path);
-    assert!(
-        !repo_digests.is_empty(),
-        "the test needs a report with repoDigests"
-    );
+    assert!(!repo_digests.is_empty(), "the test needs a report with repoDigests");
     let other = format!("sha256:{}", "ab".repeat(32));
-    let run = Signer::new()
-        .attest(
-            &format!("busybox@{other}"),
-            &["--grype", path.to_str().unwrap()],
-        )
-        .failure();
+    let run = Signer::new().attest(&format!("busybox@{other}"), &["--grype", path.to_str().unwrap()]).failure();
     let reported = repo_digests[0].rsplit_once('@').unwrap().1;
     assert!(run.stderr.contains(reported), "{}", run.stderr);
     assert!(run.stderr.contains(&other), "{}", run.stderr);
@@ -222,10 +176,8 @@ fn trivy_repo_digest_mismatch_names_both() {
         return;
     };
     let signer = Signer::new();
-    let mut report: Value = serde_json::from_slice(
-        &std::fs::read(corpus.join("trivy/trivy-alpine39-critical.json")).unwrap(),
-    )
-    .unwrap();
+    let mut report: Value =
+        serde_json::from_slice(&std::fs::read(corpus.join("trivy/trivy-alpine39-critical.json")).unwrap()).unwrap();
     let scanned = format!("alpine@sha256:{}", "cd".repeat(32));
     report["Metadata"]["RepoDigests"] = Value::Array(vec![Value::String(scanned.clone())]);
     let path = signer.vouch.path("with-repo-digest.json");
@@ -233,9 +185,7 @@ fn trivy_repo_digest_mismatch_names_both() {
     let file = path.to_str().unwrap();
 
     let other = format!("sha256:{}", "ef".repeat(32));
-    let run = signer
-        .attest(&format!("alpine@{other}"), &["--trivy", file])
-        .failure();
+    let run = signer.attest(&format!("alpine@{other}"), &["--trivy", file]).failure();
     assert!(run.stderr.contains(&scanned), "{}", run.stderr);
     assert!(run.stderr.contains(&other), "{}", run.stderr);
     signer.attest(&scanned, &["--trivy", file]).success();
@@ -247,19 +197,9 @@ fn tag_only_reference_shows_how_to_pin() {
         return;
     };
     let path = corpus.join("trivy/trivy-alpine39-critical.json");
-    let run = Signer::new()
-        .attest("alpine:3.9", &["--trivy", path.to_str().unwrap()])
-        .failure();
-    assert!(
-        run.stderr.contains("pin the image by digest"),
-        "{}",
-        run.stderr
-    );
-    assert!(
-        run.stderr.contains("docker.io/library/alpine"),
-        "{}",
-        run.stderr
-    );
+    let run = Signer::new().attest("alpine:3.9", &["--trivy", path.to_str().unwrap()]).failure();
+    assert!(run.stderr.contains("pin the image by digest"), "{}", run.stderr);
+    assert!(run.stderr.contains("docker.io/library/alpine"), "{}", run.stderr);
 }
 
 #[test]
@@ -269,18 +209,10 @@ fn colon_before_digest_is_rejected() {
     };
     let path = corpus.join("trivy/trivy-alpine39-critical.json");
     let hex = "12".repeat(32);
-    let run = Signer::new()
-        .attest(
-            &format!("ghcr.io/org/app:sha256:{hex}"),
-            &["--trivy", path.to_str().unwrap()],
-        )
-        .failure();
+    let run =
+        Signer::new().attest(&format!("ghcr.io/org/app:sha256:{hex}"), &["--trivy", path.to_str().unwrap()]).failure();
     assert!(run.stderr.contains("is a digest written as a tag"), "{}", run.stderr);
-    assert!(
-        run.stderr.contains(&format!("@sha256:{hex}")),
-        "{}",
-        run.stderr
-    );
+    assert!(run.stderr.contains(&format!("@sha256:{hex}")), "{}", run.stderr);
 }
 
 #[test]
@@ -291,12 +223,7 @@ fn tag_and_digest_uses_the_digest() {
     let signer = Signer::new();
     let path = corpus.join("trivy/trivy-alpine39-critical.json");
     let digest = format!("sha256:{}", "34".repeat(32));
-    let run = signer
-        .attest(
-            &format!("alpine:3.9@{digest}"),
-            &["--trivy", path.to_str().unwrap()],
-        )
-        .success();
+    let run = signer.attest(&format!("alpine:3.9@{digest}"), &["--trivy", path.to_str().unwrap()]).success();
     let statement = signer.verify(&run);
     assert!(statement.subject_matches(&vouch_protocol::Digest::parse(&digest).unwrap()));
     assert_eq!(statement.subjects[0].name, "docker.io/library/alpine");
@@ -318,9 +245,7 @@ fn truncated_report_is_rejected_with_offset() {
     let signer = Signer::new();
     let bytes = std::fs::read(corpus.join("trivy/trivy-alpine39-critical.json")).unwrap();
     let path = write(&signer.vouch, "truncated.json", &bytes[..bytes.len() / 2]);
-    let run = signer
-        .attest(IMAGE, &["--trivy", path.to_str().unwrap()])
-        .failure();
+    let run = signer.attest(IMAGE, &["--trivy", path.to_str().unwrap()]).failure();
     assert!(run.stderr.contains("truncated.json"), "{}", run.stderr);
     assert!(run.stderr.contains("truncated"), "{}", run.stderr);
     assert!(run.stdout.is_empty());
@@ -336,9 +261,7 @@ fn log_lines_before_json_are_rejected() {
     let mut bytes = log_line.to_vec();
     bytes.extend(std::fs::read(corpus.join("grype/grype-check-all-fields.json")).unwrap());
     let path = write(&signer.vouch, "logged.json", &bytes);
-    let run = signer
-        .attest(IMAGE, &["--grype", path.to_str().unwrap()])
-        .failure();
+    let run = signer.attest(IMAGE, &["--grype", path.to_str().unwrap()]).failure();
     let json_start = format!("JSON seems to start at byte {}", log_line.len());
     assert!(run.stderr.contains("log lines"), "{}", run.stderr);
     assert!(run.stderr.contains(&json_start), "{}", run.stderr);
@@ -354,18 +277,9 @@ fn oversize_input_is_rejected_at_the_limit() {
     let size = std::fs::metadata(&path).unwrap().len().to_string();
     let below = (std::fs::metadata(&path).unwrap().len() - 1).to_string();
     let file = path.to_str().unwrap();
-    signer
-        .attest(IMAGE, &["--trivy", file, "--max-input-bytes", &size])
-        .success();
-    let run = signer
-        .attest(IMAGE, &["--trivy", file, "--max-input-bytes", &below])
-        .failure();
-    assert!(
-        run.stderr
-            .contains(&format!("over the limit of {below} bytes")),
-        "{}",
-        run.stderr
-    );
+    signer.attest(IMAGE, &["--trivy", file, "--max-input-bytes", &size]).success();
+    let run = signer.attest(IMAGE, &["--trivy", file, "--max-input-bytes", &below]).failure();
+    assert!(run.stderr.contains(&format!("over the limit of {below} bytes")), "{}", run.stderr);
 }
 
 #[test]
@@ -375,17 +289,7 @@ fn without_dry_run_points_at_dry_run() {
     };
     let signer = Signer::new();
     let path = corpus.join("trivy/trivy-alpine39-critical.json");
-    let run = signer
-        .vouch
-        .run(&[
-            "attest",
-            IMAGE,
-            "--trivy",
-            path.to_str().unwrap(),
-            "--key",
-            "ci",
-        ])
-        .failure();
+    let run = signer.vouch.run(&["attest", IMAGE, "--trivy", path.to_str().unwrap(), "--key", "ci"]).failure();
     assert!(run.stderr.contains("--dry-run"), "{}", run.stderr);
     assert!(run.stderr.contains("--node URL"), "{}", run.stderr);
     assert!(run.stdout.is_empty());
@@ -395,18 +299,7 @@ fn without_dry_run_points_at_dry_run() {
 fn approve_with_expiry_is_signed() {
     let signer = Signer::new();
     let before = std::time::SystemTime::now();
-    let run = signer
-        .attest(
-            IMAGE,
-            &[
-                "--approve",
-                "--reason",
-                "reviewed the scan",
-                "--expires",
-                "30d",
-            ],
-        )
-        .success();
+    let run = signer.attest(IMAGE, &["--approve", "--reason", "reviewed the scan", "--expires", "30d"]).success();
     let after = std::time::SystemTime::now();
 
     let statement = signer.verify(&run);
@@ -417,10 +310,7 @@ fn approve_with_expiry_is_signed() {
     assert!(expires.ends_with('Z'), "{expires}");
     let expires = humantime_parse(expires);
     let thirty_days = std::time::Duration::from_secs(30 * 86_400);
-    assert!(
-        expires + std::time::Duration::from_secs(1) >= before + thirty_days,
-        "{expires:?}"
-    );
+    assert!(expires + std::time::Duration::from_secs(1) >= before + thirty_days, "{expires:?}");
     assert!(expires <= after + thirty_days, "{expires:?}");
 }
 
@@ -438,109 +328,53 @@ fn humantime_parse(text: &str) -> std::time::SystemTime {
 #[test]
 fn reject_without_expiry_has_none() {
     let signer = Signer::new();
-    let run = signer
-        .attest(IMAGE, &["--reject", "--reason", "CVE-2024-3094 in xz"])
-        .success();
+    let run = signer.attest(IMAGE, &["--reject", "--reason", "CVE-2024-3094 in xz"]).success();
     let statement = signer.verify(&run);
     assert_eq!(statement.predicate["decision"], "reject");
-    assert!(
-        statement
-            .predicate
-            .get("expiresAt")
-            .is_none_or(Value::is_null),
-        "{}",
-        statement.predicate
-    );
+    assert!(statement.predicate.get("expiresAt").is_none_or(Value::is_null), "{}", statement.predicate);
     assert_eq!(summary_line(&run.stderr, "expires"), "never");
 }
 
 #[test]
 fn review_rejects_bad_duration_and_missing_reason() {
     let signer = Signer::new();
-    let run = signer
-        .attest(IMAGE, &["--approve", "--reason", "ok", "--expires", "30y"])
-        .failure();
-    assert!(
-        run.stderr.contains("invalid --expires `30y`"),
-        "{}",
-        run.stderr
-    );
+    let run = signer.attest(IMAGE, &["--approve", "--reason", "ok", "--expires", "30y"]).failure();
+    assert!(run.stderr.contains("invalid --expires `30y`"), "{}", run.stderr);
     signer.attest(IMAGE, &["--approve"]).expect_code(2);
-    let empty = signer
-        .attest(IMAGE, &["--approve", "--reason", " "])
-        .failure();
+    let empty = signer.attest(IMAGE, &["--approve", "--reason", " "]).failure();
     assert!(empty.stderr.contains("reason is empty"), "{}", empty.stderr);
 }
 
 #[test]
 fn envelope_gets_a_second_signature() {
     let signer = Signer::new();
-    let first = signer
-        .attest(IMAGE, &["--approve", "--reason", "first reviewer"])
-        .success();
+    let first = signer.attest(IMAGE, &["--approve", "--reason", "first reviewer"]).success();
     let envelope_path = write(&signer.vouch, "first.json", first.stdout.as_bytes());
     signer.vouch.generate_unencrypted("second");
     let (second_key, second_keyid) = public_key_of(&signer.vouch, "second");
 
     let file = envelope_path.to_str().unwrap();
-    let run = signer
-        .vouch
-        .run(&[
-            "attest",
-            IMAGE,
-            "--envelope",
-            file,
-            "--key",
-            "second",
-            "--dry-run",
-        ])
-        .success();
+    let run = signer.vouch.run(&["attest", IMAGE, "--envelope", file, "--key", "second", "--dry-run"]).success();
     let envelope = Envelope::from_json("stdout", run.stdout.as_bytes()).unwrap();
     let original = Envelope::from_json("first", first.stdout.as_bytes()).unwrap();
     assert_eq!(envelope.payload, original.payload);
     assert_eq!(envelope.signatures.len(), 2);
     assert_eq!(envelope.signatures[0], original.signatures[0]);
-    let trusted = [
-        (signer.keyid.clone(), signer.public_key),
-        (second_keyid, second_key),
-    ];
+    let trusted = [(signer.keyid.clone(), signer.public_key), (second_keyid, second_key)];
     assert_eq!(envelope.verify(&trusted, 2).unwrap().signers().len(), 2);
 
-    let again = signer
-        .vouch
-        .run(&[
-            "attest",
-            IMAGE,
-            "--envelope",
-            file,
-            "--key",
-            "ci",
-            "--dry-run",
-        ])
-        .failure();
-    assert!(
-        again.stderr.contains("already has a signature"),
-        "{}",
-        again.stderr
-    );
+    let again = signer.vouch.run(&["attest", IMAGE, "--envelope", file, "--key", "ci", "--dry-run"]).failure();
+    assert!(again.stderr.contains("already has a signature"), "{}", again.stderr);
 }
 
 #[test]
 fn envelope_about_another_image_is_rejected() {
     let signer = Signer::new();
-    let first = signer
-        .attest(IMAGE, &["--approve", "--reason", "ok"])
-        .success();
+    let first = signer.attest(IMAGE, &["--approve", "--reason", "ok"]).success();
     let path = write(&signer.vouch, "envelope.json", first.stdout.as_bytes());
     let other = format!("registry.example/team/app@sha256:{}", "66".repeat(32));
-    let run = signer
-        .attest(&other, &["--envelope", path.to_str().unwrap()])
-        .failure();
-    assert!(
-        run.stderr.contains("no subject has the image's digest"),
-        "{}",
-        run.stderr
-    );
+    let run = signer.attest(&other, &["--envelope", path.to_str().unwrap()]).failure();
+    assert!(run.stderr.contains("no subject has the image's digest"), "{}", run.stderr);
     assert!(run.stderr.contains(&"55".repeat(32)), "{}", run.stderr);
 }
 
@@ -552,24 +386,14 @@ fn statement_is_signed_byte_for_byte() {
         r#"{{"_type": "https://in-toto.io/Statement/v1", "subject": [{{"name": "registry.example/team/app", "digest": {{"sha256": "{digest}"}}}}], "predicateType": "https://example.com/custom/v1", "predicate": {{"note": "opaque"}}}}"#
     );
     let path = write(&signer.vouch, "statement.json", statement.as_bytes());
-    let run = signer
-        .attest(IMAGE, &["--statement", path.to_str().unwrap()])
-        .success();
+    let run = signer.attest(IMAGE, &["--statement", path.to_str().unwrap()]).success();
     let envelope = Envelope::from_json("stdout", run.stdout.as_bytes()).unwrap();
     assert_eq!(envelope.payload, statement.as_bytes());
     signer.verify(&run);
 
     let other = format!("registry.example/team/app@sha256:{}", "77".repeat(32));
-    let mismatch = signer
-        .attest(&other, &["--statement", path.to_str().unwrap()])
-        .failure();
-    assert!(
-        mismatch
-            .stderr
-            .contains("no subject has the image's digest"),
-        "{}",
-        mismatch.stderr
-    );
+    let mismatch = signer.attest(&other, &["--statement", path.to_str().unwrap()]).failure();
+    assert!(mismatch.stderr.contains("no subject has the image's digest"), "{}", mismatch.stderr);
 }
 
 #[test]
@@ -580,9 +404,7 @@ fn statement_with_invalid_known_predicate_is_rejected() {
         r#"{{"_type": "https://in-toto.io/Statement/v1", "subject": [{{"name": "app", "digest": {{"sha256": "{digest}"}}}}], "predicateType": "https://vouch.dev/review/v1", "predicate": {{"decision": "maybe", "reason": "x"}}}}"#
     );
     let path = write(&signer.vouch, "bad-review.json", statement.as_bytes());
-    let run = signer
-        .attest(IMAGE, &["--statement", path.to_str().unwrap()])
-        .failure();
+    let run = signer.attest(IMAGE, &["--statement", path.to_str().unwrap()]).failure();
     assert!(run.stderr.contains("decision"), "{}", run.stderr);
 }
 
@@ -610,30 +432,15 @@ fn sbom_corpus_signs_with_detected_type() {
     };
     let signer = Signer::new();
     for path in corpus_files(&corpus, "sbom") {
-        let run = signer
-            .attest(IMAGE, &["--sbom", path.to_str().unwrap()])
-            .success();
+        let run = signer.attest(IMAGE, &["--sbom", path.to_str().unwrap()]).success();
         let statement = signer.verify(&run);
         let document: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
-        let expected_type = if document.get("bomFormat").is_some() {
-            "https://cyclonedx.org/bom"
-        } else {
-            "https://spdx.dev/Document"
-        };
-        assert_eq!(
-            statement.predicate_type,
-            expected_type,
-            "{}",
-            path.display()
-        );
+        let expected_type =
+            if document.get("bomFormat").is_some() { "https://cyclonedx.org/bom" } else { "https://spdx.dev/Document" };
+        assert_eq!(statement.predicate_type, expected_type, "{}", path.display());
         assert_eq!(statement.predicate, document, "{}", path.display());
         let components = python3(PYTHON_COMPONENTS, &[&path]);
-        assert_eq!(
-            summary_line(&run.stderr, "components"),
-            components.trim(),
-            "{}",
-            path.display()
-        );
+        assert_eq!(summary_line(&run.stderr, "components"), components.trim(), "{}", path.display());
     }
 }
 
@@ -655,30 +462,15 @@ fn provenance_versions_are_detected() {
         return;
     };
     let signer = Signer::new();
-    for name in [
-        "dsse-ed25519-slsa-v1-statement-v1.json",
-        "dsse-tekton-chains-slsa-v02.json",
-    ] {
+    for name in ["dsse-ed25519-slsa-v1-statement-v1.json", "dsse-tekton-chains-slsa-v02.json"] {
         let predicate_path = signer.vouch.path(&format!("{name}.predicate"));
-        let reading: Value = serde_json::from_str(&python3(
-            PYTHON_PREDICATE,
-            &[&corpus.join("intoto").join(name), &predicate_path],
-        ))
-        .unwrap();
-        let run = signer
-            .attest(IMAGE, &["--provenance", predicate_path.to_str().unwrap()])
-            .success();
+        let reading: Value =
+            serde_json::from_str(&python3(PYTHON_PREDICATE, &[&corpus.join("intoto").join(name), &predicate_path]))
+                .unwrap();
+        let run = signer.attest(IMAGE, &["--provenance", predicate_path.to_str().unwrap()]).success();
         let statement = signer.verify(&run);
-        assert_eq!(
-            statement.predicate_type,
-            reading["type"].as_str().unwrap(),
-            "{name}"
-        );
-        assert_eq!(
-            summary_line(&run.stderr, "builder"),
-            reading["builder"].as_str().unwrap(),
-            "{name}"
-        );
+        assert_eq!(statement.predicate_type, reading["type"].as_str().unwrap(), "{name}");
+        assert_eq!(summary_line(&run.stderr, "builder"), reading["builder"].as_str().unwrap(), "{name}");
     }
 }
 
@@ -688,31 +480,13 @@ fn encrypted_key_needs_its_passphrase() {
         return;
     };
     let vouch = Vouch::new();
-    vouch
-        .run_with_passphrase("pw", &["keys", "generate", "ci"])
-        .success();
+    vouch.run_with_passphrase("pw", &["keys", "generate", "ci"]).success();
     let path = corpus.join("trivy/trivy-alpine39-critical.json");
-    let args = [
-        "attest",
-        IMAGE,
-        "--trivy",
-        path.to_str().unwrap(),
-        "--key",
-        "ci",
-        "--dry-run",
-    ];
+    let args = ["attest", IMAGE, "--trivy", path.to_str().unwrap(), "--key", "ci", "--dry-run"];
     let wrong = vouch.run_with_passphrase("nope", &args).failure();
-    assert!(
-        wrong.stderr.contains("wrong passphrase"),
-        "{}",
-        wrong.stderr
-    );
+    assert!(wrong.stderr.contains("wrong passphrase"), "{}", wrong.stderr);
     let none = vouch.run(&args).failure();
-    assert!(
-        none.stderr.contains("needs a passphrase"),
-        "{}",
-        none.stderr
-    );
+    assert!(none.stderr.contains("needs a passphrase"), "{}", none.stderr);
     vouch.run_with_passphrase("pw", &args).success();
 }
 
@@ -720,32 +494,11 @@ fn encrypted_key_needs_its_passphrase() {
 fn public_only_key_cannot_sign() {
     let signer = Signer::new();
     let public = signer.vouch.path("ci.pub");
-    signer
-        .vouch
-        .run(&["keys", "export", "ci", "--out", public.to_str().unwrap()])
-        .success();
-    signer
-        .vouch
-        .run(&["keys", "import", "verifier", public.to_str().unwrap()])
-        .success();
-    let run = signer
-        .vouch
-        .run(&[
-            "attest",
-            IMAGE,
-            "--approve",
-            "--reason",
-            "x",
-            "--key",
-            "verifier",
-            "--dry-run",
-        ])
-        .failure();
-    assert!(
-        run.stderr.contains("holds only a public key"),
-        "{}",
-        run.stderr
-    );
+    signer.vouch.run(&["keys", "export", "ci", "--out", public.to_str().unwrap()]).success();
+    signer.vouch.run(&["keys", "import", "verifier", public.to_str().unwrap()]).success();
+    let run =
+        signer.vouch.run(&["attest", IMAGE, "--approve", "--reason", "x", "--key", "verifier", "--dry-run"]).failure();
+    assert!(run.stderr.contains("holds only a public key"), "{}", run.stderr);
 }
 
 #[test]
@@ -755,22 +508,13 @@ fn oci_layout_manifest_is_the_subject() {
     };
     let signer = Signer::new();
     let layout = corpus.join("oci/layout-one-image");
-    let index: Value =
-        serde_json::from_slice(&std::fs::read(layout.join("index.json")).unwrap()).unwrap();
+    let index: Value = serde_json::from_slice(&std::fs::read(layout.join("index.json")).unwrap()).unwrap();
     let expected = index["manifests"][0]["digest"].as_str().unwrap();
 
-    let run = signer
-        .attest(
-            &format!("oci:{}", layout.display()),
-            &["--approve", "--reason", "built locally"],
-        )
-        .success();
+    let run =
+        signer.attest(&format!("oci:{}", layout.display()), &["--approve", "--reason", "built locally"]).success();
     let statement = signer.verify(&run);
-    assert!(
-        statement.subject_matches(&vouch_protocol::Digest::parse(expected).unwrap()),
-        "{:?}",
-        statement.subjects
-    );
+    assert!(statement.subject_matches(&vouch_protocol::Digest::parse(expected).unwrap()), "{:?}", statement.subjects);
     assert_eq!(summary_line(&run.stderr, "image"), "single manifest");
 }
 
@@ -787,26 +531,16 @@ fn write_blob(layout: &Path, media_type: &str, bytes: &[u8]) -> Value {
 fn multi_platform_layout(vouch: &Vouch) -> (PathBuf, String, String) {
     let layout = vouch.path("multi");
     std::fs::create_dir_all(layout.join("blobs/sha256")).unwrap();
-    std::fs::write(
-        layout.join("oci-layout"),
-        br#"{"imageLayoutVersion": "1.0.0"}"#,
-    )
-    .unwrap();
+    std::fs::write(layout.join("oci-layout"), br#"{"imageLayoutVersion": "1.0.0"}"#).unwrap();
 
     let mut entries = Vec::new();
     for (architecture, variant) in [("amd64", None), ("arm", Some("v7"))] {
         let config = serde_json::json!({"architecture": architecture, "os": "linux", "variant": variant, "rootfs": {"type": "layers", "diff_ids": []}});
-        let config = write_blob(
-            &layout,
-            "application/vnd.oci.image.config.v1+json",
-            &serde_json::to_vec(&config).unwrap(),
-        );
+        let config =
+            write_blob(&layout, "application/vnd.oci.image.config.v1+json", &serde_json::to_vec(&config).unwrap());
         let manifest = serde_json::json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json", "config": config, "layers": []});
-        let mut entry = write_blob(
-            &layout,
-            "application/vnd.oci.image.manifest.v1+json",
-            &serde_json::to_vec(&manifest).unwrap(),
-        );
+        let mut entry =
+            write_blob(&layout, "application/vnd.oci.image.manifest.v1+json", &serde_json::to_vec(&manifest).unwrap());
         entry["platform"] = serde_json::json!({"os": "linux", "architecture": architecture});
         if let Some(variant) = variant {
             entry["platform"]["variant"] = Value::String(variant.to_owned());
@@ -815,19 +549,11 @@ fn multi_platform_layout(vouch: &Vouch) -> (PathBuf, String, String) {
     }
     let arm_digest = entries[1]["digest"].as_str().unwrap().to_owned();
     let index = serde_json::json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": entries});
-    let mut top = write_blob(
-        &layout,
-        "application/vnd.oci.image.index.v1+json",
-        &serde_json::to_vec(&index).unwrap(),
-    );
+    let mut top = write_blob(&layout, "application/vnd.oci.image.index.v1+json", &serde_json::to_vec(&index).unwrap());
     let index_digest = top["digest"].as_str().unwrap().to_owned();
     top["annotations"] = serde_json::json!({"org.opencontainers.image.ref.name": "v1"});
     let layout_index = serde_json::json!({"schemaVersion": 2, "manifests": [top]});
-    std::fs::write(
-        layout.join("index.json"),
-        serde_json::to_vec(&layout_index).unwrap(),
-    )
-    .unwrap();
+    std::fs::write(layout.join("index.json"), serde_json::to_vec(&layout_index).unwrap()).unwrap();
     (layout, index_digest, arm_digest)
 }
 
@@ -837,61 +563,23 @@ fn oci_layout_platform_selects_manifest() {
     let (layout, index_digest, arm_digest) = multi_platform_layout(&signer.vouch);
     let image = format!("oci:{}:v1", layout.display());
 
-    let whole = signer
-        .attest(&image, &["--approve", "--reason", "ok"])
-        .success();
-    assert!(
-        signer
-            .verify(&whole)
-            .subject_matches(&vouch_protocol::Digest::parse(&index_digest).unwrap())
-    );
-    assert!(
-        summary_line(&whole.stderr, "image").starts_with("index"),
-        "{}",
-        whole.stderr
-    );
+    let whole = signer.attest(&image, &["--approve", "--reason", "ok"]).success();
+    assert!(signer.verify(&whole).subject_matches(&vouch_protocol::Digest::parse(&index_digest).unwrap()));
+    assert!(summary_line(&whole.stderr, "image").starts_with("index"), "{}", whole.stderr);
 
-    let one = signer
-        .attest(
-            &image,
-            &["--approve", "--reason", "ok", "--platform", "linux/arm/v7"],
-        )
-        .success();
-    assert!(
-        signer
-            .verify(&one)
-            .subject_matches(&vouch_protocol::Digest::parse(&arm_digest).unwrap())
-    );
+    let one = signer.attest(&image, &["--approve", "--reason", "ok", "--platform", "linux/arm/v7"]).success();
+    assert!(signer.verify(&one).subject_matches(&vouch_protocol::Digest::parse(&arm_digest).unwrap()));
     let chosen = summary_line(&one.stderr, "image");
     assert!(chosen.contains("linux/arm/v7"), "{chosen}");
     assert!(chosen.contains(&index_digest), "{chosen}");
 
-    let missing = signer
-        .attest(
-            &image,
-            &["--approve", "--reason", "ok", "--platform", "windows/amd64"],
-        )
-        .failure();
-    assert!(
-        missing.stderr.contains("windows/amd64"),
-        "{}",
-        missing.stderr
-    );
+    let missing = signer.attest(&image, &["--approve", "--reason", "ok", "--platform", "windows/amd64"]).failure();
+    assert!(missing.stderr.contains("windows/amd64"), "{}", missing.stderr);
 }
 
 #[test]
 fn platform_with_registry_reference_is_rejected() {
     let signer = Signer::new();
-    let run = signer
-        .attest(
-            IMAGE,
-            &["--approve", "--reason", "ok", "--platform", "linux/amd64"],
-        )
-        .failure();
-    assert!(
-        run.stderr
-            .contains("--platform applies to `oci:DIR` layouts only"),
-        "{}",
-        run.stderr
-    );
+    let run = signer.attest(IMAGE, &["--approve", "--reason", "ok", "--platform", "linux/amd64"]).failure();
+    assert!(run.stderr.contains("--platform applies to `oci:DIR` layouts only"), "{}", run.stderr);
 }

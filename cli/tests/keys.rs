@@ -7,11 +7,7 @@ use serde_json::Value;
 
 fn list_json(vouch: &Vouch) -> Vec<Value> {
     let run = vouch.run(&["keys", "list", "--output", "json"]).success();
-    serde_json::from_str::<Value>(&run.stdout)
-        .unwrap()
-        .as_array()
-        .unwrap()
-        .clone()
+    serde_json::from_str::<Value>(&run.stdout).unwrap().as_array().unwrap().clone()
 }
 
 #[test]
@@ -38,10 +34,7 @@ fn generate_without_passphrase_is_listed_unencrypted() {
 #[test]
 fn generate_with_passphrase_is_listed_encrypted() {
     let vouch = Vouch::new();
-    let keyid = vouch
-        .run_with_passphrase("hunter2", &["keys", "generate", "alice"])
-        .success()
-        .stdout;
+    let keyid = vouch.run_with_passphrase("hunter2", &["keys", "generate", "alice"]).success().stdout;
     let keys = list_json(&vouch);
     assert_eq!(keys[0]["keyid"], keyid.trim());
     assert_eq!(keys[0]["encrypted"], true);
@@ -65,72 +58,36 @@ fn passphrase_file_unlocks_export() {
     let pass = vouch.path("pass.txt");
     std::fs::write(&pass, "from a file\n").unwrap();
     let pass = pass.to_str().unwrap();
-    vouch
-        .run(&["keys", "generate", "alice", "--passphrase-file", pass])
-        .success();
-    let export = vouch
-        .run(&[
-            "keys",
-            "export",
-            "alice",
-            "--private",
-            "--passphrase-file",
-            pass,
-        ])
-        .success();
+    vouch.run(&["keys", "generate", "alice", "--passphrase-file", pass]).success();
+    let export = vouch.run(&["keys", "export", "alice", "--private", "--passphrase-file", pass]).success();
     assert!(export.stdout.contains("\"private\""), "{}", export.stdout);
-    let wrong = vouch
-        .run_with_passphrase("from a file\n", &["keys", "export", "alice", "--private"])
-        .failure();
-    assert!(
-        wrong.stderr.contains("wrong passphrase"),
-        "{}",
-        wrong.stderr
-    );
+    let wrong = vouch.run_with_passphrase("from a file\n", &["keys", "export", "alice", "--private"]).failure();
+    assert!(wrong.stderr.contains("wrong passphrase"), "{}", wrong.stderr);
 }
 
 #[test]
 fn wrong_passphrase_is_a_clear_error() {
     let vouch = Vouch::new();
-    vouch
-        .run_with_passphrase("right", &["keys", "generate", "alice"])
-        .success();
-    let run = vouch
-        .run_with_passphrase("wrong", &["keys", "export", "alice", "--private"])
-        .failure();
-    assert_eq!(
-        run.stderr.trim(),
-        "error: cannot decrypt key `alice`: wrong passphrase, or the key file was modified"
-    );
+    vouch.run_with_passphrase("right", &["keys", "generate", "alice"]).success();
+    let run = vouch.run_with_passphrase("wrong", &["keys", "export", "alice", "--private"]).failure();
+    assert_eq!(run.stderr.trim(), "error: cannot decrypt key `alice`: wrong passphrase, or the key file was modified");
     assert!(run.stdout.is_empty(), "{}", run.stdout);
 }
 
 #[test]
 fn swapped_ciphertext_does_not_decrypt() {
     let vouch = Vouch::new();
-    vouch
-        .run_with_passphrase("same", &["keys", "generate", "alice"])
-        .success();
-    vouch
-        .run_with_passphrase("same", &["keys", "generate", "bob"])
-        .success();
+    vouch.run_with_passphrase("same", &["keys", "generate", "alice"]).success();
+    vouch.run_with_passphrase("same", &["keys", "generate", "bob"]).success();
     let alice: Value =
-        serde_json::from_str(&std::fs::read_to_string(vouch.keyring().join("alice.json")).unwrap())
-            .unwrap();
+        serde_json::from_str(&std::fs::read_to_string(vouch.keyring().join("alice.json")).unwrap()).unwrap();
     let bob_path = vouch.keyring().join("bob.json");
-    let mut bob: Value =
-        serde_json::from_str(&std::fs::read_to_string(&bob_path).unwrap()).unwrap();
+    let mut bob: Value = serde_json::from_str(&std::fs::read_to_string(&bob_path).unwrap()).unwrap();
     bob["private"] = alice["private"].clone();
     std::fs::write(&bob_path, serde_json::to_vec(&bob).unwrap()).unwrap();
 
-    let run = vouch
-        .run_with_passphrase("same", &["keys", "export", "bob", "--private"])
-        .failure();
-    assert!(
-        run.stderr.contains("cannot decrypt key `bob`"),
-        "{}",
-        run.stderr
-    );
+    let run = vouch.run_with_passphrase("same", &["keys", "export", "bob", "--private"]).failure();
+    assert!(run.stderr.contains("cannot decrypt key `bob`"), "{}", run.stderr);
 }
 
 #[cfg(unix)]
@@ -138,16 +95,11 @@ fn swapped_ciphertext_does_not_decrypt() {
 fn keyring_and_key_files_are_owner_only() {
     let vouch = Vouch::new();
     vouch.generate_unencrypted("ci");
-    vouch
-        .run_with_passphrase("pw", &["keys", "generate", "alice"])
-        .success();
+    vouch.run_with_passphrase("pw", &["keys", "generate", "alice"]).success();
     assert_eq!(common::mode(&vouch.keyring()), 0o700);
     assert_eq!(common::mode(&vouch.keyring().join("ci.json")), 0o600);
     assert_eq!(common::mode(&vouch.keyring().join("alice.json")), 0o600);
-    let leftovers: Vec<_> = std::fs::read_dir(vouch.keyring())
-        .unwrap()
-        .map(|e| e.unwrap().file_name())
-        .collect();
+    let leftovers: Vec<_> = std::fs::read_dir(vouch.keyring()).unwrap().map(|e| e.unwrap().file_name()).collect();
     assert_eq!(leftovers.len(), 2, "{leftovers:?}");
 }
 
@@ -167,21 +119,12 @@ fn open_key_file_mode_is_warned() {
 fn duplicate_name_needs_force() {
     let vouch = Vouch::new();
     let first = vouch.generate_unencrypted("ci");
-    let run = vouch
-        .run(&["keys", "generate", "ci", "--no-passphrase"])
-        .failure();
-    assert!(
-        run.stderr.contains("key `ci` already exists"),
-        "{}",
-        run.stderr
-    );
+    let run = vouch.run(&["keys", "generate", "ci", "--no-passphrase"]).failure();
+    assert!(run.stderr.contains("key `ci` already exists"), "{}", run.stderr);
     assert!(run.stderr.contains("--force"), "{}", run.stderr);
     assert_eq!(list_json(&vouch)[0]["keyid"], first.as_str());
 
-    let second = vouch
-        .run(&["keys", "generate", "ci", "--no-passphrase", "--force"])
-        .success()
-        .stdout;
+    let second = vouch.run(&["keys", "generate", "ci", "--no-passphrase", "--force"]).success().stdout;
     assert_ne!(second.trim(), first);
     assert_eq!(list_json(&vouch)[0]["keyid"], second.trim());
 }
@@ -191,34 +134,18 @@ fn bad_names_are_rejected_with_the_value() {
     let vouch = Vouch::new();
     let long = "n".repeat(65);
     for name in ["a/b", "..", "white space", long.as_str()] {
-        let run = vouch
-            .run(&["keys", "generate", name, "--no-passphrase"])
-            .failure();
-        assert!(
-            run.stderr.contains(&format!("invalid key name `{name}`")),
-            "{}",
-            run.stderr
-        );
+        let run = vouch.run(&["keys", "generate", name, "--no-passphrase"]).failure();
+        assert!(run.stderr.contains(&format!("invalid key name `{name}`")), "{}", run.stderr);
     }
-    vouch
-        .run(&["keys", "generate", &"n".repeat(64), "--no-passphrase"])
-        .success();
+    vouch.run(&["keys", "generate", &"n".repeat(64), "--no-passphrase"]).success();
 }
 
 #[test]
 fn missing_key_names_the_keyring() {
     let vouch = Vouch::new();
     let run = vouch.run(&["keys", "show", "nobody"]).failure();
-    assert!(
-        run.stderr.contains("no key named `nobody`"),
-        "{}",
-        run.stderr
-    );
-    assert!(
-        run.stderr.contains(vouch.keyring().to_str().unwrap()),
-        "{}",
-        run.stderr
-    );
+    assert!(run.stderr.contains("no key named `nobody`"), "{}", run.stderr);
+    assert!(run.stderr.contains(vouch.keyring().to_str().unwrap()), "{}", run.stderr);
 }
 
 #[test]
@@ -233,38 +160,21 @@ fn delete_requires_yes_without_terminal() {
     assert!(!vouch.keyring().join("ci.json").exists());
     assert!(list_json(&vouch).is_empty());
     let again = vouch.run(&["keys", "delete", "ci", "--yes"]).failure();
-    assert!(
-        again.stderr.contains("no key named `ci`"),
-        "{}",
-        again.stderr
-    );
+    assert!(again.stderr.contains("no key named `ci`"), "{}", again.stderr);
 }
 
 #[test]
 fn export_import_round_trip_keeps_keyid() {
     let vouch = Vouch::new();
-    let keyid = vouch
-        .run_with_passphrase("pw", &["keys", "generate", "alice"])
-        .success()
-        .stdout
-        .trim()
-        .to_owned();
+    let keyid = vouch.run_with_passphrase("pw", &["keys", "generate", "alice"]).success().stdout.trim().to_owned();
     let exported = vouch.path("alice.sslib.json");
     let out = exported.to_str().unwrap();
-    let run = vouch
-        .run_with_passphrase(
-            "pw",
-            &["keys", "export", "alice", "--private", "--out", out],
-        )
-        .success();
+    let run = vouch.run_with_passphrase("pw", &["keys", "export", "alice", "--private", "--out", out]).success();
     assert!(run.stderr.contains("warning:"), "{}", run.stderr);
     #[cfg(unix)]
     assert_eq!(common::mode(&exported), 0o600);
 
-    let imported = vouch
-        .run_with_passphrase("other", &["keys", "import", "alice2", out])
-        .success()
-        .stdout;
+    let imported = vouch.run_with_passphrase("other", &["keys", "import", "alice2", out]).success().stdout;
     assert_eq!(imported.trim(), keyid);
     let public = vouch.run(&["keys", "show", "alice2"]).success().stdout;
     let original = vouch.run(&["keys", "show", "alice"]).success().stdout;
@@ -277,9 +187,7 @@ fn export_out_refuses_existing_file() {
     vouch.generate_unencrypted("ci");
     let out = vouch.path("ci.pub");
     std::fs::write(&out, "keep").unwrap();
-    let run = vouch
-        .run(&["keys", "export", "ci", "--out", out.to_str().unwrap()])
-        .failure();
+    let run = vouch.run(&["keys", "export", "ci", "--out", out.to_str().unwrap()]).failure();
     assert!(run.stderr.contains("already exists"), "{}", run.stderr);
     assert_eq!(std::fs::read_to_string(&out).unwrap(), "keep");
 }
@@ -299,9 +207,7 @@ fn exported_public_key_matches_python_keyid() {
     let vouch = Vouch::new();
     let keyid = vouch.generate_unencrypted("ci");
     let public = vouch.path("ci.pub");
-    vouch
-        .run(&["keys", "export", "ci", "--out", public.to_str().unwrap()])
-        .success();
+    vouch.run(&["keys", "export", "ci", "--out", public.to_str().unwrap()]).success();
     assert_eq!(python3(PYTHON_KEYID, &[&public]).trim(), keyid);
 }
 
@@ -310,36 +216,22 @@ fn public_only_import_cannot_export_private() {
     let vouch = Vouch::new();
     vouch.generate_unencrypted("ci");
     let public = vouch.path("ci.pub");
-    vouch
-        .run(&["keys", "export", "ci", "--out", public.to_str().unwrap()])
-        .success();
-    let keyid = vouch
-        .run(&["keys", "import", "verifier", public.to_str().unwrap()])
-        .success()
-        .stdout;
+    vouch.run(&["keys", "export", "ci", "--out", public.to_str().unwrap()]).success();
+    let keyid = vouch.run(&["keys", "import", "verifier", public.to_str().unwrap()]).success().stdout;
 
     let keys = list_json(&vouch);
     let verifier = keys.iter().find(|k| k["name"] == "verifier").unwrap();
     assert_eq!(verifier["kind"], "public-only");
     assert_eq!(verifier["keyid"], keyid.trim());
-    let run = vouch
-        .run(&["keys", "export", "verifier", "--private"])
-        .failure();
-    assert!(
-        run.stderr.contains("holds only a public key"),
-        "{}",
-        run.stderr
-    );
+    let run = vouch.run(&["keys", "export", "verifier", "--private"]).failure();
+    assert!(run.stderr.contains("holds only a public key"), "{}", run.stderr);
 }
 
 #[test]
 fn import_keeps_keyid_without_hash_algorithms() {
     let vouch = Vouch::new();
     vouch.generate_unencrypted("ci");
-    let exported = vouch
-        .run(&["keys", "export", "ci", "--private"])
-        .success()
-        .stdout;
+    let exported = vouch.run(&["keys", "export", "ci", "--private"]).success().stdout;
     let mut key: Value = serde_json::from_str(&exported).unwrap();
     let object = key.as_object_mut().unwrap();
     object.remove("keyid");
@@ -347,16 +239,7 @@ fn import_keeps_keyid_without_hash_algorithms() {
     let path = vouch.path("modern.json");
     std::fs::write(&path, serde_json::to_vec(&key).unwrap()).unwrap();
 
-    let keyid = vouch
-        .run(&[
-            "keys",
-            "import",
-            "modern",
-            path.to_str().unwrap(),
-            "--no-passphrase",
-        ])
-        .success()
-        .stdout;
+    let keyid = vouch.run(&["keys", "import", "modern", path.to_str().unwrap(), "--no-passphrase"]).success().stdout;
     assert_eq!(python3(PYTHON_KEYID, &[&path]).trim(), keyid.trim());
     let show = vouch.run(&["keys", "show", "modern"]).success().stdout;
     assert!(!show.contains("keyid_hash_algorithms"), "{show}");
@@ -366,23 +249,12 @@ fn import_keeps_keyid_without_hash_algorithms() {
 fn import_rejects_mismatched_keyid() {
     let vouch = Vouch::new();
     vouch.generate_unencrypted("ci");
-    let exported = vouch
-        .run(&["keys", "export", "ci", "--private"])
-        .success()
-        .stdout;
+    let exported = vouch.run(&["keys", "export", "ci", "--private"]).success().stdout;
     let mut key: Value = serde_json::from_str(&exported).unwrap();
     key["keyid"] = Value::String("0".repeat(64));
     let path = vouch.path("bad.json");
     std::fs::write(&path, serde_json::to_vec(&key).unwrap()).unwrap();
-    let run = vouch
-        .run(&[
-            "keys",
-            "import",
-            "bad",
-            path.to_str().unwrap(),
-            "--no-passphrase",
-        ])
-        .failure();
+    let run = vouch.run(&["keys", "import", "bad", path.to_str().unwrap(), "--no-passphrase"]).failure();
     assert!(run.stderr.contains("field `keyid`"), "{}", run.stderr);
 }
 
@@ -393,15 +265,7 @@ fn import_corpus_public_key_matches_python_keyid() {
     };
     let vouch = Vouch::new();
     let path = corpus.join("intoto/dsse-ed25519-pubkey.json");
-    let keyid = vouch
-        .run(&[
-            "keys",
-            "import",
-            "attestation-verifier",
-            path.to_str().unwrap(),
-        ])
-        .success()
-        .stdout;
+    let keyid = vouch.run(&["keys", "import", "attestation-verifier", path.to_str().unwrap()]).success().stdout;
     assert_eq!(keyid.trim(), python3(PYTHON_KEYID, &[&path]).trim());
 }
 
@@ -409,14 +273,8 @@ fn import_corpus_public_key_matches_python_keyid() {
 fn import_of_truncated_file_names_offset() {
     let vouch = Vouch::new();
     let path = vouch.path("truncated.json");
-    std::fs::write(
-        &path,
-        br#"{"keytype": "ed25519", "scheme": "ed25519", "keyval": {"pub"#,
-    )
-    .unwrap();
-    let run = vouch
-        .run(&["keys", "import", "t", path.to_str().unwrap()])
-        .failure();
+    std::fs::write(&path, br#"{"keytype": "ed25519", "scheme": "ed25519", "keyval": {"pub"#).unwrap();
+    let run = vouch.run(&["keys", "import", "t", path.to_str().unwrap()]).failure();
     assert!(run.stderr.contains("truncated.json"), "{}", run.stderr);
     assert!(run.stderr.contains("truncated"), "{}", run.stderr);
 }

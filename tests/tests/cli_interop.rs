@@ -55,8 +55,7 @@ print("verified", key.keyid)
 /// Returns the Python of the venv that `scripts/python-env` prepares, failing with the
 /// fix when it is missing or lacks the packages.
 fn python() -> PathBuf {
-    let fix =
-        "run `scripts/python-env` and set VOUCH_PYTHON=.venv/bin/python (scripts/test does both)";
+    let fix = "run `scripts/python-env` and set VOUCH_PYTHON=.venv/bin/python (scripts/test does both)";
     let Some(python) = std::env::var_os("VOUCH_PYTHON") else {
         panic!("VOUCH_PYTHON is not set; {fix}");
     };
@@ -75,10 +74,7 @@ fn python() -> PathBuf {
 /// Finds the `vouch` binary that cargo built beside this test executable.
 fn vouch_binary() -> PathBuf {
     let test_exe = std::env::current_exe().expect("path of the test executable");
-    let profile_dir = test_exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("the test runs from target/<profile>/deps");
+    let profile_dir = test_exe.parent().and_then(Path::parent).expect("the test runs from target/<profile>/deps");
     let binary = profile_dir.join(format!("vouch{}", std::env::consts::EXE_SUFFIX));
     assert!(
         binary.exists(),
@@ -97,27 +93,13 @@ fn run(program: &Path, args: &[&std::ffi::OsStr], keyring: &Path) -> Output {
         .stdin(Stdio::null())
         .output()
         .expect("run vouch");
-    assert!(
-        output.status.success(),
-        "vouch {args:?} failed:\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert!(output.status.success(), "vouch {args:?} failed:\n{}", String::from_utf8_lossy(&output.stderr));
     output
 }
 
 fn run_python(python: &Path, script: &str, args: &[&Path], extra: &[&str]) -> String {
-    let output = Command::new(python)
-        .arg("-c")
-        .arg(script)
-        .args(args)
-        .args(extra)
-        .output()
-        .expect("run python");
-    assert!(
-        output.status.success(),
-        "python failed:\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let output = Command::new(python).arg("-c").arg(script).args(args).args(extra).output().expect("run python");
+    assert!(output.status.success(), "python failed:\n{}", String::from_utf8_lossy(&output.stderr));
     String::from_utf8(output.stdout).expect("python prints UTF-8")
 }
 
@@ -126,34 +108,17 @@ fn python_key_round_trip_through_cli() {
     let python = python();
     let vouch = vouch_binary();
     let dir = tempfile::tempdir().unwrap();
-    let (key_path, statement_path) = (
-        dir.path().join("key.json"),
-        dir.path().join("statement.json"),
-    );
+    let (key_path, statement_path) = (dir.path().join("key.json"), dir.path().join("statement.json"));
     let envelope_path = dir.path().join("envelope.json");
     let keyring = dir.path().join("keyring");
 
-    let python_keyid = run_python(
-        &python,
-        PYTHON_MAKE,
-        &[&key_path, &statement_path],
-        &[IMAGE_NAME, IMAGE_HEX],
-    );
+    let python_keyid = run_python(&python, PYTHON_MAKE, &[&key_path, &statement_path], &[IMAGE_NAME, IMAGE_HEX]);
     let imported = run(
         &vouch,
-        &[
-            "keys".as_ref(),
-            "import".as_ref(),
-            "py".as_ref(),
-            key_path.as_os_str(),
-            "--no-passphrase".as_ref(),
-        ],
+        &["keys".as_ref(), "import".as_ref(), "py".as_ref(), key_path.as_os_str(), "--no-passphrase".as_ref()],
         &keyring,
     );
-    assert_eq!(
-        String::from_utf8_lossy(&imported.stdout).trim(),
-        python_keyid.trim()
-    );
+    assert_eq!(String::from_utf8_lossy(&imported.stdout).trim(), python_keyid.trim());
 
     let image = format!("{IMAGE_NAME}@sha256:{IMAGE_HEX}");
     let args: [&std::ffi::OsStr; 7] = [
@@ -168,11 +133,6 @@ fn python_key_round_trip_through_cli() {
     let signed = run(&vouch, &args, &keyring);
     std::fs::write(&envelope_path, &signed.stdout).unwrap();
 
-    let verified = run_python(
-        &python,
-        PYTHON_VERIFY,
-        &[&key_path, &envelope_path, &statement_path],
-        &[],
-    );
+    let verified = run_python(&python, PYTHON_VERIFY, &[&key_path, &envelope_path, &statement_path], &[]);
     assert_eq!(verified.trim(), format!("verified {}", python_keyid.trim()));
 }

@@ -10,8 +10,7 @@ use vouch_protocol::keys::sslib::{self, KEYID_HASH_ALGORITHMS};
 use zeroize::Zeroizing;
 
 use crate::keyring::{
-    KeyFile, KeyKind, KeyName, Keyring, WriteError, crypto, validate_keyid_hash_algorithms,
-    write_secret_file,
+    KeyFile, KeyKind, KeyName, Keyring, WriteError, crypto, validate_keyid_hash_algorithms, write_secret_file,
 };
 use crate::output::{self, OutputFormat};
 use crate::passphrase::{NewKeyArgs, PassphraseArgs, Prompt, read_passphrase};
@@ -119,22 +118,11 @@ fn generate(args: GenerateArgs, keyring: &Keyring) -> anyhow::Result<()> {
     let mut seed = Zeroizing::new([0u8; 32]);
     crypto::fill_random(&mut *seed)?;
     let algorithms = Some(KEYID_HASH_ALGORITHMS.map(str::to_owned).to_vec());
-    let key = KeyFile::new_private(
-        name,
-        &seed,
-        algorithms,
-        protection.as_protection(),
-        SystemTime::now(),
-    )?;
+    let key = KeyFile::new_private(name, &seed, algorithms, protection.as_protection(), SystemTime::now())?;
     let path = keyring.save(&key, args.force)?;
 
     let keyid = key.keyid()?;
-    eprintln!(
-        "generated ed25519 key `{}` ({}) in {}",
-        key.name,
-        describe_kind(key.kind()),
-        path.display()
-    );
+    eprintln!("generated ed25519 key `{}` ({}) in {}", key.name, describe_kind(key.kind()), path.display());
     output::print_stdout(keyid.as_str())
 }
 
@@ -159,10 +147,7 @@ fn list(args: ListArgs, keyring: &Keyring) -> anyhow::Result<()> {
     match args.output {
         OutputFormat::Json => output::print_json(&summaries),
         OutputFormat::Text if summaries.is_empty() => {
-            eprintln!(
-                "no keys in {}; create one with `vouch keys generate NAME`",
-                keyring.dir().display()
-            );
+            eprintln!("no keys in {}; create one with `vouch keys generate NAME`", keyring.dir().display());
             Ok(())
         }
         OutputFormat::Text => output::print_table(&summary_rows(&summaries)),
@@ -174,20 +159,14 @@ fn summarize(key: &KeyFile) -> Result<KeySummary, crate::keyring::KeyringError> 
     Ok(KeySummary {
         name: key.name.to_string(),
         keyid: key.keyid()?.to_string(),
-        kind: if kind == KeyKind::PublicOnly {
-            "public-only"
-        } else {
-            "signing"
-        },
+        kind: if kind == KeyKind::PublicOnly { "public-only" } else { "signing" },
         encrypted: kind == KeyKind::Encrypted,
         created: humantime::format_rfc3339_seconds(key.created).to_string(),
     })
 }
 
 fn summary_rows(summaries: &[KeySummary]) -> Vec<Vec<String>> {
-    let header = ["NAME", "KEYID", "KIND", "ENCRYPTED", "CREATED"]
-        .map(str::to_owned)
-        .to_vec();
+    let header = ["NAME", "KEYID", "KIND", "ENCRYPTED", "CREATED"].map(str::to_owned).to_vec();
     let rows = summaries.iter().map(|s| {
         let encrypted = if s.encrypted {
             "yes"
@@ -196,13 +175,7 @@ fn summary_rows(summaries: &[KeySummary]) -> Vec<Vec<String>> {
         } else {
             "-"
         };
-        vec![
-            s.name.clone(),
-            s.keyid.clone(),
-            s.kind.to_owned(),
-            encrypted.to_owned(),
-            s.created.clone(),
-        ]
+        vec![s.name.clone(), s.keyid.clone(), s.kind.to_owned(), encrypted.to_owned(), s.created.clone()]
     });
     std::iter::once(header).chain(rows).collect()
 }
@@ -223,15 +196,11 @@ fn import(args: ImportArgs, keyring: &Keyring) -> anyhow::Result<()> {
     let name = KeyName::parse(&args.name)?;
     reject_existing(keyring, &name, args.force)?;
     let source_name = args.file.display().to_string();
-    let bytes = Zeroizing::new(vouch_protocol::input::read_file_bounded(
-        &args.file,
-        IMPORT_FILE_BYTES_MAX,
-    )?);
+    let bytes = Zeroizing::new(vouch_protocol::input::read_file_bounded(&args.file, IMPORT_FILE_BYTES_MAX)?);
     let probe: ImportProbe = vouch_protocol::input::parse_json(&source_name, &bytes)?;
     if let Some(algorithms) = &probe.keyid_hash_algorithms {
-        validate_keyid_hash_algorithms(algorithms).map_err(|reason| {
-            anyhow::anyhow!("{source_name}: field `keyid_hash_algorithms`: {reason}")
-        })?;
+        validate_keyid_hash_algorithms(algorithms)
+            .map_err(|reason| anyhow::anyhow!("{source_name}: field `keyid_hash_algorithms`: {reason}"))?;
     }
 
     let (key, imported_keyid) = if probe.keyval.has_private() {
@@ -248,15 +217,7 @@ fn import(args: ImportArgs, keyring: &Keyring) -> anyhow::Result<()> {
         (key, keyid)
     } else {
         let (public_key, keyid) = sslib::parse_public_key_json(&source_name, &bytes)?;
-        (
-            KeyFile::new_public(
-                name,
-                *public_key.as_bytes(),
-                probe.keyid_hash_algorithms,
-                SystemTime::now(),
-            ),
-            keyid,
-        )
+        (KeyFile::new_public(name, *public_key.as_bytes(), probe.keyid_hash_algorithms, SystemTime::now()), keyid)
     };
     let keyid = key.keyid()?;
     anyhow::ensure!(
@@ -265,12 +226,7 @@ fn import(args: ImportArgs, keyring: &Keyring) -> anyhow::Result<()> {
     );
     let path = keyring.save(&key, args.force)?;
 
-    eprintln!(
-        "imported ed25519 key `{}` ({}) into {}",
-        key.name,
-        describe_kind(key.kind()),
-        path.display()
-    );
+    eprintln!("imported ed25519 key `{}` ({}) into {}", key.name, describe_kind(key.kind()), path.display());
     output::print_stdout(keyid.as_str())
 }
 
@@ -287,9 +243,7 @@ fn export(args: ExportArgs, keyring: &Keyring) -> anyhow::Result<()> {
     };
     let signing_key = key.unlock(passphrase.as_deref().map(Vec::as_slice))?;
     let json = key.private_key_json(&signing_key)?;
-    eprintln!(
-        "warning: exporting the private key of `{name}` in clear; anyone who reads it can sign as this key"
-    );
+    eprintln!("warning: exporting the private key of `{name}` in clear; anyone who reads it can sign as this key");
     write_export(&args, json.as_bytes())
 }
 
@@ -301,10 +255,7 @@ fn write_export(args: &ExportArgs, bytes: &[u8]) -> anyhow::Result<()> {
     let mut content = Zeroizing::new(bytes.to_vec());
     content.push(b'\n');
     write_secret_file(path, &content, args.force).map_err(|error| match error {
-        WriteError::Exists => anyhow::anyhow!(
-            "{} already exists; pass --force to replace it",
-            path.display()
-        ),
+        WriteError::Exists => anyhow::anyhow!("{} already exists; pass --force to replace it", path.display()),
         WriteError::Io(path, error) => anyhow::anyhow!("cannot write {}: {error}", path.display()),
     })
 }
@@ -329,18 +280,10 @@ fn confirm_delete(name: &KeyName, path: &std::path::Path) -> anyhow::Result<bool
     if !std::io::stdin().is_terminal() {
         bail!("deleting key `{name}` needs confirmation: pass --yes");
     }
-    eprint!(
-        "Delete key `{name}` ({})? This cannot be undone. [y/N] ",
-        path.display()
-    );
-    std::io::stderr()
-        .flush()
-        .context("cannot write to stderr")?;
+    eprint!("Delete key `{name}` ({})? This cannot be undone. [y/N] ", path.display());
+    std::io::stderr().flush().context("cannot write to stderr")?;
     let mut answer = String::new();
-    std::io::stdin()
-        .lock()
-        .read_line(&mut answer)
-        .context("cannot read the answer from the terminal")?;
+    std::io::stdin().lock().read_line(&mut answer).context("cannot read the answer from the terminal")?;
     Ok(matches!(answer.trim(), "y" | "Y" | "yes" | "YES" | "Yes"))
 }
 
@@ -381,9 +324,7 @@ impl<'de> serde::Deserialize<'de> for PrivateField {
                 f.write_str("a hex string")
             }
             fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<PrivateField, E> {
-                Ok(PrivateField {
-                    empty: text.is_empty(),
-                })
+                Ok(PrivateField { empty: text.is_empty() })
             }
         }
         deserializer.deserialize_str(Visitor)
@@ -393,11 +334,7 @@ impl<'de> serde::Deserialize<'de> for PrivateField {
 fn reject_existing(keyring: &Keyring, name: &KeyName, force: bool) -> anyhow::Result<()> {
     let path = keyring.key_path(name);
     if !force && path.exists() {
-        return Err(crate::keyring::KeyringError::AlreadyExists {
-            name: name.clone(),
-            path,
-        }
-        .into());
+        return Err(crate::keyring::KeyringError::AlreadyExists { name: name.clone(), path }.into());
     }
     Ok(())
 }

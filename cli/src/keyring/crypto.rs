@@ -48,11 +48,7 @@ impl Default for KdfParams {
     /// with 4 lanes; this build computes lanes one after another, so 1 lane costs the
     /// same time for the same memory.
     fn default() -> KdfParams {
-        KdfParams {
-            memory_kib: 64 * 1024,
-            iterations: 3,
-            parallelism: 1,
-        }
+        KdfParams { memory_kib: 64 * 1024, iterations: 3, parallelism: 1 }
     }
 }
 
@@ -67,10 +63,7 @@ impl KdfParams {
             )));
         }
         if self.iterations > KDF_ITERATIONS_MAX {
-            return Err(invalid(format!(
-                "{} iterations is over the maximum of {KDF_ITERATIONS_MAX}",
-                self.iterations
-            )));
+            return Err(invalid(format!("{} iterations is over the maximum of {KDF_ITERATIONS_MAX}", self.iterations)));
         }
         if self.parallelism > KDF_PARALLELISM_MAX {
             return Err(invalid(format!(
@@ -78,13 +71,7 @@ impl KdfParams {
                 self.parallelism
             )));
         }
-        Params::new(
-            self.memory_kib,
-            self.iterations,
-            self.parallelism,
-            Some(SEED_LEN),
-        )
-        .map_err(|error| {
+        Params::new(self.memory_kib, self.iterations, self.parallelism, Some(SEED_LEN)).map_err(|error| {
             invalid(format!(
                 "{error} (memory {} KiB, {} iterations, parallelism {})",
                 self.memory_kib, self.iterations, self.parallelism
@@ -117,12 +104,7 @@ pub fn associated_data(name: &str, public_key: &[u8; 32]) -> Vec<u8> {
 }
 
 /// Encrypts `seed` under a key derived from `passphrase` with fresh salt and nonce.
-pub fn seal(
-    seed: &[u8; SEED_LEN],
-    passphrase: &[u8],
-    kdf: KdfParams,
-    aad: &[u8],
-) -> Result<SealedSeed, KeyringError> {
+pub fn seal(seed: &[u8; SEED_LEN], passphrase: &[u8], kdf: KdfParams, aad: &[u8]) -> Result<SealedSeed, KeyringError> {
     let mut salt = [0u8; SALT_LEN];
     let mut nonce = [0u8; NONCE_LEN];
     fill_random(&mut salt)?;
@@ -131,35 +113,19 @@ pub fn seal(
     let cipher = derive_cipher(passphrase, &salt, kdf)?;
     let mut buffer = Zeroizing::new(Vec::with_capacity(SEED_LEN + TAG_LEN));
     buffer.extend_from_slice(seed);
-    cipher
-        .encrypt_in_place(&XNonce::from(nonce), aad, &mut *buffer)
-        .map_err(|_| KeyringError::Encryption)?;
-    Ok(SealedSeed {
-        kdf,
-        salt,
-        nonce,
-        ciphertext: buffer.to_vec(),
-    })
+    cipher.encrypt_in_place(&XNonce::from(nonce), aad, &mut *buffer).map_err(|_| KeyringError::Encryption)?;
+    Ok(SealedSeed { kdf, salt, nonce, ciphertext: buffer.to_vec() })
 }
 
 /// Decrypts a sealed seed; a wrong passphrase, a changed file or a wrong `aad` all
 /// fail the Poly1305 check and return [`KeyringError::Decryption`].
-pub fn open(
-    sealed: &SealedSeed,
-    passphrase: &[u8],
-    aad: &[u8],
-) -> Result<Zeroizing<[u8; SEED_LEN]>, KeyringError> {
+pub fn open(sealed: &SealedSeed, passphrase: &[u8], aad: &[u8]) -> Result<Zeroizing<[u8; SEED_LEN]>, KeyringError> {
     if sealed.ciphertext.len() != SEED_LEN + TAG_LEN {
-        return Err(KeyringError::CiphertextLength {
-            found: sealed.ciphertext.len(),
-            expected: SEED_LEN + TAG_LEN,
-        });
+        return Err(KeyringError::CiphertextLength { found: sealed.ciphertext.len(), expected: SEED_LEN + TAG_LEN });
     }
     let cipher = derive_cipher(passphrase, &sealed.salt, sealed.kdf)?;
     let mut buffer = Zeroizing::new(sealed.ciphertext.clone());
-    cipher
-        .decrypt_in_place(&XNonce::from(sealed.nonce), aad, &mut *buffer)
-        .map_err(|_| KeyringError::Decryption)?;
+    cipher.decrypt_in_place(&XNonce::from(sealed.nonce), aad, &mut *buffer).map_err(|_| KeyringError::Decryption)?;
 
     let mut seed = Zeroizing::new([0u8; SEED_LEN]);
     seed.copy_from_slice(&buffer);
@@ -167,19 +133,13 @@ pub fn open(
 }
 
 /// Derives the XChaCha20-Poly1305 key from the passphrase with Argon2id.
-fn derive_cipher(
-    passphrase: &[u8],
-    salt: &[u8],
-    kdf: KdfParams,
-) -> Result<XChaCha20Poly1305, KeyringError> {
+fn derive_cipher(passphrase: &[u8], salt: &[u8], kdf: KdfParams) -> Result<XChaCha20Poly1305, KeyringError> {
     let params = kdf.validate()?;
     let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
     let mut key = Zeroizing::new([0u8; 32]);
     argon2
         .hash_password_into(passphrase, salt, &mut *key)
-        .map_err(|error| KeyringError::InvalidKdfParams {
-            reason: error.to_string(),
-        })?;
+        .map_err(|error| KeyringError::InvalidKdfParams { reason: error.to_string() })?;
     Ok(XChaCha20Poly1305::new(&(*key).into()))
 }
 
@@ -193,11 +153,7 @@ mod tests {
     use super::*;
 
     /// Small parameters so the unit tests run quickly; real files use the default.
-    const FAST: KdfParams = KdfParams {
-        memory_kib: 64,
-        iterations: 1,
-        parallelism: 1,
-    };
+    const FAST: KdfParams = KdfParams { memory_kib: 64, iterations: 1, parallelism: 1 };
 
     #[test]
     fn seal_then_open_returns_seed() {
@@ -212,10 +168,7 @@ mod tests {
     fn wrong_passphrase_fails() {
         let aad = associated_data("alice", &[1u8; 32]);
         let sealed = seal(&[7u8; SEED_LEN], b"right", FAST, &aad).unwrap();
-        assert!(matches!(
-            open(&sealed, b"wrong", &aad),
-            Err(KeyringError::Decryption)
-        ));
+        assert!(matches!(open(&sealed, b"wrong", &aad), Err(KeyringError::Decryption)));
     }
 
     #[test]
@@ -224,14 +177,8 @@ mod tests {
         let sealed = seal(&[7u8; SEED_LEN], b"pass", FAST, &aad).unwrap();
         let renamed = associated_data("bob", &[1u8; 32]);
         let other_key = associated_data("alice", &[2u8; 32]);
-        assert!(matches!(
-            open(&sealed, b"pass", &renamed),
-            Err(KeyringError::Decryption)
-        ));
-        assert!(matches!(
-            open(&sealed, b"pass", &other_key),
-            Err(KeyringError::Decryption)
-        ));
+        assert!(matches!(open(&sealed, b"pass", &renamed), Err(KeyringError::Decryption)));
+        assert!(matches!(open(&sealed, b"pass", &other_key), Err(KeyringError::Decryption)));
     }
 
     #[test]
@@ -252,31 +199,13 @@ mod tests {
             parallelism: KDF_PARALLELISM_MAX,
         };
         assert!(at_limit.validate().is_ok());
-        let memory = KdfParams {
-            memory_kib: KDF_MEMORY_KIB_MAX + 1,
-            ..at_limit
-        };
-        let iterations = KdfParams {
-            iterations: KDF_ITERATIONS_MAX + 1,
-            ..at_limit
-        };
-        let parallelism = KdfParams {
-            parallelism: KDF_PARALLELISM_MAX + 1,
-            ..at_limit
-        };
+        let memory = KdfParams { memory_kib: KDF_MEMORY_KIB_MAX + 1, ..at_limit };
+        let iterations = KdfParams { iterations: KDF_ITERATIONS_MAX + 1, ..at_limit };
+        let parallelism = KdfParams { parallelism: KDF_PARALLELISM_MAX + 1, ..at_limit };
         for params in [memory, iterations, parallelism] {
-            assert!(
-                matches!(
-                    params.validate(),
-                    Err(KeyringError::InvalidKdfParams { .. })
-                ),
-                "{params:?}"
-            );
+            assert!(matches!(params.validate(), Err(KeyringError::InvalidKdfParams { .. })), "{params:?}");
         }
-        let zero_iterations = KdfParams {
-            iterations: 0,
-            ..FAST
-        };
+        let zero_iterations = KdfParams { iterations: 0, ..FAST };
         assert!(zero_iterations.validate().is_err());
     }
 
@@ -287,10 +216,7 @@ mod tests {
         sealed.ciphertext.pop();
         assert!(matches!(
             open(&sealed, b"pass", &aad),
-            Err(KeyringError::CiphertextLength {
-                found: 47,
-                expected: 48
-            })
+            Err(KeyringError::CiphertextLength { found: 47, expected: 48 })
         ));
     }
 }

@@ -86,11 +86,7 @@ enum PrivateJson {
     #[serde(rename = "none")]
     Unencrypted { seed: SecretHex },
     #[serde(rename = "argon2id-xchacha20poly1305")]
-    Encrypted {
-        kdf: KdfJson,
-        nonce: String,
-        ciphertext: String,
-    },
+    Encrypted { kdf: KdfJson, nonce: String, ciphertext: String },
 }
 
 #[derive(Serialize, Deserialize)]
@@ -107,8 +103,7 @@ struct KdfJson {
 impl KeyFile {
     /// Parses and validates the bytes of the key file at `path`, expected to hold `name`.
     pub fn from_json(path: &Path, name: &KeyName, bytes: &[u8]) -> Result<KeyFile, KeyringError> {
-        let json: KeyFileJson =
-            vouch_protocol::input::parse_json(&path.display().to_string(), bytes)?;
+        let json: KeyFileJson = vouch_protocol::input::parse_json(&path.display().to_string(), bytes)?;
         let malformed = |field: &str, reason: String| KeyringError::Malformed {
             path: path.to_owned(),
             field: field.to_owned(),
@@ -116,58 +111,39 @@ impl KeyFile {
         };
 
         if json.format != KEY_FILE_FORMAT {
-            return Err(malformed(
-                "format",
-                format!("found {:?}, expected {KEY_FILE_FORMAT:?}", json.format),
-            ));
+            return Err(malformed("format", format!("found {:?}, expected {KEY_FILE_FORMAT:?}", json.format)));
         }
         if json.version != KEY_FILE_VERSION {
             return Err(malformed(
                 "version",
-                format!(
-                    "found {}, this vouch reads version {KEY_FILE_VERSION}; use a newer vouch",
-                    json.version
-                ),
+                format!("found {}, this vouch reads version {KEY_FILE_VERSION}; use a newer vouch", json.version),
             ));
         }
         if json.name != name.as_str() {
             return Err(malformed(
                 "name",
-                format!(
-                    "found {:?} in the file named {name}.json; rename the file to {}.json",
-                    json.name, json.name
-                ),
+                format!("found {:?} in the file named {name}.json; rename the file to {}.json", json.name, json.name),
             ));
         }
         for (field, value) in [("keytype", &json.keytype), ("scheme", &json.scheme)] {
             if value != ED25519 {
-                return Err(malformed(
-                    field,
-                    format!("found {value:?}, the keyring holds only {ED25519:?} keys"),
-                ));
+                return Err(malformed(field, format!("found {value:?}, the keyring holds only {ED25519:?} keys")));
             }
         }
         let created = humantime::parse_rfc3339(&json.created).map_err(|error| {
-            malformed(
-                "created",
-                format!("{:?} is not an RFC 3339 UTC time: {error}", json.created),
-            )
+            malformed("created", format!("{:?} is not an RFC 3339 UTC time: {error}", json.created))
         })?;
-        let public_key: [u8; 32] =
-            decode_hex(&json.public).map_err(|reason| malformed("public", reason))?;
-        PublicKey::from_bytes(&public_key)
-            .map_err(|error| malformed("public", error.to_string()))?;
+        let public_key: [u8; 32] = decode_hex(&json.public).map_err(|reason| malformed("public", reason))?;
+        PublicKey::from_bytes(&public_key).map_err(|error| malformed("public", error.to_string()))?;
         if let Some(algorithms) = &json.keyid_hash_algorithms {
-            validate_keyid_hash_algorithms(algorithms)
-                .map_err(|reason| malformed("keyid_hash_algorithms", reason))?;
+            validate_keyid_hash_algorithms(algorithms).map_err(|reason| malformed("keyid_hash_algorithms", reason))?;
         }
 
         let secret = match json.private {
             None => Secret::PublicOnly,
             Some(PrivateJson::Unencrypted { seed }) => {
                 let seed = Zeroizing::new(
-                    decode_hex::<SEED_LEN>(&seed.0)
-                        .map_err(|reason| malformed("private.seed", reason))?,
+                    decode_hex::<SEED_LEN>(&seed.0).map_err(|reason| malformed("private.seed", reason))?,
                 );
                 if public_key_of(&seed) != public_key {
                     return Err(malformed(
@@ -177,13 +153,8 @@ impl KeyFile {
                 }
                 Secret::Unencrypted(seed)
             }
-            Some(PrivateJson::Encrypted {
-                kdf,
-                nonce,
-                ciphertext,
-            }) => Secret::Encrypted(
-                sealed_from_json(&kdf, &nonce, &ciphertext)
-                    .map_err(|(field, reason)| malformed(field, reason))?,
+            Some(PrivateJson::Encrypted { kdf, nonce, ciphertext }) => Secret::Encrypted(
+                sealed_from_json(&kdf, &nonce, &ciphertext).map_err(|(field, reason)| malformed(field, reason))?,
             ),
         };
         Ok(KeyFile {
@@ -200,9 +171,7 @@ impl KeyFile {
     pub fn to_json(&self) -> Zeroizing<Vec<u8>> {
         let private = match &self.secret {
             Secret::PublicOnly => None,
-            Secret::Unencrypted(seed) => Some(PrivateJson::Unencrypted {
-                seed: SecretHex(hex::encode(&seed[..])),
-            }),
+            Secret::Unencrypted(seed) => Some(PrivateJson::Unencrypted { seed: SecretHex(hex::encode(&seed[..])) }),
             Secret::Encrypted(sealed) => Some(sealed_to_json(sealed)),
         };
         let json = KeyFileJson {
@@ -216,10 +185,8 @@ impl KeyFile {
             public: hex::encode(self.public_key),
             private,
         };
-        let mut bytes = Zeroizing::new(
-            serde_json::to_vec_pretty(&json)
-                .expect("a key file has only string and integer fields"),
-        );
+        let mut bytes =
+            Zeroizing::new(serde_json::to_vec_pretty(&json).expect("a key file has only string and integer fields"));
         bytes.push(b'\n');
         bytes
     }
@@ -230,16 +197,11 @@ impl KeyFile {
 /// securesystemslib's canonical JSON and serde_json write identically.
 pub fn validate_keyid_hash_algorithms(algorithms: &[String]) -> Result<(), String> {
     if algorithms.len() > KEYID_HASH_ALGORITHMS_MAX {
-        return Err(format!(
-            "lists {} algorithms, over the maximum of {KEYID_HASH_ALGORITHMS_MAX}",
-            algorithms.len()
-        ));
+        return Err(format!("lists {} algorithms, over the maximum of {KEYID_HASH_ALGORITHMS_MAX}", algorithms.len()));
     }
     let valid = |name: &String| {
         (1..=HASH_ALGORITHM_NAME_LEN_MAX).contains(&name.len())
-            && name
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
     };
     match algorithms.iter().find(|name| !valid(name)) {
         Some(name) => Err(format!(
@@ -270,53 +232,26 @@ fn sealed_to_json(sealed: &SealedSeed) -> PrivateJson {
 }
 
 /// Reads the encrypted form, returning the offending field and reason on failure.
-fn sealed_from_json(
-    kdf: &KdfJson,
-    nonce: &str,
-    ciphertext: &str,
-) -> Result<SealedSeed, (&'static str, String)> {
+fn sealed_from_json(kdf: &KdfJson, nonce: &str, ciphertext: &str) -> Result<SealedSeed, (&'static str, String)> {
     if kdf.algorithm != "argon2id" {
-        return Err((
-            "private.kdf.algorithm",
-            format!("found {:?}, expected \"argon2id\"", kdf.algorithm),
-        ));
+        return Err(("private.kdf.algorithm", format!("found {:?}, expected \"argon2id\"", kdf.algorithm)));
     }
     if kdf.version != ARGON2_VERSION {
-        return Err((
-            "private.kdf.version",
-            format!("found {}, expected {ARGON2_VERSION}", kdf.version),
-        ));
+        return Err(("private.kdf.version", format!("found {}, expected {ARGON2_VERSION}", kdf.version)));
     }
-    let params = KdfParams {
-        memory_kib: kdf.memory_kib,
-        iterations: kdf.iterations,
-        parallelism: kdf.parallelism,
-    };
-    params
-        .validate()
-        .map_err(|error| ("private.kdf", error.to_string()))?;
-    let salt: [u8; SALT_LEN] =
-        decode_hex(&kdf.salt).map_err(|reason| ("private.kdf.salt", reason))?;
+    let params = KdfParams { memory_kib: kdf.memory_kib, iterations: kdf.iterations, parallelism: kdf.parallelism };
+    params.validate().map_err(|error| ("private.kdf", error.to_string()))?;
+    let salt: [u8; SALT_LEN] = decode_hex(&kdf.salt).map_err(|reason| ("private.kdf.salt", reason))?;
     let nonce: [u8; NONCE_LEN] = decode_hex(nonce).map_err(|reason| ("private.nonce", reason))?;
-    let ciphertext = hex::decode(ciphertext)
-        .map_err(|error| ("private.ciphertext", format!("not hex: {error}")))?;
-    Ok(SealedSeed {
-        kdf: params,
-        salt,
-        nonce,
-        ciphertext,
-    })
+    let ciphertext = hex::decode(ciphertext).map_err(|error| ("private.ciphertext", format!("not hex: {error}")))?;
+    Ok(SealedSeed { kdf: params, salt, nonce, ciphertext })
 }
 
 /// Decodes lowercase or uppercase hex of exactly `N` bytes.
 fn decode_hex<const N: usize>(text: &str) -> Result<[u8; N], String> {
     let mut bytes = [0u8; N];
     hex::decode_to_slice(text, &mut bytes).map_err(|error| {
-        format!(
-            "expected {} hex characters ({N} bytes), found {} characters: {error}",
-            2 * N,
-            text.len()
-        )
+        format!("expected {} hex characters ({N} bytes), found {} characters: {error}", 2 * N, text.len())
     })?;
     Ok(bytes)
 }
@@ -344,10 +279,7 @@ mod tests {
     #[test]
     fn unencrypted_round_trip() {
         let seed = [9u8; 32];
-        let file = sample(
-            Secret::Unencrypted(Zeroizing::new(seed)),
-            public_key_of(&seed),
-        );
+        let file = sample(Secret::Unencrypted(Zeroizing::new(seed)), public_key_of(&seed));
         let back = reread(&file).unwrap();
         assert!(matches!(back.secret, Secret::Unencrypted(s) if *s == seed));
         assert_eq!(back.public_key, file.public_key);
@@ -357,90 +289,45 @@ mod tests {
     fn encrypted_round_trip() {
         let seed = [9u8; 32];
         let public_key = public_key_of(&seed);
-        let kdf = KdfParams {
-            memory_kib: 64,
-            iterations: 1,
-            parallelism: 1,
-        };
-        let sealed = crypto::seal(
-            &seed,
-            b"pw",
-            kdf,
-            &crypto::associated_data("alice", &public_key),
-        )
-        .unwrap();
+        let kdf = KdfParams { memory_kib: 64, iterations: 1, parallelism: 1 };
+        let sealed = crypto::seal(&seed, b"pw", kdf, &crypto::associated_data("alice", &public_key)).unwrap();
         let back = reread(&sample(Secret::Encrypted(sealed.clone()), public_key)).unwrap();
         assert!(matches!(back.secret, Secret::Encrypted(s) if s == sealed));
     }
 
     #[test]
     fn seed_of_other_key_is_rejected() {
-        let file = sample(
-            Secret::Unencrypted(Zeroizing::new([9u8; 32])),
-            public_key_of(&[8u8; 32]),
-        );
+        let file = sample(Secret::Unencrypted(Zeroizing::new([9u8; 32])), public_key_of(&[8u8; 32]));
         let error = reread(&file).err().unwrap();
-        assert!(
-            error.to_string().contains("field `private.seed`"),
-            "{error}"
-        );
+        assert!(error.to_string().contains("field `private.seed`"), "{error}");
     }
 
     #[test]
     fn name_must_match_file_name() {
         let seed = [9u8; 32];
-        let file = sample(
-            Secret::Unencrypted(Zeroizing::new(seed)),
-            public_key_of(&seed),
-        );
+        let file = sample(Secret::Unencrypted(Zeroizing::new(seed)), public_key_of(&seed));
         let other = KeyName::parse("bob").unwrap();
-        let error = KeyFile::from_json(Path::new("bob.json"), &other, &file.to_json())
-            .err()
-            .unwrap();
-        assert!(
-            error.to_string().contains("rename the file to alice.json"),
-            "{error}"
-        );
+        let error = KeyFile::from_json(Path::new("bob.json"), &other, &file.to_json()).err().unwrap();
+        assert!(error.to_string().contains("rename the file to alice.json"), "{error}");
     }
 
     #[test]
     fn keyid_hash_algorithms_limits() {
         let names = |count: usize, name: &str| vec![name.to_owned(); count];
-        assert!(
-            validate_keyid_hash_algorithms(&names(KEYID_HASH_ALGORITHMS_MAX, "sha256")).is_ok()
-        );
-        assert!(
-            validate_keyid_hash_algorithms(&names(KEYID_HASH_ALGORITHMS_MAX + 1, "sha256"))
-                .is_err()
-        );
-        assert!(
-            validate_keyid_hash_algorithms(&names(1, &"a".repeat(HASH_ALGORITHM_NAME_LEN_MAX)))
-                .is_ok()
-        );
-        assert!(
-            validate_keyid_hash_algorithms(&names(1, &"a".repeat(HASH_ALGORITHM_NAME_LEN_MAX + 1)))
-                .is_err()
-        );
+        assert!(validate_keyid_hash_algorithms(&names(KEYID_HASH_ALGORITHMS_MAX, "sha256")).is_ok());
+        assert!(validate_keyid_hash_algorithms(&names(KEYID_HASH_ALGORITHMS_MAX + 1, "sha256")).is_err());
+        assert!(validate_keyid_hash_algorithms(&names(1, &"a".repeat(HASH_ALGORITHM_NAME_LEN_MAX))).is_ok());
+        assert!(validate_keyid_hash_algorithms(&names(1, &"a".repeat(HASH_ALGORITHM_NAME_LEN_MAX + 1))).is_err());
         let error = validate_keyid_hash_algorithms(&names(1, "Sha256")).unwrap_err();
-        assert!(
-            error.contains("\"Sha256\" is not a hash algorithm name"),
-            "{error}"
-        );
+        assert!(error.contains("\"Sha256\" is not a hash algorithm name"), "{error}");
     }
 
     #[test]
     fn unknown_version_is_rejected() {
         let seed = [9u8; 32];
         let file = sample(Secret::PublicOnly, public_key_of(&seed));
-        let text = String::from_utf8(file.to_json().to_vec())
-            .unwrap()
-            .replace("\"version\": 1", "\"version\": 2");
-        let error = KeyFile::from_json(Path::new("alice.json"), &file.name, text.as_bytes())
-            .err()
-            .unwrap();
-        assert!(
-            error.to_string().contains("field `version`: found 2"),
-            "{error}"
-        );
+        let text = String::from_utf8(file.to_json().to_vec()).unwrap().replace("\"version\": 1", "\"version\": 2");
+        let error = KeyFile::from_json(Path::new("alice.json"), &file.name, text.as_bytes()).err().unwrap();
+        assert!(error.to_string().contains("field `version`: found 2"), "{error}");
     }
 }

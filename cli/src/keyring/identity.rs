@@ -58,9 +58,7 @@ impl KeyFile {
         let json = PublicKeyJson {
             keyid_hash_algorithms: self.keyid_hash_algorithms.as_deref(),
             keytype: ED25519,
-            keyval: KeyValueJson {
-                public: hex::encode(self.public_key),
-            },
+            keyval: KeyValueJson { public: hex::encode(self.public_key) },
             scheme: ED25519,
         };
         serde_json::to_string(&json).expect("a public key object has only string fields")
@@ -68,12 +66,8 @@ impl KeyFile {
 
     /// Returns the key's securesystemslib key id, the hash of [`KeyFile::public_key_json`].
     pub fn keyid(&self) -> Result<KeyId, KeyringError> {
-        let (_, keyid) =
-            sslib::parse_public_key_json(&self.source_name(), self.public_key_json().as_bytes())
-                .map_err(|error| KeyringError::Key {
-                    name: self.name.clone(),
-                    error,
-                })?;
+        let (_, keyid) = sslib::parse_public_key_json(&self.source_name(), self.public_key_json().as_bytes())
+            .map_err(|error| KeyringError::Key { name: self.name.clone(), error })?;
         Ok(keyid)
     }
 
@@ -91,9 +85,7 @@ impl KeyFile {
             },
             scheme: ED25519,
         };
-        Ok(Zeroizing::new(
-            serde_json::to_string(&json).expect("a private key object has only string fields"),
-        ))
+        Ok(Zeroizing::new(serde_json::to_string(&json).expect("a private key object has only string fields")))
     }
 
     fn source_name(&self) -> String {

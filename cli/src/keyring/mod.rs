@@ -23,30 +23,18 @@ use crypto::SEED_LEN;
 /// Why a keyring operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum KeyringError {
-    #[error(
-        "invalid key name `{name}`: {reason}; use 1 to 64 characters from A-Z, a-z, 0-9, `.`, `_` and `-`"
-    )]
+    #[error("invalid key name `{name}`: {reason}; use 1 to 64 characters from A-Z, a-z, 0-9, `.`, `_` and `-`")]
     InvalidName { name: String, reason: String },
-    #[error(
-        "no key named `{name}` in keyring {dir}; run `vouch keys list` to see the keys, or pass --keyring"
-    )]
+    #[error("no key named `{name}` in keyring {dir}; run `vouch keys list` to see the keys, or pass --keyring")]
     NotFound { name: KeyName, dir: PathBuf },
-    #[error(
-        "key `{name}` already exists at {path}; pass --force to replace it or choose another name"
-    )]
+    #[error("key `{name}` already exists at {path}; pass --force to replace it or choose another name")]
     AlreadyExists { name: KeyName, path: PathBuf },
     #[error("cannot decrypt key `{name}`: wrong passphrase, or the key file was modified")]
     WrongPassphrase { name: KeyName },
-    #[error(
-        "key `{name}` holds only a public key (imported for verification); import its private key to sign with it"
-    )]
+    #[error("key `{name}` holds only a public key (imported for verification); import its private key to sign with it")]
     PublicOnly { name: KeyName },
     #[error("{path}: field `{field}`: {reason}")]
-    Malformed {
-        path: PathBuf,
-        field: String,
-        reason: String,
-    },
+    Malformed { path: PathBuf, field: String, reason: String },
     #[error("encrypted seed is {found} bytes, expected {expected}; the key file was modified")]
     CiphertextLength { found: usize, expected: usize },
     #[error("invalid Argon2id parameters: {reason}")]
@@ -58,35 +46,23 @@ pub enum KeyringError {
     #[error("cannot read random bytes from the operating system: {0}")]
     Random(String),
     #[error("{path}: {error}")]
-    Io {
-        path: PathBuf,
-        error: std::io::Error,
-    },
+    Io { path: PathBuf, error: std::io::Error },
     #[error("key `{name}`: {error}")]
-    Key {
-        name: KeyName,
-        error: vouch_protocol::keys::KeyError,
-    },
+    Key { name: KeyName, error: vouch_protocol::keys::KeyError },
     #[error(transparent)]
     Input(#[from] vouch_protocol::InputError),
 }
 
 impl KeyringError {
     fn io(path: &std::path::Path, error: std::io::Error) -> KeyringError {
-        KeyringError::Io {
-            path: path.to_owned(),
-            error,
-        }
+        KeyringError::Io { path: path.to_owned(), error }
     }
 }
 
 /// How a new private key is stored.
 pub enum Protection<'a> {
     /// Encrypted with a key derived from this passphrase.
-    Passphrase {
-        passphrase: &'a [u8],
-        kdf: KdfParams,
-    },
+    Passphrase { passphrase: &'a [u8], kdf: KdfParams },
     /// Stored in clear (`--no-passphrase`).
     Unencrypted,
 }
@@ -119,13 +95,7 @@ impl KeyFile {
                 Secret::Encrypted(crypto::seal(seed, passphrase, kdf, &aad)?)
             }
         };
-        Ok(KeyFile {
-            name,
-            created,
-            public_key,
-            keyid_hash_algorithms,
-            secret,
-        })
+        Ok(KeyFile { name, created, public_key, keyid_hash_algorithms, secret })
     }
 
     /// Builds the file of a public-only key.
@@ -135,13 +105,7 @@ impl KeyFile {
         keyid_hash_algorithms: Option<Vec<String>>,
         created: SystemTime,
     ) -> KeyFile {
-        KeyFile {
-            name,
-            created,
-            public_key,
-            keyid_hash_algorithms,
-            secret: Secret::PublicOnly,
-        }
+        KeyFile { name, created, public_key, keyid_hash_algorithms, secret: Secret::PublicOnly }
     }
 
     /// Returns whether the key can sign and how it is stored.
@@ -158,28 +122,19 @@ impl KeyFile {
     pub fn unlock(&self, passphrase: Option<&[u8]>) -> Result<SigningKey, KeyringError> {
         let sealed = match &self.secret {
             Secret::PublicOnly => {
-                return Err(KeyringError::PublicOnly {
-                    name: self.name.clone(),
-                });
+                return Err(KeyringError::PublicOnly { name: self.name.clone() });
             }
             Secret::Unencrypted(seed) => return Ok(SigningKey::from_seed(seed)),
             Secret::Encrypted(sealed) => sealed,
         };
         let aad = crypto::associated_data(self.name.as_str(), &self.public_key);
-        let seed =
-            crypto::open(sealed, passphrase.unwrap_or_default(), &aad).map_err(
-                |error| match error {
-                    KeyringError::Decryption => KeyringError::WrongPassphrase {
-                        name: self.name.clone(),
-                    },
-                    other => other,
-                },
-            )?;
+        let seed = crypto::open(sealed, passphrase.unwrap_or_default(), &aad).map_err(|error| match error {
+            KeyringError::Decryption => KeyringError::WrongPassphrase { name: self.name.clone() },
+            other => other,
+        })?;
         let key = SigningKey::from_seed(&seed);
         if *key.public_key().as_bytes() != self.public_key {
-            return Err(KeyringError::WrongPassphrase {
-                name: self.name.clone(),
-            });
+            return Err(KeyringError::WrongPassphrase { name: self.name.clone() });
         }
         Ok(key)
     }

@@ -18,18 +18,13 @@ pub struct KeyName(String);
 impl KeyName {
     /// Parses a key name, rejecting empty, overlong and path-like names.
     pub fn parse(text: &str) -> Result<KeyName, KeyringError> {
-        let invalid = |reason: String| KeyringError::InvalidName {
-            name: text.to_owned(),
-            reason,
-        };
+        let invalid = |reason: String| KeyringError::InvalidName { name: text.to_owned(), reason };
         if text.is_empty() {
             return Err(invalid("it is empty".to_owned()));
         }
         let length = text.chars().count();
         if length > KEY_NAME_LEN_MAX {
-            return Err(invalid(format!(
-                "it has {length} characters, over the maximum of {KEY_NAME_LEN_MAX}"
-            )));
+            return Err(invalid(format!("it has {length} characters, over the maximum of {KEY_NAME_LEN_MAX}")));
         }
         if let Some(character) = text.chars().find(|c| !is_name_char(*c)) {
             return Err(invalid(format!("character {character:?} is not allowed")));
@@ -72,12 +67,7 @@ mod tests {
         let at_limit = "k".repeat(KEY_NAME_LEN_MAX);
         assert!(KeyName::parse(&at_limit).is_ok());
         let error = KeyName::parse(&format!("{at_limit}k")).unwrap_err();
-        assert!(
-            error
-                .to_string()
-                .contains("65 characters, over the maximum of 64"),
-            "{error}"
-        );
+        assert!(error.to_string().contains("65 characters, over the maximum of 64"), "{error}");
     }
 
     #[test]

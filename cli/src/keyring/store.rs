@@ -49,16 +49,10 @@ impl Keyring {
     pub fn load(&self, name: &KeyName) -> Result<KeyFile, KeyringError> {
         let path = self.key_path(name);
         if !path.exists() {
-            return Err(KeyringError::NotFound {
-                name: name.clone(),
-                dir: self.dir.clone(),
-            });
+            return Err(KeyringError::NotFound { name: name.clone(), dir: self.dir.clone() });
         }
         warn_if_group_or_world_accessible(&path, SECRET_FILE_MODE);
-        let bytes = Zeroizing::new(vouch_protocol::input::read_file_bounded(
-            &path,
-            KEY_FILE_BYTES_MAX,
-        )?);
+        let bytes = Zeroizing::new(vouch_protocol::input::read_file_bounded(&path, KEY_FILE_BYTES_MAX)?);
         KeyFile::from_json(&path, name, &bytes)
     }
 
@@ -90,16 +84,10 @@ impl Keyring {
         self.create_dir()?;
         let path = self.key_path(&key.name);
         if !replace && path.exists() {
-            return Err(KeyringError::AlreadyExists {
-                name: key.name.clone(),
-                path,
-            });
+            return Err(KeyringError::AlreadyExists { name: key.name.clone(), path });
         }
         write_secret_file(&path, &key.to_json(), replace).map_err(|error| match error {
-            WriteError::Exists => KeyringError::AlreadyExists {
-                name: key.name.clone(),
-                path: path.clone(),
-            },
+            WriteError::Exists => KeyringError::AlreadyExists { name: key.name.clone(), path: path.clone() },
             WriteError::Io(path, error) => KeyringError::Io { path, error },
         })?;
         Ok(path)
@@ -110,10 +98,9 @@ impl Keyring {
         let path = self.key_path(name);
         match fs::remove_file(&path) {
             Ok(()) => Ok(path),
-            Err(error) if error.kind() == ErrorKind::NotFound => Err(KeyringError::NotFound {
-                name: name.clone(),
-                dir: self.dir.clone(),
-            }),
+            Err(error) if error.kind() == ErrorKind::NotFound => {
+                Err(KeyringError::NotFound { name: name.clone(), dir: self.dir.clone() })
+            }
             Err(error) => Err(KeyringError::io(&path, error)),
         }
     }
@@ -148,10 +135,7 @@ pub enum WriteError {
 /// [`WriteError::Exists`] if `path` exists, with no window in which another writer's
 /// file could be overwritten.
 pub fn write_secret_file(path: &Path, bytes: &[u8], replace: bool) -> Result<(), WriteError> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let temp = temp_path(path)?;
     let result = write_synced(&temp, bytes).and_then(|()| publish(&temp, path, replace));
     if result.is_err() || !replace {
@@ -166,13 +150,9 @@ pub fn write_secret_file(path: &Path, bytes: &[u8], replace: bool) -> Result<(),
 /// `.json` so that listings skip it.
 fn temp_path(path: &Path) -> Result<PathBuf, WriteError> {
     let mut random = [0u8; 8];
-    super::crypto::fill_random(&mut random).map_err(|error| {
-        WriteError::Io(path.to_owned(), std::io::Error::other(error.to_string()))
-    })?;
-    let file_name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
+    super::crypto::fill_random(&mut random)
+        .map_err(|error| WriteError::Io(path.to_owned(), std::io::Error::other(error.to_string())))?;
+    let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     Ok(path.with_file_name(format!(".{file_name}.{}.tmp", hex::encode(random))))
 }
 

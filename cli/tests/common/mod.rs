@@ -10,8 +10,7 @@ use std::process::{Command, Output, Stdio};
 pub const TEST_KDF_MEMORY_KIB: &str = "256";
 
 /// Message printed by corpus tests when the corpus folder is not configured.
-pub const CORPUS_SKIP: &str =
-    "skipped: VOUCH_CORPUS is not set (point it at the shared corpus folder)";
+pub const CORPUS_SKIP: &str = "skipped: VOUCH_CORPUS is not set (point it at the shared corpus folder)";
 
 /// A temporary keyring and the means to run `vouch` against it.
 pub struct Vouch {
@@ -52,9 +51,7 @@ impl Run {
 impl Vouch {
     /// Creates an empty temporary home; the keyring is `<home>/keyring`.
     pub fn new() -> Vouch {
-        Vouch {
-            home: tempfile::tempdir().expect("create a temporary folder"),
-        }
+        Vouch { home: tempfile::tempdir().expect("create a temporary folder") }
     }
 
     /// Returns the keyring folder passed with `--keyring`.
@@ -107,11 +104,7 @@ impl Vouch {
 
     /// Generates an unencrypted key and returns its key id.
     pub fn generate_unencrypted(&self, name: &str) -> String {
-        self.run(&["keys", "generate", name, "--no-passphrase"])
-            .success()
-            .stdout
-            .trim()
-            .to_owned()
+        self.run(&["keys", "generate", name, "--no-passphrase"]).success().stdout.trim().to_owned()
     }
 }
 
@@ -128,17 +121,8 @@ pub fn corpus() -> Option<PathBuf> {
 
 /// Runs `python3 -c SCRIPT ARGS` (standard library only) and returns its stdout.
 pub fn python3(script: &str, args: &[&Path]) -> String {
-    let output = Command::new("python3")
-        .arg("-c")
-        .arg(script)
-        .args(args)
-        .output()
-        .expect("run python3");
-    assert!(
-        output.status.success(),
-        "python3 failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let output = Command::new("python3").arg("-c").arg(script).args(args).output().expect("run python3");
+    assert!(output.status.success(), "python3 failed: {}", String::from_utf8_lossy(&output.stderr));
     String::from_utf8(output.stdout).expect("python3 output is UTF-8")
 }
 

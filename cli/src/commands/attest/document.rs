@@ -22,11 +22,7 @@ pub const SLSA_V0_2_PREDICATE_TYPE: &str = "https://slsa.dev/provenance/v0.2";
 pub const SLSA_V1_PREDICATE_TYPE: &str = "https://slsa.dev/provenance/v1";
 
 /// Reads an SBOM, detects its format and builds the statement about `target`.
-pub fn prepare_sbom(
-    path: &Path,
-    target: &Target,
-    max_input_bytes: u64,
-) -> anyhow::Result<Prepared> {
+pub fn prepare_sbom(path: &Path, target: &Target, max_input_bytes: u64) -> anyhow::Result<Prepared> {
     let source_name = path.display().to_string();
     let bytes = read_input(path, max_input_bytes)?;
     let document: Value = vouch_protocol::input::parse_json(&source_name, &bytes)?;
@@ -54,10 +50,7 @@ pub fn prepare_sbom(
     if let Some(name) = &sbom.subject_name {
         summary.line("describes", name.clone());
     }
-    Ok(Prepared {
-        unsigned: Unsigned::Statement(payload),
-        summary,
-    })
+    Ok(Prepared { unsigned: Unsigned::Statement(payload), summary })
 }
 
 /// Recognizes CycloneDX by `bomFormat` and SPDX by `spdxVersion`.
@@ -69,23 +62,15 @@ fn detect_sbom(document: &Value) -> Option<SbomFormat> {
 }
 
 /// Reads a SLSA provenance predicate, detects v0.2 or v1 and builds the statement.
-pub fn prepare_provenance(
-    path: &Path,
-    target: &Target,
-    max_input_bytes: u64,
-) -> anyhow::Result<Prepared> {
+pub fn prepare_provenance(path: &Path, target: &Target, max_input_bytes: u64) -> anyhow::Result<Prepared> {
     let source_name = path.display().to_string();
     let bytes = read_input(path, max_input_bytes)?;
     let document: Value = vouch_protocol::input::parse_json(&source_name, &bytes)?;
     if document.get("_type").is_some() || document.get("predicateType").is_some() {
-        bail!(
-            "{source_name}: this is an in-toto statement, not a bare provenance predicate; pass it with --statement"
-        );
+        bail!("{source_name}: this is an in-toto statement, not a bare provenance predicate; pass it with --statement");
     }
     if document.get("payloadType").is_some() {
-        bail!(
-            "{source_name}: this is a DSSE envelope, not a bare provenance predicate; pass it with --envelope"
-        );
+        bail!("{source_name}: this is a DSSE envelope, not a bare provenance predicate; pass it with --envelope");
     }
     let (version, predicate_type) = match detect_slsa(&document) {
         Some(SlsaVersion::V1) => (SlsaVersion::V1, SLSA_V1_PREDICATE_TYPE),
@@ -104,10 +89,7 @@ pub fn prepare_provenance(
     if let Some(repository) = &provenance.source_repository {
         summary.line("source", repository.clone());
     }
-    Ok(Prepared {
-        unsigned: Unsigned::Statement(payload),
-        summary,
-    })
+    Ok(Prepared { unsigned: Unsigned::Statement(payload), summary })
 }
 
 /// Recognizes SLSA v1 by `buildDefinition` and `runDetails`, v0.2 by `builder` and

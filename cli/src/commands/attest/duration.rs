@@ -11,9 +11,7 @@ pub const EXPIRY_MAX: Duration = Duration::from_secs(10 * 365 * 24 * 60 * 60);
 /// (7 days). The result is between one second and [`EXPIRY_MAX`].
 pub fn parse_expiry(text: &str) -> anyhow::Result<Duration> {
     let hint = "write a whole number and a unit, such as 90m, 12h or 30d (units s, m, h, d, w)";
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
+    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
     let (number, unit) = text.split_at(split);
     let Ok(count) = number.parse::<u64>() else {
         bail!("invalid --expires `{text}`: {hint}");
@@ -43,19 +41,9 @@ mod tests {
 
     #[test]
     fn units_convert_to_seconds() {
-        let cases = [
-            ("90m", 5400),
-            ("12h", 43200),
-            ("30d", 2_592_000),
-            ("2w", 1_209_600),
-            ("45s", 45),
-        ];
+        let cases = [("90m", 5400), ("12h", 43200), ("30d", 2_592_000), ("2w", 1_209_600), ("45s", 45)];
         for (text, seconds) in cases {
-            assert_eq!(
-                parse_expiry(text).unwrap(),
-                Duration::from_secs(seconds),
-                "{text}"
-            );
+            assert_eq!(parse_expiry(text).unwrap(), Duration::from_secs(seconds), "{text}");
         }
     }
 

@@ -43,21 +43,14 @@ fn resolve_reference(image: &str) -> anyhow::Result<Target> {
     if let Some(tag) = reference.tag() {
         tracing::debug!(tag, digest = %digest, "the image reference has a tag and a digest; the digest identifies the image");
     }
-    Ok(Target {
-        name: reference.name().to_owned(),
-        digest,
-        chosen: None,
-    })
+    Ok(Target { name: reference.name().to_owned(), digest, chosen: None })
 }
 
 /// Resolves `DIR[:TAG]` in an OCI image layout, choosing a platform's manifest of an
 /// index when `--platform` is given.
 fn resolve_layout(image: &str, platform: Option<&str>) -> anyhow::Result<Target> {
     let location = LayoutLocation::parse(image)?;
-    let platform = platform
-        .map(Platform::parse)
-        .transpose()
-        .context("invalid --platform")?;
+    let platform = platform.map(Platform::parse).transpose().context("invalid --platform")?;
     let resolved = location.resolve(platform.as_ref())?;
     if let (None, Chosen::Index { platforms }) = (&platform, &resolved.chosen) {
         tracing::debug!(
@@ -75,10 +68,10 @@ fn resolve_layout(image: &str, platform: Option<&str>) -> anyhow::Result<Target>
 /// Names the subject after the layout folder and the entry's ref name, such as
 /// `app-layout:v1`, because a layout has no registry name.
 fn layout_subject_name(location: &LayoutLocation) -> String {
-    let folder = location.dir.file_name().map_or_else(
-        || location.dir.display().to_string(),
-        |name| name.to_string_lossy().into_owned(),
-    );
+    let folder = location
+        .dir
+        .file_name()
+        .map_or_else(|| location.dir.display().to_string(), |name| name.to_string_lossy().into_owned());
     match &location.name {
         Some(name) => format!("{folder}:{name}"),
         None => folder,

@@ -107,12 +107,6 @@ pub fn run(args: AttestArgs, keyring: &Keyring) -> anyhow::Result<()> {
     let envelope = sign::sign(prepared.unsigned, signer.keyid(), &signing_key)?;
 
     crate::output::print_stdout(&envelope.to_json())?;
-    summary::print(
-        &target,
-        &prepared.summary,
-        &key_name,
-        signer.keyid(),
-        &envelope,
-    );
+    summary::print(&target, &prepared.summary, &key_name, signer.keyid(), &envelope);
     Ok(())
 }

@@ -47,32 +47,17 @@ pub fn prepare(args: &AttestArgs, target: &Target) -> anyhow::Result<Prepared> {
 
 /// Reads an input file within the size limit, naming it on failure.
 pub fn read_input(path: &Path, max_input_bytes: u64) -> anyhow::Result<Vec<u8>> {
-    Ok(vouch_protocol::input::read_file_bounded(
-        path,
-        max_input_bytes,
-    )?)
+    Ok(vouch_protocol::input::read_file_bounded(path, max_input_bytes)?)
 }
 
 /// Builds the v1 statement about `target`, checks that facts can read its
 /// predicate, and returns its bytes with the facts.
-pub fn statement_about(
-    target: &Target,
-    predicate_type: &str,
-    predicate: Value,
-) -> anyhow::Result<(Vec<u8>, Facts)> {
-    let digest = BTreeMap::from([(
-        target.digest.algorithm().name().to_owned(),
-        target.digest.hex().to_owned(),
-    )]);
-    let subject = Subject {
-        name: target.name.clone(),
-        digest,
-    };
+pub fn statement_about(target: &Target, predicate_type: &str, predicate: Value) -> anyhow::Result<(Vec<u8>, Facts)> {
+    let digest = BTreeMap::from([(target.digest.algorithm().name().to_owned(), target.digest.hex().to_owned())]);
+    let subject = Subject { name: target.name.clone(), digest };
     let statement = Statement::new(vec![subject], predicate_type, predicate)?;
     let facts = facts::from_statement(predicate_type, &statement.predicate)
-        .with_context(|| {
-            format!("the {predicate_type} predicate built from the input does not read back")
-        })?
+        .with_context(|| format!("the {predicate_type} predicate built from the input does not read back"))?
         .with_context(|| format!("bug: no facts reader for predicate type {predicate_type}"))?;
     Ok((statement.to_json_bytes(), facts))
 }

@@ -25,14 +25,9 @@ impl Signer {
     /// Checks that `key` contains a private key and computes its key id.
     pub fn check(key: &KeyFile) -> anyhow::Result<Signer> {
         if key.kind() == KeyKind::PublicOnly {
-            return Err(crate::keyring::KeyringError::PublicOnly {
-                name: key.name.clone(),
-            }
-            .into());
+            return Err(crate::keyring::KeyringError::PublicOnly { name: key.name.clone() }.into());
         }
-        Ok(Signer {
-            keyid: key.keyid()?,
-        })
+        Ok(Signer { keyid: key.keyid()? })
     }
 
     /// Returns the key id written into the signature.
@@ -53,21 +48,14 @@ impl Signer {
 /// Signs `unsigned` and checks the new signature with the key's public key.
 pub fn sign(unsigned: Unsigned, keyid: &KeyId, key: &SigningKey) -> anyhow::Result<Envelope> {
     let envelope = match unsigned {
-        Unsigned::Statement(payload) => Envelope::sign(PAYLOAD_TYPE, payload, &[(keyid, key)])
-            .context("cannot sign the statement")?,
+        Unsigned::Statement(payload) => {
+            Envelope::sign(PAYLOAD_TYPE, payload, &[(keyid, key)]).context("cannot sign the statement")?
+        }
         Unsigned::Envelope(mut envelope) => {
-            if envelope
-                .signatures
-                .iter()
-                .any(|signature| signature.keyid == keyid.as_str())
-            {
-                bail!(
-                    "the envelope already has a signature by key id {keyid}; sign with another key"
-                );
+            if envelope.signatures.iter().any(|signature| signature.keyid == keyid.as_str()) {
+                bail!("the envelope already has a signature by key id {keyid}; sign with another key");
             }
-            envelope
-                .add_signature(keyid, key)
-                .context("cannot add a signature to the envelope")?;
+            envelope.add_signature(keyid, key).context("cannot add a signature to the envelope")?;
             envelope
         }
     };

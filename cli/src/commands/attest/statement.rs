@@ -14,32 +14,19 @@ use super::sign::Unsigned;
 use super::summary::{Summary, format_counts};
 
 /// Reads an unsigned in-toto statement about `target`; its exact bytes are signed.
-pub fn prepare_statement(
-    path: &Path,
-    target: &Target,
-    max_input_bytes: u64,
-) -> anyhow::Result<Prepared> {
+pub fn prepare_statement(path: &Path, target: &Target, max_input_bytes: u64) -> anyhow::Result<Prepared> {
     let source_name = path.display().to_string();
     let bytes = read_input(path, max_input_bytes)?;
     if looks_like_envelope(&bytes) {
-        bail!(
-            "{source_name}: this is a DSSE envelope, not a statement; pass it with --envelope to add a signature"
-        );
+        bail!("{source_name}: this is a DSSE envelope, not a statement; pass it with --envelope to add a signature");
     }
     let statement = Statement::from_json(&source_name, &bytes)?;
     let summary = check_statement(&source_name, &statement, target)?;
-    Ok(Prepared {
-        unsigned: Unsigned::Statement(bytes),
-        summary,
-    })
+    Ok(Prepared { unsigned: Unsigned::Statement(bytes), summary })
 }
 
 /// Reads a DSSE envelope whose payload is an in-toto statement about `target`.
-pub fn prepare_envelope(
-    path: &Path,
-    target: &Target,
-    max_input_bytes: u64,
-) -> anyhow::Result<Prepared> {
+pub fn prepare_envelope(path: &Path, target: &Target, max_input_bytes: u64) -> anyhow::Result<Prepared> {
     let source_name = path.display().to_string();
     let bytes = read_input(path, max_input_bytes)?;
     let envelope = Envelope::from_json(&source_name, &bytes)?;
@@ -54,22 +41,12 @@ pub fn prepare_envelope(
     let mut summary = check_statement(&payload_name, &statement, target)?;
     // NOTE: the existing signatures are kept without verification, because their
     // public keys (often keyless certificates) are not in the keyring.
-    summary.line(
-        "existing signatures",
-        format!("{} kept, not verified", envelope.signatures.len()),
-    );
-    Ok(Prepared {
-        unsigned: Unsigned::Envelope(envelope),
-        summary,
-    })
+    summary.line("existing signatures", format!("{} kept, not verified", envelope.signatures.len()));
+    Ok(Prepared { unsigned: Unsigned::Envelope(envelope), summary })
 }
 
 /// Requires a subject with `target`'s digest and a predicate that facts can read.
-fn check_statement(
-    source_name: &str,
-    statement: &Statement,
-    target: &Target,
-) -> anyhow::Result<Summary> {
+fn check_statement(source_name: &str, statement: &Statement, target: &Target) -> anyhow::Result<Summary> {
     if !statement.subject_matches(&target.digest) {
         bail!(
             "{source_name}: no subject has the image's digest {}; the subjects are {}; \
@@ -84,10 +61,7 @@ fn check_statement(
         Some(facts) => add_facts(&mut summary, &facts),
         None => {
             tracing::warn!(predicate_type = %statement.predicate_type, "the predicate type has no facts reader; it is signed as opaque data");
-            summary.line(
-                "facts",
-                "none (predicate type without a facts reader)".to_owned(),
-            );
+            summary.line("facts", "none (predicate type without a facts reader)".to_owned());
         }
     }
     Ok(summary)
@@ -96,14 +70,10 @@ fn check_statement(
 /// Adds the lines that each kind of facts contributes to the summary.
 fn add_facts(summary: &mut Summary, facts: &Facts) {
     match facts {
-        Facts::Vulnerabilities(report) => {
-            summary.line("vulnerabilities", format_counts(&report.counts()))
-        }
+        Facts::Vulnerabilities(report) => summary.line("vulnerabilities", format_counts(&report.counts())),
         Facts::Sbom(sbom) => summary.line("components", sbom.components.len().to_string()),
         Facts::Provenance(provenance) => summary.line("builder", provenance.builder_id.clone()),
-        Facts::Review(review) => {
-            summary.line("decision", format!("{:?}", review.decision).to_lowercase())
-        }
+        Facts::Review(review) => summary.line("decision", format!("{:?}", review.decision).to_lowercase()),
     }
 }
 
@@ -113,10 +83,7 @@ fn describe_subjects(statement: &Statement) -> String {
         .subjects
         .iter()
         .flat_map(|subject| {
-            subject
-                .digest
-                .iter()
-                .map(move |(algorithm, hex)| format!("{}@{algorithm}:{hex}", subject.name))
+            subject.digest.iter().map(move |(algorithm, hex)| format!("{}@{algorithm}:{hex}", subject.name))
         })
         .collect();
     described.join(", ")
@@ -124,6 +91,5 @@ fn describe_subjects(statement: &Statement) -> String {
 
 /// Returns whether the JSON has a top-level `payloadType`, which statements never have.
 fn looks_like_envelope(bytes: &[u8]) -> bool {
-    serde_json::from_slice::<serde_json::Value>(bytes)
-        .is_ok_and(|value| value.get("payloadType").is_some())
+    serde_json::from_slice::<serde_json::Value>(bytes).is_ok_and(|value| value.get("payloadType").is_some())
 }

@@ -20,10 +20,7 @@ pub struct Summary {
 impl Summary {
     /// Starts a summary for `predicate_type`.
     pub fn new(predicate_type: &str) -> Summary {
-        Summary {
-            predicate_type: predicate_type.to_owned(),
-            lines: Vec::new(),
-        }
+        Summary { predicate_type: predicate_type.to_owned(), lines: Vec::new() }
     }
 
     /// Adds a `label: value` line.
@@ -35,23 +32,14 @@ impl Summary {
 /// Formats severity counts from the most to the least severe, as
 /// `critical=2 high=0 medium=4 low=0 negligible=0 unknown=0 total=6`.
 pub fn format_counts(counts: &SeverityCounts) -> String {
-    let mut parts: Vec<String> = Severity::ALL
-        .iter()
-        .rev()
-        .map(|severity| format!("{}={}", severity.name(), counts.get(*severity)))
-        .collect();
+    let mut parts: Vec<String> =
+        Severity::ALL.iter().rev().map(|severity| format!("{}={}", severity.name(), counts.get(*severity))).collect();
     parts.push(format!("total={}", counts.total()));
     parts.join(" ")
 }
 
 /// Prints the summary on stderr.
-pub fn print(
-    target: &Target,
-    summary: &Summary,
-    key: &KeyName,
-    keyid: &KeyId,
-    envelope: &Envelope,
-) {
+pub fn print(target: &Target, summary: &Summary, key: &KeyName, keyid: &KeyId, envelope: &Envelope) {
     let mut text = format!("signed with key `{key}` (keyid {keyid}); the envelope is on stdout\n");
     text.push_str(&format!("  subject: {}@{}\n", target.name, target.digest));
     if let Some(chosen) = &target.chosen {

@@ -38,11 +38,7 @@ impl Scanner {
         }
     }
 
-    fn parse(
-        self,
-        source_name: &str,
-        bytes: &[u8],
-    ) -> Result<VulnerabilityReport, facts::FactsError> {
+    fn parse(self, source_name: &str, bytes: &[u8]) -> Result<VulnerabilityReport, facts::FactsError> {
         match self {
             Scanner::Trivy => facts::trivy::parse(source_name, bytes),
             Scanner::Grype => facts::grype::parse(source_name, bytes),
@@ -51,12 +47,7 @@ impl Scanner {
 }
 
 /// Reads and checks a report and builds the cosign vuln statement about `target`.
-pub fn prepare(
-    scanner: Scanner,
-    path: &Path,
-    target: &Target,
-    max_input_bytes: u64,
-) -> anyhow::Result<Prepared> {
+pub fn prepare(scanner: Scanner, path: &Path, target: &Target, max_input_bytes: u64) -> anyhow::Result<Prepared> {
     let source_name = path.display().to_string();
     let bytes = read_input(path, max_input_bytes)?;
     let report = scanner.parse(&source_name, &bytes)?;
@@ -72,31 +63,16 @@ pub fn prepare(
     let mut summary = Summary::new(COSIGN_VULN_PREDICATE_TYPE);
     summary.line(
         "scanner",
-        format!(
-            "{} {}",
-            report.scanner.name,
-            report
-                .scanner
-                .version
-                .as_deref()
-                .unwrap_or("(version not given)")
-        ),
+        format!("{} {}", report.scanner.name, report.scanner.version.as_deref().unwrap_or("(version not given)")),
     );
     summary.line("vulnerabilities", format_counts(&report.counts()));
     summary.line("report digests", describe_repo_digests(&report));
-    Ok(Prepared {
-        unsigned: Unsigned::Statement(payload),
-        summary,
-    })
+    Ok(Prepared { unsigned: Unsigned::Statement(payload), summary })
 }
 
 /// Rejects a report whose registry digests are all of other images. Image IDs and
 /// config digests are not registry digests and are never compared.
-fn check_repo_digests(
-    source_name: &str,
-    report: &VulnerabilityReport,
-    digest: &Digest,
-) -> anyhow::Result<()> {
+fn check_repo_digests(source_name: &str, report: &VulnerabilityReport, digest: &Digest) -> anyhow::Result<()> {
     if report.repo_digests.is_empty() || report.covers_digest(digest) {
         return Ok(());
     }
@@ -132,9 +108,7 @@ fn cosign_vuln_predicate(scanner: Scanner, report: &VulnerabilityReport, result:
 
 /// Returns the current time, whole seconds.
 pub fn now() -> Timestamp {
-    let seconds = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |elapsed| elapsed.as_secs());
+    let seconds = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |elapsed| elapsed.as_secs());
     Timestamp::from_unix(i64::try_from(seconds).unwrap_or(i64::MAX), 0)
         .expect("the system clock is between year 0 and 9999")
 }
