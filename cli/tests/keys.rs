@@ -285,3 +285,16 @@ fn usage_error_exits_2() {
     vouch.run(&["keys", "generate"]).expect_code(2);
     vouch.run(&["keys", "frobnicate"]).expect_code(2);
 }
+
+#[test]
+fn list_skips_unreadable_key_file() {
+    let vouch = Vouch::new();
+    let keyid = vouch.generate_unencrypted("good");
+    std::fs::write(vouch.keyring().join("broken.json"), b"{\"format\": \"vouch-key\"").unwrap();
+
+    let run = vouch.run(&["keys", "list", "--output", "json"]).success();
+    let keys: Vec<Value> = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(keys.len(), 1);
+    assert_eq!(keys[0]["keyid"], keyid.as_str());
+    assert!(run.stderr.contains("broken.json"), "{}", run.stderr);
+}
