@@ -330,4 +330,27 @@ mod tests {
         let error = KeyFile::from_json(Path::new("alice.json"), &file.name, text.as_bytes()).err().unwrap();
         assert!(error.to_string().contains("field `version`: found 2"), "{error}");
     }
+
+    proptest::proptest! {
+        /// A key file with any one byte changed is either rejected or still reads as
+        /// the same key; reading never panics.
+        #[test]
+        fn changed_byte_never_panics(position in 0usize..400, byte in proptest::prelude::any::<u8>()) {
+            let seed = [9u8; 32];
+            let file = sample(Secret::Unencrypted(Zeroizing::new(seed)), public_key_of(&seed));
+            let mut bytes = file.to_json().to_vec();
+            let position = position % bytes.len();
+            bytes[position] = byte;
+            if let Ok(back) = KeyFile::from_json(Path::new("alice.json"), &file.name, &bytes) {
+                proptest::prop_assert_eq!(back.public_key, file.public_key);
+            }
+        }
+
+        /// Arbitrary bytes never make the reader panic.
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..512)) {
+            let name = KeyName::parse("alice").unwrap();
+            let _ = KeyFile::from_json(Path::new("alice.json"), &name, &bytes);
+        }
+    }
 }
