@@ -1,94 +1,91 @@
 //! The securesystemslib identity of a stored key: its public key JSON and key id.
 
-use serde::Serialize;
-use vouch_protocol::keys::{KeyId, SigningKey, sslib};
-use zeroize::{Zeroize, Zeroizing};
+use vouch_protocol::keys::sslib::{self, KeyForm};
+use vouch_protocol::keys::{KeyError, KeyId, PublicKey, SigningKey};
+use zeroize::Zeroizing;
 
-use super::file::ED25519;
 use super::{KeyFile, KeyringError};
 
-/// The securesystemslib public key object, with fields in sorted order so that
-/// serde_json writes the canonical JSON that key ids hash.
-#[derive(Serialize)]
-struct PublicKeyJson<'a> {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    keyid_hash_algorithms: Option<&'a [String]>,
-    keytype: &'a str,
-    keyval: KeyValueJson,
-    scheme: &'a str,
-}
-
-#[derive(Serialize)]
-struct KeyValueJson {
-    public: String,
-}
-
-/// The securesystemslib private key object, fields in sorted order.
-#[derive(Serialize)]
-struct PrivateKeyJson<'a> {
-    keyid: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    keyid_hash_algorithms: Option<&'a [String]>,
-    keytype: &'a str,
-    keyval: PrivateKeyValueJson,
-    scheme: &'a str,
-}
-
-#[derive(Serialize)]
-struct PrivateKeyValueJson {
-    private: SecretHex,
-    public: String,
-}
-
-/// Hex of a seed, wiped when dropped.
-#[derive(Serialize)]
-#[serde(transparent)]
-struct SecretHex(String);
-
-impl Drop for SecretHex {
-    fn drop(&mut self) {
-        self.0.zeroize();
-    }
-}
-
 impl KeyFile {
-    /// Returns the key's securesystemslib public key JSON in canonical form, with
-    /// `keyid_hash_algorithms` exactly when the key was generated or imported with it.
+    /// Returns the securesystemslib form of the key: legacy (with
+    /// `keyid_hash_algorithms`) exactly when the key was generated or imported with that
+    /// field.
+    pub fn key_form(&self) -> KeyForm {
+        KeyForm::from_keyid_hash_algorithms(self.keyid_hash_algorithms.clone())
+    }
+
+    /// Returns the key's securesystemslib public key JSON in canonical form and in the
+    /// key's own [`KeyForm`].
     pub fn public_key_json(&self) -> String {
-        let json = PublicKeyJson {
-            keyid_hash_algorithms: self.keyid_hash_algorithms.as_deref(),
-            keytype: ED25519,
-            keyval: KeyValueJson { public: hex::encode(self.public_key) },
-            scheme: ED25519,
-        };
-        serde_json::to_string(&json).expect("a public key object has only string fields")
+        let public_key = PublicKey::from_bytes(&self.public_key)
+            .expect("a KeyFile's public key is checked when the file is read or the key is built");
+        sslib::public_key_json_form(&public_key, &self.key_form())
     }
 
     /// Returns the key's securesystemslib key id, the hash of [`KeyFile::public_key_json`].
     pub fn keyid(&self) -> Result<KeyId, KeyringError> {
-        let (_, keyid) = sslib::parse_public_key_json(&self.source_name(), self.public_key_json().as_bytes())
+        let public_key = PublicKey::from_bytes(&self.public_key)
             .map_err(|error| KeyringError::Key { name: self.name.clone(), error })?;
-        Ok(keyid)
+        Ok(KeyId::of_form(&public_key, &self.key_form()))
     }
 
     /// Returns `key` as a securesystemslib private key JSON with this key's `keyid` and
     /// `keyid_hash_algorithms`, so that tools reading it compute the same key id.
     pub fn private_key_json(&self, key: &SigningKey) -> Result<Zeroizing<String>, KeyringError> {
-        let keyid = self.keyid()?;
-        let json = PrivateKeyJson {
-            keyid: keyid.as_str(),
-            keyid_hash_algorithms: self.keyid_hash_algorithms.as_deref(),
-            keytype: ED25519,
-            keyval: PrivateKeyValueJson {
-                private: SecretHex(hex::encode(&key.seed()[..])),
-                public: hex::encode(self.public_key),
-            },
-            scheme: ED25519,
-        };
-        Ok(Zeroizing::new(serde_json::to_string(&json).expect("a private key object has only string fields")))
+        if *key.public_key().as_bytes() != self.public_key {
+            let error = KeyError::PublicKeyMismatch {
+                source_name: "keyring file".to_owned(),
+                declared: hex::encode(self.public_key),
+                derived: key.public_key().to_hex(),
+            };
+            return Err(KeyringError::Key { name: self.name.clone(), error });
+        }
+        Ok(sslib::private_key_json_form(key, &self.key_form()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::SystemTime;
+
+    use vouch_protocol::keys::sslib::{parse_private_key_json_form, parse_public_key_json_form};
+
+    use super::*;
+    use crate::keyring::{KeyName, Protection};
+
+    fn key_file(algorithms: Option<Vec<String>>) -> (KeyFile, SigningKey) {
+        let seed = [5u8; 32];
+        let name = KeyName::parse("ci").unwrap();
+        let file =
+            KeyFile::new_private(name, &seed, algorithms, Protection::Unencrypted, SystemTime::UNIX_EPOCH).unwrap();
+        (file, SigningKey::from_seed(&seed))
     }
 
-    fn source_name(&self) -> String {
-        format!("key `{}`", self.name)
+    #[test]
+    fn keyid_follows_stored_form() {
+        for algorithms in [None, Some(vec!["sha256".to_owned(), "sha512".to_owned()]), Some(vec!["sha256".to_owned()])]
+        {
+            let (file, key) = key_file(algorithms.clone());
+            let form = KeyForm::from_keyid_hash_algorithms(algorithms);
+            let public = key.public_key();
+            assert_eq!(file.keyid().unwrap(), KeyId::of_form(&public, &form));
+
+            let parsed = parse_public_key_json_form("show", file.public_key_json().as_bytes()).unwrap();
+            assert_eq!(parsed.form, form);
+            assert_eq!(parsed.keyid, file.keyid().unwrap());
+
+            let exported = file.private_key_json(&key).unwrap();
+            let parsed = parse_private_key_json_form("export", exported.as_bytes()).unwrap();
+            assert_eq!(parsed.form, form);
+            assert_eq!(parsed.keyid, file.keyid().unwrap());
+        }
+    }
+
+    #[test]
+    fn private_json_rejects_other_key() {
+        let (file, _) = key_file(None);
+        let other = SigningKey::from_seed(&[6u8; 32]);
+        let error = file.private_key_json(&other).unwrap_err().to_string();
+        assert!(error.contains(&other.public_key().to_hex()), "{error}");
     }
 }

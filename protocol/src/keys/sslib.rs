@@ -6,18 +6,19 @@
 //!
 //! The key id is the lowercase hex SHA-256 of the OLPC canonical JSON (sorted keys, no
 //! whitespace, only `"` and `\` escaped) of `keytype`, `scheme` and `keyval.public`, plus
-//! `keyid_hash_algorithms` when the file has that field. securesystemslib 1.6
-//! (`compute_default_keyid`) hashes only the first three fields and does not write
-//! `keyid_hash_algorithms`. in-toto's legacy key files carry that field and their ids
-//! include it: the ed25519 key in in-toto attestation-verifier's test data is named
-//! `fe1c6281…`, which is the hash with the field. Hashing the fields as the file writes
-//! them gives the id each tool reports. Vouch writes the legacy form.
+//! `keyid_hash_algorithms` when the file has that field. The two [`KeyForm`]s give two
+//! ids for one key. securesystemslib 1.6 (`compute_default_keyid`) hashes only the first
+//! three fields and does not write `keyid_hash_algorithms` ([`KeyForm::Modern`]).
+//! in-toto's legacy key files carry that field and their ids include it
+//! ([`KeyForm::Legacy`]): the ed25519 key in in-toto attestation-verifier's test data is
+//! named `fe1c6281…`, which is the hash with the field. Hashing the fields as the file
+//! writes them gives the id each tool reports. Vouch generates keys in the legacy form.
 
 use std::fmt;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use sha2::Digest as _;
-use zeroize::Zeroizing;
+use zeroize::{Zeroize, Zeroizing};
 
 use super::{KeyError, PublicKey, SEED_BYTES, SigningKey};
 use crate::input::parse_json;
@@ -28,17 +29,59 @@ pub const ED25519: &str = "ed25519";
 /// The `keyid_hash_algorithms` value that Vouch writes, as in-toto's legacy key files.
 pub const KEYID_HASH_ALGORITHMS: [&str; 2] = ["sha256", "sha512"];
 
+/// The fields of a securesystemslib key object that its key id covers.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum KeyForm {
+    /// `keyid_hash_algorithms` with these names, hashed and written along with
+    /// `keytype`, `scheme` and `keyval.public`, as in-toto's legacy key files and older
+    /// securesystemslib releases write it. [`KeyForm::legacy`] gives the usual
+    /// [`KEYID_HASH_ALGORITHMS`].
+    Legacy(Vec<String>),
+    /// Only `keytype`, `scheme` and `keyval.public`, as securesystemslib 1.6 writes it.
+    Modern,
+}
+
+impl KeyForm {
+    /// Returns the legacy form with [`KEYID_HASH_ALGORITHMS`], which Vouch generates.
+    pub fn legacy() -> KeyForm {
+        KeyForm::Legacy(KEYID_HASH_ALGORITHMS.map(str::to_owned).to_vec())
+    }
+
+    /// Returns the form of a key object whose `keyid_hash_algorithms` field is
+    /// `algorithms` (`None` when the field is absent).
+    pub fn from_keyid_hash_algorithms(algorithms: Option<Vec<String>>) -> KeyForm {
+        match algorithms {
+            Some(algorithms) => KeyForm::Legacy(algorithms),
+            None => KeyForm::Modern,
+        }
+    }
+
+    /// Returns the `keyid_hash_algorithms` field of this form, `None` for the modern form.
+    pub fn keyid_hash_algorithms(&self) -> Option<&[String]> {
+        match self {
+            KeyForm::Legacy(algorithms) => Some(algorithms),
+            KeyForm::Modern => None,
+        }
+    }
+}
+
 /// A securesystemslib key id: 64 lowercase hex characters.
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct KeyId(String);
 
 impl KeyId {
-    /// Computes the key id Vouch uses for `key`: the hash of its legacy JSON form, which
-    /// includes `keyid_hash_algorithms`.
+    /// Computes the key id Vouch uses for the keys it generates: the id of
+    /// [`KeyForm::legacy`].
     pub fn of(key: &PublicKey) -> KeyId {
-        let algorithms: Vec<String> = KEYID_HASH_ALGORITHMS.iter().map(|s| (*s).to_owned()).collect();
-        KeyId::hash_fields(&key.to_hex(), Some(&algorithms))
+        KeyId::of_form(key, &KeyForm::legacy())
+    }
+
+    /// Computes the key id of `key` written in `form`: the SHA-256 of the canonical JSON
+    /// of the public key object.
+    pub fn of_form(key: &PublicKey, form: &KeyForm) -> KeyId {
+        let canonical = canonical_key_json(&key.to_hex(), form.keyid_hash_algorithms());
+        KeyId(hex::encode(sha2::Sha256::digest(canonical.as_bytes())))
     }
 
     /// Parses a key id, which must be 64 lowercase hex characters.
@@ -57,12 +100,6 @@ impl KeyId {
     /// Returns the 64 hex characters.
     pub fn as_str(&self) -> &str {
         &self.0
-    }
-
-    /// Hashes the canonical JSON of the public key fields as they appear in a key file.
-    fn hash_fields(public_hex: &str, hash_algorithms: Option<&[String]>) -> KeyId {
-        let canonical = canonical_key_json(public_hex, hash_algorithms);
-        KeyId(hex::encode(sha2::Sha256::digest(canonical.as_bytes())))
     }
 }
 
@@ -92,6 +129,28 @@ impl From<KeyId> for String {
     }
 }
 
+/// A public key read from a securesystemslib key file, with the form the file uses.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ParsedPublicKey {
+    /// The ed25519 public key.
+    pub public_key: PublicKey,
+    /// The key id of `public_key` in `form`, equal to the file's `keyid` if it has one.
+    pub keyid: KeyId,
+    /// The form the file is written in, so the key can be written back with the same id.
+    pub form: KeyForm,
+}
+
+/// A private key read from a securesystemslib key file, with the form the file uses.
+#[derive(Debug)]
+pub struct ParsedPrivateKey {
+    /// The ed25519 private key.
+    pub signing_key: SigningKey,
+    /// The key id of the public key in `form`, equal to the file's `keyid` if it has one.
+    pub keyid: KeyId,
+    /// The form the file is written in, so the key can be written back with the same id.
+    pub form: KeyForm,
+}
+
 /// A key file as securesystemslib and in-toto write it; unknown fields are ignored.
 #[derive(Deserialize)]
 struct KeyFile {
@@ -115,14 +174,22 @@ struct KeyValue {
 ///
 /// A private key file is accepted too; only its public half is read.
 pub fn parse_public_key_json(source_name: &str, bytes: &[u8]) -> Result<(PublicKey, KeyId), KeyError> {
+    let parsed = parse_public_key_json_form(source_name, bytes)?;
+    Ok((parsed.public_key, parsed.keyid))
+}
+
+/// Parses a securesystemslib ed25519 public key file like [`parse_public_key_json`]
+/// and also returns the form the file is written in.
+pub fn parse_public_key_json_form(source_name: &str, bytes: &[u8]) -> Result<ParsedPublicKey, KeyError> {
     let file: KeyFile = parse_json(source_name, bytes)?;
     let _private = file.keyval.private.map(Zeroizing::new);
     check_ed25519(source_name, &file.keytype, &file.scheme)?;
 
     let public_key = parse_public_hex(source_name, &file.keyval.public)?;
-    let keyid = KeyId::hash_fields(&public_key.to_hex(), file.keyid_hash_algorithms.as_deref());
+    let form = KeyForm::from_keyid_hash_algorithms(file.keyid_hash_algorithms);
+    let keyid = KeyId::of_form(&public_key, &form);
     check_declared_keyid(source_name, file.keyid.as_deref(), &keyid)?;
-    Ok((public_key, keyid))
+    Ok(ParsedPublicKey { public_key, keyid, form })
 }
 
 /// Parses a securesystemslib (legacy format) ed25519 private key file.
@@ -130,6 +197,13 @@ pub fn parse_public_key_json(source_name: &str, bytes: &[u8]) -> Result<(PublicK
 /// `keyval.private` is the hex of the 32-byte seed, or of the 64-byte seed followed by
 /// the public key; `keyval.public` must be the public key of that seed.
 pub fn parse_private_key_json(source_name: &str, bytes: &[u8]) -> Result<(SigningKey, KeyId), KeyError> {
+    let parsed = parse_private_key_json_form(source_name, bytes)?;
+    Ok((parsed.signing_key, parsed.keyid))
+}
+
+/// Parses a securesystemslib ed25519 private key file like [`parse_private_key_json`]
+/// and also returns the form the file is written in.
+pub fn parse_private_key_json_form(source_name: &str, bytes: &[u8]) -> Result<ParsedPrivateKey, KeyError> {
     let file: KeyFile = parse_json(source_name, bytes)?;
     let private = file.keyval.private.map(Zeroizing::new);
     check_ed25519(source_name, &file.keytype, &file.scheme)?;
@@ -148,38 +222,103 @@ pub fn parse_private_key_json(source_name: &str, bytes: &[u8]) -> Result<(Signin
         });
     }
 
-    let keyid = KeyId::hash_fields(&derived.to_hex(), file.keyid_hash_algorithms.as_deref());
+    let form = KeyForm::from_keyid_hash_algorithms(file.keyid_hash_algorithms);
+    let keyid = KeyId::of_form(&derived, &form);
     check_declared_keyid(source_name, file.keyid.as_deref(), &keyid)?;
-    Ok((signing_key, keyid))
+    Ok(ParsedPrivateKey { signing_key, keyid, form })
 }
 
-/// Writes `key` as a securesystemslib public key file in canonical JSON; its key id is
+/// Writes `key` as a securesystemslib public key file in the legacy form; its key id is
 /// [`KeyId::of`].
 pub fn public_key_json(key: &PublicKey) -> String {
-    let algorithms: Vec<String> = KEYID_HASH_ALGORITHMS.iter().map(|s| (*s).to_owned()).collect();
-    canonical_key_json(&key.to_hex(), Some(&algorithms))
+    public_key_json_form(key, &KeyForm::legacy())
 }
 
-/// Writes `key` as a securesystemslib legacy private key file with its `keyid`.
+/// Writes `key` as a securesystemslib public key file in `form`, in canonical JSON
+/// (sorted keys, no whitespace); its key id is [`KeyId::of_form`].
+pub fn public_key_json_form(key: &PublicKey, form: &KeyForm) -> String {
+    let json = PublicKeyOut {
+        keyid_hash_algorithms: form.keyid_hash_algorithms(),
+        keytype: ED25519,
+        keyval: PublicValueOut { public: key.to_hex() },
+        scheme: ED25519,
+    };
+    serde_json::to_string(&json).expect("a public key object has only string fields")
+}
+
+/// Writes `key` as a securesystemslib private key file in the legacy form, with its
+/// `keyid`.
 ///
 /// The returned string holds the private key in hex and is zeroized when dropped.
 pub fn private_key_json(key: &SigningKey) -> Zeroizing<String> {
-    let public = key.public_key();
-    let seed_hex = Zeroizing::new(hex::encode(key.seed().as_slice()));
-    let keyid = KeyId::of(&public);
-    let algorithms = KEYID_HASH_ALGORITHMS.map(|name| format!("\"{name}\"")).join(",");
-    Zeroizing::new(format!(
-        "{{\"keyid\":\"{keyid}\",\"keyid_hash_algorithms\":[{algorithms}],\"keytype\":\"{ED25519}\",\
-         \"keyval\":{{\"private\":\"{}\",\"public\":\"{}\"}},\"scheme\":\"{ED25519}\"}}",
-        seed_hex.as_str(),
-        public.to_hex()
-    ))
+    private_key_json_form(key, &KeyForm::legacy())
 }
 
-/// Builds the canonical JSON that key ids hash: keys sorted, no whitespace.
+/// Writes `key` as a securesystemslib private key file in `form`, with the `keyid` of
+/// that form, so that tools reading it compute the same key id.
 ///
-/// Every value is lowercase hex or a plain ASCII name checked by the caller, except the
-/// hash algorithm names, which are escaped as OLPC canonical JSON escapes them.
+/// The returned string holds the private key in hex and is zeroized when dropped.
+pub fn private_key_json_form(key: &SigningKey, form: &KeyForm) -> Zeroizing<String> {
+    let public = key.public_key();
+    let keyid = KeyId::of_form(&public, form);
+    let json = PrivateKeyOut {
+        keyid: keyid.as_str(),
+        keyid_hash_algorithms: form.keyid_hash_algorithms(),
+        keytype: ED25519,
+        keyval: PrivateValueOut { private: SecretHex(hex::encode(key.seed().as_slice())), public: public.to_hex() },
+        scheme: ED25519,
+    };
+    Zeroizing::new(serde_json::to_string(&json).expect("a private key object has only string fields"))
+}
+
+/// The public key object, fields in sorted order so serde_json writes canonical JSON.
+#[derive(Serialize)]
+struct PublicKeyOut<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    keyid_hash_algorithms: Option<&'a [String]>,
+    keytype: &'a str,
+    keyval: PublicValueOut,
+    scheme: &'a str,
+}
+
+#[derive(Serialize)]
+struct PublicValueOut {
+    public: String,
+}
+
+/// The private key object, fields in sorted order.
+#[derive(Serialize)]
+struct PrivateKeyOut<'a> {
+    keyid: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    keyid_hash_algorithms: Option<&'a [String]>,
+    keytype: &'a str,
+    keyval: PrivateValueOut,
+    scheme: &'a str,
+}
+
+#[derive(Serialize)]
+struct PrivateValueOut {
+    private: SecretHex,
+    public: String,
+}
+
+/// Hex of a seed, wiped when dropped.
+#[derive(Serialize)]
+#[serde(transparent)]
+struct SecretHex(String);
+
+impl Drop for SecretHex {
+    fn drop(&mut self) {
+        self.0.zeroize();
+    }
+}
+
+/// Builds the OLPC canonical JSON that key ids hash: keys sorted, no whitespace.
+///
+/// Every value is lowercase hex or a fixed name, except the hash algorithm names, which
+/// are escaped as OLPC canonical JSON escapes them. serde_json writes the same bytes
+/// unless a name contains a control character, which OLPC leaves unescaped.
 fn canonical_key_json(public_hex: &str, hash_algorithms: Option<&[String]>) -> String {
     let mut out = String::from("{");
     if let Some(algorithms) = hash_algorithms {
@@ -265,138 +404,4 @@ fn decode_lower_hex(source_name: &str, field: &'static str, text: &str) -> Resul
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const CORPUS_PUBLIC: &str = "7345b83c121ea0d9ffc3b38d69958718b8435e8cb0552f889d695586693e1b89";
-
-    fn seed_key() -> SigningKey {
-        SigningKey::from_seed(&[9; SEED_BYTES])
-    }
-
-    #[test]
-    fn keyid_includes_hash_algorithms_when_present() {
-        let with = format!(
-            r#"{{"keytype": "ed25519", "scheme": "ed25519", "keyid_hash_algorithms": ["sha256", "sha512"], "keyval": {{"public": "{CORPUS_PUBLIC}"}}}}"#
-        );
-        let (_, keyid) = parse_public_key_json("key.pub", with.as_bytes()).unwrap();
-        // The id that in-toto's attestation-verifier test data names this key by.
-        assert_eq!(keyid.as_str(), "fe1c6281c5ff13e35286cc67e5a1fb3e6575b840a6c39ca4267d3805eb17288a");
-    }
-
-    #[test]
-    fn keyid_without_hash_algorithms_matches_sslib_1_6() {
-        let without = format!(r#"{{"keytype":"ed25519","scheme":"ed25519","keyval":{{"public":"{CORPUS_PUBLIC}"}}}}"#);
-        let (_, keyid) = parse_public_key_json("key.pub", without.as_bytes()).unwrap();
-        // securesystemslib 1.6 compute_default_keyid("ed25519", "ed25519", {"public": ...}).
-        assert_eq!(keyid.as_str(), "956a5cbc364625b71fb4fcc861044ab3e75ba3017af739c5774baf9391ff4090");
-    }
-
-    #[test]
-    fn public_key_json_round_trips_with_same_keyid() {
-        let public = seed_key().public_key();
-        let (parsed, keyid) = parse_public_key_json("out.pub", public_key_json(&public).as_bytes()).unwrap();
-        assert_eq!(parsed, public);
-        assert_eq!(keyid, KeyId::of(&public));
-    }
-
-    #[test]
-    fn private_key_json_round_trips() {
-        let key = seed_key();
-        let json = private_key_json(&key);
-        let (parsed, keyid) = parse_private_key_json("out.key", json.as_bytes()).unwrap();
-        assert_eq!(parsed.seed(), key.seed());
-        assert_eq!(keyid, KeyId::of(&key.public_key()));
-        let (public, public_keyid) = parse_public_key_json("out.key", json.as_bytes()).unwrap();
-        assert_eq!(public, key.public_key());
-        assert_eq!(public_keyid, keyid);
-    }
-
-    #[test]
-    fn private_key_accepts_seed_and_public_concatenated() {
-        let key = seed_key();
-        let public = key.public_key().to_hex();
-        let private = format!("{}{public}", hex::encode(key.seed().as_slice()));
-        let json = format!(
-            r#"{{"keytype":"ed25519","scheme":"ed25519","keyval":{{"public":"{public}","private":"{private}"}}}}"#
-        );
-        let (parsed, _) = parse_private_key_json("k.json", json.as_bytes()).unwrap();
-        assert_eq!(parsed.public_key(), key.public_key());
-    }
-
-    #[test]
-    fn private_key_rejects_mismatched_public() {
-        let key = seed_key();
-        let other = SigningKey::from_seed(&[10; SEED_BYTES]).public_key().to_hex();
-        let private = hex::encode(key.seed().as_slice());
-        let json = format!(
-            r#"{{"keytype":"ed25519","scheme":"ed25519","keyval":{{"public":"{other}","private":"{private}"}}}}"#
-        );
-        let error = parse_private_key_json("k.json", json.as_bytes()).unwrap_err();
-        assert!(matches!(error, KeyError::PublicKeyMismatch { .. }), "{error}");
-        assert!(error.to_string().starts_with("k.json:"), "{error}");
-    }
-
-    #[test]
-    fn private_key_error_does_not_echo_secret() {
-        let public = seed_key().public_key().to_hex();
-        let json = format!(
-            r#"{{"keytype":"ed25519","scheme":"ed25519","keyval":{{"public":"{public}","private":"00112233445566778899X"}}}}"#
-        );
-        let error = parse_private_key_json("k.json", json.as_bytes()).unwrap_err();
-        let text = error.to_string();
-        assert!(text.contains("keyval.private"), "{text}");
-        assert!(text.contains("position 20"), "{text}");
-        assert!(!text.contains("0011223344"), "{text}");
-    }
-
-    #[test]
-    fn private_key_parse_rejects_public_file() {
-        let json = public_key_json(&seed_key().public_key());
-        let error = parse_private_key_json("k.pub", json.as_bytes()).unwrap_err();
-        assert!(matches!(error, KeyError::MissingPrivateKey { .. }), "{error}");
-    }
-
-    #[test]
-    fn declared_keyid_must_match() {
-        let json = format!(
-            r#"{{"keyid":"{}","keytype":"ed25519","scheme":"ed25519","keyval":{{"public":"{CORPUS_PUBLIC}"}}}}"#,
-            "0".repeat(64)
-        );
-        let error = parse_public_key_json("k.pub", json.as_bytes()).unwrap_err();
-        assert!(matches!(error, KeyError::KeyIdMismatch { .. }), "{error}");
-    }
-
-    #[test]
-    fn rejects_ecdsa_key() {
-        let json =
-            br#"{"keytype":"ecdsa","scheme":"ecdsa-sha2-nistp256","keyval":{"public":"-----BEGIN PUBLIC KEY-----"}}"#;
-        let error = parse_public_key_json("k.pub", json).unwrap_err();
-        assert!(error.to_string().contains("unsupported key type `ecdsa`"), "{error}");
-    }
-
-    #[test]
-    fn rejects_weak_public_key_naming_field() {
-        let identity = format!("01{}", "00".repeat(31));
-        let json = format!(r#"{{"keytype":"ed25519","scheme":"ed25519","keyval":{{"public":"{identity}"}}}}"#);
-        let error = parse_public_key_json("k.pub", json.as_bytes()).unwrap_err();
-        let text = error.to_string();
-        assert!(text.contains("keyval.public"), "{text}");
-        assert!(text.contains("weak"), "{text}");
-        assert!(text.contains(&identity), "{text}");
-    }
-
-    #[test]
-    fn missing_field_names_path() {
-        let error =
-            parse_public_key_json("k.pub", br#"{"keytype":"ed25519","scheme":"ed25519","keyval":{}}"#).unwrap_err();
-        assert!(error.to_string().contains("keyval"), "{error}");
-    }
-
-    #[test]
-    fn keyid_parse_rejects_uppercase() {
-        assert!(KeyId::parse(&"A".repeat(64)).is_err());
-        assert!(KeyId::parse(&"a".repeat(64)).is_ok());
-        assert!(KeyId::parse(&"a".repeat(63)).is_err());
-    }
-}
+mod tests;
