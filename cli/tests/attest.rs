@@ -583,3 +583,99 @@ fn platform_with_registry_reference_is_rejected() {
     let run = signer.attest(IMAGE, &["--approve", "--reason", "ok", "--platform", "linux/amd64"]).failure();
     assert!(run.stderr.contains("--platform applies to `oci:DIR` layouts only"), "{}", run.stderr);
 }
+
+/// Builds an OCI layout whose only entry is one image manifest with an image config for
+/// `os`/`architecture`; returns the folder and the sizes of `index.json`, the manifest
+/// and the config. The manifest is padded with an annotation to be the largest file.
+fn single_manifest_layout(vouch: &Vouch, os: &str, architecture: &str) -> (PathBuf, [u64; 3]) {
+    let layout = vouch.path("single");
+    std::fs::create_dir_all(layout.join("blobs/sha256")).unwrap();
+    std::fs::write(layout.join("oci-layout"), br#"{"imageLayoutVersion": "1.0.0"}"#).unwrap();
+
+    let config =
+        serde_json::json!({"architecture": architecture, "os": os, "rootfs": {"type": "layers", "diff_ids": []}});
+    let config = serde_json::to_vec(&config).unwrap();
+    let config_descriptor = write_blob(&layout, "application/vnd.oci.image.config.v1+json", &config);
+    let manifest = serde_json::json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": config_descriptor, "layers": [], "annotations": {"padding": "p".repeat(1000)}});
+    let manifest = serde_json::to_vec(&manifest).unwrap();
+    let entry = write_blob(&layout, "application/vnd.oci.image.manifest.v1+json", &manifest);
+    let index = serde_json::to_vec(&serde_json::json!({"schemaVersion": 2, "manifests": [entry]})).unwrap();
+    std::fs::write(layout.join("index.json"), &index).unwrap();
+    (layout, [index.len() as u64, manifest.len() as u64, config.len() as u64])
+}
+
+#[test]
+fn oci_layout_manifest_size_edge() {
+    let signer = Signer::new();
+    let (layout, [index, manifest, config]) = single_manifest_layout(&signer.vouch, "linux", "amd64");
+    assert!(manifest > index && manifest > config, "the manifest must be the largest file");
+    let image = format!("oci:{}", layout.display());
+    let review = ["--approve", "--reason", "ok", "--platform", "linux/amd64", "--max-input-bytes"];
+
+    let at = manifest.to_string();
+    let run = signer.attest(&image, &[&review[..], &[at.as_str()]].concat()).success();
+    assert_eq!(summary_line(&run.stderr, "image"), "single manifest");
+
+    let past = (manifest - 1).to_string();
+    let run = signer.attest(&image, &[&review[..], &[past.as_str()]].concat()).failure();
+    assert!(run.stderr.contains(&format!("{manifest} bytes by its descriptor")), "{}", run.stderr);
+    assert!(run.stderr.contains(&format!("over the limit of {past} bytes for manifests")), "{}", run.stderr);
+    assert!(run.stdout.is_empty());
+}
+
+#[test]
+fn oci_layout_index_json_size_edge() {
+    let signer = Signer::new();
+    let (layout, [index, ..]) = single_manifest_layout(&signer.vouch, "linux", "amd64");
+    let image = format!("oci:{}", layout.display());
+    let past = (index - 1).to_string();
+    let run = signer.attest(&image, &["--approve", "--reason", "ok", "--max-input-bytes", &past]).failure();
+    assert!(run.stderr.contains("index.json"), "{}", run.stderr);
+    assert!(run.stderr.contains(&format!("over the limit of {past} bytes")), "{}", run.stderr);
+}
+
+#[test]
+fn oci_single_manifest_platform_is_checked() {
+    let signer = Signer::new();
+    let (layout, _) = single_manifest_layout(&signer.vouch, "linux", "arm64");
+    let image = format!("oci:{}", layout.display());
+
+    let run = signer.attest(&image, &["--approve", "--reason", "ok", "--platform", "linux/arm64"]).success();
+    assert_eq!(summary_line(&run.stderr, "image"), "single manifest");
+
+    let run = signer.attest(&image, &["--approve", "--reason", "ok", "--platform", "linux/amd64"]).failure();
+    assert!(run.stderr.contains("records platform linux/arm64"), "{}", run.stderr);
+    assert!(run.stderr.contains("requested linux/amd64"), "{}", run.stderr);
+    assert!(run.stdout.is_empty());
+}
+
+/// Prints the `os/architecture` of the image config of the layout's first manifest.
+const PYTHON_CONFIG_PLATFORM: &str = r#"
+import json, os, sys
+root = sys.argv[1]
+def blob(digest):
+    algorithm, encoded = digest.split(':')
+    return json.load(open(os.path.join(root, 'blobs', algorithm, encoded)))
+manifest = blob(json.load(open(os.path.join(root, 'index.json')))['manifests'][0]['digest'])
+config = blob(manifest['config']['digest'])
+print(config['os'] + '/' + config['architecture'])
+"#;
+
+#[test]
+fn oci_corpus_layout_platform_mismatch_names_both() {
+    let Some(corpus) = common::corpus() else {
+        return;
+    };
+    let signer = Signer::new();
+    let layout = corpus.join("oci/layout-one-image");
+    let recorded = python3(PYTHON_CONFIG_PLATFORM, &[&layout]);
+    let recorded = recorded.trim();
+    let image = format!("oci:{}", layout.display());
+    signer.attest(&image, &["--approve", "--reason", "ok", "--platform", recorded]).success();
+
+    let other = if recorded == "linux/riscv64" { "linux/s390x" } else { "linux/riscv64" };
+    let run = signer.attest(&image, &["--approve", "--reason", "ok", "--platform", other]).failure();
+    assert!(run.stderr.contains(&format!("records platform {recorded}")), "{}", run.stderr);
+    assert!(run.stderr.contains(&format!("requested {other}")), "{}", run.stderr);
+}

@@ -12,8 +12,8 @@ use sha2::{Digest as _, Sha256};
 use tempfile::TempDir;
 use vouch_protocol::InputError;
 use vouch_protocol::oci::{
-    self, Chosen, INDEX_NESTING_MAX, LayoutLocation, MANIFEST_BYTES_MAX, Manifest, OCI_INDEX, OCI_LAYOUT_BYTES_MAX,
-    OCI_MANIFEST, OciError, Platform,
+    self, Chosen, INDEX_NESTING_MAX, LayoutLocation, LayoutOptions, MANIFEST_BYTES_MAX, Manifest, OCI_IMAGE_CONFIG,
+    OCI_INDEX, OCI_LAYOUT_BYTES_MAX, OCI_MANIFEST, OciError, Platform,
 };
 
 // ---------------------------------------------------------------------------------
@@ -178,10 +178,7 @@ fn corpus_missing_platform_lists_available() {
 fn corpus_attestation_manifests_are_skipped() {
     let Some(dir) = corpus_oci() else { return };
     let path = dir.join("oci-index-buildx-with-attestation-manifests.json");
-    let all = python(
-        "import json,sys; print(json.dumps(len(json.load(open(sys.argv[1]))['manifests'])))",
-        &[&path],
-    );
+    let all = python("import json,sys; print(json.dumps(len(json.load(open(sys.argv[1]))['manifests'])))", &[&path]);
     let expected = view(&path);
     assert!(all.as_u64().unwrap() as usize > expected.entries.len(), "the fixture has attestation entries");
 
@@ -327,6 +324,21 @@ impl Fixture {
                              "digest": format!("sha256:{}", hex::encode(Sha256::digest(seed))), "size": 2 });
         let manifest = json!({ "schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": config, "layers": [] });
         self.blob(manifest.to_string().as_bytes(), OCI_MANIFEST)
+    }
+
+    /// Writes an image config for `platform` (`os/architecture[/variant]`) and a
+    /// manifest over it; returns the manifest's descriptor and the config bytes.
+    fn image_with_config(&self, platform: &str, config_media_type: &str) -> (Value, Vec<u8>) {
+        let parts: Vec<&str> = platform.split('/').collect();
+        let mut config = json!({ "os": parts[0], "architecture": parts[1], "rootfs": { "type": "layers" } });
+        if let Some(variant) = parts.get(2) {
+            config["variant"] = json!(variant);
+        }
+        let config_bytes = config.to_string().into_bytes();
+        let config_descriptor = self.blob(&config_bytes, config_media_type);
+        let manifest =
+            json!({ "schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": config_descriptor, "layers": [] });
+        (self.blob(manifest.to_string().as_bytes(), OCI_MANIFEST), config_bytes)
     }
 
     /// Writes an index blob over `entries` and returns its descriptor.
@@ -548,7 +560,8 @@ fn selected_platform_blob_is_verified() {
 #[test]
 fn single_manifest_entry_checks_its_platform() {
     let fixture = Fixture::new();
-    fixture.write_index(vec![with_platform(fixture.image("a"), "linux/amd64")]);
+    let (image, _) = fixture.image_with_config("linux/amd64", OCI_IMAGE_CONFIG);
+    fixture.write_index(vec![with_platform(image, "linux/amd64")]);
     assert!(oci::resolve_layout(fixture.path(), None, Some(&platform("linux/amd64"))).is_ok());
     let error = oci::resolve_layout(fixture.path(), None, Some(&platform("linux/arm64"))).unwrap_err();
     assert!(error.to_string().contains("available platforms: linux/amd64"), "{error}");
@@ -622,4 +635,161 @@ fn invalid_manifest_json_names_the_field() {
     let message = error.to_string();
     assert!(message.contains("manifests[0].digest"), "{message}");
     assert!(message.contains("bad.json"), "{message}");
+}
+
+// ---------------------------------------------------------------------------------
+// Image config platform of single manifests
+
+/// Prints the `os/architecture[/variant]` of the config blob of the layout's first
+/// manifest.
+const PYTHON_CONFIG_PLATFORM: &str = r#"
+import json, os, sys
+root = sys.argv[1]
+def blob(digest):
+    algorithm, encoded = digest.split(':')
+    return json.load(open(os.path.join(root, 'blobs', algorithm, encoded)))
+manifest = blob(json.load(open(os.path.join(root, 'index.json')))['manifests'][0]['digest'])
+config = blob(manifest['config']['digest'])
+parts = [config['os'], config['architecture']] + ([config['variant']] if config.get('variant') else [])
+print(json.dumps('/'.join(parts)))
+"#;
+
+#[test]
+fn corpus_layout_checks_config_platform() {
+    let Some(dir) = corpus_oci() else { return };
+    let layout = dir.join("layout-one-image");
+    let recorded = python(PYTHON_CONFIG_PLATFORM, &[&layout]);
+    let recorded = recorded.as_str().unwrap();
+    assert!(oci::resolve_layout(&layout, None, Some(&platform(recorded))).is_ok());
+
+    let other = if recorded.starts_with("linux/s390x") { "linux/ppc64le" } else { "linux/s390x" };
+    let error = oci::resolve_layout(&layout, None, Some(&platform(other))).unwrap_err();
+    assert!(matches!(error, OciError::ConfigPlatformMismatch { .. }), "{error:?}");
+    let message = error.to_string();
+    assert!(message.contains(&format!("records platform {recorded}")), "{message}");
+    assert!(message.contains(&format!("requested {other}")), "{message}");
+}
+
+#[test]
+fn single_manifest_config_platform_must_match() {
+    let fixture = Fixture::new();
+    let (image, _) = fixture.image_with_config("linux/arm/v7", OCI_IMAGE_CONFIG);
+    fixture.write_index(vec![image.clone()]);
+
+    let resolved = oci::resolve_layout(fixture.path(), None, Some(&platform("linux/arm/v7"))).unwrap();
+    assert_eq!(resolved.digest.to_string(), digest_of(&image));
+    assert_eq!(resolved.chosen, Chosen::SingleManifest);
+    assert!(oci::resolve_layout(fixture.path(), None, Some(&platform("linux/arm"))).is_ok());
+
+    for requested in ["linux/arm/v6", "linux/amd64", "windows/arm/v7"] {
+        let error = oci::resolve_layout(fixture.path(), None, Some(&platform(requested))).unwrap_err();
+        assert!(matches!(error, OciError::ConfigPlatformMismatch { .. }), "{error:?}");
+        let message = error.to_string();
+        assert!(message.contains("linux/arm/v7"), "{message}");
+        assert!(message.contains(requested), "{message}");
+    }
+}
+
+#[test]
+fn single_manifest_without_platform_skips_config() {
+    let fixture = Fixture::new();
+    let image = fixture.image("no config blob");
+    fixture.write_index(vec![image.clone()]);
+    let resolved = oci::resolve_layout(fixture.path(), None, None).unwrap();
+    assert_eq!(resolved.digest.to_string(), digest_of(&image));
+    let error = oci::resolve_layout(fixture.path(), None, Some(&platform("linux/amd64"))).unwrap_err();
+    assert!(matches!(error, OciError::BlobMissing { .. }), "{error:?}");
+}
+
+#[test]
+fn tampered_config_is_rejected() {
+    let fixture = Fixture::new();
+    let (image, config) = fixture.image_with_config("linux/amd64", OCI_IMAGE_CONFIG);
+    fixture.write_index(vec![image]);
+    let manifest: Value =
+        serde_json::from_slice(&std::fs::read(fixture.blob_path(&fixture_entry(&fixture))).unwrap()).unwrap();
+    let tampered = String::from_utf8(config).unwrap().replace("amd64", "arm64");
+    std::fs::write(fixture.blob_path(&manifest["config"]), tampered).unwrap();
+
+    let error = oci::resolve_layout(fixture.path(), None, Some(&platform("linux/arm64"))).unwrap_err();
+    assert!(matches!(error, OciError::BlobDigestMismatch { .. }), "{error:?}");
+}
+
+#[test]
+fn artifact_config_is_not_an_image_config() {
+    let fixture = Fixture::new();
+    let media_type = "application/vnd.oci.empty.v1+json";
+    let (image, _) = fixture.image_with_config("linux/amd64", media_type);
+    fixture.write_index(vec![image]);
+    let error = oci::resolve_layout(fixture.path(), None, Some(&platform("linux/amd64"))).unwrap_err();
+    assert!(matches!(error, OciError::NotAnImageConfig { .. }), "{error:?}");
+    assert!(error.to_string().contains(media_type), "{error}");
+}
+
+#[test]
+fn config_size_edge() {
+    let fixture = Fixture::new();
+    let (image, config) = fixture.image_with_config("linux/amd64", OCI_IMAGE_CONFIG);
+    fixture.write_index(vec![image]);
+    let size = config.len() as u64;
+    let at = LayoutOptions { config_bytes_max: size, ..LayoutOptions::default() };
+    assert!(oci::resolve_layout_with(fixture.path(), None, Some(&platform("linux/amd64")), at).is_ok());
+
+    let under = LayoutOptions { config_bytes_max: size - 1, ..LayoutOptions::default() };
+    let error = oci::resolve_layout_with(fixture.path(), None, Some(&platform("linux/amd64")), under).unwrap_err();
+    assert!(matches!(error, OciError::BlobTooLarge { size: found, .. } if found == size), "{error:?}");
+    assert!(error.to_string().contains("image configs"), "{error}");
+}
+
+/// Returns the only entry of the fixture's `index.json`.
+fn fixture_entry(fixture: &Fixture) -> Value {
+    let index: Value = serde_json::from_slice(&std::fs::read(fixture.path().join("index.json")).unwrap()).unwrap();
+    index["manifests"][0].clone()
+}
+
+// ---------------------------------------------------------------------------------
+// Manifest size limit of layouts
+
+#[test]
+fn layout_manifest_limit_edge() {
+    let fixture = Fixture::new();
+    let image = fixture.image("sized");
+    fixture.write_index(vec![image.clone()]);
+    let blob_size = image["size"].as_u64().unwrap();
+    let index_size = std::fs::metadata(fixture.path().join("index.json")).unwrap().len();
+    assert!(index_size < blob_size, "the test needs index.json ({index_size}) smaller than the blob ({blob_size})");
+
+    let at = LayoutOptions { manifest_bytes_max: blob_size, ..LayoutOptions::default() };
+    let resolved = oci::resolve_layout_with(fixture.path(), None, None, at).unwrap();
+    assert_eq!(resolved.digest.to_string(), digest_of(&image));
+
+    let past = LayoutOptions { manifest_bytes_max: blob_size - 1, ..LayoutOptions::default() };
+    let error = oci::resolve_layout_with(fixture.path(), None, None, past).unwrap_err();
+    assert!(matches!(error, OciError::BlobTooLarge { size, max, .. } if size == blob_size && max == blob_size - 1));
+}
+
+#[test]
+fn layout_index_json_limit_edge() {
+    let fixture = Fixture::new();
+    fixture.write_index(vec![fixture.image("a"), fixture.image("b")]);
+    let index_size = std::fs::metadata(fixture.path().join("index.json")).unwrap().len();
+
+    let at = LayoutOptions { manifest_bytes_max: index_size, ..LayoutOptions::default() };
+    assert!(oci::Layout::open_with(fixture.path(), at).is_ok());
+    let past = LayoutOptions { manifest_bytes_max: index_size - 1, ..LayoutOptions::default() };
+    let error = oci::Layout::open_with(fixture.path(), past).unwrap_err();
+    assert!(matches!(error, OciError::Input(InputError::TooLarge { .. })), "{error:?}");
+}
+
+#[test]
+fn layout_options_validate_manifest_maximum() {
+    let fixture = Fixture::new();
+    fixture.write_index(vec![fixture.image("a")]);
+    let at = LayoutOptions { manifest_bytes_max: MANIFEST_BYTES_MAX, ..LayoutOptions::default() };
+    assert!(at.validate().is_ok());
+    assert_eq!(at, LayoutOptions::default());
+
+    let past = LayoutOptions { manifest_bytes_max: MANIFEST_BYTES_MAX + 1, ..LayoutOptions::default() };
+    let error = oci::Layout::open_with(fixture.path(), past).unwrap_err();
+    assert!(matches!(error, OciError::InvalidLayoutOptions { field: "manifest_bytes_max", .. }), "{error:?}");
 }

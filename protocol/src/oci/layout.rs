@@ -1,12 +1,19 @@
 //! OCI image layout directories (`oci-layout`, `index.json`, `blobs/<alg>/<hex>`) and
 //! the `oci:DIR[:NAME]` locations that name an image in one.
+//!
+//! # Invariants
+//! `index.json` and every manifest or index blob are read only up to
+//! [`LayoutOptions::manifest_bytes_max`], and an image config only up to
+//! [`LayoutOptions::config_bytes_max`], each checked against its descriptor's size and
+//! digest before it is parsed.
 
 use std::io;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use super::manifest::{Descriptor, ImageIndex, Manifest, parse_manifest};
+use super::config::{self, CONFIG_BYTES_MAX};
+use super::manifest::{Descriptor, ImageIndex, ImageManifest, Manifest, parse_manifest};
 use super::platform::Platform;
 use super::resolve::{Chosen, ResolvedImage, platform_choice, platform_not_found, select_platform};
 use super::{MANIFEST_BYTES_MAX, OciError};
@@ -40,24 +47,68 @@ struct OciLayoutMarker {
     image_layout_version: String,
 }
 
+/// Size limits for reading a layout.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LayoutOptions {
+    /// Maximum size in bytes of `index.json` and of each manifest or index blob; at most
+    /// [`MANIFEST_BYTES_MAX`], because larger manifests do not parse.
+    pub manifest_bytes_max: u64,
+    /// Maximum size in bytes of the image config blob, read to check a requested
+    /// platform against a single image manifest.
+    pub config_bytes_max: u64,
+}
+
+impl Default for LayoutOptions {
+    fn default() -> LayoutOptions {
+        LayoutOptions { manifest_bytes_max: MANIFEST_BYTES_MAX, config_bytes_max: CONFIG_BYTES_MAX }
+    }
+}
+
+impl LayoutOptions {
+    /// Checks that `manifest_bytes_max` is at most [`MANIFEST_BYTES_MAX`].
+    pub fn validate(&self) -> Result<(), OciError> {
+        if self.manifest_bytes_max > MANIFEST_BYTES_MAX {
+            return Err(OciError::InvalidLayoutOptions {
+                field: "manifest_bytes_max",
+                value: self.manifest_bytes_max,
+                max: MANIFEST_BYTES_MAX,
+            });
+        }
+        Ok(())
+    }
+}
+
 /// An opened OCI image layout directory with its parsed `index.json`.
 #[derive(Clone, Debug)]
 pub struct Layout {
     dir: PathBuf,
     index: ImageIndex,
+    options: LayoutOptions,
 }
 
 impl Layout {
-    /// Opens a layout: checks `oci-layout` and parses `index.json`.
+    /// Opens a layout with the default [`LayoutOptions`]: checks `oci-layout` and
+    /// parses `index.json`.
     pub fn open(dir: &Path) -> Result<Layout, OciError> {
+        Layout::open_with(dir, LayoutOptions::default())
+    }
+
+    /// Opens a layout like [`Layout::open`], reading it within `options`' limits.
+    pub fn open_with(dir: &Path, options: LayoutOptions) -> Result<Layout, OciError> {
+        options.validate()?;
         check_marker(dir)?;
         let path = dir.join(INDEX_FILE);
-        let bytes = read_file_bounded(&path, MANIFEST_BYTES_MAX)?;
+        let bytes = read_file_bounded(&path, options.manifest_bytes_max)?;
         let index = match parse_manifest(&path.display().to_string(), &bytes)? {
             Manifest::Index(index) => index,
             Manifest::Image(_) => return Err(OciError::LayoutIndexNotIndex { path }),
         };
-        Ok(Layout { dir: dir.to_owned(), index })
+        Ok(Layout { dir: dir.to_owned(), index, options })
+    }
+
+    /// Returns the limits the layout is read with.
+    pub fn options(&self) -> &LayoutOptions {
+        &self.options
     }
 
     /// Returns the layout directory.
@@ -75,13 +126,20 @@ impl Layout {
         self.dir.join("blobs").join(digest.algorithm().name()).join(digest.hex())
     }
 
-    /// Reads a manifest or index blob, checking its size and digest against the
-    /// descriptor before returning its bytes.
+    /// Reads a manifest or index blob of at most
+    /// [`LayoutOptions::manifest_bytes_max`] bytes, checking its size and digest against
+    /// the descriptor before returning its bytes.
     pub fn read_blob(&self, descriptor: &Descriptor) -> Result<Vec<u8>, OciError> {
+        self.read_blob_bounded(descriptor, self.options.manifest_bytes_max, "manifests")
+    }
+
+    /// Reads a blob of at most `max` bytes, checking its size and digest against the
+    /// descriptor; `kind` names the limit in errors.
+    fn read_blob_bounded(&self, descriptor: &Descriptor, max: u64, kind: &'static str) -> Result<Vec<u8>, OciError> {
         let path = self.blob_path(&descriptor.digest);
         let digest = descriptor.digest.clone();
-        if descriptor.size > MANIFEST_BYTES_MAX {
-            return Err(OciError::BlobTooLarge { path, digest, size: descriptor.size, max: MANIFEST_BYTES_MAX });
+        if descriptor.size > max {
+            return Err(OciError::BlobTooLarge { path, digest, size: descriptor.size, max, kind });
         }
         let found_size = match std::fs::metadata(&path) {
             Ok(metadata) => metadata.len(),
@@ -130,9 +188,10 @@ impl Layout {
         }
     }
 
-    /// Resolves the entry named `name` (see [`Layout::select`]) to an image digest,
-    /// selecting a platform's manifest when `platform` is given and the entry is an
-    /// index.
+    /// Resolves the entry named `name` (see [`Layout::select`]) to an image digest.
+    ///
+    /// With `platform`, an index entry resolves to that platform's manifest. A single
+    /// image manifest is kept only if its image config records a matching platform.
     pub fn resolve(&self, name: Option<&str>, platform: Option<&Platform>) -> Result<ResolvedImage, OciError> {
         let entry = self.select(name)?;
         self.resolve_entry(entry, platform, 0)
@@ -150,7 +209,12 @@ impl Layout {
 
     /// Reads the blob an entry describes and resolves it; `depth` counts the index
     /// blobs already followed.
-    fn resolve_entry(&self, entry: &Descriptor, platform: Option<&Platform>, depth: usize) -> Result<ResolvedImage, OciError> {
+    fn resolve_entry(
+        &self,
+        entry: &Descriptor,
+        platform: Option<&Platform>,
+        depth: usize,
+    ) -> Result<ResolvedImage, OciError> {
         let source_name = self.blob_path(&entry.digest).display().to_string();
         if depth > INDEX_NESTING_MAX {
             return Err(OciError::IndexTooDeep { source_name, digest: entry.digest.clone(), max: INDEX_NESTING_MAX });
@@ -165,13 +229,18 @@ impl Layout {
         };
 
         match (&manifest, platform) {
-            (Manifest::Image(_), Some(requested)) => {
+            (Manifest::Image(image), Some(requested)) => {
                 check_entry_platform(&source_name, entry, requested)?;
+                if depth == 0 || entry.platform.is_none() {
+                    self.check_config_platform(image, requested)?;
+                }
                 Ok(resolved(Chosen::SingleManifest))
             }
             (Manifest::Image(_), None) => Ok(resolved(Chosen::SingleManifest)),
             (Manifest::Index(index), None) => Ok(resolved(Chosen::Index { platforms: index.platforms() })),
-            (Manifest::Index(index), Some(requested)) => self.resolve_platform(&source_name, entry, index, requested, depth),
+            (Manifest::Index(index), Some(requested)) => {
+                self.resolve_platform(&source_name, entry, index, requested, depth)
+            }
         }
     }
 
@@ -203,6 +272,20 @@ impl Layout {
             }
         }
         Err(platform_not_found(source_name, requested, available))
+    }
+
+    /// Reads the image config of a manifest that no index entry's platform selected,
+    /// and rejects it unless its platform matches `requested`.
+    fn check_config_platform(&self, image: &ImageManifest, requested: &Platform) -> Result<(), OciError> {
+        let descriptor = &image.config;
+        let path = self.blob_path(&descriptor.digest);
+        config::check_media_type(&path, descriptor)?;
+        let bytes = self.read_blob_bounded(descriptor, self.options.config_bytes_max, "image configs")?;
+        let found = config::parse_platform(&path, &bytes)?;
+        if !requested.matches(&found) {
+            return Err(OciError::ConfigPlatformMismatch { path, requested: requested.clone(), found });
+        }
+        Ok(())
     }
 }
 
@@ -256,9 +339,20 @@ fn media_type_served(entry: &Descriptor, manifest: &Manifest) -> String {
     if declared { manifest.media_type().as_str().to_owned() } else { entry.media_type.clone() }
 }
 
-/// Resolves the image named `tag` in the layout at `dir` (see [`Layout::resolve`]).
+/// Resolves the image named `tag` in the layout at `dir` (see [`Layout::resolve`]),
+/// with the default [`LayoutOptions`].
 pub fn resolve_layout(dir: &Path, tag: Option<&str>, platform: Option<&Platform>) -> Result<ResolvedImage, OciError> {
-    Layout::open(dir)?.resolve(tag, platform)
+    resolve_layout_with(dir, tag, platform, LayoutOptions::default())
+}
+
+/// Resolves the image named `tag` in the layout at `dir` within `options`' limits.
+pub fn resolve_layout_with(
+    dir: &Path,
+    tag: Option<&str>,
+    platform: Option<&Platform>,
+    options: LayoutOptions,
+) -> Result<ResolvedImage, OciError> {
+    Layout::open_with(dir, options)?.resolve(tag, platform)
 }
 
 /// An image in a layout, written `oci:DIR` or `oci:DIR:NAME`.
@@ -289,9 +383,15 @@ impl LayoutLocation {
         Ok(LayoutLocation { dir: PathBuf::from(dir), name: name.map(str::to_owned) })
     }
 
-    /// Resolves this location (see [`Layout::resolve`]).
+    /// Resolves this location (see [`Layout::resolve`]) with the default
+    /// [`LayoutOptions`].
     pub fn resolve(&self, platform: Option<&Platform>) -> Result<ResolvedImage, OciError> {
-        resolve_layout(&self.dir, self.name.as_deref(), platform)
+        self.resolve_with(platform, LayoutOptions::default())
+    }
+
+    /// Resolves this location within `options`' limits.
+    pub fn resolve_with(&self, platform: Option<&Platform>, options: LayoutOptions) -> Result<ResolvedImage, OciError> {
+        resolve_layout_with(&self.dir, self.name.as_deref(), platform, options)
     }
 }
 

@@ -11,6 +11,7 @@
 //! its bytes are parsed, and no manifest or index larger than [`MANIFEST_BYTES_MAX`] is
 //! read.
 
+mod config;
 mod layout;
 mod manifest;
 mod platform;
@@ -21,9 +22,10 @@ use std::path::PathBuf;
 use crate::digest::Digest;
 use crate::input::InputError;
 
+pub use config::{CONFIG_BYTES_MAX, DOCKER_IMAGE_CONFIG, OCI_IMAGE_CONFIG};
 pub use layout::{
-    IMAGE_LAYOUT_VERSION, INDEX_FILE, INDEX_NESTING_MAX, Layout, LayoutLocation, OCI_LAYOUT_BYTES_MAX,
-    OCI_LAYOUT_FILE, resolve_layout,
+    IMAGE_LAYOUT_VERSION, INDEX_FILE, INDEX_NESTING_MAX, Layout, LayoutLocation, LayoutOptions, OCI_LAYOUT_BYTES_MAX,
+    OCI_LAYOUT_FILE, resolve_layout, resolve_layout_with,
 };
 pub use manifest::{
     ATTESTATION_MANIFEST_TYPE, DOCKER_MANIFEST, DOCKER_MANIFEST_LIST, DOCKER_REFERENCE_TYPE_ANNOTATION, Descriptor,
@@ -109,8 +111,8 @@ pub enum OciError {
     #[error("{path}: blob {digest} is missing from the layout")]
     BlobMissing { path: PathBuf, digest: Digest },
 
-    #[error("{path}: blob {digest} is {size} bytes by its descriptor, over the limit of {max} bytes for manifests")]
-    BlobTooLarge { path: PathBuf, digest: Digest, size: u64, max: u64 },
+    #[error("{path}: blob {digest} is {size} bytes by its descriptor, over the limit of {max} bytes for {kind}")]
+    BlobTooLarge { path: PathBuf, digest: Digest, size: u64, max: u64, kind: &'static str },
 
     #[error("{path}: blob {digest} is {found} bytes, but its descriptor says {expected} bytes")]
     BlobSizeMismatch { path: PathBuf, digest: Digest, expected: u64, found: u64 },
@@ -133,6 +135,22 @@ pub enum OciError {
 
     #[error("{source_name}: blob {digest} is more than {max} index levels below index.json")]
     IndexTooDeep { source_name: String, digest: Digest, max: usize },
+
+    #[error(
+        "{path}: the image config records platform {found}, not the requested {requested}; \
+         request {found} or choose the image built for {requested}"
+    )]
+    ConfigPlatformMismatch { path: PathBuf, requested: Platform, found: Platform },
+
+    #[error(
+        "{path}: the manifest's config has mediaType `{media_type}`, not an image config \
+         ({OCI_IMAGE_CONFIG} or {DOCKER_IMAGE_CONFIG}), so it records no platform to check; \
+         attest it without a platform"
+    )]
+    NotAnImageConfig { path: PathBuf, media_type: String },
+
+    #[error("invalid layout options: {field} is {value}, over the maximum of {max}")]
+    InvalidLayoutOptions { field: &'static str, value: u64, max: u64 },
 
     #[error("invalid OCI layout location `{text}`: {reason}; expected `oci:DIR` or `oci:DIR:NAME`")]
     InvalidLocation { text: String, reason: &'static str },

@@ -64,8 +64,9 @@ impl fmt::Display for Chosen {
 /// With `platform`, an index resolves to the matching entry's digest, taken from the
 /// entry's descriptor because the file contains no other blobs.
 ///
-/// NOTE: an image manifest carries no platform list, so `platform` is not checked
-/// against a single manifest; that needs the image config blob.
+/// A single manifest is returned whatever `platform` is, because its platform is
+/// recorded only in the image config blob, which a lone manifest file comes without.
+/// [`super::Layout::resolve`] reads the config and checks it.
 pub fn resolve_manifest_file(path: &Path, platform: Option<&Platform>) -> Result<ResolvedImage, OciError> {
     let bytes = read_file_bounded(path, MANIFEST_BYTES_MAX)?;
     let source_name = path.display().to_string();

@@ -3,7 +3,7 @@
 
 use anyhow::{Context, bail};
 use vouch_protocol::Digest;
-use vouch_protocol::oci::{Chosen, LayoutLocation, Platform};
+use vouch_protocol::oci::{Chosen, LayoutLocation, LayoutOptions, MANIFEST_BYTES_MAX, Platform};
 use vouch_protocol::reference::Reference;
 
 /// Prefix of an OCI image layout argument: `oci:DIR[:TAG]`.
@@ -20,13 +20,11 @@ pub struct Target {
     pub chosen: Option<String>,
 }
 
-/// Resolves the IMAGE argument of `vouch attest`.
-///
-/// NOTE: layout files are read with the protocol's own manifest size limit
-/// (`oci::MANIFEST_BYTES_MAX`), not `--max-input-bytes`.
-pub fn resolve(image: &str, platform: Option<&str>) -> anyhow::Result<Target> {
+/// Resolves the IMAGE argument of `vouch attest`; `max_input_bytes` bounds each file
+/// read from an OCI layout (see [`layout_options`]).
+pub fn resolve(image: &str, platform: Option<&str>, max_input_bytes: u64) -> anyhow::Result<Target> {
     if image.starts_with(OCI_LAYOUT_PREFIX) {
-        return resolve_layout(image, platform);
+        return resolve_layout(image, platform, layout_options(max_input_bytes));
     }
     if platform.is_some() {
         bail!(
@@ -46,12 +44,19 @@ fn resolve_reference(image: &str) -> anyhow::Result<Target> {
     Ok(Target { name: reference.name().to_owned(), digest, chosen: None })
 }
 
+/// Returns the layout limits for `--max-input-bytes`: it bounds the image config, and
+/// the manifests up to the registries' [`MANIFEST_BYTES_MAX`], because a larger manifest
+/// cannot be pushed.
+pub fn layout_options(max_input_bytes: u64) -> LayoutOptions {
+    LayoutOptions { manifest_bytes_max: max_input_bytes.min(MANIFEST_BYTES_MAX), config_bytes_max: max_input_bytes }
+}
+
 /// Resolves `DIR[:TAG]` in an OCI image layout, choosing a platform's manifest of an
-/// index when `--platform` is given.
-fn resolve_layout(image: &str, platform: Option<&str>) -> anyhow::Result<Target> {
+/// index, or checking a single manifest's config, when `--platform` is given.
+fn resolve_layout(image: &str, platform: Option<&str>, options: LayoutOptions) -> anyhow::Result<Target> {
     let location = LayoutLocation::parse(image)?;
     let platform = platform.map(Platform::parse).transpose().context("invalid --platform")?;
-    let resolved = location.resolve(platform.as_ref())?;
+    let resolved = location.resolve_with(platform.as_ref(), options)?;
     if let (None, Chosen::Index { platforms }) = (&platform, &resolved.chosen) {
         tracing::debug!(
             platforms = platforms.len(),
@@ -75,5 +80,24 @@ fn layout_subject_name(location: &LayoutLocation) -> String {
     match &location.name {
         Some(name) => format!("{folder}:{name}"),
         None => folder,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layout_options_follow_max_input_bytes() {
+        let small = layout_options(1000);
+        assert_eq!(small.manifest_bytes_max, 1000);
+        assert_eq!(small.config_bytes_max, 1000);
+
+        let at = layout_options(MANIFEST_BYTES_MAX);
+        assert_eq!(at.manifest_bytes_max, MANIFEST_BYTES_MAX);
+        let large = layout_options(MANIFEST_BYTES_MAX + 1);
+        assert_eq!(large.manifest_bytes_max, MANIFEST_BYTES_MAX);
+        assert_eq!(large.config_bytes_max, MANIFEST_BYTES_MAX + 1);
+        assert!(large.validate().is_ok());
     }
 }

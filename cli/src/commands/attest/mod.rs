@@ -65,7 +65,8 @@ pub struct AttestArgs {
     pub reviewer: Option<String>,
 
     /// Platform of a multi-platform OCI index to attest, as os/arch[/variant]; by
-    /// default the index itself is the subject.
+    /// default the index itself is the subject. For a single image manifest, the
+    /// platform its image config records must match.
     #[arg(long, value_name = "PLATFORM")]
     pub platform: Option<String>,
 
@@ -83,7 +84,8 @@ pub struct AttestArgs {
     #[arg(long, value_name = "URL", conflicts_with = "dry_run")]
     pub node: Option<String>,
 
-    /// Largest input file read, in bytes.
+    /// Largest input file read, in bytes; it also bounds the files read from an `oci:`
+    /// layout (manifests at most 4194304 bytes, the registry limit).
     #[arg(long, value_name = "BYTES", default_value_t = vouch_protocol::input::DEFAULT_INPUT_BYTES_MAX)]
     pub max_input_bytes: u64,
 }
@@ -100,7 +102,7 @@ pub fn run(args: AttestArgs, keyring: &Keyring) -> anyhow::Result<()> {
     let key = keyring.load(&key_name)?;
     let signer = sign::Signer::check(&key)?;
 
-    let target = image::resolve(&args.image, args.platform.as_deref())?;
+    let target = image::resolve(&args.image, args.platform.as_deref(), args.max_input_bytes)?;
     let prepared = predicate::prepare(&args, &target)?;
 
     let signing_key = signer.unlock(&key, &args.passphrase)?;
