@@ -679,3 +679,52 @@ fn oci_corpus_layout_platform_mismatch_names_both() {
     assert!(run.stderr.contains(&format!("records platform {recorded}")), "{}", run.stderr);
     assert!(run.stderr.contains(&format!("requested {other}")), "{}", run.stderr);
 }
+
+/// A Trivy report whose bytes any re-encoding would change: keys out of order, an
+/// integer beyond 64 bits, a number with a trailing zero and an escaped slash.
+const TRIVY_EXACT: &str = r#"{"SchemaVersion": 2, "ArtifactName": "app", "Results": [{"Target": "app (alpine 3.19)", "Class": "os-pkgs", "Vulnerabilities": [{"VulnerabilityID": "CVE-2024-0001", "PkgName": "zlib", "InstalledVersion": "1.2", "Severity": "HIGH", "CVSS": {"nvd": {"V3Score": 7.50}}}]}], "Metadata": {"Size": 123456789012345678901234567890, "ZLast": "z", "ALast": "a\/b"}}"#;
+
+/// Reads the envelope on stdin with Python (whose integers are exact) and prints the
+/// report's `Metadata.Size` as text and the order of the `Metadata` keys.
+const PYTHON_EMBEDDED_REPORT: &str = r#"
+import base64, json, sys
+envelope = json.load(open(sys.argv[1]))
+statement = json.loads(base64.b64decode(envelope["payload"]))
+metadata = statement["predicate"]["scanner"]["result"]["Metadata"]
+print(json.dumps({"size": str(metadata["Size"]), "keys": list(metadata)}))
+"#;
+
+#[test]
+fn scanner_report_is_embedded_byte_for_byte() {
+    let signer = Signer::new();
+    let path = write(&signer.vouch, "exact.json", format!("\n  {TRIVY_EXACT}\n\n").as_bytes());
+    let run = signer.attest(IMAGE, &["--trivy", path.to_str().unwrap()]).success();
+    let statement = signer.verify(&run);
+    assert_eq!(statement.predicate_type, COSIGN_VULN);
+
+    let envelope = Envelope::from_json("stdout", run.stdout.as_bytes()).unwrap();
+    let payload = String::from_utf8(envelope.payload).unwrap();
+    assert!(payload.contains(&format!("\"result\":{TRIVY_EXACT}")), "{payload}");
+    assert!(!payload.contains(&format!("{TRIVY_EXACT}\n")), "{payload}");
+
+    let envelope_path = write(&signer.vouch, "exact.intoto.json", run.stdout.as_bytes());
+    let reading: Value = serde_json::from_str(&python3(PYTHON_EMBEDDED_REPORT, &[&envelope_path])).unwrap();
+    assert_eq!(reading["size"], "123456789012345678901234567890");
+    assert_eq!(reading["keys"], serde_json::json!(["Size", "ZLast", "ALast"]));
+    assert!(summary_line(&run.stderr, "vulnerabilities").contains("high=1"), "{}", run.stderr);
+}
+
+#[test]
+fn sbom_and_provenance_are_embedded_byte_for_byte() {
+    let signer = Signer::new();
+    let sbom = r#"{"specVersion": "1.5", "bomFormat": "CycloneDX", "version": 1, "metadata": {"size": 123456789012345678901234567890}, "components": [{"type": "library", "name": "zlib", "version": "1.2"}]}"#;
+    let provenance = r#"{"runDetails": {"builder": {"id": "https://builder.example/v1"}}, "buildDefinition": {"externalParameters": {"n": 1.0e2}, "buildType": "https://build.example/type/v1"}}"#;
+    for (flag, document) in [("--sbom", sbom), ("--provenance", provenance)] {
+        let path = write(&signer.vouch, "document.json", format!("{document}\n").as_bytes());
+        let run = signer.attest(IMAGE, &[flag, path.to_str().unwrap()]).success();
+        signer.verify(&run);
+        let envelope = Envelope::from_json("stdout", run.stdout.as_bytes()).unwrap();
+        let payload = String::from_utf8(envelope.payload).unwrap();
+        assert!(payload.ends_with(&format!("\"predicate\":{document}}}")), "{flag}: {payload}");
+    }
+}

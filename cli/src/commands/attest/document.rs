@@ -1,5 +1,5 @@
 //! SBOMs (CycloneDX or SPDX) and SLSA provenance, signed with the document itself as
-//! the predicate.
+//! the predicate, embedded byte for byte.
 
 use std::path::Path;
 
@@ -8,7 +8,7 @@ use serde_json::Value;
 use vouch_protocol::facts::{self, SbomFormat, SlsaVersion};
 
 use super::image::Target;
-use super::predicate::{Prepared, read_input, statement_about};
+use super::predicate::{Prepared, raw_json, read_input, statement_about};
 use super::sign::Unsigned;
 use super::summary::Summary;
 
@@ -38,7 +38,7 @@ pub fn prepare_sbom(path: &Path, target: &Target, max_input_bytes: u64) -> anyho
         CYCLONEDX_PREDICATE_TYPE => facts::cyclonedx::from_value(&source_name, &document)?,
         _ => facts::spdx::from_value(&source_name, &document)?,
     };
-    let (payload, _) = statement_about(target, predicate_type, document)?;
+    let (payload, _) = statement_about(target, predicate_type, &raw_json(&source_name, &bytes)?)?;
 
     let mut summary = Summary::new(predicate_type);
     let format = match sbom.format {
@@ -81,7 +81,7 @@ pub fn prepare_provenance(path: &Path, target: &Target, max_input_bytes: u64) ->
         ),
     };
     let provenance = facts::slsa::from_value(version, &source_name, &document)?;
-    let (payload, _) = statement_about(target, predicate_type, document)?;
+    let (payload, _) = statement_about(target, predicate_type, &raw_json(&source_name, &bytes)?)?;
 
     let mut summary = Summary::new(predicate_type);
     summary.line("builder", provenance.builder_id.clone());

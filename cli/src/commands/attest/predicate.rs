@@ -4,9 +4,9 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use anyhow::Context;
-use serde_json::Value;
+use serde::Serialize;
 use vouch_protocol::facts::{self, Facts};
-use vouch_protocol::intoto::{Statement, Subject};
+use vouch_protocol::intoto::{STATEMENT_TYPE_V1, Statement, Subject};
 
 use super::image::Target;
 use super::sign::Unsigned;
@@ -50,14 +50,42 @@ pub fn read_input(path: &Path, max_input_bytes: u64) -> anyhow::Result<Vec<u8>> 
     Ok(vouch_protocol::input::read_file_bounded(path, max_input_bytes)?)
 }
 
-/// Builds the v1 statement about `target`, checks that facts can read its
-/// predicate, and returns its bytes with the facts.
-pub fn statement_about(target: &Target, predicate_type: &str, predicate: Value) -> anyhow::Result<(Vec<u8>, Facts)> {
+/// The in-toto Statement v1 as written here, so that the predicate can hold raw JSON.
+#[derive(Serialize)]
+struct StatementOut<'a, P: Serialize> {
+    #[serde(rename = "_type")]
+    statement_type: &'static str,
+    subject: [Subject; 1],
+    #[serde(rename = "predicateType")]
+    predicate_type: &'a str,
+    predicate: &'a P,
+}
+
+/// Builds the v1 statement about `target` and returns its bytes with the facts read
+/// back from them.
+///
+/// `predicate` is written as it serializes, so a [`serde_json::value::RawValue`] inside it
+/// keeps the input's exact bytes. The bytes are then parsed again with the protocol's
+/// statement parser and facts reader, so what is signed is what verifiers will read.
+pub fn statement_about<P: Serialize>(
+    target: &Target,
+    predicate_type: &str,
+    predicate: &P,
+) -> anyhow::Result<(Vec<u8>, Facts)> {
     let digest = BTreeMap::from([(target.digest.algorithm().name().to_owned(), target.digest.hex().to_owned())]);
     let subject = Subject { name: target.name.clone(), digest };
-    let statement = Statement::new(vec![subject], predicate_type, predicate)?;
+    let out = StatementOut { statement_type: STATEMENT_TYPE_V1, subject: [subject], predicate_type, predicate };
+    let bytes = serde_json::to_vec(&out).context("cannot encode the statement")?;
+
+    let statement = Statement::from_json("the statement built from the input", &bytes)?;
     let facts = facts::from_statement(predicate_type, &statement.predicate)
         .with_context(|| format!("the {predicate_type} predicate built from the input does not read back"))?
         .with_context(|| format!("bug: no facts reader for predicate type {predicate_type}"))?;
-    Ok((statement.to_json_bytes(), facts))
+    Ok((bytes, facts))
+}
+
+/// Reads a JSON document as raw JSON: its exact bytes without the surrounding
+/// whitespace, checked to be one valid JSON value.
+pub fn raw_json(source_name: &str, bytes: &[u8]) -> anyhow::Result<Box<serde_json::value::RawValue>> {
+    Ok(vouch_protocol::input::parse_json(source_name, bytes)?)
 }

@@ -23,7 +23,7 @@ pub fn prepare(args: &AttestArgs, target: &Target) -> anyhow::Result<Prepared> {
 
     let predicate = serde_json::to_value(&review).context("cannot encode the review")?;
     review_reader::from_value("--reason/--reviewer", &predicate)?;
-    let (payload, _) = statement_about(target, VOUCH_REVIEW_V1, predicate)?;
+    let (payload, _) = statement_about(target, VOUCH_REVIEW_V1, &predicate)?;
 
     let mut summary = Summary::new(VOUCH_REVIEW_V1);
     summary.line("decision", if args.approve { "approve" } else { "reject" });

@@ -2,18 +2,22 @@
 //!
 //! The predicate is cosign's `https://cosign.sigstore.dev/attestation/vuln/v1` as
 //! `cosign attest --type vuln` writes it: `invocation`, `scanner` with the whole report
-//! in `scanner.result`, and `metadata` with the scan's start and end time.
+//! in `scanner.result`, and `metadata` with the scan's start and end time. The report is
+//! embedded byte for byte (without surrounding whitespace), so its key order, number
+//! spelling and integers beyond 64 bits are kept.
 
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::bail;
+use serde::Serialize;
+use serde_json::value::RawValue;
 use serde_json::{Value, json};
 use vouch_protocol::Digest;
 use vouch_protocol::facts::{self, Timestamp, VulnerabilityReport};
 
 use super::image::Target;
-use super::predicate::{Prepared, read_input, statement_about};
+use super::predicate::{Prepared, raw_json, read_input, statement_about};
 use super::sign::Unsigned;
 use super::summary::{Summary, format_counts};
 
@@ -56,9 +60,9 @@ pub fn prepare(scanner: Scanner, path: &Path, target: &Target, max_input_bytes: 
         tracing::warn!(file = %source_name, "{warning}");
     }
 
-    let result: Value = vouch_protocol::input::parse_json(&source_name, &bytes)?;
-    let predicate = cosign_vuln_predicate(scanner, &report, result);
-    let (payload, _) = statement_about(target, COSIGN_VULN_PREDICATE_TYPE, predicate)?;
+    let result = raw_json(&source_name, &bytes)?;
+    let predicate = cosign_vuln_predicate(scanner, &report, &result);
+    let (payload, _) = statement_about(target, COSIGN_VULN_PREDICATE_TYPE, &predicate)?;
 
     let mut summary = Summary::new(COSIGN_VULN_PREDICATE_TYPE);
     summary.line(
@@ -91,19 +95,39 @@ fn describe_repo_digests(report: &VulnerabilityReport) -> String {
     }
 }
 
+/// cosign's vuln predicate, with the report as raw JSON in `scanner.result`.
+#[derive(Serialize)]
+struct CosignVulnPredicate<'a> {
+    invocation: Value,
+    scanner: CosignScanner<'a>,
+    metadata: Value,
+}
+
+#[derive(Serialize)]
+struct CosignScanner<'a> {
+    uri: &'static str,
+    version: String,
+    db: Value,
+    result: &'a RawValue,
+}
+
 /// Builds cosign's vuln predicate with the report as `scanner.result`.
-fn cosign_vuln_predicate(scanner: Scanner, report: &VulnerabilityReport, result: Value) -> Value {
+fn cosign_vuln_predicate<'a>(
+    scanner: Scanner,
+    report: &VulnerabilityReport,
+    result: &'a RawValue,
+) -> CosignVulnPredicate<'a> {
     let scanned_at = report.scanned_at.unwrap_or_else(now).to_string();
-    json!({
-        "invocation": { "parameters": null, "uri": "", "event_id": "", "builder.id": "" },
-        "scanner": {
-            "uri": scanner.uri(),
-            "version": report.scanner.version.clone().unwrap_or_default(),
-            "db": { "uri": "", "version": "" },
-            "result": result,
+    CosignVulnPredicate {
+        invocation: json!({ "parameters": null, "uri": "", "event_id": "", "builder.id": "" }),
+        scanner: CosignScanner {
+            uri: scanner.uri(),
+            version: report.scanner.version.clone().unwrap_or_default(),
+            db: json!({ "uri": "", "version": "" }),
+            result,
         },
-        "metadata": { "scanStartedOn": scanned_at, "scanFinishedOn": scanned_at },
-    })
+        metadata: json!({ "scanStartedOn": scanned_at, "scanFinishedOn": scanned_at }),
+    }
 }
 
 /// Returns the current time, whole seconds.
