@@ -728,3 +728,76 @@ fn sbom_and_provenance_are_embedded_byte_for_byte() {
         assert!(payload.ends_with(&format!("\"predicate\":{document}}}")), "{flag}: {payload}");
     }
 }
+
+/// Signs an approval of IMAGE with `signer`'s key `ci` and writes the envelope to a file.
+fn approval_envelope(signer: &Signer, file_name: &str) -> PathBuf {
+    let run = signer.attest(IMAGE, &["--approve", "--reason", "first reviewer"]).success();
+    write(&signer.vouch, file_name, run.stdout.as_bytes())
+}
+
+#[test]
+fn envelope_existing_signature_is_verified() {
+    let signer = Signer::new();
+    let path = approval_envelope(&signer, "first.json");
+    signer.vouch.generate_unencrypted("second");
+    let run =
+        signer.vouch.run(&["attest", IMAGE, "--envelope", path.to_str().unwrap(), "--key", "second", "--dry-run"]);
+    let run = run.success();
+    let line = summary_line(&run.stderr, "existing signature");
+    assert_eq!(line, format!("#1 (keyid {}) verified with key `ci`", signer.keyid));
+}
+
+#[test]
+fn envelope_signature_by_public_only_key_is_verified() {
+    let author = Signer::new();
+    let path = approval_envelope(&author, "first.json");
+    let exported = author.vouch.path("ci.pub");
+    author.vouch.run(&["keys", "export", "ci", "--out", exported.to_str().unwrap()]).success();
+
+    let countersigner = Vouch::new();
+    countersigner.generate_unencrypted("ci");
+    countersigner.run(&["keys", "import", "alice", exported.to_str().unwrap()]).success();
+    let args = ["attest", IMAGE, "--envelope", path.to_str().unwrap(), "--key", "ci", "--dry-run"];
+    let run = countersigner.run(&args).success();
+    assert!(summary_line(&run.stderr, "existing signature").ends_with("verified with key `alice`"), "{}", run.stderr);
+    let envelope = Envelope::from_json("stdout", run.stdout.as_bytes()).unwrap();
+    assert_eq!(envelope.signatures.len(), 2);
+
+    let stranger = Vouch::new();
+    stranger.generate_unencrypted("ci");
+    let run = stranger.run(&args).success();
+    let line = summary_line(&run.stderr, "existing signature");
+    assert!(line.ends_with("not checked: no keyring key matches"), "{}", run.stderr);
+    assert!(line.contains(author.keyid.as_str()), "{line}");
+}
+
+#[test]
+fn envelope_with_tampered_signature_is_rejected() {
+    let signer = Signer::new();
+    let path = approval_envelope(&signer, "first.json");
+    let mut envelope = Envelope::from_json("first", &std::fs::read(&path).unwrap()).unwrap();
+    let payload = String::from_utf8(envelope.payload.clone()).unwrap();
+    assert!(payload.contains("first reviewer"), "{payload}");
+    envelope.payload = payload.replace("first reviewer", "first reviewez").into_bytes();
+    let tampered = write(&signer.vouch, "tampered.json", envelope.to_json().as_bytes());
+    signer.vouch.generate_unencrypted("second");
+
+    let file = tampered.to_str().unwrap();
+    let run = signer.vouch.run(&["attest", IMAGE, "--envelope", file, "--key", "second", "--dry-run"]).failure();
+    assert!(run.stderr.contains("does not verify with keyring key `ci`"), "{}", run.stderr);
+    assert!(run.stderr.contains("tampered.json"), "{}", run.stderr);
+    assert!(run.stdout.is_empty());
+}
+
+#[test]
+fn envelope_signed_by_same_key_without_keyid_is_rejected() {
+    let signer = Signer::new();
+    let path = approval_envelope(&signer, "first.json");
+    let mut envelope = Envelope::from_json("first", &std::fs::read(&path).unwrap()).unwrap();
+    envelope.signatures[0].keyid = String::new();
+    let anonymous = write(&signer.vouch, "anonymous.json", envelope.to_json().as_bytes());
+
+    let run = signer.attest(IMAGE, &["--envelope", anonymous.to_str().unwrap()]).failure();
+    assert!(run.stderr.contains("already has a signature by key `ci`"), "{}", run.stderr);
+    assert!(run.stderr.contains("keyid empty"), "{}", run.stderr);
+}

@@ -3,6 +3,7 @@
 
 mod document;
 mod duration;
+mod existing;
 mod image;
 mod predicate;
 mod review;
@@ -44,7 +45,8 @@ pub struct AttestArgs {
     /// Unsigned in-toto statement to sign as it is.
     #[arg(long, value_name = "FILE")]
     pub statement: Option<PathBuf>,
-    /// Existing DSSE envelope to add a signature to; its signatures are kept.
+    /// Existing DSSE envelope to add a signature to; its signatures are kept, and
+    /// those by keyring keys must verify.
     #[arg(long, value_name = "FILE")]
     pub envelope: Option<PathBuf>,
 
@@ -103,7 +105,7 @@ pub fn run(args: AttestArgs, keyring: &Keyring) -> anyhow::Result<()> {
     let signer = sign::Signer::check(&key)?;
 
     let target = image::resolve(&args.image, args.platform.as_deref(), args.max_input_bytes)?;
-    let prepared = predicate::prepare(&args, &target)?;
+    let prepared = predicate::prepare(&args, &target, keyring)?;
 
     let signing_key = signer.unlock(&key, &args.passphrase)?;
     let envelope = sign::sign(prepared.unsigned, signer.keyid(), &signing_key)?;

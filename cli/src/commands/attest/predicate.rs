@@ -12,6 +12,7 @@ use super::image::Target;
 use super::sign::Unsigned;
 use super::summary::Summary;
 use super::{AttestArgs, document, review, statement, vuln};
+use crate::keyring::Keyring;
 
 /// A statement or envelope ready to sign, with its summary.
 pub struct Prepared {
@@ -21,8 +22,9 @@ pub struct Prepared {
     pub summary: Summary,
 }
 
-/// Reads and checks the input that `args` names and builds what to sign.
-pub fn prepare(args: &AttestArgs, target: &Target) -> anyhow::Result<Prepared> {
+/// Reads and checks the input that `args` names and builds what to sign; `keyring`
+/// checks the signatures of an existing envelope.
+pub fn prepare(args: &AttestArgs, target: &Target, keyring: &Keyring) -> anyhow::Result<Prepared> {
     let max = args.max_input_bytes;
     if let Some(path) = &args.trivy {
         return vuln::prepare(vuln::Scanner::Trivy, path, target, max);
@@ -40,7 +42,7 @@ pub fn prepare(args: &AttestArgs, target: &Target) -> anyhow::Result<Prepared> {
         return statement::prepare_statement(path, target, max);
     }
     if let Some(path) = &args.envelope {
-        return statement::prepare_envelope(path, target, max);
+        return statement::prepare_envelope(path, target, max, keyring, &args.key);
     }
     review::prepare(args, target)
 }

@@ -8,10 +8,12 @@ use vouch_protocol::dsse::Envelope;
 use vouch_protocol::facts::{self, Facts};
 use vouch_protocol::intoto::{PAYLOAD_TYPE, Statement};
 
+use super::existing::{self, Outcome};
 use super::image::Target;
 use super::predicate::{Prepared, read_input};
 use super::sign::Unsigned;
 use super::summary::{Summary, format_counts};
+use crate::keyring::Keyring;
 
 /// Reads an unsigned in-toto statement about `target`; its exact bytes are signed.
 pub fn prepare_statement(path: &Path, target: &Target, max_input_bytes: u64) -> anyhow::Result<Prepared> {
@@ -25,8 +27,18 @@ pub fn prepare_statement(path: &Path, target: &Target, max_input_bytes: u64) -> 
     Ok(Prepared { unsigned: Unsigned::Statement(bytes), summary })
 }
 
-/// Reads a DSSE envelope whose payload is an in-toto statement about `target`.
-pub fn prepare_envelope(path: &Path, target: &Target, max_input_bytes: u64) -> anyhow::Result<Prepared> {
+/// Reads a DSSE envelope whose payload is an in-toto statement about `target`, and
+/// checks its signatures against the keys of `keyring` (see [`existing`]).
+///
+/// `signing_key` names the key that will sign; an existing signature that verifies
+/// with it is rejected as a duplicate, whatever key id it carries.
+pub fn prepare_envelope(
+    path: &Path,
+    target: &Target,
+    max_input_bytes: u64,
+    keyring: &Keyring,
+    signing_key: &str,
+) -> anyhow::Result<Prepared> {
     let source_name = path.display().to_string();
     let bytes = read_input(path, max_input_bytes)?;
     let envelope = Envelope::from_json(&source_name, &bytes)?;
@@ -39,9 +51,17 @@ pub fn prepare_envelope(path: &Path, target: &Target, max_input_bytes: u64) -> a
     let payload_name = format!("{source_name} payload");
     let statement = Statement::from_json(&payload_name, &envelope.payload)?;
     let mut summary = check_statement(&payload_name, &statement, target)?;
-    // NOTE: the existing signatures are kept without verification, because their
-    // public keys (often keyless certificates) are not in the keyring.
-    summary.line("existing signatures", format!("{} kept, not verified", envelope.signatures.len()));
+
+    let keys = existing::known_keys(keyring)?;
+    let checked = existing::check_signatures(&source_name, &envelope, &keys)?;
+    for check in &checked {
+        if matches!(&check.outcome, Outcome::Verified(name) if name.as_str() == signing_key) {
+            bail!(
+                "{source_name}: the envelope already has a signature by key `{signing_key}` ({check}); sign with another key"
+            );
+        }
+        summary.line("existing signature", check.to_string());
+    }
     Ok(Prepared { unsigned: Unsigned::Envelope(envelope), summary })
 }
 
