@@ -283,7 +283,8 @@ impl Layout {
         let bytes = self.read_blob_bounded(descriptor, self.options.config_bytes_max, "image configs")?;
         let found = config::parse_platform(&path, &bytes)?;
         if !requested.matches(&found) {
-            return Err(OciError::ConfigPlatformMismatch { path, requested: requested.clone(), found });
+            let (requested, found) = (Box::new(requested.clone()), Box::new(found));
+            return Err(OciError::ConfigPlatformMismatch { path, requested, found });
         }
         Ok(())
     }

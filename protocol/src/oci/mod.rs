@@ -140,7 +140,7 @@ pub enum OciError {
         "{path}: the image config records platform {found}, not the requested {requested}; \
          request {found} or choose the image built for {requested}"
     )]
-    ConfigPlatformMismatch { path: PathBuf, requested: Platform, found: Platform },
+    ConfigPlatformMismatch { path: PathBuf, requested: Box<Platform>, found: Box<Platform> },
 
     #[error(
         "{path}: the manifest's config has mediaType `{media_type}`, not an image config \
