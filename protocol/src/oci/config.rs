@@ -16,8 +16,8 @@ pub const OCI_IMAGE_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
 pub const DOCKER_IMAGE_CONFIG: &str = "application/vnd.docker.container.image.v1+json";
 
 /// Default maximum size of an image config blob: 4 MiB, the bound Vouch also applies to
-/// manifests. A config holds the platform, runtime settings and one history entry per
-/// layer.
+/// manifests. A config contains the platform, runtime settings and one history entry
+/// per layer.
 pub const CONFIG_BYTES_MAX: u64 = 4 * 1024 * 1024;
 
 /// The platform fields of an image config; the other fields are not read.

@@ -50,8 +50,8 @@ impl KnownKey {
     }
 }
 
-/// Loads the checking keys of every key in `keyring`; a key file that fails to load is
-/// skipped with a warning, so that one broken file does not block countersigning.
+/// Loads the checking keys of every key in `keyring`. A key file that fails to load is
+/// skipped with a warning, so one broken file does not block countersigning.
 pub fn known_keys(keyring: &Keyring) -> anyhow::Result<Vec<KnownKey>> {
     let mut keys = Vec::new();
     for loaded in keyring.list()? {
@@ -80,7 +80,7 @@ pub struct Checked {
     pub number: usize,
     /// The signature's `keyid`, possibly empty.
     pub keyid: String,
-    /// What the check found.
+    /// The check's result.
     pub outcome: Outcome,
 }
 
