@@ -67,8 +67,10 @@ pub fn read_file_bounded(path: &Path, max_bytes: u64) -> Result<Vec<u8>, InputEr
         return Err(InputError::TooLarge { source_name, size, max: max_bytes });
     }
 
+    // One byte past the limit shows that the file grew; saturating, because a limit of
+    // `u64::MAX` admits every file.
     let mut bytes = Vec::with_capacity(size as usize);
-    file.take(max_bytes + 1).read_to_end(&mut bytes).map_err(io_error)?;
+    file.take(max_bytes.saturating_add(1)).read_to_end(&mut bytes).map_err(io_error)?;
     if bytes.len() as u64 > max_bytes {
         return Err(InputError::TooLarge { source_name, size: bytes.len() as u64, max: max_bytes });
     }
