@@ -10,6 +10,8 @@ use std::path::Path;
 
 use serde::de::DeserializeOwned;
 
+mod unique_keys;
+
 /// Default maximum size of one input file: 64 MiB, larger than any scanner report or
 /// SBOM in common use and small enough to hold in memory.
 pub const DEFAULT_INPUT_BYTES_MAX: u64 = 64 * 1024 * 1024;
@@ -94,6 +96,13 @@ pub fn parse_json<T: DeserializeOwned>(source_name: &str, bytes: &[u8]) -> Resul
         .map_err(|error| json_error(source_name, bytes, &error.path().to_string(), error.inner()))?;
     deserializer.end().map_err(|error| json_error(source_name, bytes, ".", &error))?;
     Ok(value)
+}
+
+/// Rejects JSON in which an object has the same key twice, naming the object's field
+/// path, because parsers differ on which of the values counts. Use it on bytes that
+/// are signed or verified as they are.
+pub fn reject_duplicate_keys(source_name: &str, bytes: &[u8]) -> Result<(), InputError> {
+    parse_json::<unique_keys::UniqueKeys>(source_name, bytes).map(|_| ())
 }
 
 /// Byte order marks that editors and shells write before text, with the encoding
