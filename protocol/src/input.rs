@@ -21,9 +21,7 @@ pub const DEFAULT_INPUT_BYTES_MAX: u64 = 64 * 1024 * 1024;
 pub enum InputError {
     #[error("{source_name}: cannot read: {error}")]
     Io { source_name: String, error: std::io::Error },
-    #[error(
-        "{source_name}: file is {size} bytes, over the limit of {max} bytes; raise the limit with --max-input-bytes if the file is trusted"
-    )]
+    #[error("{source_name}: file is {size} bytes, over the limit of {max} bytes")]
     TooLarge { source_name: String, size: u64, max: u64 },
     #[error("{source_name}: file is empty; expected a JSON document")]
     Empty { source_name: String },

@@ -13,8 +13,9 @@ mod vuln;
 
 use std::path::PathBuf;
 
-use anyhow::bail;
+use anyhow::{anyhow, bail};
 use clap::ArgGroup;
+use vouch_protocol::InputError;
 
 use crate::keyring::{KeyName, Keyring};
 use crate::passphrase::PassphraseArgs;
@@ -101,7 +102,7 @@ pub fn run(args: AttestArgs, keyring: &Keyring) -> anyhow::Result<()> {
     let signer = sign::Signer::check(&key)?;
 
     let target = image::resolve(&args.image, args.platform.as_deref())?;
-    let prepared = predicate::prepare(&args, &target)?;
+    let prepared = predicate::prepare(&args, &target).map_err(add_input_limit_hint)?;
 
     let signing_key = signer.unlock(&key, &args.passphrase)?;
     let envelope = sign::sign(prepared.unsigned, signer.keyid(), &signing_key)?;
@@ -109,4 +110,15 @@ pub fn run(args: AttestArgs, keyring: &Keyring) -> anyhow::Result<()> {
     crate::output::print_stdout(&envelope.to_json())?;
     summary::print(&target, &prepared.summary, &key_name, signer.keyid(), &envelope);
     Ok(())
+}
+
+/// Adds the option that raises the limit to the error for an input file over
+/// `--max-input-bytes`; other size limits (keys, OCI layouts) have no option.
+fn add_input_limit_hint(error: anyhow::Error) -> anyhow::Error {
+    match error.downcast_ref::<InputError>() {
+        Some(InputError::TooLarge { .. }) => {
+            anyhow!("{error:#}; raise the limit with --max-input-bytes if the file is trusted")
+        }
+        _ => error,
+    }
 }
