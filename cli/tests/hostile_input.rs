@@ -3,7 +3,35 @@
 
 mod common;
 
-use common::Vouch;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{Run, Vouch};
+
+/// How long a command may run before the test calls it hung. It only guards against a
+/// command that never returns, so it is far above any normal run.
+const HANG_GUARD: Duration = Duration::from_secs(120);
+
+/// Runs a command, killing it and failing the test if it is still running after
+/// [`HANG_GUARD`].
+fn run_or_fail_on_hang(mut command: Command, what: &str) -> Run {
+    command.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = command.spawn().expect("start vouch");
+    let started = Instant::now();
+    while child.try_wait().expect("poll vouch").is_none() {
+        if started.elapsed() > HANG_GUARD {
+            child.kill().expect("kill vouch");
+            panic!("{what} did not finish within {HANG_GUARD:?}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let output = child.wait_with_output().expect("collect vouch output");
+    Run {
+        code: output.status.code(),
+        stdout: String::from_utf8(output.stdout).expect("stdout is UTF-8"),
+        stderr: String::from_utf8(output.stderr).expect("stderr is UTF-8"),
+    }
+}
 
 #[test]
 fn import_over_limit_names_no_missing_option() {
@@ -36,4 +64,22 @@ fn attest_over_limit_names_the_option() {
     let run = vouch.run(&[&args[..], &["--max-input-bytes", "10"]].concat()).failure();
     assert!(run.stderr.contains("over the limit of 10 bytes"), "{}", run.stderr);
     assert!(run.stderr.contains("--max-input-bytes"), "{}", run.stderr);
+}
+
+#[cfg(unix)]
+#[test]
+fn keyring_fifo_does_not_hang() {
+    let vouch = Vouch::new();
+    vouch.generate_unencrypted("ci");
+    let fifo = vouch.keyring().join("stuck.json");
+    let made = Command::new("mkfifo").arg(&fifo).status().expect("run mkfifo");
+    assert!(made.success(), "mkfifo failed");
+
+    let list = run_or_fail_on_hang(vouch.command(&["keys", "list"]), "keys list").success();
+    assert!(list.stdout.contains("ci "), "{}", list.stdout);
+    assert!(list.stderr.contains("stuck.json"), "{}", list.stderr);
+    assert!(list.stderr.contains("not a regular file"), "{}", list.stderr);
+
+    let show = run_or_fail_on_hang(vouch.command(&["keys", "show", "stuck"]), "keys show").failure();
+    assert!(show.stderr.contains("not a regular file"), "{}", show.stderr);
 }

@@ -51,6 +51,12 @@ impl Keyring {
         if !path.exists() {
             return Err(KeyringError::NotFound { name: name.clone(), dir: self.dir.clone() });
         }
+        // Opening a FIFO or a device would block or read without end, so only regular
+        // files (or symbolic links to them) are read.
+        let metadata = fs::metadata(&path).map_err(|error| KeyringError::io(&path, error))?;
+        if !metadata.is_file() {
+            return Err(KeyringError::NotAFile { path });
+        }
         warn_if_group_or_world_accessible(&path, SECRET_FILE_MODE);
         let bytes = Zeroizing::new(vouch_protocol::input::read_file_bounded(&path, KEY_FILE_BYTES_MAX)?);
         KeyFile::from_json(&path, name, &bytes)
