@@ -83,3 +83,17 @@ fn keyring_fifo_does_not_hang() {
     let show = run_or_fail_on_hang(vouch.command(&["keys", "show", "stuck"]), "keys show").failure();
     assert!(show.stderr.contains("not a regular file"), "{}", show.stderr);
 }
+
+#[test]
+fn keyring_that_is_a_file_is_named() {
+    let vouch = Vouch::new();
+    std::fs::write(vouch.keyring(), b"not a folder").unwrap();
+    let keyring = vouch.keyring().display().to_string();
+
+    let generate = vouch.run(&["keys", "generate", "ci", "--no-passphrase"]).failure();
+    assert!(generate.stderr.contains(&format!("keyring {keyring} is not a folder")), "{}", generate.stderr);
+    assert!(!generate.stderr.contains(".ci.json."), "{}", generate.stderr);
+    let list = vouch.run(&["keys", "list"]).failure();
+    assert!(list.stderr.contains(&format!("keyring {keyring} is not a folder")), "{}", list.stderr);
+    assert_eq!(std::fs::read(vouch.keyring()).unwrap(), b"not a folder");
+}

@@ -65,6 +65,7 @@ impl Keyring {
     /// Loads every key, sorted by name; a file that fails to load is returned as an
     /// error in its place so the others are still listed.
     pub fn list(&self) -> Result<Vec<Result<KeyFile, KeyringError>>, KeyringError> {
+        self.check_folder()?;
         let entries = match fs::read_dir(&self.dir) {
             Ok(entries) => entries,
             Err(error) if error.kind() == ErrorKind::NotFound => return Ok(Vec::new()),
@@ -111,8 +112,17 @@ impl Keyring {
         }
     }
 
+    /// Fails when the keyring path exists but is not a folder (or a link to one).
+    fn check_folder(&self) -> Result<(), KeyringError> {
+        match fs::metadata(&self.dir) {
+            Ok(metadata) if !metadata.is_dir() => Err(KeyringError::NotAFolder { dir: self.dir.clone() }),
+            _ => Ok(()),
+        }
+    }
+
     /// Creates the keyring folder with mode 0700 if it is missing.
     fn create_dir(&self) -> Result<(), KeyringError> {
+        self.check_folder()?;
         if self.dir.is_dir() {
             return Ok(());
         }
