@@ -97,3 +97,19 @@ fn keyring_that_is_a_file_is_named() {
     assert!(list.stderr.contains(&format!("keyring {keyring} is not a folder")), "{}", list.stderr);
     assert_eq!(std::fs::read(vouch.keyring()).unwrap(), b"not a folder");
 }
+
+#[test]
+fn review_options_without_decision_are_rejected() {
+    let vouch = Vouch::new();
+    vouch.generate_unencrypted("ci");
+    let report = vouch.path("trivy.json");
+    std::fs::write(&report, br#"{"SchemaVersion": 2, "Results": []}"#).unwrap();
+    let image = format!("registry.example/app@sha256:{}", "5".repeat(64));
+    let args = ["attest", &image, "--trivy", report.to_str().unwrap(), "--key", "ci", "--dry-run"];
+    let review_options: [&[&str]; 3] = [&["--expires", "1d"], &["--reason", "ok"], &["--reviewer", "alice"]];
+    for option in review_options {
+        let run = vouch.run(&[&args[..], option].concat()).expect_code(2);
+        assert!(run.stderr.contains("--approve"), "{option:?}: {}", run.stderr);
+        assert!(run.stdout.is_empty(), "{option:?} signed an envelope: {}", run.stdout);
+    }
+}

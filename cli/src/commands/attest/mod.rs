@@ -25,6 +25,7 @@ use crate::passphrase::PassphraseArgs;
 #[command(group(ArgGroup::new("input").required(true).args([
     "trivy", "grype", "sbom", "provenance", "statement", "envelope", "approve", "reject",
 ])))]
+#[command(group(ArgGroup::new("decision").args(["approve", "reject"])))]
 pub struct AttestArgs {
     /// The image: `registry/repo@sha256:<hex>` (a tag next to the digest is kept as a
     /// label), or `oci:DIR[:TAG]` for an OCI image layout folder.
@@ -56,13 +57,13 @@ pub struct AttestArgs {
     #[arg(long, requires = "reason")]
     pub reject: bool,
     /// Reason for the approval or rejection (with --approve or --reject).
-    #[arg(long, value_name = "TEXT")]
+    #[arg(long, value_name = "TEXT", requires = "decision")]
     pub reason: Option<String>,
     /// How long the decision applies, such as 90m, 12h or 30d (units s, m, h, d, w).
-    #[arg(long, value_name = "DURATION")]
+    #[arg(long, value_name = "DURATION", requires = "decision")]
     pub expires: Option<String>,
     /// Reviewer name or email, shown to people reading the ledger.
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, value_name = "NAME", requires = "decision")]
     pub reviewer: Option<String>,
 
     /// Platform of a multi-platform OCI index to attest, as os/arch[/variant]; by
