@@ -113,3 +113,20 @@ fn review_options_without_decision_are_rejected() {
         assert!(run.stdout.is_empty(), "{option:?} signed an envelope: {}", run.stdout);
     }
 }
+
+/// A report under `--max-input-bytes` whose statement is over the DSSE payload limit
+/// fails before the key is unlocked, so no passphrase is asked for in vain.
+#[test]
+fn statement_over_payload_limit_fails_before_unlock() {
+    let vouch = Vouch::new();
+    vouch.run_with_passphrase("pw", &["keys", "generate", "locked"]).success();
+    let report = vouch.path("trivy.json");
+    let padding = "x".repeat(vouch_protocol::dsse::PAYLOAD_BYTES_MAX);
+    std::fs::write(&report, format!(r#"{{"SchemaVersion": 2, "Results": [], "Padding": "{padding}"}}"#)).unwrap();
+    let image = format!("registry.example/app@sha256:{}", "5".repeat(64));
+    let args = ["attest", &image, "--trivy", report.to_str().unwrap(), "--key", "locked", "--dry-run"];
+    let run = vouch.run(&args).failure();
+    assert!(run.stderr.contains("over the DSSE payload limit"), "{}", run.stderr);
+    assert!(run.stderr.contains("trivy.json"), "{}", run.stderr);
+    assert!(!run.stderr.contains("passphrase"), "{}", run.stderr);
+}

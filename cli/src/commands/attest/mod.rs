@@ -11,7 +11,7 @@ mod statement;
 mod summary;
 mod vuln;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail};
 use clap::ArgGroup;
@@ -104,6 +104,7 @@ pub fn run(args: AttestArgs, keyring: &Keyring) -> anyhow::Result<()> {
 
     let target = image::resolve(&args.image, args.platform.as_deref())?;
     let prepared = predicate::prepare(&args, &target).map_err(add_input_limit_hint)?;
+    sign::check_payload_size(&prepared.unsigned, input_file(&args))?;
 
     let signing_key = signer.unlock(&key, &args.passphrase)?;
     let envelope = sign::sign(prepared.unsigned, signer.keyid(), &signing_key)?;
@@ -111,6 +112,14 @@ pub fn run(args: AttestArgs, keyring: &Keyring) -> anyhow::Result<()> {
     crate::output::print_stdout(&envelope.to_json())?;
     summary::print(&target, &prepared.summary, &key_name, signer.keyid(), &envelope);
     Ok(())
+}
+
+/// Returns the input file given with --trivy, --grype, --sbom, --provenance,
+/// --statement or --envelope, or `None` for a review.
+fn input_file(args: &AttestArgs) -> Option<&Path> {
+    [&args.trivy, &args.grype, &args.sbom, &args.provenance, &args.statement, &args.envelope]
+        .into_iter()
+        .find_map(|path| path.as_deref())
 }
 
 /// Adds the option that raises the limit to the error for an input file over
