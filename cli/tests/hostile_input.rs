@@ -130,3 +130,13 @@ fn statement_over_payload_limit_fails_before_unlock() {
     assert!(run.stderr.contains("trivy.json"), "{}", run.stderr);
     assert!(!run.stderr.contains("passphrase"), "{}", run.stderr);
 }
+
+#[test]
+fn export_into_missing_folder_names_out_path() {
+    let vouch = Vouch::new();
+    vouch.generate_unencrypted("ci");
+    let out = vouch.path("missing/ci.json");
+    let run = vouch.run(&["keys", "export", "ci", "--out", out.to_str().unwrap()]).failure();
+    assert!(run.stderr.contains(&format!("cannot write {}:", out.display())), "{}", run.stderr);
+    assert!(!run.stderr.contains(".ci.json."), "{}", run.stderr);
+}

@@ -153,13 +153,24 @@ pub enum WriteError {
 pub fn write_secret_file(path: &Path, bytes: &[u8], replace: bool) -> Result<(), WriteError> {
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let temp = temp_path(path)?;
-    let result = write_synced(&temp, bytes).and_then(|()| publish(&temp, path, replace));
+    // Errors name `path`, because the temporary file's name means nothing to the user.
+    let result = write_synced(&temp, bytes)
+        .map_err(|error| name_destination(error, path))
+        .and_then(|()| publish(&temp, path, replace));
     if result.is_err() || !replace {
         let _ = fs::remove_file(&temp);
     }
     result?;
     sync_dir(dir);
     Ok(())
+}
+
+/// Replaces the temporary file's path in `error` with the destination `path`.
+fn name_destination(error: WriteError, path: &Path) -> WriteError {
+    match error {
+        WriteError::Io(_, error) => WriteError::Io(path.to_owned(), error),
+        WriteError::Exists => WriteError::Exists,
+    }
 }
 
 /// Picks an unused-looking temporary name beside `path`, hidden and not ending in
