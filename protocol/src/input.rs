@@ -10,6 +10,8 @@ use std::path::Path;
 
 use serde::de::DeserializeOwned;
 
+mod unique_keys;
+
 /// Default maximum size of one input file: 64 MiB, larger than any scanner report or
 /// SBOM in common use and small enough to hold in memory.
 pub const DEFAULT_INPUT_BYTES_MAX: u64 = 64 * 1024 * 1024;
@@ -19,13 +21,19 @@ pub const DEFAULT_INPUT_BYTES_MAX: u64 = 64 * 1024 * 1024;
 pub enum InputError {
     #[error("{source_name}: cannot read: {error}")]
     Io { source_name: String, error: std::io::Error },
-    #[error("{source_name}: file is {size} bytes, over the limit of {max} bytes; raise the limit with --max-input-bytes if the file is trusted")]
+    #[error("{source_name}: file is {size} bytes, over the limit of {max} bytes")]
     TooLarge { source_name: String, size: u64, max: u64 },
     #[error("{source_name}: file is empty; expected a JSON document")]
     Empty { source_name: String },
+    #[error(
+        "{source_name}: file starts with a {encoding} byte order mark; JSON files must be UTF-8 without one, so save the file again as UTF-8 without a byte order mark"
+    )]
+    ByteOrderMark { source_name: String, encoding: &'static str },
     #[error("{source_name}: byte {offset}: expected a JSON document but found text {preview:?}{hint}")]
     NotJson { source_name: String, offset: u64, preview: String, hint: LeadingTextHint },
-    #[error("{source_name}: JSON ends early at byte {offset} (line {line}, column {column}); the file is truncated, so write it again completely")]
+    #[error(
+        "{source_name}: JSON ends early at byte {offset} (line {line}, column {column}); the file is truncated, so write it again completely"
+    )]
     Truncated { source_name: String, offset: u64, line: usize, column: usize },
     #[error("{source_name}: invalid JSON at byte {offset} (line {line}, column {column}): {message}")]
     Syntax { source_name: String, offset: u64, line: usize, column: usize, message: String },
@@ -67,8 +75,10 @@ pub fn read_file_bounded(path: &Path, max_bytes: u64) -> Result<Vec<u8>, InputEr
         return Err(InputError::TooLarge { source_name, size, max: max_bytes });
     }
 
+    // Reading one byte past the limit shows that the file grew. The addition saturates
+    // because a limit of `u64::MAX` admits every file.
     let mut bytes = Vec::with_capacity(size as usize);
-    file.take(max_bytes + 1).read_to_end(&mut bytes).map_err(io_error)?;
+    file.take(max_bytes.saturating_add(1)).read_to_end(&mut bytes).map_err(io_error)?;
     if bytes.len() as u64 > max_bytes {
         return Err(InputError::TooLarge { source_name, size: bytes.len() as u64, max: max_bytes });
     }
@@ -86,8 +96,24 @@ pub fn parse_json<T: DeserializeOwned>(source_name: &str, bytes: &[u8]) -> Resul
     Ok(value)
 }
 
-/// Rejects empty input and input that starts with something other than a JSON value.
+/// Rejects JSON in which an object has the same key twice, naming the object's field
+/// path, because parsers differ on which of the values counts. Use it on bytes that
+/// are signed or verified as they are.
+pub fn reject_duplicate_keys(source_name: &str, bytes: &[u8]) -> Result<(), InputError> {
+    parse_json::<unique_keys::UniqueKeys>(source_name, bytes).map(|_| ())
+}
+
+/// Byte order marks that editors and shells write before text, with the encoding
+/// each one announces.
+const BYTE_ORDER_MARKS: [(&[u8], &str); 3] =
+    [(b"\xEF\xBB\xBF", "UTF-8"), (b"\xFF\xFE", "UTF-16 little-endian"), (b"\xFE\xFF", "UTF-16 big-endian")];
+
+/// Rejects empty input, a byte order mark and input that starts with something other
+/// than a JSON value.
 fn check_json_start(source_name: &str, bytes: &[u8]) -> Result<(), InputError> {
+    if let Some((_, encoding)) = BYTE_ORDER_MARKS.iter().find(|(mark, _)| bytes.starts_with(mark)) {
+        return Err(InputError::ByteOrderMark { source_name: source_name.to_owned(), encoding });
+    }
     let Some(start) = bytes.iter().position(|b| !b.is_ascii_whitespace()) else {
         return Err(InputError::Empty { source_name: source_name.to_owned() });
     };
@@ -159,12 +185,8 @@ pub fn byte_offset(bytes: &[u8], line: usize, column: usize) -> u64 {
     if line == 0 {
         return 0;
     }
-    let line_start = bytes
-        .iter()
-        .enumerate()
-        .filter(|(_, b)| **b == b'\n')
-        .nth(line.saturating_sub(2))
-        .map_or(0, |(i, _)| i + 1);
+    let line_start =
+        bytes.iter().enumerate().filter(|(_, b)| **b == b'\n').nth(line.saturating_sub(2)).map_or(0, |(i, _)| i + 1);
     let line_start = if line == 1 { 0 } else { line_start };
     (line_start + column.saturating_sub(1)).min(bytes.len()) as u64
 }

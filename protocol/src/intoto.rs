@@ -4,7 +4,7 @@
 //! # Invariants
 //! A parsed [`Statement`] has a known `_type`, between 1 and [`SUBJECTS_MAX`] subjects,
 //! each with a non-empty digest set whose supported-algorithm values are valid lowercase
-//! hex, and a non-empty `predicateType`.
+//! hex, and a non-empty `predicateType`. No object in its JSON has a key twice.
 
 use std::collections::BTreeMap;
 
@@ -12,7 +12,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::digest::{Algorithm, Digest, DigestError};
 use crate::dsse::VerifiedEnvelope;
-use crate::input::{InputError, parse_json};
+use crate::input::{InputError, parse_json, reject_duplicate_keys};
 
 /// The DSSE `payloadType` of an in-toto Statement.
 pub const PAYLOAD_TYPE: &str = "application/vnd.in-toto+json";
@@ -126,9 +126,11 @@ impl Statement {
         Ok(statement)
     }
 
-    /// Parses and validates a statement from JSON.
+    /// Parses and validates a statement from JSON. An object with a duplicate key is
+    /// rejected, because statements are signed as bytes that other tools parse too.
     pub fn from_json(source_name: &str, bytes: &[u8]) -> Result<Statement, StatementError> {
         let raw: StatementIn = parse_json(source_name, bytes)?;
+        reject_duplicate_keys(source_name, bytes)?;
         let statement_type = match raw.statement_type.as_str() {
             STATEMENT_TYPE_V1 => STATEMENT_TYPE_V1,
             STATEMENT_TYPE_V0_1 => STATEMENT_TYPE_V0_1,

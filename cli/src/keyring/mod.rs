@@ -45,6 +45,12 @@ pub enum KeyringError {
     Encryption,
     #[error("cannot read random bytes from the operating system: {0}")]
     Random(String),
+    #[error(
+        "keyring {dir} is not a folder; pass --keyring DIR or set VOUCH_KEYRING to a folder, or move the file away"
+    )]
+    NotAFolder { dir: PathBuf },
+    #[error("{path} is not a regular file; move it out of the keyring folder, which holds only key files")]
+    NotAFile { path: PathBuf },
     #[error("{path}: {error}")]
     Io { path: PathBuf, error: std::io::Error },
     #[error("key `{name}`: {error}")]

@@ -51,6 +51,12 @@ impl Keyring {
         if !path.exists() {
             return Err(KeyringError::NotFound { name: name.clone(), dir: self.dir.clone() });
         }
+        // Opening a FIFO or a device would block or read without end, so only regular
+        // files (or symbolic links to them) are read.
+        let metadata = fs::metadata(&path).map_err(|error| KeyringError::io(&path, error))?;
+        if !metadata.is_file() {
+            return Err(KeyringError::NotAFile { path });
+        }
         warn_if_group_or_world_accessible(&path, SECRET_FILE_MODE);
         let bytes = Zeroizing::new(vouch_protocol::input::read_file_bounded(&path, KEY_FILE_BYTES_MAX)?);
         KeyFile::from_json(&path, name, &bytes)
@@ -59,6 +65,7 @@ impl Keyring {
     /// Loads every key, sorted by name; a file that fails to load is returned as an
     /// error in its place so the others are still listed.
     pub fn list(&self) -> Result<Vec<Result<KeyFile, KeyringError>>, KeyringError> {
+        self.check_folder()?;
         let entries = match fs::read_dir(&self.dir) {
             Ok(entries) => entries,
             Err(error) if error.kind() == ErrorKind::NotFound => return Ok(Vec::new()),
@@ -105,8 +112,17 @@ impl Keyring {
         }
     }
 
+    /// Fails when the keyring path exists but is not a folder (or a link to one).
+    fn check_folder(&self) -> Result<(), KeyringError> {
+        match fs::metadata(&self.dir) {
+            Ok(metadata) if !metadata.is_dir() => Err(KeyringError::NotAFolder { dir: self.dir.clone() }),
+            _ => Ok(()),
+        }
+    }
+
     /// Creates the keyring folder with mode 0700 if it is missing.
     fn create_dir(&self) -> Result<(), KeyringError> {
+        self.check_folder()?;
         if self.dir.is_dir() {
             return Ok(());
         }
@@ -137,13 +153,24 @@ pub enum WriteError {
 pub fn write_secret_file(path: &Path, bytes: &[u8], replace: bool) -> Result<(), WriteError> {
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let temp = temp_path(path)?;
-    let result = write_synced(&temp, bytes).and_then(|()| publish(&temp, path, replace));
+    // Errors name `path`, because the temporary file's name means nothing to the user.
+    let result = write_synced(&temp, bytes)
+        .map_err(|error| name_destination(error, path))
+        .and_then(|()| publish(&temp, path, replace));
     if result.is_err() || !replace {
         let _ = fs::remove_file(&temp);
     }
     result?;
     sync_dir(dir);
     Ok(())
+}
+
+/// Replaces the temporary file's path in `error` with the destination `path`.
+fn name_destination(error: WriteError, path: &Path) -> WriteError {
+    match error {
+        WriteError::Io(_, error) => WriteError::Io(path.to_owned(), error),
+        WriteError::Exists => WriteError::Exists,
+    }
 }
 
 /// Picks an unused-looking temporary name beside `path`, hidden and not ending in

@@ -12,10 +12,11 @@ mod statement;
 mod summary;
 mod vuln;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use anyhow::bail;
+use anyhow::{anyhow, bail};
 use clap::ArgGroup;
+use vouch_protocol::InputError;
 
 use crate::keyring::{KeyName, Keyring};
 use crate::passphrase::PassphraseArgs;
@@ -25,6 +26,7 @@ use crate::passphrase::PassphraseArgs;
 #[command(group(ArgGroup::new("input").required(true).args([
     "trivy", "grype", "sbom", "provenance", "statement", "envelope", "approve", "reject",
 ])))]
+#[command(group(ArgGroup::new("decision").args(["approve", "reject"])))]
 pub struct AttestArgs {
     /// The image: `registry/repo@sha256:<hex>` (a tag next to the digest is kept as a
     /// label), or `oci:DIR[:TAG]` for an OCI image layout folder.
@@ -57,13 +59,13 @@ pub struct AttestArgs {
     #[arg(long, requires = "reason")]
     pub reject: bool,
     /// Reason for the approval or rejection (with --approve or --reject).
-    #[arg(long, value_name = "TEXT")]
+    #[arg(long, value_name = "TEXT", requires = "decision")]
     pub reason: Option<String>,
     /// How long the decision applies, such as 90m, 12h or 30d (units s, m, h, d, w).
-    #[arg(long, value_name = "DURATION")]
+    #[arg(long, value_name = "DURATION", requires = "decision")]
     pub expires: Option<String>,
     /// Reviewer name or email, shown to people reading the ledger.
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, value_name = "NAME", requires = "decision")]
     pub reviewer: Option<String>,
 
     /// Platform of a multi-platform OCI index to attest, as os/arch[/variant]; by
@@ -105,7 +107,8 @@ pub fn run(args: AttestArgs, keyring: &Keyring) -> anyhow::Result<()> {
     let signer = sign::Signer::check(&key)?;
 
     let target = image::resolve(&args.image, args.platform.as_deref(), args.max_input_bytes)?;
-    let prepared = predicate::prepare(&args, &target, keyring)?;
+    let prepared = predicate::prepare(&args, &target, keyring).map_err(add_input_limit_hint)?;
+    sign::check_payload_size(&prepared.unsigned, input_file(&args))?;
 
     let signing_key = signer.unlock(&key, &args.passphrase)?;
     let envelope = sign::sign(prepared.unsigned, signer.keyid(), &signing_key)?;
@@ -113,4 +116,23 @@ pub fn run(args: AttestArgs, keyring: &Keyring) -> anyhow::Result<()> {
     crate::output::print_stdout(&envelope.to_json())?;
     summary::print(&target, &prepared.summary, &key_name, signer.keyid(), &envelope);
     Ok(())
+}
+
+/// Returns the input file given with --trivy, --grype, --sbom, --provenance,
+/// --statement or --envelope, or `None` for a review.
+fn input_file(args: &AttestArgs) -> Option<&Path> {
+    [&args.trivy, &args.grype, &args.sbom, &args.provenance, &args.statement, &args.envelope]
+        .into_iter()
+        .find_map(|path| path.as_deref())
+}
+
+/// Adds the option that raises the limit to the error for an input file over
+/// `--max-input-bytes`; other size limits (keys, OCI layouts) have no option.
+fn add_input_limit_hint(error: anyhow::Error) -> anyhow::Error {
+    match error.downcast_ref::<InputError>() {
+        Some(InputError::TooLarge { .. }) => {
+            anyhow!("{error:#}; raise the limit with --max-input-bytes if the file is trusted")
+        }
+        _ => error,
+    }
 }

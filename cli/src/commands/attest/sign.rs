@@ -1,7 +1,9 @@
 //! Signing the prepared statement or envelope with a keyring key.
 
+use std::path::Path;
+
 use anyhow::{Context, bail};
-use vouch_protocol::dsse::Envelope;
+use vouch_protocol::dsse::{Envelope, PAYLOAD_BYTES_MAX};
 use vouch_protocol::intoto::PAYLOAD_TYPE;
 use vouch_protocol::keys::{KeyId, SigningKey};
 
@@ -43,6 +45,23 @@ impl Signer {
         };
         Ok(key.unlock(passphrase.as_deref().map(Vec::as_slice))?)
     }
+}
+
+/// Fails when a new statement is over the DSSE payload limit, so that the error comes
+/// before a passphrase is read. An envelope's payload was checked when it was parsed.
+pub fn check_payload_size(unsigned: &Unsigned, input: Option<&Path>) -> anyhow::Result<()> {
+    let Unsigned::Statement(payload) = unsigned else {
+        return Ok(());
+    };
+    if payload.len() <= PAYLOAD_BYTES_MAX {
+        return Ok(());
+    }
+    let source = input.map_or_else(|| "the review options".to_owned(), |path| path.display().to_string());
+    bail!(
+        "the statement made from {source} is {} bytes, over the DSSE payload limit of {PAYLOAD_BYTES_MAX} bytes; \
+         the predicate contains the whole input, so attest a smaller file",
+        payload.len()
+    )
 }
 
 /// Signs `unsigned` and checks the new signature with the key's public key.
