@@ -10,13 +10,15 @@ use std::env;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// The standard policy crates, as package names; the wasm file names follow.
-const CONTRACTS: [&str; 5] = [
+/// The contract crates, as package names; the wasm file names follow. The first
+/// five are the standard policies; `vouch-hostile-panic` only serves the tests.
+const CONTRACTS: [&str; 6] = [
     "vouch-policy-vulnerability-threshold",
     "vouch-policy-required-attesters",
     "vouch-policy-sbom-required",
     "vouch-policy-trusted-provenance",
     "vouch-policy-scan-age",
+    "vouch-hostile-panic",
 ];
 
 /// Shadow stack of each contract: 64 KiB instead of rustc's default 1 MiB, which

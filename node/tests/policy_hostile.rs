@@ -357,3 +357,30 @@ fn deploy_caches_by_code_hash() {
     let second_hash = vouch_node::policy::CodeHash::of(&modules[1]);
     assert!(runtime.cached(&second_hash).is_none());
 }
+
+#[test]
+fn rust_panic_reported_through_abort() {
+    let wasm = include_bytes!(concat!(env!("OUT_DIR"), "/vouch_hostile_panic.wasm"));
+    let runtime = runtime();
+    let policy = runtime.deploy(wasm).expect("the SDK's module passes the deploy checks");
+    let mut text = Input {
+        image_digest: "sha256:00",
+        repositories: vec![],
+        block: Block { height: 1, time_ms: 0 },
+        attestations: vec![],
+        parameters: "short",
+        storage: vec![],
+    };
+    let evaluation = runtime.evaluate(&policy, &EncodedInput::encode(&text)).unwrap();
+    assert_eq!(failure(&evaluation), &PolicyFailure::Aborted { message: "deliberate panic: short".into() });
+
+    // The SDK keeps the first ABORT_MESSAGE_BYTES_MAX bytes, cut at a character boundary.
+    let long = format!("{}{}", "a".repeat(229), "é".repeat(40));
+    text.parameters = &long;
+    let first = runtime.evaluate(&policy, &EncodedInput::encode(&text)).unwrap();
+    let second = runtime.evaluate(&policy, &EncodedInput::encode(&text)).unwrap();
+    assert_eq!(first, second);
+    let PolicyFailure::Aborted { message } = failure(&first) else { panic!("{first:?}") };
+    assert_eq!(message.len(), 255, "256 bytes would split a two-byte character");
+    assert!(message.starts_with("deliberate panic: aaa") && message.ends_with('é'), "{message}");
+}
