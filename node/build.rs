@@ -1,9 +1,9 @@
 //! Builds the standard policy contracts for wasm32 and copies them into `OUT_DIR`,
 //! where `policy::standard` embeds them with `include_bytes!`.
 //!
-//! The contracts build in their own target directory (`<target>/wasm-contracts`) so
-//! the host build's flags and profiles do not apply, and incrementally: cargo
-//! reruns this script only when something under `contracts/` or the lock file
+//! The contracts build in their own target directory (`<target>/wasm-contracts`), so
+//! the host build's flags and profiles do not apply. The build is incremental:
+//! cargo reruns this script only when something under `contracts/` or the lock file
 //! changes, and the nested cargo rebuilds only what changed.
 
 use std::env;

@@ -62,7 +62,8 @@ fn failure(evaluation: &Evaluation) -> &PolicyFailure {
 }
 
 /// Encodes an output with no reasons (verdict index, zero reasons, optional
-/// expiry) as a WAT data string; it is 13 bytes long without expiry, 21 with.
+/// expiry) as a WAT data string. The output is 13 bytes long without expiry and 21
+/// bytes with one.
 fn output_data(verdict: u32, expiry: Option<i64>) -> String {
     let mut bytes = verdict.to_le_bytes().to_vec();
     bytes.extend_from_slice(&0u64.to_le_bytes());
@@ -98,7 +99,7 @@ fn infinite_loop_runs_out_of_fuel() {
 }
 
 #[test]
-fn infinite_loop_in_start_function_runs_out_of_fuel() {
+fn start_function_loop_runs_out_of_fuel() {
     let wasm = module("", "(func $start (loop $spin (br $spin))) (start $start)");
     let evaluation = evaluate_twice(&runtime(), &wasm);
     assert!(matches!(failure(&evaluation), PolicyFailure::OutOfFuel { .. }));
@@ -215,7 +216,7 @@ fn host_call_loop_runs_out_of_fuel() {
 #[test]
 fn float_results_are_canonical() {
     // 0/0 gives a NaN whose sign bit differs between CPUs (x86 sets it); with NaN
-    // canonicalization every node sees 0x7ff8000000000000. The module spins through
+    // canonicalization every node reads 0x7ff8000000000000. The module spins through
     // float work first, then writes the NaN's bits as the expiry.
     let body = r#"
         (local $i i32) (local $x f64)
@@ -382,5 +383,6 @@ fn rust_panic_reported_through_abort() {
     assert_eq!(first, second);
     let PolicyFailure::Aborted { message } = failure(&first) else { panic!("{first:?}") };
     assert_eq!(message.len(), 255, "256 bytes would split a two-byte character");
-    assert!(message.starts_with("deliberate panic: aaa") && message.ends_with('é'), "{message}");
+    assert!(message.starts_with("deliberate panic: aaa"), "{message}");
+    assert!(message.ends_with('é'), "{message}");
 }

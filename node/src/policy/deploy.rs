@@ -13,7 +13,7 @@ use wasmtime::{Engine, ExternType, FuncType, InstancePre, Linker, Module};
 use super::host::{HOST_FUNCTIONS, HostState};
 use super::limits::{PolicyLimits, WASM_PAGE_BYTES};
 
-/// Why a policy module was rejected at deploy.
+/// Errors that reject a policy module at deploy.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DeployError {
     #[error("policy module is {size} bytes, over the limit of {max} bytes")]

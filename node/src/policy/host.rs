@@ -25,7 +25,7 @@ pub(crate) const HOST_FUNCTIONS: [(&str, &str); 4] = [
     ("abort", "(i32, i32) -> ()"),
 ];
 
-/// What one evaluation's store holds.
+/// State of one evaluation's store.
 pub(crate) struct HostState {
     input: Arc<[u8]>,
     output: Option<Vec<u8>>,

@@ -2,7 +2,7 @@
 //! policies, and deterministic, fail-closed evaluation.
 //!
 //! # Design
-//! One [`PolicyRuntime`] per node holds a wasmtime engine configured for
+//! One [`PolicyRuntime`] per node owns a wasmtime engine configured for
 //! determinism: fuel metering, NaN canonicalization, no WASI, and no proposal whose
 //! results can differ between machines (threads, relaxed SIMD) or that policies do
 //! not need (SIMD, memory64, multi-memory, GC, exceptions, tail calls). Memory,
@@ -37,7 +37,7 @@ pub use limits::{ConfigError, PolicyLimits, RuntimeConfig};
 pub use verdict::{CodeHash, Evaluation, PolicyFailure, Verdict};
 pub use vouch_policy_sdk::abi;
 
-/// Why the runtime could not be built or could not run an evaluation.
+/// Failures to build the runtime or to run an evaluation on this node.
 #[derive(Debug, thiserror::Error)]
 pub enum RuntimeError {
     #[error("invalid policy runtime configuration: {0}")]

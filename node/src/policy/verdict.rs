@@ -36,7 +36,7 @@ impl fmt::Debug for CodeHash {
     }
 }
 
-/// What one policy decided about one image.
+/// One policy's decision about one image.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Evaluation {
     /// The decision.
@@ -47,7 +47,7 @@ pub struct Evaluation {
     pub expires_at_ms: Option<i64>,
     /// Fuel the evaluation consumed.
     pub fuel_used: u64,
-    /// Why the policy did not produce a valid output, if it did not.
+    /// The failure that kept the policy from producing a valid output, if any.
     pub failure: Option<PolicyFailure>,
 }
 
@@ -64,7 +64,7 @@ impl Evaluation {
     }
 }
 
-/// Why a policy did not produce a valid output. Each one quarantines the image.
+/// Failures that keep a policy from producing a valid output; each quarantines the image.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 pub enum PolicyFailure {
     #[error("policy ran out of fuel (limit {limit} units)")]

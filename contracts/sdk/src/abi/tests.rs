@@ -161,3 +161,58 @@ fn severity_order_and_names() {
     assert_eq!(serde_json::from_str::<Severity>("\"medium\"").unwrap(), Severity::Medium);
     assert_eq!(Severity::Critical.to_string(), "critical");
 }
+
+fn every_facts_kind() -> Input<'static> {
+    let mut input = sample_input();
+    let attestation = input.attestations[0].clone();
+    let with = |facts| Attestation { facts: Some(facts), ..attestation.clone() };
+    input.attestations.push(with(Facts::Sbom(Sbom {
+        format: SbomFormat::Spdx,
+        spec_version: "2.3",
+        subject_name: Some("alpine"),
+        subject_digest: None,
+        components: vec![Component { name: "musl", version: Some("1.2"), purl: None, kind: Some("library") }],
+    })));
+    input.attestations.push(with(Facts::Provenance(Provenance {
+        slsa_version: SlsaVersion::V0_2,
+        builder_id: "https://tekton.dev/chains/v2",
+        build_type: "t",
+        source_repository: Some("https://github.com/a/b"),
+        source_ref: None,
+        source_revision: Some("abc"),
+        entry_point: None,
+        materials: vec![Material { uri: Some("git+x"), name: None, digests: vec![("sha1", "abc")] }],
+    })));
+    input.attestations.push(with(Facts::Review(Review {
+        decision: Decision::Reject,
+        reason: "no",
+        expires_at_ms: Some(9),
+        reviewer: None,
+    })));
+    input.attestations.push(Attestation { facts: None, ..attestation });
+    input
+}
+
+#[test]
+fn every_facts_kind_round_trips() {
+    let input = every_facts_kind();
+    let bytes = input.encode();
+    assert_eq!(Input::decode(&bytes).unwrap(), input);
+}
+
+#[test]
+fn every_prefix_rejected() {
+    let bytes = every_facts_kind().encode();
+    for end in 0..bytes.len() {
+        assert!(Input::decode(&bytes[..end]).is_err(), "prefix of {end} bytes decoded");
+    }
+}
+
+#[test]
+fn hostile_length_rejected() {
+    let mut bytes = sample_input().encode();
+    // The repositories count follows the 8 + 9 bytes of the image digest.
+    bytes[17..25].copy_from_slice(&u64::MAX.to_le_bytes());
+    let error = Input::decode(&bytes).unwrap_err();
+    assert!(matches!(error, AbiError::Malformed { what: "input", .. }), "{error}");
+}
