@@ -29,6 +29,8 @@ pub enum InputError {
     Truncated { source_name: String, offset: u64, line: usize, column: usize },
     #[error("{source_name}: invalid JSON at byte {offset} (line {line}, column {column}): {message}")]
     Syntax { source_name: String, offset: u64, line: usize, column: usize, message: String },
+    #[error("{source_name}: invalid document at byte {offset} (line {line}, column {column}): {message}")]
+    Document { source_name: String, offset: u64, line: usize, column: usize, message: String },
     #[error("{source_name}: field `{path}` at byte {offset} (line {line}, column {column}): {message}")]
     Field { source_name: String, path: String, offset: u64, line: usize, column: usize, message: String },
 }
@@ -109,11 +111,11 @@ fn check_json_start(source_name: &str, bytes: &[u8]) -> Result<(), InputError> {
 fn find_json_after_text(bytes: &[u8]) -> Option<usize> {
     let mut line_start = 0;
     for line in bytes.split(|&b| b == b'\n') {
-        let trimmed = line.iter().position(|b| !b.is_ascii_whitespace());
-        if let Some(n) = trimmed {
-            if matches!(line[n], b'{' | b'[') {
-                return Some(line_start + n);
-            }
+        let first = line.iter().position(|b| !b.is_ascii_whitespace());
+        if let Some(n) = first
+            && matches!(line[n], b'{' | b'[')
+        {
+            return Some(line_start + n);
         }
         line_start += line.len() + 1;
     }
@@ -134,7 +136,7 @@ fn json_error(source_name: &str, bytes: &[u8], path: &str, inner: &serde_json::E
             InputError::Syntax { source_name, offset, line, column, message: strip_position(inner) }
         }
         serde_json::error::Category::Data if path == "." => {
-            InputError::Syntax { source_name, offset, line, column, message: strip_position(inner) }
+            InputError::Document { source_name, offset, line, column, message: strip_position(inner) }
         }
         serde_json::error::Category::Data => {
             InputError::Field { source_name, path, offset, line, column, message: strip_position(inner) }
@@ -214,6 +216,13 @@ mod tests {
     fn trailing_garbage_is_rejected() {
         let error = parse_json::<Report>("r.json", br#"{"name": "x", "items": []} extra"#).unwrap_err();
         assert!(matches!(error, InputError::Syntax { offset: 27, .. }), "{error:?}");
+    }
+
+    #[test]
+    fn missing_top_level_field_names_it() {
+        let error = parse_json::<Report>("r.json", br#"{"items": []}"#).unwrap_err();
+        assert!(matches!(error, InputError::Document { .. }), "{error:?}");
+        assert!(error.to_string().contains("missing field `name`"), "{error}");
     }
 
     #[test]

@@ -5,11 +5,22 @@
 //! This crate performs no network IO and has no tokio, libp2p, sled or wasmtime
 //! dependency, so the node, the CLI and light clients all decide validity the same way.
 
+mod bounded;
 pub mod digest;
+pub mod dsse;
+pub mod encoding;
+pub mod facts;
 pub mod input;
+pub mod intoto;
+pub mod keys;
 pub mod oci;
+pub mod predicate;
 pub mod reference;
+pub mod signing;
 
 pub use digest::{Algorithm, Digest, DigestError};
+pub use facts::{Facts, FactsError};
 pub use input::InputError;
+pub use keys::{KeyId, PublicKey, Signature, SigningKey};
+pub use predicate::PredicateKind;
 pub use reference::{Reference, ReferenceError};

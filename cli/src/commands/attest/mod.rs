@@ -1,0 +1,112 @@
+//! `vouch attest`: build an in-toto statement about one image from a scanner report,
+//! SBOM, provenance, statement, envelope or review decision, check it, and sign it.
+
+mod document;
+mod duration;
+mod image;
+mod predicate;
+mod review;
+mod sign;
+mod statement;
+mod summary;
+mod vuln;
+
+use std::path::PathBuf;
+
+use anyhow::bail;
+use clap::ArgGroup;
+
+use crate::keyring::{KeyName, Keyring};
+use crate::passphrase::PassphraseArgs;
+
+/// Options of `vouch attest`.
+#[derive(clap::Args, Debug)]
+#[command(group(ArgGroup::new("input").required(true).args([
+    "trivy", "grype", "sbom", "provenance", "statement", "envelope", "approve", "reject",
+])))]
+pub struct AttestArgs {
+    /// The image: `registry/repo@sha256:<hex>` (a tag next to the digest is kept as a
+    /// label), or `oci:DIR[:TAG]` for an OCI image layout folder.
+    pub image: String,
+
+    /// Trivy JSON report (`trivy image --format json`), signed as a cosign vuln attestation.
+    #[arg(long, value_name = "FILE")]
+    pub trivy: Option<PathBuf>,
+    /// Grype JSON report (`grype -o json`), signed as a cosign vuln attestation.
+    #[arg(long, value_name = "FILE")]
+    pub grype: Option<PathBuf>,
+    /// CycloneDX or SPDX JSON SBOM; the format is detected from the content.
+    #[arg(long, value_name = "FILE")]
+    pub sbom: Option<PathBuf>,
+    /// SLSA provenance predicate, v0.2 or v1 (detected from the content).
+    #[arg(long, value_name = "FILE")]
+    pub provenance: Option<PathBuf>,
+    /// Unsigned in-toto statement to sign as it is.
+    #[arg(long, value_name = "FILE")]
+    pub statement: Option<PathBuf>,
+    /// Existing DSSE envelope to add a signature to; its signatures are kept.
+    #[arg(long, value_name = "FILE")]
+    pub envelope: Option<PathBuf>,
+
+    /// Record a reviewer's approval of the image.
+    #[arg(long, requires = "reason")]
+    pub approve: bool,
+    /// Record a reviewer's rejection of the image.
+    #[arg(long, requires = "reason")]
+    pub reject: bool,
+    /// Reason for the approval or rejection (with --approve or --reject).
+    #[arg(long, value_name = "TEXT")]
+    pub reason: Option<String>,
+    /// How long the decision applies, such as 90m, 12h or 30d (units s, m, h, d, w).
+    #[arg(long, value_name = "DURATION")]
+    pub expires: Option<String>,
+    /// Reviewer name or email, shown to people reading the ledger.
+    #[arg(long, value_name = "NAME")]
+    pub reviewer: Option<String>,
+
+    /// Platform of a multi-platform OCI index to attest, as os/arch[/variant]; by
+    /// default the index itself is the subject.
+    #[arg(long, value_name = "PLATFORM")]
+    pub platform: Option<String>,
+
+    /// Keyring key that signs.
+    #[arg(long, value_name = "NAME")]
+    pub key: String,
+    #[command(flatten)]
+    pub passphrase: PassphraseArgs,
+
+    /// Print the signed envelope instead of submitting it (required until node
+    /// submission exists).
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Node to submit the attestation to; not available yet.
+    #[arg(long, value_name = "URL", conflicts_with = "dry_run")]
+    pub node: Option<String>,
+
+    /// Largest input file read, in bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = vouch_protocol::input::DEFAULT_INPUT_BYTES_MAX)]
+    pub max_input_bytes: u64,
+}
+
+/// Runs `vouch attest`.
+pub fn run(args: AttestArgs, keyring: &Keyring) -> anyhow::Result<()> {
+    if !args.dry_run {
+        bail!(
+            "submitting attestations to a node (--node URL) comes with the Vouch node; \
+             pass --dry-run to print the signed envelope instead"
+        );
+    }
+    let key_name = KeyName::parse(&args.key)?;
+    let key = keyring.load(&key_name)?;
+    let signer = sign::Signer::check(&key)?;
+
+    let target = image::resolve(&args.image, args.platform.as_deref())?;
+    let prepared = predicate::prepare(&args, &target)?;
+
+    let signing_key = signer.unlock(&key, &args.passphrase)?;
+    let envelope = sign::sign(prepared.unsigned, signer.keyid(), &signing_key)?;
+
+    crate::output::print_stdout(&envelope.to_json())?;
+    summary::print(&target, &prepared.summary, &key_name, signer.keyid(), &envelope);
+    Ok(())
+}

@@ -1,0 +1,4 @@
+//! The `vouch` subcommands, one module each.
+
+pub mod attest;
+pub mod keys;

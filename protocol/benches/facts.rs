@@ -1,0 +1,133 @@
+//! Normalizing a Trivy report into facts, against serde_json's plain parse of the
+//! same bytes into a `serde_json::Value` as the reference.
+//!
+//! The input is the largest Trivy report in `VOUCH_CORPUS`, or a generated report
+//! of `GENERATED_FINDINGS` findings when the variable is not set. Besides
+//! criterion's figures, the bench prints both throughputs and their ratio
+//! (normalize / Value parse), measured by the same loop in the same run.
+
+use std::hint::black_box;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use serde_json::{Value, json};
+use vouch_protocol::facts;
+
+/// Findings in the generated report.
+const GENERATED_FINDINGS: usize = 200;
+
+/// Rounds of the ratio measurement; the fastest round of each side counts.
+const RATIO_ROUNDS: usize = 15;
+
+/// Parses per round of the ratio measurement.
+const RATIO_PARSES_PER_ROUND: usize = 20;
+
+/// Returns the name and bytes of the input report.
+fn input() -> (String, Vec<u8>) {
+    if let Some(corpus) = std::env::var_os("VOUCH_CORPUS") {
+        let folder = PathBuf::from(corpus).join("trivy");
+        let largest = std::fs::read_dir(&folder)
+            .expect("VOUCH_CORPUS has a trivy folder")
+            .filter_map(|entry| entry.ok().map(|e| e.path()))
+            .max_by_key(|path| std::fs::metadata(path).map(|m| m.len()).unwrap_or(0))
+            .expect("the trivy folder has a file");
+        let bytes = std::fs::read(&largest).expect("corpus file is readable");
+        return (largest.display().to_string(), bytes);
+    }
+    (format!("generated report of {GENERATED_FINDINGS} findings"), generated_report())
+}
+
+/// Builds a report shaped like Trivy's output, with the long descriptions and
+/// reference lists that real reports carry.
+fn generated_report() -> Vec<u8> {
+    let severities = ["LOW", "MEDIUM", "HIGH", "CRITICAL", "UNKNOWN"];
+    let vulnerabilities: Vec<Value> = (0..GENERATED_FINDINGS)
+        .map(|n| {
+            json!({
+                "VulnerabilityID": format!("CVE-2024-{:05}", n),
+                "PkgID": format!("package-{}@1.{}.0", n % 40, n % 7),
+                "PkgName": format!("package-{}", n % 40),
+                "InstalledVersion": format!("1.{}.0", n % 7),
+                "FixedVersion": if n % 3 == 0 { String::new() } else { format!("1.{}.1", n % 7) },
+                "Status": "fixed",
+                "Layer": {"Digest": format!("sha256:{:064x}", n), "DiffID": format!("sha256:{:064x}", n + 1)},
+                "SeveritySource": "nvd",
+                "PrimaryURL": format!("https://avd.aquasec.com/nvd/cve-2024-{:05}", n),
+                "Title": "buffer overflow in a parser of untrusted input",
+                "Description": "A crafted input can make the parser write past the end of a heap buffer, which may let an attacker crash the process or run code. ".repeat(3),
+                "Severity": severities[n % severities.len()],
+                "CweIDs": ["CWE-787"],
+                "VendorSeverity": {"nvd": 3, "redhat": 2, "ubuntu": 2},
+                "CVSS": {
+                    "nvd": {"V2Vector": "AV:N/AC:L/Au:N/C:P/I:P/A:P", "V3Vector": "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H", "V2Score": 7.5, "V3Score": 9.8},
+                    "redhat": {"V3Vector": "CVSS:3.1/AV:N/AC:H/PR:N/UI:N/S:U/C:H/I:H/A:H", "V3Score": 8.1}
+                },
+                "References": (0..8).map(|r| format!("https://security.example/advisories/{n}/{r}")).collect::<Vec<_>>(),
+                "PublishedDate": "2024-01-01T00:00:00Z",
+                "LastModifiedDate": "2024-02-01T00:00:00Z"
+            })
+        })
+        .collect();
+    let report = json!({
+        "SchemaVersion": 2,
+        "Trivy": {"Version": "0.50.1"},
+        "CreatedAt": "2024-02-22T19:46:26.372724916+01:00",
+        "ArtifactName": "registry.example/app:1.0",
+        "ArtifactType": "container_image",
+        "Metadata": {"RepoDigests": [format!("registry.example/app@sha256:{}", "a".repeat(64))]},
+        "Results": [{"Target": "registry.example/app:1.0 (debian 12.5)", "Class": "os-pkgs", "Type": "debian", "Vulnerabilities": vulnerabilities}]
+    });
+    serde_json::to_vec_pretty(&report).expect("report encodes")
+}
+
+fn parse_value(bytes: &[u8]) -> Value {
+    serde_json::from_slice(bytes).expect("input is JSON")
+}
+
+fn normalize(bytes: &[u8]) -> facts::VulnerabilityReport {
+    facts::trivy::parse("bench", bytes).expect("input is a Trivy report")
+}
+
+/// Returns the fastest of `RATIO_ROUNDS` rounds of `RATIO_PARSES_PER_ROUND` calls.
+fn fastest_round(mut run: impl FnMut()) -> Duration {
+    (0..RATIO_ROUNDS)
+        .map(|_| {
+            let start = Instant::now();
+            for _ in 0..RATIO_PARSES_PER_ROUND {
+                run();
+            }
+            start.elapsed()
+        })
+        .min()
+        .expect("at least one round")
+}
+
+/// Prints both throughputs and the ratio normalize / Value parse.
+fn print_ratio(name: &str, bytes: &[u8]) {
+    let value_time = fastest_round(|| drop(black_box(parse_value(black_box(bytes)))));
+    let normalize_time = fastest_round(|| drop(black_box(normalize(black_box(bytes)))));
+    let throughput = |time: Duration| (bytes.len() * RATIO_PARSES_PER_ROUND) as f64 / time.as_secs_f64() / 1e6;
+    let (value_mbps, normalize_mbps) = (throughput(value_time), throughput(normalize_time));
+    println!("facts bench input: {name} ({} bytes)", bytes.len());
+    println!("serde_json Value parse: {value_mbps:.1} MB/s");
+    println!("trivy normalize:        {normalize_mbps:.1} MB/s");
+    println!("ratio normalize / Value parse: {:.2} (target at least 0.40)", normalize_mbps / value_mbps);
+}
+
+fn bench_trivy(c: &mut Criterion) {
+    let (name, bytes) = input();
+    let findings = normalize(&bytes).vulnerabilities.len();
+    println!("normalized {findings} findings from {name}");
+
+    let mut group = c.benchmark_group("trivy");
+    group.throughput(Throughput::Bytes(bytes.len() as u64));
+    group.bench_function("serde_json_value_parse", |b| b.iter(|| parse_value(black_box(&bytes))));
+    group.bench_function("normalize_to_facts", |b| b.iter(|| normalize(black_box(&bytes))));
+    group.finish();
+
+    print_ratio(&name, &bytes);
+}
+
+criterion_group!(benches, bench_trivy);
+criterion_main!(benches);
