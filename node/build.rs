@@ -62,7 +62,8 @@ fn build_contracts(workspace: &Path, target_dir: &Path) {
         command.args(["-p", package]);
     }
 
-    let status = command.status().unwrap_or_else(|error| panic!("could not run cargo to build the policy contracts: {error}"));
+    let status =
+        command.status().unwrap_or_else(|error| panic!("could not run cargo to build the policy contracts: {error}"));
     assert!(
         status.success(),
         "building the policy contracts for wasm32 failed ({status}); the output above names the error. \

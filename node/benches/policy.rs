@@ -18,7 +18,9 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use vouch_node::policy::abi::{Attestation, Attester, Block, Facts, Input, Severity, Vulnerability, VulnerabilityReport};
+use vouch_node::policy::abi::{
+    Attestation, Attester, Block, Facts, Input, Severity, Vulnerability, VulnerabilityReport,
+};
 use vouch_node::policy::{CompiledPolicy, EncodedInput, PolicyRuntime, RuntimeConfig, Verdict, standard};
 
 const FINDINGS: usize = 200;
@@ -33,7 +35,9 @@ struct Strings {
 fn strings() -> Strings {
     Strings {
         ids: (0..FINDINGS).map(|index| format!("CVE-2024-{:05}", 10_000 + index * 37)).collect(),
-        packages: (0..FINDINGS).map(|index| format!("lib{}-{}", ["ssl", "xml2", "curl", "z"][index % 4], index)).collect(),
+        packages: (0..FINDINGS)
+            .map(|index| format!("lib{}-{}", ["ssl", "xml2", "curl", "z"][index % 4], index))
+            .collect(),
     }
 }
 

@@ -80,7 +80,8 @@ fn output_data(verdict: u32, expiry: Option<i64>) -> String {
 #[test]
 fn minimal_module_approves() {
     let data = output_data(0, Some(42));
-    let wasm = module("(call $output_write (i32.const 16) (i32.const 21))", &format!(r#"(data (i32.const 16) "{data}")"#));
+    let wasm =
+        module("(call $output_write (i32.const 16) (i32.const 21))", &format!(r#"(data (i32.const 16) "{data}")"#));
     let evaluation = evaluate_twice(&runtime(), &wasm);
     assert_eq!(evaluation.verdict, Verdict::Approved);
     assert_eq!(evaluation.expires_at_ms, Some(42));
@@ -108,9 +109,13 @@ fn start_function_loop_runs_out_of_fuel() {
 #[test]
 fn memory_growth_bomb_hits_memory_limit() {
     let runtime = runtime();
-    let evaluation = evaluate_twice(&runtime, &module("(loop $grow (drop (memory.grow (i32.const 1))) (br $grow))", ""));
+    let evaluation =
+        evaluate_twice(&runtime, &module("(loop $grow (drop (memory.grow (i32.const 1))) (br $grow))", ""));
     let limit_bytes = runtime.limits().memory_bytes_max;
-    assert_eq!(failure(&evaluation), &PolicyFailure::MemoryLimit { requested_bytes: limit_bytes + 65_536, limit_bytes });
+    assert_eq!(
+        failure(&evaluation),
+        &PolicyFailure::MemoryLimit { requested_bytes: limit_bytes + 65_536, limit_bytes }
+    );
 }
 
 #[test]
@@ -124,17 +129,27 @@ fn memory_grow_to_exact_limit_succeeds() {
 
     let grow_four = "(drop (memory.grow (i32.const 4)))";
     let evaluation = evaluate_twice(&runtime_with(limits), &module(grow_four, ""));
-    assert_eq!(failure(&evaluation), &PolicyFailure::MemoryLimit { requested_bytes: 5 * 65_536, limit_bytes: 4 * 65_536 });
+    assert_eq!(
+        failure(&evaluation),
+        &PolicyFailure::MemoryLimit { requested_bytes: 5 * 65_536, limit_bytes: 4 * 65_536 }
+    );
 }
 
 #[test]
 fn deep_recursion_overflows_stack() {
     let runtime = runtime();
-    let wasm = module("(call $recurse (i64.const 0))", "(func $recurse (param i64) (call $recurse (i64.add (local.get 0) (i64.const 1))))");
+    let wasm = module(
+        "(call $recurse (i64.const 0))",
+        "(func $recurse (param i64) (call $recurse (i64.add (local.get 0) (i64.const 1))))",
+    );
     let evaluation = evaluate_twice(&runtime, &wasm);
     let limit_bytes = runtime.limits().wasm_stack_bytes_max;
     assert_eq!(failure(&evaluation), &PolicyFailure::StackOverflow { limit_bytes });
-    assert_eq!(evaluation.fuel_used, runtime.limits().fuel_per_evaluation, "a stack overflow costs the whole fuel limit");
+    assert_eq!(
+        evaluation.fuel_used,
+        runtime.limits().fuel_per_evaluation,
+        "a stack overflow costs the whole fuel limit"
+    );
 }
 
 #[test]
@@ -156,13 +171,15 @@ fn huge_output_rejected() {
 
 #[test]
 fn malformed_output_rejected() {
-    let wasm = module(r#"(call $output_write (i32.const 16) (i32.const 4))"#, r#"(data (i32.const 16) "\07\00\00\00")"#);
+    let wasm =
+        module(r#"(call $output_write (i32.const 16) (i32.const 4))"#, r#"(data (i32.const 16) "\07\00\00\00")"#);
     let evaluation = evaluate_twice(&runtime(), &wasm);
     let PolicyFailure::InvalidOutput { message } = failure(&evaluation) else { panic!("{evaluation:?}") };
     assert!(message.starts_with("malformed output"), "{message}");
 
     let data = output_data(1, None);
-    let trailing = module("(call $output_write (i32.const 16) (i32.const 14))", &format!(r#"(data (i32.const 16) "{data}\00")"#));
+    let trailing =
+        module("(call $output_write (i32.const 16) (i32.const 14))", &format!(r#"(data (i32.const 16) "{data}\00")"#));
     let evaluation = evaluate_twice(&runtime(), &trailing);
     assert_eq!(evaluation.reasons[0], "policy output is invalid: malformed output: 1 bytes after the end of the value");
 }
@@ -199,7 +216,9 @@ fn abort_message_becomes_reason() {
 #[test]
 fn out_of_bounds_host_access() {
     let evaluation = evaluate_twice(&runtime(), &module("(call $input_read (i32.const 65530))", ""));
-    let PolicyFailure::OutOfBounds { offset, memory_bytes, .. } = failure(&evaluation) else { panic!("{evaluation:?}") };
+    let PolicyFailure::OutOfBounds { offset, memory_bytes, .. } = failure(&evaluation) else {
+        panic!("{evaluation:?}")
+    };
     assert_eq!((*offset, *memory_bytes), (65_530, 65_536));
 
     let evaluation = evaluate_twice(&runtime(), &module("(call $output_write (i32.const -1) (i32.const 8))", ""));
@@ -259,11 +278,16 @@ fn forbidden_imports_rejected() {
     let error = deploy_error(&wasi);
     assert_eq!(
         error,
-        DeployError::ForbiddenImport { module: "wasi_snapshot_preview1".into(), name: "fd_write".into(), kind: "function" }
+        DeployError::ForbiddenImport {
+            module: "wasi_snapshot_preview1".into(),
+            name: "fd_write".into(),
+            kind: "function"
+        }
     );
     assert!(error.to_string().contains("`wasi_snapshot_preview1.fd_write`"), "{error}");
 
-    let memory = wat::parse_str(r#"(module (import "vouch_v1" "memory" (memory 1)) (func (export "vouch_evaluate")))"#).unwrap();
+    let memory =
+        wat::parse_str(r#"(module (import "vouch_v1" "memory" (memory 1)) (func (export "vouch_evaluate")))"#).unwrap();
     assert!(matches!(deploy_error(&memory), DeployError::ForbiddenImport { kind: "memory", .. }));
 
     let unknown = wat::parse_str(
@@ -277,7 +301,10 @@ fn forbidden_imports_rejected() {
     )
     .unwrap();
     let error = deploy_error(&wrong);
-    assert_eq!(error.to_string(), "policy module imports `vouch_v1.input_len` as () -> (i64); the host defines it as () -> (i32)");
+    assert_eq!(
+        error.to_string(),
+        "policy module imports `vouch_v1.input_len` as () -> (i64); the host defines it as () -> (i32)"
+    );
 }
 
 #[test]
@@ -288,22 +315,36 @@ fn required_exports_checked() {
     let no_entry = wat::parse_str(r#"(module (memory (export "memory") 1))"#).unwrap();
     assert_eq!(deploy_error(&no_entry), DeployError::MissingExport { name: "vouch_evaluate" });
 
-    let wrong_entry = wat::parse_str(r#"(module (memory (export "memory") 1) (func (export "vouch_evaluate") (param i32)))"#).unwrap();
+    let wrong_entry =
+        wat::parse_str(r#"(module (memory (export "memory") 1) (func (export "vouch_evaluate") (param i32)))"#)
+            .unwrap();
     let error = deploy_error(&wrong_entry);
-    assert_eq!(error.to_string(), "policy module exports `vouch_evaluate` as a function (i32) -> (); expected a function () -> ()");
+    assert_eq!(
+        error.to_string(),
+        "policy module exports `vouch_evaluate` as a function (i32) -> (); expected a function () -> ()"
+    );
 }
 
 #[test]
 fn resource_limits_checked_at_deploy() {
     let limits = PolicyLimits::default();
     let pages = limits.memory_bytes_max / 65_536;
-    let at_limit = wat::parse_str(format!(r#"(module (memory (export "memory") {pages}) (func (export "vouch_evaluate")))"#)).unwrap();
+    let at_limit =
+        wat::parse_str(format!(r#"(module (memory (export "memory") {pages}) (func (export "vouch_evaluate")))"#))
+            .unwrap();
     assert!(runtime().deploy(&at_limit).is_ok());
 
-    let over = wat::parse_str(format!(r#"(module (memory (export "memory") {}) (func (export "vouch_evaluate")))"#, pages + 1)).unwrap();
+    let over = wat::parse_str(format!(
+        r#"(module (memory (export "memory") {}) (func (export "vouch_evaluate")))"#,
+        pages + 1
+    ))
+    .unwrap();
     assert_eq!(
         deploy_error(&over),
-        DeployError::InitialMemoryTooLarge { initial_bytes: limits.memory_bytes_max + 65_536, max: limits.memory_bytes_max }
+        DeployError::InitialMemoryTooLarge {
+            initial_bytes: limits.memory_bytes_max + 65_536,
+            max: limits.memory_bytes_max
+        }
     );
 
     let table = limits.table_elements_max + 1;
@@ -311,7 +352,10 @@ fn resource_limits_checked_at_deploy() {
         r#"(module (memory (export "memory") 1) (table {table} funcref) (func (export "vouch_evaluate")))"#
     ))
     .unwrap();
-    assert_eq!(deploy_error(&big_table), DeployError::InitialTableTooLarge { initial: u64::from(table), max: limits.table_elements_max });
+    assert_eq!(
+        deploy_error(&big_table),
+        DeployError::InitialTableTooLarge { initial: u64::from(table), max: limits.table_elements_max }
+    );
 }
 
 #[test]
@@ -334,7 +378,8 @@ fn invalid_and_disabled_features_rejected() {
     let simd = module("(drop (v128.const i64x2 0 0))", "");
     assert!(matches!(deploy_error(&simd), DeployError::Invalid { .. }));
 
-    let two_memories = wat::parse_str(r#"(module (memory (export "memory") 1) (memory 1) (func (export "vouch_evaluate")))"#).unwrap();
+    let two_memories =
+        wat::parse_str(r#"(module (memory (export "memory") 1) (memory 1) (func (export "vouch_evaluate")))"#).unwrap();
     assert_eq!(deploy_error(&two_memories), DeployError::MemoryCount { count: 2 });
     let no_memory = wat::parse_str(r#"(module (func (export "vouch_evaluate")))"#).unwrap();
     assert_eq!(deploy_error(&no_memory), DeployError::MemoryCount { count: 0 });
@@ -342,7 +387,8 @@ fn invalid_and_disabled_features_rejected() {
 
 #[test]
 fn deploy_caches_by_code_hash() {
-    let config = RuntimeConfig { cached_modules_max: std::num::NonZeroUsize::new(2).unwrap(), ..RuntimeConfig::default() };
+    let config =
+        RuntimeConfig { cached_modules_max: std::num::NonZeroUsize::new(2).unwrap(), ..RuntimeConfig::default() };
     let runtime = PolicyRuntime::new(config).unwrap();
     let modules: Vec<Vec<u8>> = (0..3).map(|n| module(&format!("(drop (i32.const {n}))"), "")).collect();
 

@@ -3,7 +3,9 @@
 
 use vouch_node::policy::abi::{Block, Decision, Input, Output, Severity, StorageEntry, Vulnerability};
 use vouch_node::policy::standard::{self, StandardPolicy};
-use vouch_node::policy::{EncodedInput, Evaluation, PolicyFailure, PolicyLimits, PolicyRuntime, RuntimeConfig, Verdict};
+use vouch_node::policy::{
+    EncodedInput, Evaluation, PolicyFailure, PolicyLimits, PolicyRuntime, RuntimeConfig, Verdict,
+};
 use vouch_policy_sdk::testing::{attestation, input, provenance, report, review, sbom, vulnerability};
 
 type NativeEvaluate = fn(&Input<'_>) -> Output;
@@ -73,7 +75,8 @@ fn vulnerability_threshold_matches_native() {
     assert_eq!(evaluation.reasons[0], "2 findings above medium or of unknown severity");
 
     let mut exempt = dirty.clone();
-    exempt.storage = vec![StorageEntry { key: "exemption/GHSA-aaaa-bbbb-cccc", value: r#"{"expires_at_ms": 1700000500000}"# }];
+    exempt.storage =
+        vec![StorageEntry { key: "exemption/GHSA-aaaa-bbbb-cccc", value: r#"{"expires_at_ms": 1700000500000}"# }];
     let evaluation = run(&runtime, policy, native, &exempt);
     assert_eq!(evaluation.verdict, Verdict::Approved);
     assert_eq!(evaluation.expires_at_ms, Some(1_700_000_500_000));
@@ -94,10 +97,13 @@ fn required_attesters_matches_native() {
     let native = vouch_policy_required_attesters::evaluate;
     let policy = standard::REQUIRED_ATTESTERS;
 
-    let mut reviewed = input(NOW, vec![
-        attestation("alice", "reviewer", NOW, Some(review(Decision::Approve, Some(NOW + DAY_MS)))),
-        attestation("scanner", "scanner", NOW, None),
-    ]);
+    let mut reviewed = input(
+        NOW,
+        vec![
+            attestation("alice", "reviewer", NOW, Some(review(Decision::Approve, Some(NOW + DAY_MS)))),
+            attestation("scanner", "scanner", NOW, None),
+        ],
+    );
     reviewed.parameters = r#"{"threshold": 2, "required_roles": ["reviewer"]}"#;
     let evaluation = run(&runtime, policy, native, &reviewed);
     assert_eq!(evaluation.verdict, Verdict::Approved);
@@ -130,7 +136,15 @@ fn trusted_provenance_matches_native() {
     let native = vouch_policy_trusted_provenance::evaluate;
     let policy = standard::TRUSTED_PROVENANCE;
 
-    let built = input(NOW, vec![attestation("tekton", "builder", NOW, Some(provenance("https://tekton.dev/chains/v2", Some("https://github.com/acme/app"))))]);
+    let built = input(
+        NOW,
+        vec![attestation(
+            "tekton",
+            "builder",
+            NOW,
+            Some(provenance("https://tekton.dev/chains/v2", Some("https://github.com/acme/app"))),
+        )],
+    );
     assert_eq!(run(&runtime, policy, native, &built).verdict, Verdict::Approved);
     let mut restricted = built.clone();
     restricted.parameters = r#"{"source_repositories": ["https://github.com/other/*"]}"#;
@@ -144,7 +158,10 @@ fn scan_age_matches_native() {
     let native = vouch_policy_scan_age::evaluate;
     let policy = standard::SCAN_AGE;
 
-    let fresh = input(NOW, vec![attestation("trivy", "scanner", NOW - DAY_MS, Some(report("trivy", Some(NOW - 2 * DAY_MS), vec![])))]);
+    let fresh = input(
+        NOW,
+        vec![attestation("trivy", "scanner", NOW - DAY_MS, Some(report("trivy", Some(NOW - 2 * DAY_MS), vec![])))],
+    );
     let evaluation = run(&runtime, policy, native, &fresh);
     assert_eq!(evaluation.verdict, Verdict::Approved);
     assert_eq!(evaluation.expires_at_ms, Some(NOW + 5 * DAY_MS + 1));
@@ -161,18 +178,26 @@ fn malformed_input_quarantines_in_the_sdk() {
     let evaluation = runtime.evaluate(&compiled, &EncodedInput::from_bytes(vec![1, 2, 3])).unwrap();
     assert_eq!(evaluation.verdict, Verdict::Quarantined);
     assert_eq!(evaluation.failure, None, "the SDK reports the problem as the policy's own output");
-    assert!(evaluation.reasons[0].starts_with("the policy could not read its input: malformed input"), "{:?}", evaluation.reasons);
+    assert!(
+        evaluation.reasons[0].starts_with("the policy could not read its input: malformed input"),
+        "{:?}",
+        evaluation.reasons
+    );
 }
 
 #[test]
 fn large_sbom_hits_memory_limit() {
     // 60,000 components decode into vectors larger than a 2 MiB memory limit, so
     // the growth traps and the image is quarantined naming the limit.
-    let limits = PolicyLimits { memory_bytes_max: 2 * 1024 * 1024, input_bytes_max: 2 * 1024 * 1024, ..PolicyLimits::default() };
+    let limits =
+        PolicyLimits { memory_bytes_max: 2 * 1024 * 1024, input_bytes_max: 2 * 1024 * 1024, ..PolicyLimits::default() };
     let runtime = PolicyRuntime::new(RuntimeConfig { limits, ..RuntimeConfig::default() }).unwrap();
     let many = input(NOW, vec![attestation("syft", "scanner", NOW, Some(sbom(60_000, None)))]);
     let compiled = runtime.deploy(standard::SBOM_REQUIRED.wasm).unwrap();
     let evaluation = runtime.evaluate(&compiled, &EncodedInput::encode(&many)).unwrap();
     assert_eq!(evaluation.verdict, Verdict::Quarantined);
-    assert!(matches!(evaluation.failure, Some(PolicyFailure::MemoryLimit { limit_bytes: 2_097_152, .. })), "{evaluation:?}");
+    assert!(
+        matches!(evaluation.failure, Some(PolicyFailure::MemoryLimit { limit_bytes: 2_097_152, .. })),
+        "{evaluation:?}"
+    );
 }

@@ -227,10 +227,33 @@ pub struct Sbom<'a> {
     /// Name of what the SBOM describes.
     pub subject_name: Option<&'a str>,
     /// Digest of what the SBOM describes, when the document states one.
-    pub subject_digest: Option<&'a str>,
+    #[serde(borrow)]
+    pub subject_digest: Option<DigestRef<'a>>,
     /// Listed components in document order.
     #[serde(borrow)]
     pub components: Vec<Component<'a>>,
+}
+
+/// A digest as algorithm and lowercase hex, such as `sha256` and 64 hex digits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DigestRef<'a> {
+    /// Algorithm name, `sha256` or `sha512`.
+    pub algorithm: &'a str,
+    /// Lowercase hex digits.
+    pub hex: &'a str,
+}
+
+impl DigestRef<'_> {
+    /// Returns true when `text` is this digest written as `algorithm:hex`.
+    pub fn matches(&self, text: &str) -> bool {
+        text.split_once(':').is_some_and(|(algorithm, hex)| algorithm == self.algorithm && hex == self.hex)
+    }
+}
+
+impl fmt::Display for DigestRef<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.algorithm, self.hex)
+    }
 }
 
 /// One SBOM component.
@@ -399,7 +422,9 @@ impl fmt::Display for AbiError {
             AbiError::TrailingBytes { what, trailing } => {
                 write!(f, "malformed {what}: {trailing} bytes after the end of the value")
             }
-            AbiError::TooLarge { what, size, max } => write!(f, "{what} is {size} bytes, over the limit of {max} bytes"),
+            AbiError::TooLarge { what, size, max } => {
+                write!(f, "{what} is {size} bytes, over the limit of {max} bytes")
+            }
             AbiError::TooManyReasons { count } => {
                 write!(f, "output has {count} reasons, over the limit of {REASONS_MAX}")
             }

@@ -54,8 +54,8 @@ pub mod testing;
 pub mod wasm;
 
 pub use abi::{
-    AbiError, Attestation, Attester, Block, Component, Decision, Facts, Input, Material, Output, Provenance, Review,
-    Sbom, SbomFormat, Severity, SlsaVersion, StorageEntry, Verdict, Vulnerability, VulnerabilityReport,
+    AbiError, Attestation, Attester, Block, Component, Decision, DigestRef, Facts, Input, Material, Output, Provenance,
+    Review, Sbom, SbomFormat, Severity, SlsaVersion, StorageEntry, Verdict, Vulnerability, VulnerabilityReport,
 };
 pub use parameters::{parameters, storage_json};
 pub use select::matches_pattern;

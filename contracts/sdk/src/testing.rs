@@ -6,8 +6,8 @@
 use alloc::vec::Vec;
 
 use crate::abi::{
-    Attestation, Attester, Block, Decision, Facts, Input, Provenance, Review, Sbom, SbomFormat, Severity, SlsaVersion,
-    Vulnerability, VulnerabilityReport,
+    Attestation, Attester, Block, Decision, DigestRef, Facts, Input, Provenance, Review, Sbom, SbomFormat, Severity,
+    SlsaVersion, Vulnerability, VulnerabilityReport,
 };
 
 /// Builds an input about `sha256:` + 64 zeros at block 100, time `time_ms`.
@@ -23,7 +23,12 @@ pub fn input(time_ms: i64, attestations: Vec<Attestation<'static>>) -> Input<'st
 }
 
 /// Builds an attestation by `name` with `role`, included at time `time_ms`.
-pub fn attestation(name: &'static str, role: &'static str, time_ms: i64, facts: Option<Facts<'static>>) -> Attestation<'static> {
+pub fn attestation(
+    name: &'static str,
+    role: &'static str,
+    time_ms: i64,
+    facts: Option<Facts<'static>>,
+) -> Attestation<'static> {
     Attestation {
         id: "00",
         attester: Attester { name, key_id: name, role },
@@ -47,12 +52,19 @@ pub fn vulnerability(id: &'static str, severity: Severity) -> Vulnerability<'sta
 }
 
 /// Builds vulnerability facts from `scanner`.
-pub fn report(scanner: &'static str, scanned_at_ms: Option<i64>, vulnerabilities: Vec<Vulnerability<'static>>) -> Facts<'static> {
+pub fn report(
+    scanner: &'static str,
+    scanned_at_ms: Option<i64>,
+    vulnerabilities: Vec<Vulnerability<'static>>,
+) -> Facts<'static> {
     Facts::Vulnerabilities(VulnerabilityReport { scanner, scanner_version: None, scanned_at_ms, vulnerabilities })
 }
 
-/// Builds CycloneDX 1.5 SBOM facts with `components` unnamed components.
+/// Builds CycloneDX 1.5 SBOM facts with `components` unnamed components and an
+/// optional `algorithm:hex` subject digest.
 pub fn sbom(components: usize, subject_digest: Option<&'static str>) -> Facts<'static> {
+    let subject_digest =
+        subject_digest.and_then(|text| text.split_once(':')).map(|(algorithm, hex)| DigestRef { algorithm, hex });
     let component = crate::abi::Component { name: "component", version: None, purl: None, kind: None };
     Facts::Sbom(Sbom {
         format: SbomFormat::CycloneDx,

@@ -24,7 +24,9 @@ pub enum DeployError {
         "policy module imports {kind} `{module}.{name}`; a policy may import only functions of the `{HOST_MODULE}` module"
     )]
     ForbiddenImport { module: String, name: String, kind: &'static str },
-    #[error("policy module imports `{HOST_MODULE}.{name}`, which the host does not provide; see docs/POLICY_ABI.md for the host functions")]
+    #[error(
+        "policy module imports `{HOST_MODULE}.{name}`, which the host does not provide; see docs/POLICY_ABI.md for the host functions"
+    )]
     UnknownHostFunction { name: String },
     #[error("policy module imports `{HOST_MODULE}.{name}` as {found}; the host defines it as {expected}")]
     ImportSignature { name: String, expected: &'static str, found: String },
@@ -166,10 +168,14 @@ fn check_exports(module: &Module) -> Result<(), DeployError> {
     let expected = "a function () -> ()";
     match module.get_export(EVALUATE_EXPORT) {
         Some(ExternType::Func(func)) if signature(&func) == "() -> ()" => Ok(()),
-        Some(ExternType::Func(func)) => {
-            Err(DeployError::ExportType { name: EVALUATE_EXPORT, expected, found: format!("a function {}", signature(&func)) })
+        Some(ExternType::Func(func)) => Err(DeployError::ExportType {
+            name: EVALUATE_EXPORT,
+            expected,
+            found: format!("a function {}", signature(&func)),
+        }),
+        Some(other) => {
+            Err(DeployError::ExportType { name: EVALUATE_EXPORT, expected, found: kind_name(&other).to_owned() })
         }
-        Some(other) => Err(DeployError::ExportType { name: EVALUATE_EXPORT, expected, found: kind_name(&other).to_owned() }),
         None => Err(DeployError::MissingExport { name: EVALUATE_EXPORT }),
     }
 }

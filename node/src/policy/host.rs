@@ -159,7 +159,10 @@ fn memory(caller: &mut Caller<'_, HostState>) -> Memory {
 
 fn out_of_bounds(caller: &Caller<'_, HostState>, memory: Memory, offset: u32, length: u32) -> wasmtime::Error {
     let offset = u64::from(offset);
-    let failure =
-        PolicyFailure::OutOfBounds { offset, end: offset + u64::from(length), memory_bytes: memory.data_size(caller) as u64 };
+    let failure = PolicyFailure::OutOfBounds {
+        offset,
+        end: offset + u64::from(length),
+        memory_bytes: memory.data_size(caller) as u64,
+    };
     wasmtime::Error::new(failure)
 }

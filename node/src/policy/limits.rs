@@ -73,7 +73,9 @@ pub enum ConfigError {
     MemoryTooLarge { value: u64 },
     #[error("limits.input_bytes_max is {value}, over the {max} bytes that the SDK decodes")]
     InputTooLarge { value: u32, max: usize },
-    #[error("limits.input_bytes_max is {value}, over limits.memory_bytes_max ({memory}); the input could never be copied in")]
+    #[error(
+        "limits.input_bytes_max is {value}, over limits.memory_bytes_max ({memory}); the input could never be copied in"
+    )]
     InputOverMemory { value: u32, memory: u64 },
     #[error("limits.wasm_stack_bytes_max is {value}; it must be between 4096 and 8388608")]
     StackOutOfRange { value: u32 },
@@ -95,7 +97,7 @@ impl RuntimeConfig {
         if limits.fuel_per_evaluation == 0 {
             return Err(ConfigError::NoFuel);
         }
-        if limits.memory_bytes_max == 0 || limits.memory_bytes_max % WASM_PAGE_BYTES != 0 {
+        if limits.memory_bytes_max == 0 || !limits.memory_bytes_max.is_multiple_of(WASM_PAGE_BYTES) {
             return Err(ConfigError::MemoryNotPages { value: limits.memory_bytes_max });
         }
         if limits.memory_bytes_max > 1 << 32 {
@@ -105,7 +107,10 @@ impl RuntimeConfig {
             return Err(ConfigError::InputTooLarge { value: limits.input_bytes_max, max: INPUT_BYTES_MAX });
         }
         if u64::from(limits.input_bytes_max) > limits.memory_bytes_max {
-            return Err(ConfigError::InputOverMemory { value: limits.input_bytes_max, memory: limits.memory_bytes_max });
+            return Err(ConfigError::InputOverMemory {
+                value: limits.input_bytes_max,
+                memory: limits.memory_bytes_max,
+            });
         }
         if !WASM_STACK_BYTES_RANGE.contains(&limits.wasm_stack_bytes_max) {
             return Err(ConfigError::StackOutOfRange { value: limits.wasm_stack_bytes_max });
@@ -137,7 +142,10 @@ mod tests {
         assert_eq!(with(|c| c.limits.fuel_per_evaluation = 0), Err(ConfigError::NoFuel));
         assert_eq!(with(|c| c.limits.memory_bytes_max = 65_537), Err(ConfigError::MemoryNotPages { value: 65_537 }));
         assert_eq!(with(|c| c.limits.memory_bytes_max = 0), Err(ConfigError::MemoryNotPages { value: 0 }));
-        assert_eq!(with(|c| c.limits.memory_bytes_max = (1 << 32) + 65_536), Err(ConfigError::MemoryTooLarge { value: (1 << 32) + 65_536 }));
+        assert_eq!(
+            with(|c| c.limits.memory_bytes_max = (1 << 32) + 65_536),
+            Err(ConfigError::MemoryTooLarge { value: (1 << 32) + 65_536 })
+        );
         assert_eq!(with(|c| c.limits.memory_bytes_max = 1 << 32), Ok(()));
         assert_eq!(with(|c| c.concurrent_instances_max = 0), Err(ConfigError::NoInstances));
         let error = with(|c| c.limits.wasm_stack_bytes_max = 4095).unwrap_err();

@@ -21,6 +21,7 @@
 mod cache;
 pub mod deploy;
 mod evaluate;
+pub mod facts;
 mod host;
 pub mod limits;
 pub mod standard;
@@ -96,7 +97,8 @@ impl PolicyRuntime {
     /// Builds a runtime after checking `config`.
     pub fn new(config: RuntimeConfig) -> Result<PolicyRuntime, RuntimeError> {
         config.validate()?;
-        let engine = Engine::new(&engine_config(&config)).map_err(|error| RuntimeError::Engine { message: error.to_string() })?;
+        let engine = Engine::new(&engine_config(&config))
+            .map_err(|error| RuntimeError::Engine { message: error.to_string() })?;
         let mut linker = Linker::new(&engine);
         host::link(&mut linker).map_err(|error| RuntimeError::Engine { message: error.to_string() })?;
         let cache = Mutex::new(ModuleCache::new(config.cached_modules_max));

@@ -29,7 +29,8 @@ pub const TRUSTED_PROVENANCE: StandardPolicy = contract!("trusted-provenance", "
 pub const SCAN_AGE: StandardPolicy = contract!("scan-age", "vouch_policy_scan_age.wasm");
 
 /// Every standard policy.
-pub const ALL: [StandardPolicy; 5] = [VULNERABILITY_THRESHOLD, REQUIRED_ATTESTERS, SBOM_REQUIRED, TRUSTED_PROVENANCE, SCAN_AGE];
+pub const ALL: [StandardPolicy; 5] =
+    [VULNERABILITY_THRESHOLD, REQUIRED_ATTESTERS, SBOM_REQUIRED, TRUSTED_PROVENANCE, SCAN_AGE];
 
 /// Returns the standard policy called `name`.
 pub fn by_name(name: &str) -> Option<StandardPolicy> {

@@ -103,10 +103,11 @@ impl<'a> Tally<'a> {
 
 /// Evaluates the image against the attester requirements.
 pub fn evaluate(input: &Input<'_>) -> Output {
-    let parameters: Parameters = match vouch_policy_sdk::parameters(input).and_then(|p: Parameters| p.check().map(|()| p)) {
-        Ok(parameters) => parameters,
-        Err(error) => return Output::quarantined(error),
-    };
+    let parameters: Parameters =
+        match vouch_policy_sdk::parameters(input).and_then(|p: Parameters| p.check().map(|()| p)) {
+            Ok(parameters) => parameters,
+            Err(error) => return Output::quarantined(error),
+        };
 
     let mut tally = Tally::default();
     for attestation in input.attestations.iter().filter(|a| parameters.allows(a)) {
@@ -132,7 +133,8 @@ fn in_force(review: &Review<'_>, time_ms: i64) -> bool {
 }
 
 fn rejected(attestation: &Attestation<'_>, review: &Review<'_>) -> Output {
-    let mut output = Output::quarantined(format!("{} rejected the image: {}", attestation.attester.name, review.reason));
+    let mut output =
+        Output::quarantined(format!("{} rejected the image: {}", attestation.attester.name, review.reason));
     if let Some(expires_at_ms) = review.expires_at_ms {
         output.expire_by(expires_at_ms);
     }

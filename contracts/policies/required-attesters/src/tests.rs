@@ -14,7 +14,8 @@ fn default_needs_one_attester() {
 
 #[test]
 fn same_attester_counts_once() {
-    let mut two = input(NOW, vec![attestation("alice", "reviewer", 1, None), attestation("alice", "reviewer", 2, None)]);
+    let mut two =
+        input(NOW, vec![attestation("alice", "reviewer", 1, None), attestation("alice", "reviewer", 2, None)]);
     two.parameters = r#"{"threshold": 2}"#;
     let output = evaluate(&two);
     assert_eq!(output.verdict, Verdict::Pending);
@@ -36,7 +37,8 @@ fn threshold_edge() {
 
 #[test]
 fn unlisted_attester_and_role_ignored() {
-    let mut one = input(NOW, vec![attestation("mallory", "reviewer", 1, None), attestation("alice", "scanner", 1, None)]);
+    let mut one =
+        input(NOW, vec![attestation("mallory", "reviewer", 1, None), attestation("alice", "scanner", 1, None)]);
     one.parameters = r#"{"attesters": ["alice", "bob"], "roles": ["reviewer"]}"#;
     assert_eq!(evaluate(&one).verdict, Verdict::Pending);
 }
@@ -55,10 +57,13 @@ fn required_roles_must_all_appear() {
 
 #[test]
 fn rejection_quarantines() {
-    let rejecting = input(NOW, vec![
-        attestation("alice", "reviewer", 1, Some(review(Decision::Approve, None))),
-        attestation("bob", "reviewer", 2, Some(review(Decision::Reject, Some(NOW + 10)))),
-    ]);
+    let rejecting = input(
+        NOW,
+        vec![
+            attestation("alice", "reviewer", 1, Some(review(Decision::Approve, None))),
+            attestation("bob", "reviewer", 2, Some(review(Decision::Reject, Some(NOW + 10)))),
+        ],
+    );
     let output = evaluate(&rejecting);
     assert_eq!(output.verdict, Verdict::Quarantined);
     assert_eq!(output.reasons, ["bob rejected the image: reviewed"]);
@@ -67,13 +72,17 @@ fn rejection_quarantines() {
 
 #[test]
 fn expired_reviews_do_not_count() {
-    let expired = input(NOW, vec![
-        attestation("bob", "reviewer", 2, Some(review(Decision::Reject, Some(NOW)))),
-        attestation("alice", "reviewer", 1, Some(review(Decision::Approve, Some(NOW)))),
-    ]);
+    let expired = input(
+        NOW,
+        vec![
+            attestation("bob", "reviewer", 2, Some(review(Decision::Reject, Some(NOW)))),
+            attestation("alice", "reviewer", 1, Some(review(Decision::Approve, Some(NOW)))),
+        ],
+    );
     assert_eq!(evaluate(&expired).verdict, Verdict::Pending);
 
-    let expiring = input(NOW, vec![attestation("alice", "reviewer", 1, Some(review(Decision::Approve, Some(NOW + 1))))]);
+    let expiring =
+        input(NOW, vec![attestation("alice", "reviewer", 1, Some(review(Decision::Approve, Some(NOW + 1))))]);
     let output = evaluate(&expiring);
     assert_eq!(output.verdict, Verdict::Approved);
     assert_eq!(output.expires_at_ms, Some(NOW + 1));

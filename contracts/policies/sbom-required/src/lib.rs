@@ -69,7 +69,7 @@ fn check(input: &Input<'_>, parameters: &Parameters, sbom: &Sbom<'_>) -> Result<
     if !parameters.formats.is_empty() && !parameters.formats.contains(&sbom.format) {
         return Err(format!("its format {} is not allowed", format_name(sbom.format)));
     }
-    if let Some(digest) = sbom.subject_digest.filter(|digest| *digest != input.image_digest) {
+    if let Some(digest) = sbom.subject_digest.filter(|digest| !digest.matches(input.image_digest)) {
         return Err(format!("it describes {digest}"));
     }
     let components = sbom.components.len() as u64;

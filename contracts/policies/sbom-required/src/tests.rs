@@ -38,14 +38,20 @@ fn min_components_edge() {
     let output = evaluate(&one);
     assert_eq!(output.verdict, Verdict::Pending);
     assert_eq!(output.reasons[1], "SBOM from syft does not count: it lists 2 components, fewer than 3");
-    assert_eq!(evaluate(&input(0, vec![attestation("syft", "scanner", 0, Some(sbom(0, None)))])).verdict, Verdict::Pending);
+    assert_eq!(
+        evaluate(&input(0, vec![attestation("syft", "scanner", 0, Some(sbom(0, None)))])).verdict,
+        Verdict::Pending
+    );
 }
 
 #[test]
 fn other_subject_does_not_count() {
     let own = input(0, vec![]).image_digest;
     let other = "sha256:1111111111111111111111111111111111111111111111111111111111111111";
-    assert_eq!(evaluate(&input(0, vec![attestation("s", "scanner", 0, Some(sbom(1, Some(own))))])).verdict, Verdict::Approved);
+    assert_eq!(
+        evaluate(&input(0, vec![attestation("s", "scanner", 0, Some(sbom(1, Some(own))))])).verdict,
+        Verdict::Approved
+    );
     let output = evaluate(&input(0, vec![attestation("s", "scanner", 0, Some(sbom(1, Some(other))))]));
     assert_eq!(output.verdict, Verdict::Pending);
     assert!(output.reasons[1].ends_with(&format!("it describes {other}")));

@@ -48,7 +48,9 @@ pub fn evaluate(input: &Input<'_>) -> Output {
 
     let newest = input
         .vulnerability_reports()
-        .map(|(attestation, report)| report.scanned_at_ms.map_or(attestation.included.time_ms, |t| t.min(attestation.included.time_ms)))
+        .map(|(attestation, report)| {
+            report.scanned_at_ms.map_or(attestation.included.time_ms, |t| t.min(attestation.included.time_ms))
+        })
         .max();
     let Some(scanned_at_ms) = newest else {
         return Output::pending("no vulnerability report has been attested yet");
@@ -57,7 +59,10 @@ pub fn evaluate(input: &Input<'_>) -> Output {
     let age_ms = input.block.time_ms.saturating_sub(scanned_at_ms);
     let limit = describe_duration(parameters.max_age_ms);
     if age_ms > parameters.max_age_ms {
-        return Output::quarantined(format!("the newest scan is {} old, over the maximum of {limit}", describe_duration(age_ms)));
+        return Output::quarantined(format!(
+            "the newest scan is {} old, over the maximum of {limit}",
+            describe_duration(age_ms)
+        ));
     }
     let mut output = Output::new(Verdict::Approved)
         .with_reason(format!("the newest scan is {} old, within the maximum of {limit}", describe_duration(age_ms)));

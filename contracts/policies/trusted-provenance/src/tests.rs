@@ -45,10 +45,13 @@ fn source_repository_checked() {
 
 #[test]
 fn one_passing_provenance_approves() {
-    let built = input(0, vec![
-        attestation("ci", "builder", 0, Some(provenance("https://evil.example/builder", None))),
-        attestation("ci2", "builder", 0, Some(provenance("https://tekton.dev/chains/v2", None))),
-    ]);
+    let built = input(
+        0,
+        vec![
+            attestation("ci", "builder", 0, Some(provenance("https://evil.example/builder", None))),
+            attestation("ci2", "builder", 0, Some(provenance("https://tekton.dev/chains/v2", None))),
+        ],
+    );
     assert_eq!(evaluate(&built).verdict, Verdict::Approved);
 }
 

@@ -127,7 +127,8 @@ fn largest_valid_output_fits_limit() {
 
 #[test]
 fn output_limits_checked_on_decode() {
-    let too_many = Output { verdict: Verdict::Approved, reasons: vec![String::new(); REASONS_MAX + 1], expires_at_ms: None };
+    let too_many =
+        Output { verdict: Verdict::Approved, reasons: vec![String::new(); REASONS_MAX + 1], expires_at_ms: None };
     assert_eq!(Output::decode(&too_many.encode()), Err(AbiError::TooManyReasons { count: REASONS_MAX + 1 }));
 
     let too_long = Output {
