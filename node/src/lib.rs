@@ -3,3 +3,4 @@
 
 pub mod state;
 pub mod store;
+pub mod synthetic;
