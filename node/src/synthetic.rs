@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use vouch_protocol::chain::{Block, Commit, CommitSignature, Header, Height, Precommit, Transaction, TxHash, txs_root};
 use vouch_protocol::digest::Digest;
 use vouch_protocol::encoding::{self, EncodingError};
-use vouch_protocol::keys::SigningKey;
+use vouch_protocol::keys::{PublicKey, SigningKey};
 use vouch_protocol::signing::ChainId;
 use vouch_protocol::state::StateKey;
 
@@ -122,6 +122,16 @@ impl SyntheticChain {
     pub fn new(seed: u8) -> SyntheticChain {
         let chain_id = ChainId::new("vouch-synthetic").expect("the name is a valid chain id");
         SyntheticChain { chain_id, validator: SigningKey::from_seed(&[seed; 32]) }
+    }
+
+    /// Returns the chain id that the commits are signed for.
+    pub fn chain_id(&self) -> &ChainId {
+        &self.chain_id
+    }
+
+    /// Returns the public key of the one validator, which signs every commit.
+    pub fn validator(&self) -> PublicKey {
+        self.validator.public_key()
     }
 
     /// Commits the genesis state if `store` holds none yet.
