@@ -134,7 +134,7 @@ impl SyntheticChain {
         self.validator.public_key()
     }
 
-    /// Commits the genesis state if `store` holds none yet.
+    /// Commits the genesis state if `store` has none yet.
     pub fn init<B: Backend>(&self, store: &LedgerStore<B>) -> Result<(), SyntheticError> {
         if store.latest_height().is_some() {
             return Ok(());
@@ -145,10 +145,15 @@ impl SyntheticChain {
     }
 
     /// Builds the next block of `store` from synthetic transactions.
-    pub fn next_block<B: Backend>(&self, store: &LedgerStore<B>, txs: Vec<Transaction>) -> Result<BlockWrite, SyntheticError> {
+    pub fn next_block<B: Backend>(
+        &self,
+        store: &LedgerStore<B>,
+        txs: Vec<Transaction>,
+    ) -> Result<BlockWrite, SyntheticError> {
         let decoded = decode(&txs)?;
         let changes = changes(&decoded)?;
-        let attestations = decoded.iter().zip(&txs).map(|(synthetic, tx)| (synthetic.image.clone(), tx.hash())).collect();
+        let attestations =
+            decoded.iter().zip(&txs).map(|(synthetic, tx)| (synthetic.image.clone(), tx.hash())).collect();
         self.block_write(store, txs, &changes, attestations)
     }
 
@@ -170,8 +175,14 @@ impl SyntheticChain {
         Ok(BlockWrite { block: Block { header, txs }, commit, attestations, tree_writes, state_root })
     }
 
-    fn header<B: Backend>(&self, store: &LedgerStore<B>, latest: Height, txs: &[Transaction]) -> Result<Header, SyntheticError> {
-        let app_hash = store.state_root(latest)?.ok_or(SyntheticError::Missing { what: "state root", height: latest })?;
+    fn header<B: Backend>(
+        &self,
+        store: &LedgerStore<B>,
+        latest: Height,
+        txs: &[Transaction],
+    ) -> Result<Header, SyntheticError> {
+        let app_hash =
+            store.state_root(latest)?.ok_or(SyntheticError::Missing { what: "state root", height: latest })?;
         let previous_block_hash = match latest {
             Height::GENESIS => None,
             _ => Some(store.header(latest)?.ok_or(SyntheticError::Missing { what: "header", height: latest })?.hash()),

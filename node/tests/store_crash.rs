@@ -1,6 +1,7 @@
 //! Kills a process that commits blocks to a sled ledger store with SIGKILL at random
-//! moments, then reopens the store and checks that it lost no acknowledged block, holds
-//! contiguous heights, and that replaying the stored blocks gives the stored roots.
+//! moments, then reopens the store after each kill. The store must have lost no
+//! acknowledged block, its heights must be contiguous, and replaying the stored blocks
+//! must give the stored roots.
 //!
 //! Set `VOUCH_CRASH_SEED` to replay a run (the seed in use is printed) and
 //! `VOUCH_CRASH_KILLS` for a longer run than the default of 24 kills.
@@ -19,7 +20,7 @@ use vouch_node::synthetic::{self, SyntheticChain};
 use vouch_protocol::chain::Height;
 use vouch_protocol::state::StateRoot;
 
-/// Number of times the writer is killed unless `VOUCH_CRASH_KILLS` says otherwise.
+/// Number of times the writer is killed, unless `VOUCH_CRASH_KILLS` is set.
 const KILLS: usize = 24;
 
 /// Transactions in each synthetic block.
@@ -74,7 +75,11 @@ impl Replay {
     /// Checks the heights checked before, then replays and checks every new one.
     fn check(&mut self, store: &LedgerStore<SledBackend>, latest: Height) {
         for (height, root) in self.roots.iter().enumerate() {
-            assert_eq!(store.state_root(Height(height as u64)).unwrap(), Some(*root), "root of height {height} changed");
+            assert_eq!(
+                store.state_root(Height(height as u64)).unwrap(),
+                Some(*root),
+                "root of height {height} changed"
+            );
         }
         for height in self.checked_height() + 1..=latest.0 {
             self.check_block(store, Height(height));
@@ -163,7 +168,10 @@ fn store_survives_repeated_sigkill() {
         let store = LedgerStore::open(SledBackend::open(directory.path()).unwrap())
             .unwrap_or_else(|error| panic!("seed {seed}, kill {kill}: the store does not reopen: {error}"));
         let latest = store.latest_height().expect("genesis was committed");
-        assert!(latest.0 >= acknowledged, "seed {seed}, kill {kill}: height {acknowledged} was acknowledged, store is at {latest}");
+        assert!(
+            latest.0 >= acknowledged,
+            "seed {seed}, kill {kill}: height {acknowledged} was acknowledged, store is at {latest}"
+        );
         replay.check(&store, latest);
         println!("kill {kill}: acknowledged up to {acknowledged}, store at {latest}");
     }

@@ -59,6 +59,15 @@ impl StateChanges {
         self.entries.iter()
     }
 
+    /// Returns the changes as (key hash, value) pairs if there is at least one and none
+    /// is a deletion.
+    pub(crate) fn inserts_only(&self) -> Option<Vec<(KeyHash, Vec<u8>)>> {
+        if self.entries.is_empty() {
+            return None;
+        }
+        self.entries.iter().map(|(key_hash, value)| Some((*key_hash, value.clone()?))).collect()
+    }
+
     fn insert(&mut self, key: &StateKey, value: Option<Vec<u8>>) -> Result<(), StateError> {
         let key_hash = key.key_hash()?;
         let new_bytes = value.as_ref().map_or(0, Vec::len);

@@ -41,7 +41,9 @@ pub enum StateError {
     TooManyChanges { max: usize },
     #[error("block state changes hold more than {max} bytes of values; split the work across blocks")]
     ChangesTooLarge { max: usize },
-    #[error("cannot apply state for height {height}: the state at height {previous} is not stored; heights are applied in order from 0")]
+    #[error(
+        "cannot apply state for height {height}: the state at height {previous} is not stored; heights are applied in order from 0"
+    )]
     MissingPrevious { height: Height, previous: Height },
     #[error("cannot apply state for height {height}: the state at that height is already stored")]
     AlreadyApplied { height: Height },
@@ -77,8 +79,18 @@ impl<'a, S: TreeSource> AuthenticatedState<'a, S> {
 
         let reader = Reader::new(self.source);
         let tree = JellyfishMerkleTree::<_, StateHasher>::new(&reader);
-        let entries = changes.iter().map(|(key_hash, value)| (*key_hash, value.clone()));
-        let (root, batch) = tree.put_value_set(entries, height.0).map_err(|error| tree_error(height, &error))?;
+        let (root, batch) = match changes.inserts_only() {
+            // jmt's batch insertion builds each changed node once instead of once per key,
+            // but it takes only inserts, and at least one.
+            Some(inserts) => {
+                tree.batch_put_value_sets(vec![inserts], None, height.0).map(|(roots, batch)| (roots[0], batch))
+            }
+            None => {
+                let entries = changes.iter().map(|(key_hash, value)| (*key_hash, value.clone()));
+                tree.put_value_set(entries, height.0)
+            }
+        }
+        .map_err(|error| tree_error(height, &error))?;
         Ok((root.into(), TreeWrites::new(batch)))
     }
 
@@ -90,6 +102,8 @@ impl<'a, S: TreeSource> AuthenticatedState<'a, S> {
     /// Returns the value of `key` at `height`, or `None` if the key has none.
     pub fn get(&self, key: &StateKey, height: Height) -> Result<Option<Vec<u8>>, StateError> {
         let key_hash = key.key_hash()?;
+        // jmt reads values by version without visiting the tree, so a height that was
+        // never stored would read as the newest value below it.
         self.root(height)?;
         let reader = Reader::new(self.source);
         let tree = JellyfishMerkleTree::<_, StateHasher>::new(&reader);
@@ -100,10 +114,14 @@ impl<'a, S: TreeSource> AuthenticatedState<'a, S> {
     /// against the state root at `height`.
     pub fn prove(&self, key: &StateKey, height: Height) -> Result<(Option<Vec<u8>>, StateProof), StateError> {
         let key_hash = key.key_hash()?;
-        self.root(height)?;
         let reader = Reader::new(self.source);
         let tree = JellyfishMerkleTree::<_, StateHasher>::new(&reader);
-        let (value, proof) = tree.get_with_proof(key_hash, height.0).map_err(|error| tree_error(height, &error))?;
+        let (value, proof) = tree.get_with_proof(key_hash, height.0).map_err(|error| {
+            match error.downcast_ref::<jmt::MissingRootError>() {
+                Some(_) => StateError::MissingHeight { height },
+                None => tree_error(height, &error),
+            }
+        })?;
         Ok((value, StateProof::from_jmt(proof)))
     }
 

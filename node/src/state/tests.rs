@@ -61,7 +61,14 @@ fn check_every_proof(tree: &MemoryTree, height: u64, universe: usize, model: &BT
     }
 }
 
-fn check_inclusion_tampering(root: &StateRoot, index: usize, universe: usize, value: &[u8], proof: &StateProof, seed: usize) {
+fn check_inclusion_tampering(
+    root: &StateRoot,
+    index: usize,
+    universe: usize,
+    value: &[u8],
+    proof: &StateProof,
+    seed: usize,
+) {
     let key = parameter(index);
     let mut other_value = value.to_vec();
     other_value.push(0);
@@ -288,9 +295,10 @@ fn change_bytes_limit_is_enforced() {
     changes.set(&parameter(count), vec![]).unwrap();
 }
 
-/// A proof has about as many siblings as the leaf is deep, and the deepest of `n`
-/// hashed keys shares about 2 * log2(n) leading bits with its nearest neighbour, plus
-/// up to 4 bits of nibble rounding and the level that separates them.
+/// Returns the asserted bound on siblings for `n` keys. A proof has about as many
+/// siblings as the leaf is deep. The deepest of `n` hashed keys shares about
+/// 2 * log2(n) leading bits with its nearest neighbour, and the bound adds up to 4 bits
+/// of nibble rounding and the level that separates the two.
 fn sibling_bound(n: usize) -> usize {
     let log2 = (n as f64).log2().ceil() as usize;
     2 * log2 + 8
@@ -329,5 +337,25 @@ fn proof_size_grows_logarithmically() {
         }
         println!("n = {n}: deepest proof has {deepest} siblings, bound {}", sibling_bound(n as usize));
         assert!(deepest <= sibling_bound(n as usize), "n = {n}: {deepest} siblings");
+    }
+}
+
+#[test]
+fn batch_and_single_insert_paths_agree() {
+    // Inserts alone take jmt's batch path; one deletion of an absent key sends the same
+    // inserts through the per-key path.
+    let mut inserts = StateChanges::new();
+    for index in 0..300 {
+        inserts.set(&parameter(index), vec![index as u8; 3]).unwrap();
+    }
+    let mut mixed = inserts.clone();
+    mixed.delete(&parameter(10_000)).unwrap();
+
+    let mut batch_tree = MemoryTree::new();
+    let mut single_tree = MemoryTree::new();
+    for height in 0..3 {
+        let batch_root = apply_and_store(&mut batch_tree, height, &inserts);
+        let single_root = apply_and_store(&mut single_tree, height, &mixed);
+        assert_eq!(batch_root, single_root, "height {height}");
     }
 }

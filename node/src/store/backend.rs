@@ -71,7 +71,7 @@ pub trait Backend: Send + Sync {
     /// Returns up to `limit` entries whose keys start with `prefix`, in key order.
     fn scan_prefix(&self, prefix: &[u8], limit: usize) -> Result<Vec<(Vec<u8>, Vec<u8>)>, BackendError>;
 
-    /// Returns whether the store holds no entries at all.
+    /// Returns whether the store has no entries at all.
     fn is_empty(&self) -> Result<bool, BackendError>;
 
     /// Applies every write of `batch` atomically.

@@ -13,7 +13,8 @@
 //! | `v`    | state tree values  | key hash (32 bytes), version (u64 BE) | 0 = deleted, 1 and the bytes  |
 //!
 //! Heights and versions are big-endian so that key order is height order. Values are
-//! the canonical encoding of `vouch_protocol::encoding` unless the table says otherwise.
+//! the canonical encoding of `vouch_protocol::encoding` unless the table gives another
+//! format.
 
 use jmt::KeyHash;
 use jmt::storage::NodeKey;
@@ -56,8 +57,8 @@ pub(crate) fn transaction_key(hash: &TxHash) -> Vec<u8> {
     key
 }
 
-/// The prefix of every attestation index entry of `image`; the digest's length prefix
-/// keeps one digest from being a prefix of another.
+/// Builds the prefix of every attestation index entry of `image`. The digest's length
+/// prefix keeps one digest from being a prefix of another.
 pub(crate) fn attestation_prefix(image: &Digest) -> Vec<u8> {
     let mut key = vec![ATTESTATION];
     key.extend_from_slice(&encoding::encode(image));

@@ -5,8 +5,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use jmt::KeyHash;
 use jmt::storage::{Node, NodeKey};
-use serde::{Deserialize, Serialize};
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 use vouch_protocol::chain::{Block, Commit, Header, Height, Transaction, TxHash};
 use vouch_protocol::digest::Digest;
 use vouch_protocol::encoding;
@@ -115,7 +115,8 @@ impl<B: Backend> LedgerStore<B> {
         let Some(bytes) = self.backend.get(key)? else {
             return Ok(None);
         };
-        let value = encoding::decode(&bytes).map_err(|source| StoreError::Decode { what, key: hex::encode(key), source })?;
+        let value =
+            encoding::decode(&bytes).map_err(|source| StoreError::Decode { what, key: hex::encode(key), source })?;
         Ok(Some(value))
     }
 
@@ -125,7 +126,8 @@ impl<B: Backend> LedgerStore<B> {
 }
 
 fn attestation_entry(key: &[u8], value: &[u8]) -> Result<AttestationEntry, StoreError> {
-    let damaged = || StoreError::Corrupted { reason: format!("attestation index entry {} is malformed", hex::encode(key)) };
+    let damaged =
+        || StoreError::Corrupted { reason: format!("attestation index entry {} is malformed", hex::encode(key)) };
     let (height, tx_index) = layout::attestation_position(key).ok_or_else(damaged)?;
     let tx_hash = TxHash(value.try_into().map_err(|_| damaged())?);
     Ok(AttestationEntry { height, tx_index, tx_hash })

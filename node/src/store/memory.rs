@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::store::{Backend, BackendError, WriteBatch};
 
-/// The entries as a process sees them and as they would survive a crash.
+/// The entries that reads return, and the entries that would survive a crash.
 #[derive(Debug, Default)]
 struct Entries {
     visible: BTreeMap<Vec<u8>, Vec<u8>>,

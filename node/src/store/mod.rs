@@ -49,9 +49,7 @@ pub const ATTESTATIONS_READ_MAX: usize = 10_000;
 /// Errors from opening, writing or reading the ledger store.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error(
-        "cannot open the ledger store at {path}: {message}; if another vouchd uses this directory, stop it first"
-    )]
+    #[error("cannot open the ledger store at {path}: {message}; if another vouchd uses this directory, stop it first")]
     Open { path: PathBuf, message: String },
     #[error(transparent)]
     Backend(#[from] BackendError),
@@ -73,7 +71,9 @@ pub enum StoreError {
     Mismatch { height: Height, field: &'static str, expected: String, found: String },
     #[error("block at height {height}: transaction {hash} is already stored (at height {stored_at})")]
     DuplicateTransaction { height: Height, hash: TxHash, stored_at: Height },
-    #[error("block at height {height}: attestation index entry for {image} names transaction {hash}, which is not in the block")]
+    #[error(
+        "block at height {height}: attestation index entry for {image} names transaction {hash}, which is not in the block"
+    )]
     UnknownAttestationTransaction { height: Height, image: Digest, hash: TxHash },
     #[error("block at height {height} has {count} attestation index entries, over the limit of {max}")]
     TooManyAttestations { height: Height, count: usize, max: usize },

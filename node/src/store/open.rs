@@ -21,9 +21,10 @@ impl<B: Backend> LedgerStore<B> {
         let latest = match marker {
             None if backend.is_empty()? => None,
             None => return Err(corrupted("records exist but no committed height is recorded".to_owned())),
-            Some(bytes) => Some(layout::decode_height(&bytes).ok_or_else(|| {
-                corrupted(format!("the committed height record is {} bytes, not 8", bytes.len()))
-            })?),
+            Some(bytes) => Some(
+                layout::decode_height(&bytes)
+                    .ok_or_else(|| corrupted(format!("the committed height record is {} bytes, not 8", bytes.len())))?,
+            ),
         };
 
         let store = LedgerStore { backend, latest: Mutex::new(latest), poisoned: AtomicBool::new(false) };
@@ -78,9 +79,9 @@ impl<B: Backend> LedgerStore<B> {
     /// Returns the state tree's root at `height`, or a corruption error if the tree has
     /// no root there.
     fn tree_root(&self, height: Height) -> Result<StateRoot, StoreError> {
-        AuthenticatedState::new(self).root(height).map_err(|error| {
-            corrupted(format!("the state tree has no readable root at height {height}: {error}"))
-        })
+        AuthenticatedState::new(self)
+            .root(height)
+            .map_err(|error| corrupted(format!("the state tree has no readable root at height {height}: {error}")))
     }
 }
 

@@ -13,7 +13,7 @@ fn chain() -> SyntheticChain {
     SyntheticChain::new(1)
 }
 
-/// A memory store with genesis and `blocks` synthetic blocks of `txs` transactions.
+/// Builds a memory store with genesis and `blocks` synthetic blocks of `txs` transactions.
 fn store_with_blocks(blocks: u64, txs: u64) -> (MemoryBackend, LedgerStore<MemoryBackend>) {
     let backend = MemoryBackend::new();
     let store = LedgerStore::open(backend.clone()).unwrap();
@@ -328,8 +328,8 @@ fn assert_consistent_at(backend: &MemoryBackend, expected: Height) {
     assert_eq!(store.latest_height(), expected.next());
 }
 
-/// Fails one step of the write of block 3, then checks the store as the process sees
-/// it and as it is after a crash.
+/// Fails one step of the write of block 3 and checks that the store rejects further
+/// writes; returns the backend for the caller to reopen, with or without a crash.
 fn fail_block_write(fault: Fault) -> (FaultyBackend<MemoryBackend>, LedgerStore<FaultyBackend<MemoryBackend>>) {
     let faulty = FaultyBackend::new(MemoryBackend::new());
     let store = LedgerStore::open(faulty).unwrap();

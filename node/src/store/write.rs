@@ -91,7 +91,8 @@ impl<B: Backend> LedgerStore<B> {
     /// Checks that the block follows the last committed one.
     fn check_sequence(&self, latest: Height, write: &BlockWrite) -> Result<(), StoreError> {
         let header = &write.block.header;
-        let expected = latest.next().ok_or(StoreError::Corrupted { reason: "the committed height is u64::MAX".into() })?;
+        let expected =
+            latest.next().ok_or(StoreError::Corrupted { reason: "the committed height is u64::MAX".into() })?;
         if header.height != expected {
             return Err(StoreError::UnexpectedHeight { latest, expected, found: header.height });
         }
@@ -112,7 +113,12 @@ impl<B: Backend> LedgerStore<B> {
         }
         .map(|previous| previous.hash());
         if header.previous_block_hash != previous_hash {
-            return Err(mismatch(header.height, "previous_block_hash", format!("{previous_hash:?}"), format!("{:?}", header.previous_block_hash)));
+            return Err(mismatch(
+                header.height,
+                "previous_block_hash",
+                format!("{previous_hash:?}"),
+                format!("{:?}", header.previous_block_hash),
+            ));
         }
         Ok(())
     }
@@ -124,7 +130,7 @@ impl<B: Backend> LedgerStore<B> {
         let mut positions = HashMap::with_capacity(write.block.txs.len());
         for (index, tx) in write.block.txs.iter().enumerate() {
             let hash = tx.hash();
-            let index = u32::try_from(index).expect("a block holds at most BLOCK_TXS_MAX transactions");
+            let index = u32::try_from(index).expect("a valid block has at most BLOCK_TXS_MAX transactions");
             if positions.insert(hash, index).is_some() {
                 return Err(StoreError::DuplicateTransaction { height, hash, stored_at: height });
             }
@@ -203,7 +209,7 @@ fn block_batch(write: &BlockWrite, positions: &HashMap<TxHash, u32>) -> WriteBat
     let hashes: Vec<TxHash> = block.txs.iter().map(|tx| tx.hash()).collect();
     batch.put(layout::body_key(height), encoding::encode(&hashes));
     for (index, (tx, hash)) in block.txs.iter().zip(&hashes).enumerate() {
-        let index = u32::try_from(index).expect("a block holds at most BLOCK_TXS_MAX transactions");
+        let index = u32::try_from(index).expect("a valid block has at most BLOCK_TXS_MAX transactions");
         let stored = StoredTransaction { height, index, tx: tx.clone() };
         batch.put(layout::transaction_key(hash), encoding::encode(&stored));
     }

@@ -59,7 +59,9 @@ pub enum ChainError {
     InvalidHeader { height: Height, reason: String },
     #[error("commit at height {height}: validator index {index} is out of range for a set of {validators} validators")]
     UnknownValidator { height: Height, index: u32, validators: usize },
-    #[error("commit at height {height}: validator index {index} follows index {previous}; indexes must be strictly increasing")]
+    #[error(
+        "commit at height {height}: validator index {index} follows index {previous}; indexes must be strictly increasing"
+    )]
     UnorderedSignatures { height: Height, index: u32, previous: u32 },
     #[error("commit at height {height}: signature of validator {index} is invalid: {source}")]
     InvalidSignature {

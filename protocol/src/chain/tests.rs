@@ -50,7 +50,7 @@ fn txs_node(left: [u8; 32], right: [u8; 32]) -> [u8; 32] {
     context_hash("vouch/v1 transactions root", &[&[1u8][..], &left, &right].concat())
 }
 
-/// The header encoding written out field by field from the documented format.
+/// Builds the header encoding field by field from the documented format.
 fn header_bytes_by_hand(header: &Header) -> Vec<u8> {
     let mut bytes = Vec::new();
     bytes.extend_from_slice(&10u64.to_le_bytes());

@@ -35,7 +35,9 @@ pub const STATE_KEY_BYTES_MAX: usize = 512;
 /// Errors from encoding or decoding a state key.
 #[derive(Debug, thiserror::Error)]
 pub enum StateKeyError {
-    #[error("state key in namespace {namespace} is {size} bytes encoded, over the limit of {max} bytes; shorten its text fields")]
+    #[error(
+        "state key in namespace {namespace} is {size} bytes encoded, over the limit of {max} bytes; shorten its text fields"
+    )]
     TooLarge { namespace: &'static str, size: usize, max: usize },
     #[error("state key in namespace {namespace} has an empty {field}; give it a name")]
     EmptyField { namespace: &'static str, field: &'static str },
@@ -183,7 +185,8 @@ impl StateKey {
     /// Decodes a key, accepting only the bytes that [`StateKey::to_bytes`] produces.
     pub fn from_bytes(bytes: &[u8]) -> Result<StateKey, StateKeyError> {
         if bytes.len() > STATE_KEY_BYTES_MAX {
-            let namespace = bytes.first().and_then(|prefix| Namespace::from_prefix(*prefix)).map_or("unknown", Namespace::name);
+            let namespace =
+                bytes.first().and_then(|prefix| Namespace::from_prefix(*prefix)).map_or("unknown", Namespace::name);
             return Err(StateKeyError::TooLarge { namespace, size: bytes.len(), max: STATE_KEY_BYTES_MAX });
         }
         let (&prefix, fields) = bytes.split_first().ok_or(StateKeyError::Empty)?;

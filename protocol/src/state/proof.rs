@@ -89,7 +89,12 @@ impl<'de> Deserialize<'de> for StateProof {
 }
 
 /// Verifies that `key` has `value` (its canonical bytes) in the state with root `root`.
-pub fn verify_inclusion(root: &StateRoot, key: &StateKey, value: &[u8], proof: &StateProof) -> Result<(), StateProofError> {
+pub fn verify_inclusion(
+    root: &StateRoot,
+    key: &StateKey,
+    value: &[u8],
+    proof: &StateProof,
+) -> Result<(), StateProofError> {
     let key_hash = key.key_hash().map_err(StateProofError::InvalidKey)?;
     proof.0.verify_existence((*root).into(), key_hash, value).map_err(|error| StateProofError::InclusionRejected {
         key: key.clone(),

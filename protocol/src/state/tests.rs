@@ -73,8 +73,11 @@ fn two_leaf_tree(first: (&StateKey, &[u8]), second: (&StateKey, &[u8])) -> TwoLe
 
     let first_leaf = leaf_hash(first_key, first_value);
     let second_leaf = leaf_hash(second_key, second_value);
-    let mut node =
-        if bit(&first_key, split) { internal_hash(second_leaf, first_leaf) } else { internal_hash(first_leaf, second_leaf) };
+    let mut node = if bit(&first_key, split) {
+        internal_hash(second_leaf, first_leaf)
+    } else {
+        internal_hash(first_leaf, second_leaf)
+    };
     for level in (0..split).rev() {
         node = if bit(&first_key, level) { internal_hash(EMPTY_HASH, node) } else { internal_hash(node, EMPTY_HASH) };
     }
@@ -298,7 +301,11 @@ fn proof_with_extra_sibling_is_rejected() {
 fn proof_layout_matches_jmt_encoding() {
     let layout = ProofLayout {
         leaf: Some(([1; 32], [2; 32])),
-        siblings: vec![SiblingLayout::Empty, SiblingLayout::Internal([3; 32], [4; 32]), SiblingLayout::Leaf([5; 32], [6; 32])],
+        siblings: vec![
+            SiblingLayout::Empty,
+            SiblingLayout::Internal([3; 32], [4; 32]),
+            SiblingLayout::Leaf([5; 32], [6; 32]),
+        ],
     };
     let bytes = encoding::encode(&layout);
     let proof = StateProof::from_bytes(&bytes).unwrap();
