@@ -34,7 +34,8 @@ impl StateChanges {
     /// Sets `key` to `value`, the canonical bytes of the record.
     pub fn set(&mut self, key: &StateKey, value: Vec<u8>) -> Result<(), StateError> {
         if value.len() > STATE_VALUE_BYTES_MAX {
-            return Err(StateError::ValueTooLarge { key: key.clone(), size: value.len(), max: STATE_VALUE_BYTES_MAX });
+            let key = format!("{key:?}");
+            return Err(StateError::ValueTooLarge { key, size: value.len(), max: STATE_VALUE_BYTES_MAX });
         }
         self.insert(key, Some(value))
     }

@@ -35,8 +35,8 @@ use source::Reader;
 pub enum StateError {
     #[error("invalid state key: {0}")]
     InvalidKey(#[from] StateKeyError),
-    #[error("state value for {key:?} is {size} bytes, over the limit of {max} bytes")]
-    ValueTooLarge { key: StateKey, size: usize, max: usize },
+    #[error("state value for {key} is {size} bytes, over the limit of {max} bytes")]
+    ValueTooLarge { key: String, size: usize, max: usize },
     #[error("block state changes hold more than {max} entries; split the work across blocks")]
     TooManyChanges { max: usize },
     #[error("block state changes hold more than {max} bytes of values; split the work across blocks")]
@@ -68,10 +68,10 @@ impl<'a, S: TreeSource> AuthenticatedState<'a, S> {
     /// returning the new root and the nodes and values to store. Height 0 starts from
     /// the empty tree.
     pub fn apply(&self, height: Height, changes: &StateChanges) -> Result<(StateRoot, TreeWrites), StateError> {
-        if let Some(previous) = height.previous() {
-            if self.root_option(previous)?.is_none() {
-                return Err(StateError::MissingPrevious { height, previous });
-            }
+        if let Some(previous) = height.previous()
+            && self.root_option(previous)?.is_none()
+        {
+            return Err(StateError::MissingPrevious { height, previous });
         }
         if self.root_option(height)?.is_some() {
             return Err(StateError::AlreadyApplied { height });

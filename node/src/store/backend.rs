@@ -19,6 +19,9 @@ impl BackendError {
     }
 }
 
+/// One stored entry as (key, value).
+pub type Entry = (Vec<u8>, Vec<u8>);
+
 /// Key-value writes that a backend applies all together or not at all.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct WriteBatch {
@@ -66,10 +69,10 @@ pub trait Backend: Send + Sync {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, BackendError>;
 
     /// Returns the entry with the greatest key in `start..=end`, if any.
-    fn last_in_range(&self, start: &[u8], end: &[u8]) -> Result<Option<(Vec<u8>, Vec<u8>)>, BackendError>;
+    fn last_in_range(&self, start: &[u8], end: &[u8]) -> Result<Option<Entry>, BackendError>;
 
     /// Returns up to `limit` entries whose keys start with `prefix`, in key order.
-    fn scan_prefix(&self, prefix: &[u8], limit: usize) -> Result<Vec<(Vec<u8>, Vec<u8>)>, BackendError>;
+    fn scan_prefix(&self, prefix: &[u8], limit: usize) -> Result<Vec<Entry>, BackendError>;
 
     /// Returns whether the store has no entries at all.
     fn is_empty(&self) -> Result<bool, BackendError>;

@@ -3,7 +3,7 @@
 
 use std::sync::Mutex;
 
-use crate::store::{Backend, BackendError, WriteBatch};
+use crate::store::{Backend, BackendError, Entry, WriteBatch};
 
 /// The step of the next block write that fails.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -54,11 +54,11 @@ impl<B: Backend> Backend for FaultyBackend<B> {
         self.inner.get(key)
     }
 
-    fn last_in_range(&self, start: &[u8], end: &[u8]) -> Result<Option<(Vec<u8>, Vec<u8>)>, BackendError> {
+    fn last_in_range(&self, start: &[u8], end: &[u8]) -> Result<Option<Entry>, BackendError> {
         self.inner.last_in_range(start, end)
     }
 
-    fn scan_prefix(&self, prefix: &[u8], limit: usize) -> Result<Vec<(Vec<u8>, Vec<u8>)>, BackendError> {
+    fn scan_prefix(&self, prefix: &[u8], limit: usize) -> Result<Vec<Entry>, BackendError> {
         self.inner.scan_prefix(prefix, limit)
     }
 

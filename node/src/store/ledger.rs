@@ -42,6 +42,8 @@ pub struct LedgerStore<B> {
     pub(crate) backend: B,
     /// The last committed height; `None` before genesis.
     pub(crate) latest: Mutex<Option<Height>>,
+    /// Held for a whole write, so two writes never check against the same height.
+    pub(crate) writing: Mutex<()>,
     pub(crate) poisoned: AtomicBool,
 }
 

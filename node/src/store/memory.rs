@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use crate::store::{Backend, BackendError, WriteBatch};
+use crate::store::{Backend, BackendError, Entry, WriteBatch};
 
 /// The entries that reads return, and the entries that would survive a crash.
 #[derive(Debug, Default)]
@@ -60,13 +60,13 @@ impl Backend for MemoryBackend {
         Ok(self.lock().visible.get(key).cloned())
     }
 
-    fn last_in_range(&self, start: &[u8], end: &[u8]) -> Result<Option<(Vec<u8>, Vec<u8>)>, BackendError> {
+    fn last_in_range(&self, start: &[u8], end: &[u8]) -> Result<Option<Entry>, BackendError> {
         let entries = self.lock();
         let last = entries.visible.range(start.to_vec()..=end.to_vec()).next_back();
         Ok(last.map(|(key, value)| (key.clone(), value.clone())))
     }
 
-    fn scan_prefix(&self, prefix: &[u8], limit: usize) -> Result<Vec<(Vec<u8>, Vec<u8>)>, BackendError> {
+    fn scan_prefix(&self, prefix: &[u8], limit: usize) -> Result<Vec<Entry>, BackendError> {
         let entries = self.lock();
         let matching = entries.visible.range(prefix.to_vec()..).take_while(|(key, _)| key.starts_with(prefix));
         Ok(matching.take(limit).map(|(key, value)| (key.clone(), value.clone())).collect())

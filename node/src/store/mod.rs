@@ -28,7 +28,7 @@ mod open;
 mod sled_backend;
 mod write;
 
-pub use backend::{Backend, BackendError, WriteBatch};
+pub use backend::{Backend, BackendError, Entry, WriteBatch};
 pub use faulty::{Fault, FaultyBackend};
 pub use ledger::{AttestationEntry, LedgerStore, StoredTransaction};
 pub use memory::MemoryBackend;

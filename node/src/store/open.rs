@@ -27,7 +27,12 @@ impl<B: Backend> LedgerStore<B> {
             ),
         };
 
-        let store = LedgerStore { backend, latest: Mutex::new(latest), poisoned: AtomicBool::new(false) };
+        let store = LedgerStore {
+            backend,
+            latest: Mutex::new(latest),
+            writing: Mutex::new(()),
+            poisoned: AtomicBool::new(false),
+        };
         if let Some(height) = latest {
             store.check_committed(height)?;
         }

@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use crate::store::{Backend, BackendError, StoreError, WriteBatch};
+use crate::store::{Backend, BackendError, Entry, StoreError, WriteBatch};
 
 /// How long [`SledBackend::open`] waits for the directory lock of a database that was
 /// just closed in this process.
@@ -62,7 +62,7 @@ impl Backend for SledBackend {
         Ok(value.map(|value| value.to_vec()))
     }
 
-    fn last_in_range(&self, start: &[u8], end: &[u8]) -> Result<Option<(Vec<u8>, Vec<u8>)>, BackendError> {
+    fn last_in_range(&self, start: &[u8], end: &[u8]) -> Result<Option<Entry>, BackendError> {
         match self.db.range(start..=end).next_back() {
             None => Ok(None),
             Some(Err(error)) => Err(BackendError::new("scan", error)),
@@ -70,7 +70,7 @@ impl Backend for SledBackend {
         }
     }
 
-    fn scan_prefix(&self, prefix: &[u8], limit: usize) -> Result<Vec<(Vec<u8>, Vec<u8>)>, BackendError> {
+    fn scan_prefix(&self, prefix: &[u8], limit: usize) -> Result<Vec<Entry>, BackendError> {
         let mut entries = Vec::new();
         for entry in self.db.scan_prefix(prefix).take(limit) {
             let (key, value) = entry.map_err(|error| BackendError::new("scan", error))?;

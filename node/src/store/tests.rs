@@ -493,3 +493,19 @@ fn sled_reopens_right_after_close() {
         commit_next(&store, 2);
     }
 }
+
+#[test]
+fn concurrent_writes_of_one_height_commit_once() {
+    let (backend, store) = store_with_blocks(1, 0);
+    let first = empty_write(&store, vec![Transaction(b"first".to_vec())]);
+    let second = empty_write(&store, vec![Transaction(b"second".to_vec())]);
+
+    let results: Vec<Result<(), StoreError>> = std::thread::scope(|scope| {
+        let handles = [first, second].map(|write| scope.spawn(|| store.commit_block(write)));
+        handles.into_iter().map(|handle| handle.join().unwrap()).collect()
+    });
+    assert_eq!(results.iter().filter(|result| result.is_ok()).count(), 1, "{results:?}");
+    let rejected = results.into_iter().find_map(Result::err).unwrap();
+    assert!(matches!(rejected, StoreError::UnexpectedHeight { found: Height(2), .. }), "{rejected}");
+    assert_consistent_at(&backend, Height(2));
+}

@@ -43,6 +43,7 @@ pub struct BlockWrite {
 impl<B: Backend> LedgerStore<B> {
     /// Stores the genesis state as height 0 in one batch and one flush.
     pub fn commit_genesis(&self, genesis: GenesisWrite) -> Result<(), StoreError> {
+        let _writing = self.writing.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         if self.is_poisoned() {
             return Err(StoreError::Poisoned);
         }
@@ -61,6 +62,7 @@ impl<B: Backend> LedgerStore<B> {
     /// Stores one block and everything it changes in one atomic batch, then flushes.
     /// When this returns `Ok`, the block survives a crash.
     pub fn commit_block(&self, write: BlockWrite) -> Result<(), StoreError> {
+        let _writing = self.writing.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         if self.is_poisoned() {
             return Err(StoreError::Poisoned);
         }

@@ -36,10 +36,10 @@ pub enum StateProofError {
     Malformed(#[source] EncodingError),
     #[error("cannot check a proof for an invalid state key: {0}")]
     InvalidKey(#[source] StateKeyError),
-    #[error("state proof does not show {key:?} with the given value under root {root}: {reason}")]
-    InclusionRejected { key: StateKey, root: StateRoot, reason: String },
-    #[error("state proof does not show that {key:?} is absent under root {root}: {reason}")]
-    AbsenceRejected { key: StateKey, root: StateRoot, reason: String },
+    #[error("state proof does not show {key} with the given value under root {root}: {reason}")]
+    InclusionRejected { key: String, root: StateRoot, reason: String },
+    #[error("state proof does not show that {key} is absent under root {root}: {reason}")]
+    AbsenceRejected { key: String, root: StateRoot, reason: String },
 }
 
 /// A Merkle proof that a key has a value, or has none, under a state root.
@@ -97,7 +97,7 @@ pub fn verify_inclusion(
 ) -> Result<(), StateProofError> {
     let key_hash = key.key_hash().map_err(StateProofError::InvalidKey)?;
     proof.0.verify_existence((*root).into(), key_hash, value).map_err(|error| StateProofError::InclusionRejected {
-        key: key.clone(),
+        key: format!("{key:?}"),
         root: *root,
         reason: error.to_string(),
     })
@@ -107,7 +107,7 @@ pub fn verify_inclusion(
 pub fn verify_absence(root: &StateRoot, key: &StateKey, proof: &StateProof) -> Result<(), StateProofError> {
     let key_hash = key.key_hash().map_err(StateProofError::InvalidKey)?;
     proof.0.verify_nonexistence((*root).into(), key_hash).map_err(|error| StateProofError::AbsenceRejected {
-        key: key.clone(),
+        key: format!("{key:?}"),
         root: *root,
         reason: error.to_string(),
     })
