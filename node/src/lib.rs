@@ -1,3 +1,7 @@
-//! The Vouch validator node: ledger, state machine, WebAssembly policy runtime and HTTP API.
+//! The Vouch validator node: ledger store, authenticated state, state machine,
+//! WebAssembly policy runtime and HTTP API.
 
 pub mod policy;
+pub mod state;
+pub mod store;
+pub mod synthetic;

@@ -6,6 +6,7 @@
 //! dependency, so the node, the CLI and light clients all decide validity the same way.
 
 mod bounded;
+pub mod chain;
 pub mod digest;
 pub mod dsse;
 pub mod encoding;
@@ -17,6 +18,7 @@ pub mod oci;
 pub mod predicate;
 pub mod reference;
 pub mod signing;
+pub mod state;
 
 pub use digest::{Algorithm, Digest, DigestError};
 pub use facts::{Facts, FactsError};
@@ -24,3 +26,4 @@ pub use input::InputError;
 pub use keys::{KeyId, PublicKey, Signature, SigningKey};
 pub use predicate::PredicateKind;
 pub use reference::{Reference, ReferenceError};
+pub use state::{StateKey, StateProof, StateRoot};

@@ -1,0 +1,85 @@
+//! The narrow key-value interface that the ledger store needs from a storage engine.
+
+use std::fmt;
+
+/// Errors that a storage engine reports.
+#[derive(Debug, thiserror::Error)]
+#[error("storage {operation} failed: {message}")]
+pub struct BackendError {
+    /// The operation that failed: `get`, `scan`, `apply` or `flush`.
+    pub operation: &'static str,
+    /// The engine's description of the failure.
+    pub message: String,
+}
+
+impl BackendError {
+    /// Describes a failed `operation`.
+    pub fn new(operation: &'static str, message: impl fmt::Display) -> BackendError {
+        BackendError { operation, message: message.to_string() }
+    }
+}
+
+/// One stored entry as (key, value).
+pub type Entry = (Vec<u8>, Vec<u8>);
+
+/// Key-value writes that a backend applies all together or not at all.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct WriteBatch {
+    puts: Vec<(Vec<u8>, Vec<u8>)>,
+    bytes: usize,
+}
+
+impl WriteBatch {
+    /// Creates an empty batch.
+    pub fn new() -> WriteBatch {
+        WriteBatch::default()
+    }
+
+    /// Adds a write of `value` under `key`; a later write of the same key wins.
+    pub fn put(&mut self, key: Vec<u8>, value: Vec<u8>) {
+        self.bytes += key.len() + value.len();
+        self.puts.push((key, value));
+    }
+
+    /// Returns the writes in the order they were added.
+    pub fn puts(&self) -> &[(Vec<u8>, Vec<u8>)] {
+        &self.puts
+    }
+
+    /// Returns the writes, consuming the batch.
+    pub fn into_puts(self) -> Vec<(Vec<u8>, Vec<u8>)> {
+        self.puts
+    }
+
+    /// Returns the total size of keys and values in bytes.
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+}
+
+/// A storage engine under the ledger store: point reads, ordered range reads, one
+/// atomic batch write and a flush to stable storage.
+///
+/// # Contract
+/// - [`Backend::apply`] makes either all or none of a batch's writes visible, also
+///   after a crash at any point.
+/// - After [`Backend::flush`] returns, every applied batch survives a crash.
+pub trait Backend: Send + Sync {
+    /// Returns the value stored under `key`.
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, BackendError>;
+
+    /// Returns the entry with the greatest key in `start..=end`, if any.
+    fn last_in_range(&self, start: &[u8], end: &[u8]) -> Result<Option<Entry>, BackendError>;
+
+    /// Returns up to `limit` entries whose keys start with `prefix`, in key order.
+    fn scan_prefix(&self, prefix: &[u8], limit: usize) -> Result<Vec<Entry>, BackendError>;
+
+    /// Returns whether the store has no entries at all.
+    fn is_empty(&self) -> Result<bool, BackendError>;
+
+    /// Applies every write of `batch` atomically.
+    fn apply(&self, batch: WriteBatch) -> Result<(), BackendError>;
+
+    /// Makes every applied batch durable.
+    fn flush(&self) -> Result<(), BackendError>;
+}

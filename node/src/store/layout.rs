@@ -1,0 +1,133 @@
+//! The key layout of the ledger: one prefix byte per table in a single key space.
+//!
+//! | prefix | table              | key after the prefix                  | value                         |
+//! |--------|--------------------|---------------------------------------|-------------------------------|
+//! | `m`    | committed height   | `latest-height`                       | u64 big-endian                |
+//! | `h`    | headers            | height (u64 BE)                       | `Header`                      |
+//! | `b`    | block bodies       | height (u64 BE)                       | `Vec<TxHash>` in block order  |
+//! | `c`    | commits            | height (u64 BE)                       | `Commit`                      |
+//! | `t`    | transactions       | tx hash (32 bytes)                    | `StoredTransaction`           |
+//! | `a`    | attestation index  | image digest (encoded), height, index | tx hash (32 bytes)            |
+//! | `r`    | state roots        | height (u64 BE)                       | root (32 bytes)               |
+//! | `n`    | state tree nodes   | version (u64 BE), nibble path encoded | `jmt` node (encoded)          |
+//! | `v`    | state tree values  | key hash (32 bytes), version (u64 BE) | 0 = deleted, 1 and the bytes  |
+//!
+//! Heights and versions are big-endian so that key order is height order. Values are
+//! the canonical encoding of `vouch_protocol::encoding` unless the table gives another
+//! format.
+
+use jmt::KeyHash;
+use jmt::storage::NodeKey;
+use vouch_protocol::chain::{Height, TxHash};
+use vouch_protocol::digest::Digest;
+use vouch_protocol::encoding;
+
+/// The key of the last committed height.
+pub(crate) const LATEST_HEIGHT_KEY: &[u8] = b"mlatest-height";
+
+const HEADER: u8 = b'h';
+const BODY: u8 = b'b';
+const COMMIT: u8 = b'c';
+const TRANSACTION: u8 = b't';
+const ATTESTATION: u8 = b'a';
+const STATE_ROOT: u8 = b'r';
+const TREE_NODE: u8 = b'n';
+const TREE_VALUE: u8 = b'v';
+
+pub(crate) fn header_key(height: Height) -> Vec<u8> {
+    height_key(HEADER, height)
+}
+
+pub(crate) fn body_key(height: Height) -> Vec<u8> {
+    height_key(BODY, height)
+}
+
+pub(crate) fn commit_key(height: Height) -> Vec<u8> {
+    height_key(COMMIT, height)
+}
+
+pub(crate) fn state_root_key(height: Height) -> Vec<u8> {
+    height_key(STATE_ROOT, height)
+}
+
+pub(crate) fn transaction_key(hash: &TxHash) -> Vec<u8> {
+    let mut key = Vec::with_capacity(33);
+    key.push(TRANSACTION);
+    key.extend_from_slice(&hash.0);
+    key
+}
+
+/// Builds the prefix of every attestation index entry of `image`. The digest's length
+/// prefix keeps one digest from being a prefix of another.
+pub(crate) fn attestation_prefix(image: &Digest) -> Vec<u8> {
+    let mut key = vec![ATTESTATION];
+    key.extend_from_slice(&encoding::encode(image));
+    key
+}
+
+pub(crate) fn attestation_key(image: &Digest, height: Height, tx_index: u32) -> Vec<u8> {
+    let mut key = attestation_prefix(image);
+    key.extend_from_slice(&height.0.to_be_bytes());
+    key.extend_from_slice(&tx_index.to_be_bytes());
+    key
+}
+
+/// Splits the height and transaction index off an attestation index key.
+pub(crate) fn attestation_position(key: &[u8]) -> Option<(Height, u32)> {
+    let suffix = key.len().checked_sub(12).map(|start| &key[start..])?;
+    let height = u64::from_be_bytes(suffix[..8].try_into().ok()?);
+    let index = u32::from_be_bytes(suffix[8..].try_into().ok()?);
+    Some((Height(height), index))
+}
+
+pub(crate) fn tree_node_key(node_key: &NodeKey) -> Vec<u8> {
+    let mut key = vec![TREE_NODE];
+    key.extend_from_slice(&node_key.version().to_be_bytes());
+    key.extend_from_slice(&encoding::encode(node_key.nibble_path()));
+    key
+}
+
+pub(crate) fn tree_value_key(key_hash: &KeyHash, version: u64) -> Vec<u8> {
+    let mut key = Vec::with_capacity(41);
+    key.push(TREE_VALUE);
+    key.extend_from_slice(&key_hash.0);
+    key.extend_from_slice(&version.to_be_bytes());
+    key
+}
+
+/// Encodes a tree value: a deletion is the byte 0, a value is the byte 1 and its bytes.
+pub(crate) fn encode_tree_value(value: Option<&[u8]>) -> Vec<u8> {
+    match value {
+        None => vec![0],
+        Some(bytes) => {
+            let mut encoded = Vec::with_capacity(1 + bytes.len());
+            encoded.push(1);
+            encoded.extend_from_slice(bytes);
+            encoded
+        }
+    }
+}
+
+/// Decodes a tree value, or returns `None` if the tag byte is unknown.
+pub(crate) fn decode_tree_value(encoded: &[u8]) -> Option<Option<Vec<u8>>> {
+    match encoded.split_first()? {
+        (0, []) => Some(None),
+        (1, bytes) => Some(Some(bytes.to_vec())),
+        _ => None,
+    }
+}
+
+pub(crate) fn encode_height(height: Height) -> Vec<u8> {
+    height.0.to_be_bytes().to_vec()
+}
+
+pub(crate) fn decode_height(bytes: &[u8]) -> Option<Height> {
+    Some(Height(u64::from_be_bytes(bytes.try_into().ok()?)))
+}
+
+fn height_key(table: u8, height: Height) -> Vec<u8> {
+    let mut key = Vec::with_capacity(9);
+    key.push(table);
+    key.extend_from_slice(&height.0.to_be_bytes());
+    key
+}

@@ -1,0 +1,155 @@
+//! The ledger store's type and its reads.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use jmt::KeyHash;
+use jmt::storage::{Node, NodeKey};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use vouch_protocol::chain::{Block, Commit, Header, Height, Transaction, TxHash};
+use vouch_protocol::digest::Digest;
+use vouch_protocol::encoding;
+use vouch_protocol::state::StateRoot;
+
+use crate::state::TreeSource;
+use crate::store::{ATTESTATIONS_READ_MAX, Backend, StoreError, layout};
+
+/// A transaction as stored, with its position in the chain.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredTransaction {
+    /// The height of the block that holds the transaction.
+    pub height: Height,
+    /// The transaction's position in that block.
+    pub index: u32,
+    /// The transaction bytes.
+    pub tx: Transaction,
+}
+
+/// One entry of the attestation index: a committed transaction that attests an image.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AttestationEntry {
+    /// The height of the block that holds the transaction.
+    pub height: Height,
+    /// The transaction's position in that block.
+    pub tx_index: u32,
+    /// The transaction's hash.
+    pub tx_hash: TxHash,
+}
+
+/// The ledger of one node over a storage backend.
+pub struct LedgerStore<B> {
+    pub(crate) backend: B,
+    /// The last committed height; `None` before genesis.
+    pub(crate) latest: Mutex<Option<Height>>,
+    /// Held for a whole write, so two writes never check against the same height.
+    pub(crate) writing: Mutex<()>,
+    pub(crate) poisoned: AtomicBool,
+}
+
+impl<B: Backend> LedgerStore<B> {
+    /// Returns the last committed height: 0 after genesis alone, `None` before genesis.
+    pub fn latest_height(&self) -> Option<Height> {
+        *self.latest.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Returns the header at `height`.
+    pub fn header(&self, height: Height) -> Result<Option<Header>, StoreError> {
+        self.read("header", &layout::header_key(height))
+    }
+
+    /// Returns the commit of the block at `height`.
+    pub fn commit(&self, height: Height) -> Result<Option<Commit>, StoreError> {
+        self.read("commit", &layout::commit_key(height))
+    }
+
+    /// Returns the block at `height`, assembled from its header and its transactions.
+    pub fn block(&self, height: Height) -> Result<Option<Block>, StoreError> {
+        let Some(header) = self.header(height)? else {
+            return Ok(None);
+        };
+        let body_key = layout::body_key(height);
+        let hashes: Vec<TxHash> = self.read("block body", &body_key)?.ok_or_else(|| StoreError::Corrupted {
+            reason: format!("the header at height {height} is stored but its list of transactions is not"),
+        })?;
+
+        let mut txs = Vec::with_capacity(hashes.len());
+        for hash in hashes {
+            let stored = self.transaction(&hash)?.ok_or_else(|| StoreError::Corrupted {
+                reason: format!("block at height {height} lists transaction {hash}, which is not stored"),
+            })?;
+            txs.push(stored.tx);
+        }
+        Ok(Some(Block { header, txs }))
+    }
+
+    /// Returns the transaction with hash `hash` and where it is in the chain.
+    pub fn transaction(&self, hash: &TxHash) -> Result<Option<StoredTransaction>, StoreError> {
+        self.read("transaction", &layout::transaction_key(hash))
+    }
+
+    /// Returns the attestation index entries of `image` in chain order, at most
+    /// `limit` of them (and never more than [`ATTESTATIONS_READ_MAX`]).
+    pub fn attestations(&self, image: &Digest, limit: usize) -> Result<Vec<AttestationEntry>, StoreError> {
+        let prefix = layout::attestation_prefix(image);
+        let entries = self.backend.scan_prefix(&prefix, limit.min(ATTESTATIONS_READ_MAX))?;
+        entries.iter().map(|(key, value)| attestation_entry(key, value)).collect()
+    }
+
+    /// Returns the state root after the block at `height` (at 0, the genesis root).
+    pub fn state_root(&self, height: Height) -> Result<Option<StateRoot>, StoreError> {
+        let key = layout::state_root_key(height);
+        let Some(bytes) = self.backend.get(&key)? else {
+            return Ok(None);
+        };
+        let root: [u8; 32] = bytes.as_slice().try_into().map_err(|_| StoreError::Corrupted {
+            reason: format!("the state root stored for height {height} is {} bytes, not 32", bytes.len()),
+        })?;
+        Ok(Some(StateRoot(root)))
+    }
+
+    /// Reads and decodes one record.
+    pub(crate) fn read<T: DeserializeOwned + Serialize>(
+        &self,
+        what: &'static str,
+        key: &[u8],
+    ) -> Result<Option<T>, StoreError> {
+        let Some(bytes) = self.backend.get(key)? else {
+            return Ok(None);
+        };
+        let value =
+            encoding::decode(&bytes).map_err(|source| StoreError::Decode { what, key: hex::encode(key), source })?;
+        Ok(Some(value))
+    }
+
+    pub(crate) fn is_poisoned(&self) -> bool {
+        self.poisoned.load(Ordering::SeqCst)
+    }
+}
+
+fn attestation_entry(key: &[u8], value: &[u8]) -> Result<AttestationEntry, StoreError> {
+    let damaged =
+        || StoreError::Corrupted { reason: format!("attestation index entry {} is malformed", hex::encode(key)) };
+    let (height, tx_index) = layout::attestation_position(key).ok_or_else(damaged)?;
+    let tx_hash = TxHash(value.try_into().map_err(|_| damaged())?);
+    Ok(AttestationEntry { height, tx_index, tx_hash })
+}
+
+impl<B: Backend> TreeSource for LedgerStore<B> {
+    type Error = StoreError;
+
+    fn tree_node(&self, key: &NodeKey) -> Result<Option<Node>, StoreError> {
+        self.read("state tree node", &layout::tree_node_key(key))
+    }
+
+    fn tree_value(&self, max_version: u64, key_hash: KeyHash) -> Result<Option<Vec<u8>>, StoreError> {
+        let start = layout::tree_value_key(&key_hash, 0);
+        let end = layout::tree_value_key(&key_hash, max_version);
+        let Some((key, encoded)) = self.backend.last_in_range(&start, &end)? else {
+            return Ok(None);
+        };
+        layout::decode_tree_value(&encoded).ok_or_else(|| StoreError::Corrupted {
+            reason: format!("state tree value {} has an unknown tag byte", hex::encode(key)),
+        })
+    }
+}

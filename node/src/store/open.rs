@@ -1,0 +1,95 @@
+//! Opening the ledger store: reading the committed height and checking that the
+//! records at that height agree with the state tree.
+
+use std::sync::Mutex;
+use std::sync::atomic::AtomicBool;
+
+use vouch_protocol::chain::Height;
+use vouch_protocol::state::StateRoot;
+
+use crate::state::AuthenticatedState;
+use crate::store::{Backend, LedgerStore, StoreError, layout};
+
+impl<B: Backend> LedgerStore<B> {
+    /// Opens the ledger over `backend`, resuming at the last committed height.
+    ///
+    /// Fails with [`StoreError::Corrupted`] if records exist without a committed-height
+    /// marker, or if the header, commit and state root of the committed height do not
+    /// agree with the state tree.
+    pub fn open(backend: B) -> Result<LedgerStore<B>, StoreError> {
+        let marker = backend.get(layout::LATEST_HEIGHT_KEY)?;
+        let latest = match marker {
+            None if backend.is_empty()? => None,
+            None => return Err(corrupted("records exist but no committed height is recorded".to_owned())),
+            Some(bytes) => Some(
+                layout::decode_height(&bytes)
+                    .ok_or_else(|| corrupted(format!("the committed height record is {} bytes, not 8", bytes.len())))?,
+            ),
+        };
+
+        let store = LedgerStore {
+            backend,
+            latest: Mutex::new(latest),
+            writing: Mutex::new(()),
+            poisoned: AtomicBool::new(false),
+        };
+        if let Some(height) = latest {
+            store.check_committed(height)?;
+        }
+        Ok(store)
+    }
+
+    /// Checks the committed height: its stored state root is the tree's root, its
+    /// header's app hash is the tree's root one height below, and its commit
+    /// certifies its header.
+    fn check_committed(&self, height: Height) -> Result<(), StoreError> {
+        let stored_root = self
+            .state_root(height)?
+            .ok_or_else(|| corrupted(format!("no state root is stored for the committed height {height}")))?;
+        let tree_root = self.tree_root(height)?;
+        if stored_root != tree_root {
+            return Err(corrupted(format!(
+                "the state root stored for height {height} is {stored_root}, but the state tree's root there is {tree_root}"
+            )));
+        }
+        let Some(previous) = height.previous() else {
+            return Ok(());
+        };
+
+        let header = self
+            .header(height)?
+            .ok_or_else(|| corrupted(format!("no header is stored for the committed height {height}")))?;
+        let previous_root = self.tree_root(previous)?;
+        if header.app_hash != previous_root {
+            return Err(corrupted(format!(
+                "the header at height {height} records app hash {}, but the state tree's root at height {previous} is {previous_root}",
+                header.app_hash
+            )));
+        }
+
+        let commit = self
+            .commit(height)?
+            .ok_or_else(|| corrupted(format!("no commit is stored for the committed height {height}")))?;
+        if commit.height != height || commit.block_hash != header.hash() {
+            return Err(corrupted(format!(
+                "the commit stored at height {height} is for block {} at height {}, not for the stored header {}",
+                commit.block_hash,
+                commit.height,
+                header.hash()
+            )));
+        }
+        Ok(())
+    }
+
+    /// Returns the state tree's root at `height`, or a corruption error if the tree has
+    /// no root there.
+    fn tree_root(&self, height: Height) -> Result<StateRoot, StoreError> {
+        AuthenticatedState::new(self)
+            .root(height)
+            .map_err(|error| corrupted(format!("the state tree has no readable root at height {height}: {error}")))
+    }
+}
+
+fn corrupted(reason: String) -> StoreError {
+    StoreError::Corrupted { reason }
+}

@@ -1,0 +1,97 @@
+//! The sled 0.34 storage engine behind the [`Backend`] interface.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use crate::store::{Backend, BackendError, Entry, StoreError, WriteBatch};
+
+/// How long [`SledBackend::open`] waits for the directory lock of a database that was
+/// just closed in this process.
+pub const SLED_LOCK_WAIT_MAX: Duration = Duration::from_secs(2);
+
+/// The pause between two attempts to take the directory lock.
+const SLED_LOCK_RETRY_INTERVAL: Duration = Duration::from_millis(20);
+
+/// A sled database holding the whole ledger in its default tree.
+///
+/// Every table of the ledger is a key prefix in one sled tree, so one `sled::Batch`
+/// covers a whole block: sled applies a batch to one tree atomically.
+pub struct SledBackend {
+    db: sled::Db,
+    path: PathBuf,
+}
+
+impl SledBackend {
+    /// Opens or creates the database in the directory `path`.
+    ///
+    /// sled 0.34 releases its directory lock from a background thread after the last
+    /// handle is dropped (sled issues 1234 and 1289), so a database closed a moment ago
+    /// in this process can still be locked: opening retries for up to
+    /// [`SLED_LOCK_WAIT_MAX`] while the lock is taken, then reports it.
+    pub fn open(path: &Path) -> Result<SledBackend, StoreError> {
+        let started = Instant::now();
+        loop {
+            match sled::Config::new().path(path).open() {
+                Ok(db) => return Ok(SledBackend { db, path: path.to_path_buf() }),
+                Err(error) if is_lock_taken(&error) && started.elapsed() < SLED_LOCK_WAIT_MAX => {
+                    std::thread::sleep(SLED_LOCK_RETRY_INTERVAL);
+                }
+                Err(error) => {
+                    return Err(StoreError::Open { path: path.to_path_buf(), message: error.to_string() });
+                }
+            }
+        }
+    }
+
+    /// Returns the database directory.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+/// Returns whether `error` says that another handle holds the directory lock. sled
+/// 0.34 reports it as an `Other` IO error whose text starts with this phrase
+/// (`Config::open` in its config.rs).
+fn is_lock_taken(error: &sled::Error) -> bool {
+    matches!(error, sled::Error::Io(io) if io.to_string().starts_with("could not acquire lock on"))
+}
+
+impl Backend for SledBackend {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, BackendError> {
+        let value = self.db.get(key).map_err(|error| BackendError::new("get", error))?;
+        Ok(value.map(|value| value.to_vec()))
+    }
+
+    fn last_in_range(&self, start: &[u8], end: &[u8]) -> Result<Option<Entry>, BackendError> {
+        match self.db.range(start..=end).next_back() {
+            None => Ok(None),
+            Some(Err(error)) => Err(BackendError::new("scan", error)),
+            Some(Ok((key, value))) => Ok(Some((key.to_vec(), value.to_vec()))),
+        }
+    }
+
+    fn scan_prefix(&self, prefix: &[u8], limit: usize) -> Result<Vec<Entry>, BackendError> {
+        let mut entries = Vec::new();
+        for entry in self.db.scan_prefix(prefix).take(limit) {
+            let (key, value) = entry.map_err(|error| BackendError::new("scan", error))?;
+            entries.push((key.to_vec(), value.to_vec()));
+        }
+        Ok(entries)
+    }
+
+    fn is_empty(&self) -> Result<bool, BackendError> {
+        Ok(self.db.is_empty())
+    }
+
+    fn apply(&self, batch: WriteBatch) -> Result<(), BackendError> {
+        let mut sled_batch = sled::Batch::default();
+        for (key, value) in batch.into_puts() {
+            sled_batch.insert(key, value);
+        }
+        self.db.apply_batch(sled_batch).map_err(|error| BackendError::new("apply", error))
+    }
+
+    fn flush(&self) -> Result<(), BackendError> {
+        self.db.flush().map(|_| ()).map_err(|error| BackendError::new("flush", error))
+    }
+}

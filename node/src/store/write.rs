@@ -1,0 +1,238 @@
+//! Block writes: what one block stores, the checks before it is stored, and the one
+//! batch that stores it.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::atomic::Ordering;
+
+use vouch_protocol::chain::{Block, Commit, Height, TxHash};
+use vouch_protocol::digest::Digest;
+use vouch_protocol::encoding;
+use vouch_protocol::state::StateRoot;
+
+use crate::state::{STATE_VALUE_BYTES_MAX, TreeWrites};
+use crate::store::{Backend, LedgerStore, StoreError, StoredTransaction, WriteBatch, layout};
+
+/// Maximum number of attestation index entries that one block adds.
+pub const BLOCK_ATTESTATIONS_MAX: usize = 100_000;
+
+/// The genesis state: the tree of height 0 and its root.
+#[derive(Clone, Debug)]
+pub struct GenesisWrite {
+    /// The nodes and values of the genesis state tree.
+    pub tree_writes: TreeWrites,
+    /// The genesis state root.
+    pub state_root: StateRoot,
+}
+
+/// Everything that one committed block adds to the ledger.
+#[derive(Clone, Debug)]
+pub struct BlockWrite {
+    /// The block; its transactions are stored by hash.
+    pub block: Block,
+    /// The commit that certifies the block.
+    pub commit: Commit,
+    /// The attestation index entries: each image digest with the transaction of this
+    /// block that attests it.
+    pub attestations: Vec<(Digest, TxHash)>,
+    /// The state tree nodes and values of the state after this block.
+    pub tree_writes: TreeWrites,
+    /// The state root after this block.
+    pub state_root: StateRoot,
+}
+
+impl<B: Backend> LedgerStore<B> {
+    /// Stores the genesis state as height 0 in one batch and one flush.
+    pub fn commit_genesis(&self, genesis: GenesisWrite) -> Result<(), StoreError> {
+        let _writing = self.writing.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if self.is_poisoned() {
+            return Err(StoreError::Poisoned);
+        }
+        if let Some(latest) = self.latest_height() {
+            return Err(StoreError::AlreadyInitialized { latest });
+        }
+        check_tree_writes(Height::GENESIS, &genesis.tree_writes, genesis.state_root)?;
+
+        let mut batch = WriteBatch::new();
+        put_tree_writes(&mut batch, &genesis.tree_writes);
+        batch.put(layout::state_root_key(Height::GENESIS), genesis.state_root.0.to_vec());
+        batch.put(layout::LATEST_HEIGHT_KEY.to_vec(), layout::encode_height(Height::GENESIS));
+        self.write_batch(batch, Height::GENESIS)
+    }
+
+    /// Stores one block and everything it changes in one atomic batch, then flushes.
+    /// When this returns `Ok`, the block survives a crash.
+    pub fn commit_block(&self, write: BlockWrite) -> Result<(), StoreError> {
+        let _writing = self.writing.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if self.is_poisoned() {
+            return Err(StoreError::Poisoned);
+        }
+        let latest = self.latest_height().ok_or(StoreError::NotInitialized)?;
+        let height = write.block.header.height;
+        self.check_sequence(latest, &write)?;
+        check_commit(&write)?;
+        check_tree_writes(height, &write.tree_writes, write.state_root)?;
+        let positions = self.check_transactions(&write)?;
+        check_attestations(&write, &positions)?;
+
+        let batch = block_batch(&write, &positions);
+        self.write_batch(batch, height)
+    }
+
+    /// Applies and flushes `batch`, then records `height` as committed. A failure
+    /// poisons the store.
+    fn write_batch(&self, batch: WriteBatch, height: Height) -> Result<(), StoreError> {
+        let written = self.backend.apply(batch).and_then(|()| self.backend.flush());
+        if let Err(error) = written {
+            self.poisoned.store(true, Ordering::SeqCst);
+            return Err(error.into());
+        }
+        *self.latest.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(height);
+        Ok(())
+    }
+
+    /// Checks that the block follows the last committed one.
+    fn check_sequence(&self, latest: Height, write: &BlockWrite) -> Result<(), StoreError> {
+        let header = &write.block.header;
+        let expected =
+            latest.next().ok_or(StoreError::Corrupted { reason: "the committed height is u64::MAX".into() })?;
+        if header.height != expected {
+            return Err(StoreError::UnexpectedHeight { latest, expected, found: header.height });
+        }
+        write.block.validate()?;
+
+        let previous_root = self.state_root(latest)?.ok_or_else(|| StoreError::Corrupted {
+            reason: format!("no state root is stored for the committed height {latest}"),
+        })?;
+        if header.app_hash != previous_root {
+            return Err(mismatch(header.height, "app_hash", previous_root, header.app_hash));
+        }
+
+        let previous_hash = match latest {
+            Height::GENESIS => None,
+            _ => Some(self.header(latest)?.ok_or_else(|| StoreError::Corrupted {
+                reason: format!("no header is stored for the committed height {latest}"),
+            })?),
+        }
+        .map(|previous| previous.hash());
+        if header.previous_block_hash != previous_hash {
+            return Err(mismatch(
+                header.height,
+                "previous_block_hash",
+                format!("{previous_hash:?}"),
+                format!("{:?}", header.previous_block_hash),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Checks that no transaction repeats within the block or was stored before, and
+    /// returns each transaction's position.
+    fn check_transactions(&self, write: &BlockWrite) -> Result<HashMap<TxHash, u32>, StoreError> {
+        let height = write.block.header.height;
+        let mut positions = HashMap::with_capacity(write.block.txs.len());
+        for (index, tx) in write.block.txs.iter().enumerate() {
+            let hash = tx.hash();
+            let index = u32::try_from(index).expect("a valid block has at most BLOCK_TXS_MAX transactions");
+            if positions.insert(hash, index).is_some() {
+                return Err(StoreError::DuplicateTransaction { height, hash, stored_at: height });
+            }
+            if let Some(stored) = self.transaction(&hash)? {
+                return Err(StoreError::DuplicateTransaction { height, hash, stored_at: stored.height });
+            }
+        }
+        Ok(positions)
+    }
+}
+
+fn mismatch(height: Height, field: &'static str, expected: impl ToString, found: impl ToString) -> StoreError {
+    StoreError::Mismatch { height, field, expected: expected.to_string(), found: found.to_string() }
+}
+
+/// Checks that the commit certifies this block.
+fn check_commit(write: &BlockWrite) -> Result<(), StoreError> {
+    let header = &write.block.header;
+    if write.commit.height != header.height {
+        return Err(mismatch(header.height, "commit height", header.height, write.commit.height));
+    }
+    let block_hash = header.hash();
+    if write.commit.block_hash != block_hash {
+        return Err(mismatch(header.height, "commit block hash", block_hash, write.commit.block_hash));
+    }
+    Ok(())
+}
+
+/// Checks that the writes belong to version `height`, that their values are within the
+/// limit, and that their root node hashes to `state_root`.
+fn check_tree_writes(height: Height, writes: &TreeWrites, state_root: StateRoot) -> Result<(), StoreError> {
+    let invalid = |reason: String| StoreError::InvalidTreeWrites { height, reason };
+    if let Some((key, _)) = writes.nodes().find(|(key, _)| key.version() != height.0) {
+        return Err(invalid(format!("a node has version {}", key.version())));
+    }
+    for ((version, _), value) in writes.values() {
+        if *version != height.0 {
+            return Err(invalid(format!("a value has version {version}")));
+        }
+        let size = value.as_ref().map_or(0, Vec::len);
+        if size > STATE_VALUE_BYTES_MAX {
+            return Err(invalid(format!("a value is {size} bytes, over the limit of {STATE_VALUE_BYTES_MAX} bytes")));
+        }
+    }
+
+    let root = writes.root_at(height.0).ok_or_else(|| invalid("no root node".to_owned()))?;
+    if root != state_root {
+        return Err(invalid(format!("the root node hashes to {root}, but the declared state root is {state_root}")));
+    }
+    Ok(())
+}
+
+/// Checks that every index entry names a transaction of the block, within the limit.
+fn check_attestations(write: &BlockWrite, positions: &HashMap<TxHash, u32>) -> Result<(), StoreError> {
+    let height = write.block.header.height;
+    let count = write.attestations.len();
+    if count > BLOCK_ATTESTATIONS_MAX {
+        return Err(StoreError::TooManyAttestations { height, count, max: BLOCK_ATTESTATIONS_MAX });
+    }
+    for (image, hash) in &write.attestations {
+        if !positions.contains_key(hash) {
+            return Err(StoreError::UnknownAttestationTransaction { height, image: image.clone(), hash: *hash });
+        }
+    }
+    Ok(())
+}
+
+/// Builds the one batch that stores a checked block write.
+fn block_batch(write: &BlockWrite, positions: &HashMap<TxHash, u32>) -> WriteBatch {
+    let block = &write.block;
+    let height = block.header.height;
+    let mut batch = WriteBatch::new();
+
+    batch.put(layout::header_key(height), block.header.to_bytes());
+    batch.put(layout::commit_key(height), write.commit.to_bytes());
+    let hashes: Vec<TxHash> = block.txs.iter().map(|tx| tx.hash()).collect();
+    batch.put(layout::body_key(height), encoding::encode(&hashes));
+    for (index, (tx, hash)) in block.txs.iter().zip(&hashes).enumerate() {
+        let index = u32::try_from(index).expect("a valid block has at most BLOCK_TXS_MAX transactions");
+        let stored = StoredTransaction { height, index, tx: tx.clone() };
+        batch.put(layout::transaction_key(hash), encoding::encode(&stored));
+    }
+
+    let entries: BTreeSet<(&Digest, u32, &TxHash)> =
+        write.attestations.iter().map(|(image, hash)| (image, positions[hash], hash)).collect();
+    for (image, index, hash) in entries {
+        batch.put(layout::attestation_key(image, height, index), hash.0.to_vec());
+    }
+
+    put_tree_writes(&mut batch, &write.tree_writes);
+    batch.put(layout::state_root_key(height), write.state_root.0.to_vec());
+    batch.put(layout::LATEST_HEIGHT_KEY.to_vec(), layout::encode_height(height));
+    batch
+}
+
+fn put_tree_writes(batch: &mut WriteBatch, writes: &TreeWrites) {
+    for (key, node) in writes.nodes() {
+        batch.put(layout::tree_node_key(key), encoding::encode(node));
+    }
+    for ((version, key_hash), value) in writes.values() {
+        batch.put(layout::tree_value_key(key_hash, *version), layout::encode_tree_value(value.as_deref()));
+    }
+}
