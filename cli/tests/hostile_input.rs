@@ -140,3 +140,64 @@ fn export_into_missing_folder_names_out_path() {
     assert!(run.stderr.contains(&format!("cannot write {}:", out.display())), "{}", run.stderr);
     assert!(!run.stderr.contains(".ci.json."), "{}", run.stderr);
 }
+
+/// Replaces `path` with a FIFO.
+#[cfg(unix)]
+fn make_fifo(path: &std::path::Path) {
+    let _ = std::fs::remove_file(path);
+    let made = Command::new("mkfifo").arg(path).status().expect("run mkfifo");
+    assert!(made.success(), "mkfifo {} failed", path.display());
+}
+
+/// A single-manifest layout whose image config is an empty blob (size 0) that is a
+/// FIFO: the size check passes, so only the file type check stops the read.
+#[cfg(unix)]
+#[test]
+fn layout_fifo_blob_does_not_hang() {
+    let vouch = Vouch::new();
+    vouch.generate_unencrypted("ci");
+    let layout = vouch.path("layout");
+    let blobs = layout.join("blobs/sha256");
+    std::fs::create_dir_all(&blobs).unwrap();
+    std::fs::write(layout.join("oci-layout"), br#"{"imageLayoutVersion": "1.0.0"}"#).unwrap();
+
+    let empty = vouch_protocol::Digest::sha256(b"");
+    let config = serde_json::json!({"mediaType": "application/vnd.oci.image.config.v1+json", "digest": empty.to_string(), "size": 0});
+    let manifest = serde_json::json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json", "config": config, "layers": []});
+    let manifest = serde_json::to_vec(&manifest).unwrap();
+    let manifest_digest = vouch_protocol::Digest::sha256(&manifest);
+    std::fs::write(blobs.join(manifest_digest.hex()), &manifest).unwrap();
+    let entry = serde_json::json!({"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": manifest_digest.to_string(), "size": manifest.len()});
+    std::fs::write(
+        layout.join("index.json"),
+        serde_json::json!({"schemaVersion": 2, "manifests": [entry]}).to_string(),
+    )
+    .unwrap();
+    let fifo = blobs.join(empty.hex());
+    make_fifo(&fifo);
+
+    let image = format!("oci:{}", layout.display());
+    let args =
+        ["attest", &image, "--platform", "linux/amd64", "--approve", "--reason", "ok", "--key", "ci", "--dry-run"];
+    let run = run_or_fail_on_hang(vouch.command(&args), "attest oci: --platform").failure();
+    assert!(run.stderr.contains(&fifo.display().to_string()), "{}", run.stderr);
+    assert!(run.stderr.contains("must be regular files"), "{}", run.stderr);
+}
+
+/// A report read from a FIFO, as `--trivy <(trivy image …)` passes it, is read like a
+/// regular file.
+#[cfg(unix)]
+#[test]
+fn report_from_fifo_is_read() {
+    let vouch = Vouch::new();
+    vouch.generate_unencrypted("ci");
+    let fifo = vouch.path("trivy.json");
+    make_fifo(&fifo);
+    let writer_path = fifo.clone();
+    std::thread::spawn(move || std::fs::write(writer_path, br#"{"SchemaVersion": 2, "Results": []}"#));
+
+    let image = format!("registry.example/app@sha256:{}", "5".repeat(64));
+    let args = ["attest", &image, "--trivy", fifo.to_str().unwrap(), "--key", "ci", "--dry-run"];
+    let run = run_or_fail_on_hang(vouch.command(&args), "attest --trivy FIFO").success();
+    assert!(run.stdout.contains("\"payloadType\""), "{}", run.stdout);
+}
