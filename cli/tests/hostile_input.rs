@@ -201,3 +201,53 @@ fn report_from_fifo_is_read() {
     let run = run_or_fail_on_hang(vouch.command(&args), "attest --trivy FIFO").success();
     assert!(run.stdout.contains("\"payloadType\""), "{}", run.stdout);
 }
+
+/// Writes a Trivy report padded to exactly `size` bytes.
+fn padded_trivy_report(path: &std::path::Path, size: usize) {
+    let (head, tail) = (r#"{"SchemaVersion": 2, "Results": [], "Padding": ""#, r#""}"#);
+    let padding = "x".repeat(size - head.len() - tail.len());
+    std::fs::write(path, format!("{head}{padding}{tail}")).unwrap();
+}
+
+/// A report at the DSSE payload limit is read and parsed, and only the statement
+/// around it is too large. One byte more is rejected before parsing, whatever
+/// `--max-input-bytes` allows, because the statement could never be signed.
+#[test]
+fn report_payload_limit_edge() {
+    let vouch = Vouch::new();
+    vouch.generate_unencrypted("ci");
+    let max = vouch_protocol::dsse::PAYLOAD_BYTES_MAX;
+    let report = vouch.path("trivy.json");
+    let name = report.display().to_string();
+    let image = format!("registry.example/app@sha256:{}", "5".repeat(64));
+    let args = ["attest", &image, "--trivy", &name, "--key", "ci", "--dry-run"];
+
+    padded_trivy_report(&report, max);
+    let at = vouch.run(&args).failure();
+    assert!(at.stderr.contains(&format!("the statement made from {name} is")), "{}", at.stderr);
+
+    padded_trivy_report(&report, max + 1);
+    let higher_limit = (4 * max).to_string();
+    for extra in [&[][..], &["--max-input-bytes", &higher_limit][..]] {
+        let past = vouch.run(&[&args[..], extra].concat()).failure();
+        let expected = format!("{name}: file is {} bytes, over the DSSE payload limit of {max} bytes", max + 1);
+        assert!(past.stderr.contains(&expected), "{extra:?}: {}", past.stderr);
+        assert!(past.stderr.contains("attest a smaller file"), "{extra:?}: {}", past.stderr);
+        assert!(!past.stderr.contains("--max-input-bytes"), "{extra:?}: {}", past.stderr);
+    }
+}
+
+#[test]
+fn envelope_file_over_envelope_limit() {
+    let vouch = Vouch::new();
+    vouch.generate_unencrypted("ci");
+    let max = vouch_protocol::dsse::ENVELOPE_BYTES_MAX;
+    let envelope = vouch.path("envelope.json");
+    let name = envelope.display().to_string();
+    std::fs::write(&envelope, vec![b' '; max + 1]).unwrap();
+    let image = format!("registry.example/app@sha256:{}", "5".repeat(64));
+    let run = vouch.run(&["attest", &image, "--envelope", &name, "--key", "ci", "--dry-run"]).failure();
+    let expected = format!("{name}: file is {} bytes, over the DSSE envelope limit of {max} bytes", max + 1);
+    assert!(run.stderr.contains(&expected), "{}", run.stderr);
+    assert!(!run.stderr.contains("--max-input-bytes"), "{}", run.stderr);
+}
