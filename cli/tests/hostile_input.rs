@@ -251,3 +251,24 @@ fn envelope_file_over_envelope_limit() {
     assert!(run.stderr.contains(&expected), "{}", run.stderr);
     assert!(!run.stderr.contains("--max-input-bytes"), "{}", run.stderr);
 }
+
+#[test]
+fn key_files_of_wrong_shape_name_the_format() {
+    let vouch = Vouch::new();
+    let file = vouch.path("key.json");
+    for document in ["[]", "\"ed25519\"", "7"] {
+        std::fs::write(&file, document).unwrap();
+        let run = vouch.run(&["keys", "import", "imported", file.to_str().unwrap(), "--no-passphrase"]).failure();
+        assert!(run.stderr.contains("expected a securesystemslib key object"), "{document}: {}", run.stderr);
+        assert!(!run.stderr.contains("struct "), "{document}: {}", run.stderr);
+    }
+
+    vouch.generate_unencrypted("ci");
+    let key_file = vouch.keyring().join("ci.json");
+    for document in ["[]", "\"ci\"", "7"] {
+        std::fs::write(&key_file, document).unwrap();
+        let run = vouch.run(&["keys", "show", "ci"]).failure();
+        assert!(run.stderr.contains("expected a Vouch key file object"), "{document}: {}", run.stderr);
+        assert!(!run.stderr.contains("struct "), "{document}: {}", run.stderr);
+    }
+}

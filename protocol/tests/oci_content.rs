@@ -904,3 +904,15 @@ fn layout_file_path_is_not_a_folder() {
     assert!(message.contains("not a folder"), "{message}");
     assert!(!message.contains("does not exist"), "{message}");
 }
+
+#[test]
+fn layout_marker_wrong_shape_is_named() {
+    let fixture = Fixture::new();
+    fixture.write_index(vec![fixture.image("a")]);
+    for marker in ["[]", "\"1.0.0\"", "1"] {
+        std::fs::write(fixture.path().join("oci-layout"), marker).unwrap();
+        let message = oci::resolve_layout(fixture.path(), None, None).unwrap_err().to_string();
+        assert!(message.contains("expected an `oci-layout` object"), "{marker}: {message}");
+        assert!(!message.contains("struct "), "{marker}: {message}");
+    }
+}

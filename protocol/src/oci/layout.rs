@@ -48,6 +48,7 @@ const LOCATION_PREFIX: &str = "oci:";
 
 /// Content of the `oci-layout` file.
 #[derive(Deserialize)]
+#[serde(expecting = "an `oci-layout` object")]
 #[serde(rename_all = "camelCase")]
 struct OciLayoutMarker {
     image_layout_version: String,
