@@ -108,8 +108,7 @@ pub fn reject_duplicate_keys(source_name: &str, bytes: &[u8]) -> Result<(), Inpu
 const BYTE_ORDER_MARKS: [(&[u8], &str); 3] =
     [(b"\xEF\xBB\xBF", "UTF-8"), (b"\xFF\xFE", "UTF-16 little-endian"), (b"\xFE\xFF", "UTF-16 big-endian")];
 
-/// Rejects empty input, a byte order mark and input that starts with something other
-/// than a JSON value.
+/// Rejects empty input, a byte order mark and input that is not a JSON value.
 fn check_json_start(source_name: &str, bytes: &[u8]) -> Result<(), InputError> {
     if let Some((_, encoding)) = BYTE_ORDER_MARKS.iter().find(|(mark, _)| bytes.starts_with(mark)) {
         return Err(InputError::ByteOrderMark { source_name: source_name.to_owned(), encoding });
@@ -117,7 +116,7 @@ fn check_json_start(source_name: &str, bytes: &[u8]) -> Result<(), InputError> {
     let Some(start) = bytes.iter().position(|b| !b.is_ascii_whitespace()) else {
         return Err(InputError::Empty { source_name: source_name.to_owned() });
     };
-    if matches!(bytes[start], b'{' | b'[' | b'"') {
+    if matches!(bytes[start], b'{' | b'[' | b'"') || is_json_scalar(&bytes[start..]) {
         return Ok(());
     }
 
@@ -130,6 +129,12 @@ fn check_json_start(source_name: &str, bytes: &[u8]) -> Result<(), InputError> {
         preview,
         hint: LeadingTextHint { json_offset },
     })
+}
+
+/// Returns whether `bytes` is one JSON number, `true`, `false` or `null`, so that the
+/// typed reader rejects it by naming what it expected instead of calling it not JSON.
+fn is_json_scalar(bytes: &[u8]) -> bool {
+    serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_ok()
 }
 
 /// Finds the first line that starts with `{` or `[`, where a report usually begins

@@ -52,6 +52,7 @@ pub enum StatementError {
 
 /// One artifact a statement is about: a name and its digests by algorithm name.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(expecting = "an in-toto subject object")]
 pub struct Subject {
     /// The artifact's name, for example an image repository; may be empty.
     #[serde(default)]
@@ -82,6 +83,7 @@ pub struct Statement {
 }
 
 #[derive(Deserialize)]
+#[serde(expecting = "an in-toto statement object")]
 #[serde(rename_all = "camelCase")]
 struct StatementIn {
     #[serde(rename = "_type")]

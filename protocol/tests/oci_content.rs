@@ -793,3 +793,126 @@ fn layout_options_validate_manifest_maximum() {
     let error = oci::Layout::open_with(fixture.path(), past).unwrap_err();
     assert!(matches!(error, OciError::InvalidLayoutOptions { field: "manifest_bytes_max", .. }), "{error:?}");
 }
+
+// ---------------------------------------------------------------------------------
+// Files of a layout that are not regular files
+
+/// How long a layout may take to resolve before the test calls it hung. It only
+/// guards against a read that never returns, so it is far above any normal run.
+const HANG_GUARD: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Resolves the layout on another thread and fails the test if that thread is still
+/// running after [`HANG_GUARD`], because opening a FIFO blocks until a writer appears.
+fn resolve_or_fail_on_hang(dir: &Path, requested: Option<Platform>) -> Result<oci::ResolvedImage, OciError> {
+    let (sender, receiver) = std::sync::mpsc::channel();
+    let dir = dir.to_owned();
+    std::thread::spawn(move || sender.send(oci::resolve_layout(&dir, None, requested.as_ref())));
+    receiver.recv_timeout(HANG_GUARD).expect("resolving the layout hung")
+}
+
+/// Replaces `path` with a FIFO.
+fn make_fifo(path: &Path) {
+    let _ = std::fs::remove_file(path);
+    let made = Command::new("mkfifo").arg(path).status().expect("run mkfifo");
+    assert!(made.success(), "mkfifo {} failed", path.display());
+}
+
+/// Checks that `error` names `path` and states that it must be a regular file.
+fn assert_not_regular(error: &OciError, path: &Path) {
+    let message = error.to_string();
+    assert!(message.starts_with(&format!("{}: ", path.display())), "{message}");
+    assert!(matches!(error, OciError::NotARegularFile { .. }), "{error:?}");
+    assert!(message.contains("is a FIFO"), "{message}");
+    assert!(message.contains("must be regular files"), "{message}");
+}
+
+#[cfg(unix)]
+#[test]
+fn fifo_index_json_is_rejected() {
+    let fixture = Fixture::new();
+    fixture.blob(b"{}", OCI_MANIFEST);
+    let path = fixture.path().join("index.json");
+    make_fifo(&path);
+    let error = resolve_or_fail_on_hang(fixture.path(), None).unwrap_err();
+    assert_not_regular(&error, &path);
+}
+
+#[cfg(unix)]
+#[test]
+fn fifo_layout_marker_is_rejected() {
+    let fixture = Fixture::new();
+    fixture.write_index(vec![fixture.image("a")]);
+    let path = fixture.path().join("oci-layout");
+    make_fifo(&path);
+    let error = resolve_or_fail_on_hang(fixture.path(), None).unwrap_err();
+    assert_not_regular(&error, &path);
+}
+
+/// A FIFO has size 0, so an empty blob's descriptor (size 0, the sha256 of no bytes)
+/// passes the size check that comes before the blob is opened.
+#[cfg(unix)]
+#[test]
+fn fifo_empty_config_blob_is_rejected() {
+    let fixture = Fixture::new();
+    let empty = json!({ "mediaType": OCI_IMAGE_CONFIG, "digest": format!("sha256:{}", hex::encode(Sha256::digest(b""))), "size": 0 });
+    let manifest = json!({ "schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": empty, "layers": [] });
+    let image = fixture.blob(manifest.to_string().as_bytes(), OCI_MANIFEST);
+    fixture.write_index(vec![image]);
+    let path = fixture.blob_path(&empty);
+    make_fifo(&path);
+
+    let error = resolve_or_fail_on_hang(fixture.path(), Some(platform("linux/amd64"))).unwrap_err();
+    assert_not_regular(&error, &path);
+}
+
+#[cfg(unix)]
+#[test]
+fn fifo_manifest_blob_is_rejected() {
+    let fixture = Fixture::new();
+    let image = fixture.image("a");
+    fixture.write_index(vec![image.clone()]);
+    let path = fixture.blob_path(&image);
+    make_fifo(&path);
+    let error = resolve_or_fail_on_hang(fixture.path(), None).unwrap_err();
+    assert!(!matches!(error, OciError::BlobSizeMismatch { .. }), "{error:?}");
+    assert_not_regular(&error, &path);
+}
+
+#[cfg(unix)]
+#[test]
+fn symlinked_layout_files_are_followed() {
+    let fixture = Fixture::new();
+    let image = fixture.image("a");
+    fixture.write_index(vec![image.clone()]);
+    let elsewhere = tempfile::tempdir().unwrap();
+    for path in [fixture.blob_path(&image), fixture.path().join("index.json"), fixture.path().join("oci-layout")] {
+        let target = elsewhere.path().join(path.file_name().unwrap());
+        std::fs::rename(&path, &target).unwrap();
+        std::os::unix::fs::symlink(&target, &path).unwrap();
+    }
+    let resolved = oci::resolve_layout(fixture.path(), None, None).unwrap();
+    assert_eq!(resolved.digest.to_string(), digest_of(&image));
+}
+
+#[test]
+fn layout_file_path_is_not_a_folder() {
+    let fixture = Fixture::new();
+    let file = fixture.path().join("oci-layout");
+    let error = oci::resolve_layout(&file, None, None).unwrap_err();
+    let message = error.to_string();
+    assert!(message.starts_with(&format!("{}: ", file.display())), "{message}");
+    assert!(message.contains("not a folder"), "{message}");
+    assert!(!message.contains("does not exist"), "{message}");
+}
+
+#[test]
+fn layout_marker_wrong_shape_is_named() {
+    let fixture = Fixture::new();
+    fixture.write_index(vec![fixture.image("a")]);
+    for marker in ["[]", "\"1.0.0\"", "1"] {
+        std::fs::write(fixture.path().join("oci-layout"), marker).unwrap();
+        let message = oci::resolve_layout(fixture.path(), None, None).unwrap_err().to_string();
+        assert!(message.contains("expected an `oci-layout` object"), "{marker}: {message}");
+        assert!(!message.contains("struct "), "{marker}: {message}");
+    }
+}

@@ -290,6 +290,7 @@ fn confirm_delete(name: &KeyName, path: &std::path::Path) -> anyhow::Result<bool
 /// The fields of a securesystemslib key file that decide how it is imported; the
 /// protocol's parser reads and checks the rest.
 #[derive(serde::Deserialize)]
+#[serde(expecting = "a securesystemslib key object")]
 struct ImportProbe {
     #[serde(default)]
     keyid_hash_algorithms: Option<Vec<String>>,
@@ -297,6 +298,7 @@ struct ImportProbe {
 }
 
 #[derive(serde::Deserialize)]
+#[serde(expecting = "a securesystemslib key value object")]
 struct ProbeKeyValue {
     #[serde(default)]
     private: Option<PrivateField>,

@@ -66,6 +66,7 @@ impl Drop for SecretHex {
 }
 
 #[derive(Serialize, Deserialize)]
+#[serde(expecting = "a Vouch key file object")]
 #[serde(deny_unknown_fields)]
 struct KeyFileJson {
     format: String,
@@ -81,6 +82,7 @@ struct KeyFileJson {
 }
 
 #[derive(Serialize, Deserialize)]
+#[serde(expecting = "a Vouch private key object")]
 #[serde(tag = "protection", deny_unknown_fields)]
 enum PrivateJson {
     #[serde(rename = "none")]
@@ -90,6 +92,7 @@ enum PrivateJson {
 }
 
 #[derive(Serialize, Deserialize)]
+#[serde(expecting = "a Vouch key derivation object")]
 #[serde(deny_unknown_fields)]
 struct KdfJson {
     algorithm: String,

@@ -27,6 +27,7 @@ const URL_SAFE_ANY_PADDING: GeneralPurpose = GeneralPurpose::new(
 );
 
 #[derive(Deserialize)]
+#[serde(expecting = "a DSSE envelope object")]
 #[serde(rename_all = "camelCase")]
 pub(super) struct EnvelopeIn {
     #[serde(deserialize_with = "payload_type")]
@@ -38,6 +39,7 @@ pub(super) struct EnvelopeIn {
 }
 
 #[derive(Deserialize)]
+#[serde(expecting = "a DSSE signature object")]
 struct SignatureIn {
     #[serde(default, deserialize_with = "keyid")]
     keyid: String,

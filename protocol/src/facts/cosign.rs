@@ -37,6 +37,7 @@ pub fn from_value(source_name: &str, value: &Value) -> Result<VulnerabilityRepor
 }
 
 #[derive(Deserialize)]
+#[serde(expecting = "a cosign vuln predicate object")]
 struct CosignVulnPredicate {
     scanner: CosignScanner,
     #[serde(default)]
@@ -44,6 +45,7 @@ struct CosignVulnPredicate {
 }
 
 #[derive(Deserialize)]
+#[serde(expecting = "a cosign scanner object")]
 struct CosignScanner {
     #[serde(default)]
     uri: Option<String>,
@@ -55,6 +57,7 @@ struct CosignScanner {
 
 /// The scan times that cosign's and in-toto's vulnerability predicates share.
 #[derive(Deserialize)]
+#[serde(expecting = "a scan metadata object")]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct ScanMetadata {
     #[serde(default)]
@@ -68,11 +71,13 @@ impl ScanMetadata {
 }
 
 #[derive(Deserialize)]
+#[serde(expecting = "a SARIF log object")]
 struct SarifLog {
     runs: Vec<SarifRun>,
 }
 
 #[derive(Deserialize)]
+#[serde(expecting = "a SARIF run object")]
 struct SarifRun {
     #[serde(default)]
     results: Option<Vec<IgnoredAny>>,
@@ -81,11 +86,13 @@ struct SarifRun {
 }
 
 #[derive(Deserialize)]
+#[serde(expecting = "a SARIF tool object")]
 struct SarifTool {
     driver: SarifDriver,
 }
 
 #[derive(Deserialize)]
+#[serde(expecting = "a SARIF tool driver object")]
 struct SarifDriver {
     #[serde(default)]
     name: Option<String>,

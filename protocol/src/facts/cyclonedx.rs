@@ -37,6 +37,7 @@ pub fn from_value(source_name: &str, value: &Value) -> Result<Sbom, FactsError> 
 }
 
 #[derive(Deserialize)]
+#[serde(expecting = "a CycloneDX JSON SBOM object")]
 #[serde(rename_all = "camelCase")]
 struct CycloneDxBom {
     #[serde(deserialize_with = "deserialize_bom_format")]
@@ -50,12 +51,14 @@ struct CycloneDxBom {
 }
 
 #[derive(Deserialize)]
+#[serde(expecting = "a CycloneDX metadata object")]
 struct CycloneDxMetadata {
     #[serde(default)]
     component: Option<CycloneDxComponent>,
 }
 
 #[derive(Deserialize)]
+#[serde(expecting = "a CycloneDX component object")]
 struct CycloneDxComponent {
     #[serde(rename = "type", default)]
     kind: Option<String>,
@@ -71,6 +74,7 @@ struct CycloneDxComponent {
 }
 
 #[derive(Deserialize)]
+#[serde(expecting = "a CycloneDX property object")]
 struct CycloneDxProperty {
     name: String,
     #[serde(default)]

@@ -42,6 +42,7 @@ pub fn from_value(source_name: &str, value: &Value) -> Result<VulnerabilityRepor
 }
 
 #[derive(Deserialize)]
+#[serde(expecting = "a Grype JSON report object")]
 pub(crate) struct GrypeDocument {
     matches: Vec<GrypeMatch>,
     #[serde(default)]
@@ -51,6 +52,7 @@ pub(crate) struct GrypeDocument {
 }
 
 #[derive(Deserialize)]
+#[serde(expecting = "a Grype match object")]
 #[serde(rename_all = "camelCase")]
 struct GrypeMatch {
     vulnerability: GrypeVulnerability,
@@ -60,6 +62,7 @@ struct GrypeMatch {
 }
 
 #[derive(Deserialize)]
+#[serde(expecting = "a Grype vulnerability object")]
 #[serde(rename_all = "camelCase")]
 struct GrypeVulnerability {
     id: String,
@@ -74,11 +77,13 @@ struct GrypeVulnerability {
 }
 
 #[derive(Deserialize)]
+#[serde(expecting = "a Grype related vulnerability object")]
 struct GrypeRelated {
     id: String,
 }
 
 #[derive(Deserialize)]
+#[serde(expecting = "a Grype CVSS object")]
 struct GrypeCvss {
     #[serde(default)]
     version: Option<String>,
@@ -87,6 +92,7 @@ struct GrypeCvss {
 }
 
 #[derive(Deserialize)]
+#[serde(expecting = "a Grype CVSS metrics object")]
 #[serde(rename_all = "camelCase")]
 struct GrypeMetrics {
     #[serde(default)]
@@ -94,6 +100,7 @@ struct GrypeMetrics {
 }
 
 #[derive(Deserialize)]
+#[serde(expecting = "a Grype fix object")]
 struct GrypeFix {
     #[serde(default)]
     versions: Option<Vec<String>>,
@@ -102,6 +109,7 @@ struct GrypeFix {
 }
 
 #[derive(Deserialize)]
+#[serde(expecting = "a Grype artifact object")]
 struct GrypeArtifact {
     name: String,
     #[serde(default)]
@@ -109,6 +117,7 @@ struct GrypeArtifact {
 }
 
 #[derive(Deserialize)]
+#[serde(expecting = "a Grype source object")]
 struct GrypeSource {
     #[serde(default)]
     target: Option<GrypeTarget>,
@@ -122,6 +131,7 @@ struct GrypeTarget {
 }
 
 #[derive(Deserialize)]
+#[serde(expecting = "a Grype image target object")]
 #[serde(rename_all = "camelCase")]
 struct GrypeImageTarget {
     #[serde(default)]
@@ -131,6 +141,7 @@ struct GrypeImageTarget {
 }
 
 #[derive(Deserialize)]
+#[serde(expecting = "a Grype descriptor object")]
 struct GrypeDescriptor {
     #[serde(default)]
     name: Option<String>,

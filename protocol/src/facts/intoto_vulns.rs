@@ -41,6 +41,7 @@ pub fn from_value(source_name: &str, value: &Value) -> Result<VulnerabilityRepor
 }
 
 #[derive(Deserialize)]
+#[serde(expecting = "an in-toto vulns predicate object")]
 struct VulnsPredicate {
     scanner: VulnsScanner,
     #[serde(default)]
@@ -48,6 +49,7 @@ struct VulnsPredicate {
 }
 
 #[derive(Deserialize)]
+#[serde(expecting = "an in-toto vulns scanner object")]
 struct VulnsScanner {
     uri: String,
     #[serde(default)]
@@ -56,6 +58,7 @@ struct VulnsScanner {
 }
 
 #[derive(Deserialize)]
+#[serde(expecting = "an in-toto vulns result object")]
 struct VulnsResult {
     #[serde(default)]
     id: Option<String>,
@@ -66,6 +69,7 @@ struct VulnsResult {
 }
 
 #[derive(Deserialize)]
+#[serde(expecting = "an in-toto vulnerability object")]
 struct NestedVulnerability {
     id: String,
     #[serde(default)]
@@ -73,6 +77,7 @@ struct NestedVulnerability {
 }
 
 #[derive(Deserialize)]
+#[serde(expecting = "an in-toto severity object")]
 struct SeverityScore {
     #[serde(default)]
     method: Option<String>,

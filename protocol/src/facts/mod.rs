@@ -246,6 +246,7 @@ pub struct Material {
 
 /// A reviewer's decision.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(expecting = "a decision, `approve` or `reject`")]
 #[serde(rename_all = "camelCase")]
 pub enum Decision {
     /// The reviewer approves the image.
@@ -257,6 +258,7 @@ pub enum Decision {
 /// A Vouch reviewer's decision about an image: the facts and also the exact
 /// schema of the `https://vouch.dev/review/v1` predicate (see [`review`]).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(expecting = "a Vouch review predicate object")]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Review {
     /// Approve or reject.

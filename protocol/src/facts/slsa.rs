@@ -43,6 +43,7 @@ pub fn from_value(version: SlsaVersion, source_name: &str, value: &Value) -> Res
 type DigestSet = BTreeMap<String, String>;
 
 #[derive(Deserialize)]
+#[serde(expecting = "a SLSA provenance v0.2 predicate object")]
 #[serde(rename_all = "camelCase")]
 struct ProvenanceV02 {
     builder: Builder,
@@ -54,11 +55,13 @@ struct ProvenanceV02 {
 }
 
 #[derive(Deserialize)]
+#[serde(expecting = "a SLSA builder object")]
 struct Builder {
     id: String,
 }
 
 #[derive(Deserialize)]
+#[serde(expecting = "a SLSA invocation object")]
 #[serde(rename_all = "camelCase")]
 struct InvocationV02 {
     #[serde(default)]
@@ -66,6 +69,7 @@ struct InvocationV02 {
 }
 
 #[derive(Deserialize)]
+#[serde(expecting = "a SLSA config source object")]
 #[serde(rename_all = "camelCase")]
 struct ConfigSourceV02 {
     #[serde(default)]
@@ -77,6 +81,7 @@ struct ConfigSourceV02 {
 }
 
 #[derive(Deserialize)]
+#[serde(expecting = "a SLSA material object")]
 struct MaterialV02 {
     #[serde(default)]
     uri: Option<String>,
@@ -85,6 +90,7 @@ struct MaterialV02 {
 }
 
 #[derive(Deserialize)]
+#[serde(expecting = "a SLSA provenance v1 predicate object")]
 #[serde(rename_all = "camelCase")]
 struct ProvenanceV1 {
     build_definition: BuildDefinitionV1,
@@ -92,6 +98,7 @@ struct ProvenanceV1 {
 }
 
 #[derive(Deserialize)]
+#[serde(expecting = "a SLSA build definition object")]
 #[serde(rename_all = "camelCase")]
 struct BuildDefinitionV1 {
     build_type: String,
@@ -102,11 +109,13 @@ struct BuildDefinitionV1 {
 }
 
 #[derive(Deserialize)]
+#[serde(expecting = "a SLSA run details object")]
 struct RunDetailsV1 {
     builder: Builder,
 }
 
 #[derive(Deserialize)]
+#[serde(expecting = "a SLSA resource descriptor object")]
 struct ResourceDescriptor {
     #[serde(default)]
     uri: Option<String>,

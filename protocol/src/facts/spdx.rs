@@ -42,6 +42,7 @@ pub fn from_value(source_name: &str, value: &Value) -> Result<Sbom, FactsError> 
 }
 
 #[derive(Deserialize)]
+#[serde(expecting = "an SPDX JSON document object")]
 #[serde(rename_all = "camelCase")]
 struct SpdxDocument {
     #[serde(deserialize_with = "deserialize_spdx_version")]
@@ -57,6 +58,7 @@ struct SpdxDocument {
 }
 
 #[derive(Deserialize)]
+#[serde(expecting = "an SPDX package object")]
 #[serde(rename_all = "camelCase")]
 struct SpdxPackage {
     #[serde(rename = "SPDXID")]
@@ -73,6 +75,7 @@ struct SpdxPackage {
 }
 
 #[derive(Deserialize)]
+#[serde(expecting = "an SPDX external reference object")]
 #[serde(rename_all = "camelCase")]
 struct SpdxExternalRef {
     reference_type: String,
@@ -80,6 +83,7 @@ struct SpdxExternalRef {
 }
 
 #[derive(Deserialize)]
+#[serde(expecting = "an SPDX checksum object")]
 #[serde(rename_all = "camelCase")]
 struct SpdxChecksum {
     algorithm: String,
@@ -87,6 +91,7 @@ struct SpdxChecksum {
 }
 
 #[derive(Deserialize)]
+#[serde(expecting = "an SPDX relationship object")]
 #[serde(rename_all = "camelCase")]
 struct SpdxRelationship {
     spdx_element_id: String,

@@ -41,6 +41,11 @@ pub enum TimestampError {
     #[error("timestamp {text:?} names a date or time that does not exist")]
     OutOfRange { text: String },
     #[error(
+        "timestamp {text:?} falls outside the years 0000 to 9999 once converted to UTC; \
+         Vouch keeps only UTC times in that range, so write a time inside it"
+    )]
+    OutsideUtcYears { text: String },
+    #[error(
         "timestamp {text:?} has more than {FRACTION_DIGITS_MAX} fraction digits; nanoseconds are the finest precision kept"
     )]
     FractionTooLong { text: String },
@@ -75,7 +80,8 @@ impl Timestamp {
             return Err(out_of_range());
         };
         let local = days_from_civil(year, month, day) * DAY_SECONDS + seconds_of_day;
-        Timestamp::from_unix(local - offset_seconds, nanos).ok_or_else(out_of_range)
+        let outside_utc_years = || TimestampError::OutsideUtcYears { text: text.to_owned() };
+        Timestamp::from_unix(local - offset_seconds, nanos).ok_or_else(outside_utc_years)
     }
 
     /// Returns whole seconds since 1970-01-01T00:00:00Z (negative before it).
@@ -270,6 +276,18 @@ mod tests {
     }
 
     #[test]
+    fn offset_past_utc_year_range_is_named() {
+        for text in ["9999-12-31T23:59:59-23:59", "0000-01-01T00:00:00+00:01"] {
+            let error = Timestamp::parse(text).unwrap_err();
+            assert_eq!(error, TimestampError::OutsideUtcYears { text: text.to_owned() });
+            assert!(error.to_string().contains("outside the years 0000 to 9999 once converted to UTC"), "{error}");
+        }
+        assert!(Timestamp::parse("9999-12-31T23:59:59+23:59").is_ok());
+        let missing_day = Timestamp::parse("2023-02-29T00:00:00Z").unwrap_err();
+        assert!(matches!(missing_day, TimestampError::OutOfRange { .. }), "{missing_day:?}");
+    }
+
+    #[test]
     fn round_trip_over_many_days() {
         for days in (-719_528..2_932_896).step_by(997) {
             let stamp = Timestamp::from_unix(days * DAY_SECONDS + 3_723, 1).unwrap();
@@ -294,7 +312,6 @@ mod tests {
         for text in ["2023-02-29T00:00:00Z", "2024-04-31T00:00:00Z", "2024-01-01T24:00:00Z", "2016-12-31T23:59:60Z"] {
             assert!(matches!(Timestamp::parse(text), Err(TimestampError::OutOfRange { .. })), "{text:?}");
         }
-        assert!(matches!(Timestamp::parse("0000-01-01T00:00:00+00:01"), Err(TimestampError::OutOfRange { .. })));
         assert!(matches!(
             Timestamp::parse("2024-01-01T00:00:00.1234567891Z"),
             Err(TimestampError::FractionTooLong { .. })

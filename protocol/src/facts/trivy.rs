@@ -48,6 +48,7 @@ pub(crate) enum TrivyDocument {
 }
 
 #[derive(Deserialize)]
+#[serde(expecting = "a Trivy JSON report object")]
 pub(crate) struct TrivyReport {
     #[serde(rename = "SchemaVersion", deserialize_with = "deserialize_schema_version")]
     _schema_version: u64,
@@ -64,18 +65,21 @@ pub(crate) struct TrivyReport {
 }
 
 #[derive(Deserialize)]
+#[serde(expecting = "a Trivy tool object")]
 struct TrivyTool {
     #[serde(rename = "Version", default)]
     version: Option<String>,
 }
 
 #[derive(Deserialize)]
+#[serde(expecting = "a Trivy metadata object")]
 struct TrivyMetadata {
     #[serde(rename = "RepoDigests", default, deserialize_with = "deserialize_repo_digests")]
     repo_digests: Vec<String>,
 }
 
 #[derive(Deserialize)]
+#[serde(expecting = "a Trivy result object")]
 pub(crate) struct TrivyResult {
     #[serde(rename = "Class", default)]
     class: Option<String>,
@@ -84,6 +88,7 @@ pub(crate) struct TrivyResult {
 }
 
 #[derive(Deserialize)]
+#[serde(expecting = "a Trivy vulnerability object")]
 struct TrivyVulnerability {
     #[serde(rename = "VulnerabilityID")]
     id: String,
@@ -109,6 +114,7 @@ struct TrivyCvss {
 }
 
 #[derive(Deserialize)]
+#[serde(expecting = "a Trivy CVSS score object")]
 struct TrivyCvssSource {
     #[serde(rename = "V3Score", default)]
     v3_score: Option<ReportScore>,

@@ -153,6 +153,7 @@ pub struct ParsedPrivateKey {
 
 /// A key file as securesystemslib and in-toto write it; unknown fields are ignored.
 #[derive(Deserialize)]
+#[serde(expecting = "a securesystemslib key object")]
 struct KeyFile {
     keytype: String,
     scheme: String,
@@ -164,6 +165,7 @@ struct KeyFile {
 }
 
 #[derive(Deserialize)]
+#[serde(expecting = "a securesystemslib key value object")]
 struct KeyValue {
     public: String,
     #[serde(default)]

@@ -22,6 +22,7 @@ pub const CONFIG_BYTES_MAX: u64 = 4 * 1024 * 1024;
 
 /// The platform fields of an image config; the other fields are not read.
 #[derive(Deserialize)]
+#[serde(expecting = "an OCI image config object")]
 struct ConfigPlatform {
     os: String,
     architecture: String,
@@ -53,6 +54,15 @@ mod tests {
         let bytes = br#"{"architecture":"arm","os":"linux","variant":"v7","rootfs":{"type":"layers"}}"#;
         let platform = parse_platform(Path::new("config"), bytes).unwrap();
         assert_eq!(platform.to_string(), "linux/arm/v7");
+    }
+
+    #[test]
+    fn parse_platform_wrong_shape_names_config() {
+        for bytes in [&b"[]"[..], b"\"linux\"", b"7"] {
+            let message = parse_platform(Path::new("config"), bytes).unwrap_err().to_string();
+            assert!(message.contains("expected an OCI image config object"), "{message}");
+            assert!(!message.contains("struct "), "{message}");
+        }
     }
 
     #[test]

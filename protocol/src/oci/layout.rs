@@ -6,6 +6,12 @@
 //! [`LayoutOptions::manifest_bytes_max`], and an image config only up to
 //! [`LayoutOptions::config_bytes_max`], each checked against its descriptor's size and
 //! digest before it is parsed.
+//!
+//! Every file of a layout must be a regular file or a symbolic link to one. This is
+//! checked before the file is opened, because opening a FIFO blocks until a writer
+//! appears and a device can be read without end. Symbolic links are followed because
+//! some tools deduplicate blobs with them, and each blob's digest is verified wherever
+//! the link points.
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -42,6 +48,7 @@ const LOCATION_PREFIX: &str = "oci:";
 
 /// Content of the `oci-layout` file.
 #[derive(Deserialize)]
+#[serde(expecting = "an `oci-layout` object")]
 #[serde(rename_all = "camelCase")]
 struct OciLayoutMarker {
     image_layout_version: String,
@@ -98,7 +105,7 @@ impl Layout {
         options.validate()?;
         check_marker(dir)?;
         let path = dir.join(INDEX_FILE);
-        let bytes = read_file_bounded(&path, options.manifest_bytes_max)?;
+        let bytes = read_layout_file(&path, options.manifest_bytes_max)?;
         let index = match parse_manifest(&path.display().to_string(), &bytes)? {
             Manifest::Index(index) => index,
             Manifest::Image(_) => return Err(OciError::LayoutIndexNotIndex { path }),
@@ -141,12 +148,8 @@ impl Layout {
         if descriptor.size > max {
             return Err(OciError::BlobTooLarge { path, digest, size: descriptor.size, max, kind });
         }
-        let found_size = match std::fs::metadata(&path) {
-            Ok(metadata) => metadata.len(),
-            Err(error) if error.kind() == io::ErrorKind::NotFound => {
-                return Err(OciError::BlobMissing { path, digest });
-            }
-            Err(error) => return Err(InputError::Io { source_name: path.display().to_string(), error }.into()),
+        let Some(found_size) = regular_file_size(&path)? else {
+            return Err(OciError::BlobMissing { path, digest });
         };
         check_size(&path, descriptor, found_size)?;
 
@@ -292,12 +295,18 @@ impl Layout {
 
 /// Checks that `dir` has an `oci-layout` file of the supported version.
 fn check_marker(dir: &Path) -> Result<(), OciError> {
-    if !dir.is_dir() {
-        return Err(OciError::NotALayout { dir: dir.to_owned(), reason: "the directory does not exist" });
+    let not_a_layout = |reason| OciError::NotALayout { dir: dir.to_owned(), reason };
+    match std::fs::metadata(dir) {
+        Ok(metadata) if metadata.is_dir() => {}
+        Ok(_) => return Err(not_a_layout("the path is not a folder")),
+        Err(error) if error.kind() == io::ErrorKind::NotFound => {
+            return Err(not_a_layout("the folder does not exist"));
+        }
+        Err(error) => return Err(InputError::Io { source_name: dir.display().to_string(), error }.into()),
     }
     let path = dir.join(OCI_LAYOUT_FILE);
-    if !path.is_file() {
-        return Err(OciError::NotALayout { dir: dir.to_owned(), reason: "the `oci-layout` file is missing" });
+    if regular_file_size(&path)?.is_none() {
+        return Err(not_a_layout("the `oci-layout` file is missing"));
     }
     let bytes = read_file_bounded(&path, OCI_LAYOUT_BYTES_MAX)?;
     let marker: OciLayoutMarker = input::parse_json(&path.display().to_string(), &bytes)?;
@@ -305,6 +314,51 @@ fn check_marker(dir: &Path) -> Result<(), OciError> {
         return Err(OciError::UnsupportedLayoutVersion { path, found: marker.image_layout_version });
     }
     Ok(())
+}
+
+/// Reads a file of the layout of at most `max` bytes after checking that it is a
+/// regular file. A missing file fails when it is opened.
+fn read_layout_file(path: &Path, max: u64) -> Result<Vec<u8>, OciError> {
+    regular_file_size(path)?;
+    Ok(read_file_bounded(path, max)?)
+}
+
+/// Returns the size of the regular file at `path`, following symbolic links, or
+/// `None` if nothing is there. Any other kind of file is an error.
+///
+/// NOTE: a file swapped for a FIFO between this check and the open still blocks the
+/// open; only someone who can write to the layout folder can do that.
+fn regular_file_size(path: &Path) -> Result<Option<u64>, OciError> {
+    let metadata = match std::fs::metadata(path) {
+        Ok(metadata) => metadata,
+        Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(error) => return Err(InputError::Io { source_name: path.display().to_string(), error }.into()),
+    };
+    if !metadata.is_file() {
+        return Err(OciError::NotARegularFile { path: path.to_owned(), found: file_type_name(metadata.file_type()) });
+    }
+    Ok(Some(metadata.len()))
+}
+
+/// Names a kind of file that is not a regular file, for error messages.
+fn file_type_name(file_type: std::fs::FileType) -> &'static str {
+    if file_type.is_dir() {
+        return "a folder";
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if file_type.is_fifo() {
+            return "a FIFO (named pipe)";
+        }
+        if file_type.is_socket() {
+            return "a socket";
+        }
+        if file_type.is_char_device() || file_type.is_block_device() {
+            return "a device";
+        }
+    }
+    "a special file"
 }
 
 fn check_size(path: &Path, descriptor: &Descriptor, found: u64) -> Result<(), OciError> {

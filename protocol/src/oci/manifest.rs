@@ -89,6 +89,7 @@ impl fmt::Display for MediaType {
 /// A content descriptor: the media type, digest and size by which a manifest or index
 /// refers to another blob.
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(expecting = "an OCI content descriptor object")]
 #[serde(rename_all = "camelCase")]
 pub struct Descriptor {
     /// Media type of the described blob.
@@ -203,6 +204,7 @@ impl Manifest {
 /// Every top-level field of manifests and indexes. When `mediaType` is absent, the
 /// fields present decide the kind.
 #[derive(Deserialize)]
+#[serde(expecting = "an OCI image manifest or index object")]
 #[serde(rename_all = "camelCase")]
 struct RawManifest {
     schema_version: Option<u64>,

@@ -86,6 +86,12 @@ pub enum OciError {
     #[error("{dir}: not an OCI image layout: {reason}; write one with `skopeo copy docker://IMAGE oci:DIR:TAG`")]
     NotALayout { dir: PathBuf, reason: &'static str },
 
+    #[error(
+        "{path}: the path is {found}, but the files of an OCI image layout must be regular files \
+         (symbolic links to regular files are followed); write the layout again, for example with `skopeo copy`"
+    )]
+    NotARegularFile { path: PathBuf, found: &'static str },
+
     #[error("{path}: imageLayoutVersion is `{found}`; Vouch reads layouts of version {IMAGE_LAYOUT_VERSION}")]
     UnsupportedLayoutVersion { path: PathBuf, found: String },
 

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 /// Fields hold the text as written; matching normalizes common aliases (see
 /// [`Platform::matches`]).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(expecting = "an OCI platform object")]
 pub struct Platform {
     /// Operating system, for example `linux` or `windows`.
     pub os: String,

@@ -8,7 +8,7 @@ use serde_json::Value;
 use vouch_protocol::facts::{self, SbomFormat, SlsaVersion};
 
 use super::image::Target;
-use super::predicate::{Prepared, raw_json, read_input, statement_about};
+use super::predicate::{EMBEDDED_INPUT_LIMIT, Prepared, raw_json, read_input, statement_about};
 use super::sign::Unsigned;
 use super::summary::Summary;
 
@@ -24,7 +24,7 @@ pub const SLSA_V1_PREDICATE_TYPE: &str = "https://slsa.dev/provenance/v1";
 /// Reads an SBOM, detects its format and builds the statement about `target`.
 pub fn prepare_sbom(path: &Path, target: &Target, max_input_bytes: u64) -> anyhow::Result<Prepared> {
     let source_name = path.display().to_string();
-    let bytes = read_input(path, max_input_bytes)?;
+    let bytes = read_input(path, max_input_bytes, &EMBEDDED_INPUT_LIMIT)?;
     let document: Value = vouch_protocol::input::parse_json(&source_name, &bytes)?;
     let predicate_type = match detect_sbom(&document) {
         Some(SbomFormat::CycloneDx) => CYCLONEDX_PREDICATE_TYPE,
@@ -64,7 +64,7 @@ fn detect_sbom(document: &Value) -> Option<SbomFormat> {
 /// Reads a SLSA provenance predicate, detects v0.2 or v1 and builds the statement.
 pub fn prepare_provenance(path: &Path, target: &Target, max_input_bytes: u64) -> anyhow::Result<Prepared> {
     let source_name = path.display().to_string();
-    let bytes = read_input(path, max_input_bytes)?;
+    let bytes = read_input(path, max_input_bytes, &EMBEDDED_INPUT_LIMIT)?;
     let document: Value = vouch_protocol::input::parse_json(&source_name, &bytes)?;
     if document.get("_type").is_some() || document.get("predicateType").is_some() {
         bail!("{source_name}: this is an in-toto statement, not a bare provenance predicate; pass it with --statement");

@@ -88,8 +88,10 @@ pub struct AttestArgs {
     #[arg(long, value_name = "URL", conflicts_with = "dry_run")]
     pub node: Option<String>,
 
-    /// Largest input file read, in bytes; it also bounds the files read from an `oci:`
-    /// layout (manifests at most 4194304 bytes, the registry limit).
+    /// Largest input file read, in bytes. Reports, SBOMs, provenance and statements
+    /// are read only up to 16777216 bytes (the DSSE payload limit) and envelopes up to
+    /// 25165824 bytes, because larger ones cannot be signed. It also bounds the files
+    /// read from an `oci:` layout (manifests at most 4194304 bytes, the registry limit).
     #[arg(long, value_name = "BYTES", default_value_t = vouch_protocol::input::DEFAULT_INPUT_BYTES_MAX)]
     pub max_input_bytes: u64,
 }

@@ -10,7 +10,7 @@ use vouch_protocol::intoto::{PAYLOAD_TYPE, Statement};
 
 use super::existing::{self, Outcome};
 use super::image::Target;
-use super::predicate::{Prepared, read_input};
+use super::predicate::{EMBEDDED_INPUT_LIMIT, ENVELOPE_INPUT_LIMIT, Prepared, read_input};
 use super::sign::Unsigned;
 use super::summary::{Summary, format_counts};
 use crate::keyring::Keyring;
@@ -18,7 +18,7 @@ use crate::keyring::Keyring;
 /// Reads an unsigned in-toto statement about `target`; its exact bytes are signed.
 pub fn prepare_statement(path: &Path, target: &Target, max_input_bytes: u64) -> anyhow::Result<Prepared> {
     let source_name = path.display().to_string();
-    let bytes = read_input(path, max_input_bytes)?;
+    let bytes = read_input(path, max_input_bytes, &EMBEDDED_INPUT_LIMIT)?;
     if looks_like_envelope(&bytes) {
         bail!("{source_name}: this is a DSSE envelope, not a statement; pass it with --envelope to add a signature");
     }
@@ -40,7 +40,7 @@ pub fn prepare_envelope(
     signing_key: &str,
 ) -> anyhow::Result<Prepared> {
     let source_name = path.display().to_string();
-    let bytes = read_input(path, max_input_bytes)?;
+    let bytes = read_input(path, max_input_bytes, &ENVELOPE_INPUT_LIMIT)?;
     let envelope = Envelope::from_json(&source_name, &bytes)?;
     if envelope.payload_type != PAYLOAD_TYPE {
         bail!(

@@ -17,7 +17,7 @@ use vouch_protocol::Digest;
 use vouch_protocol::facts::{self, Timestamp, VulnerabilityReport};
 
 use super::image::Target;
-use super::predicate::{Prepared, raw_json, read_input, statement_about};
+use super::predicate::{EMBEDDED_INPUT_LIMIT, Prepared, raw_json, read_input, statement_about};
 use super::sign::Unsigned;
 use super::summary::{Summary, format_counts};
 
@@ -53,7 +53,7 @@ impl Scanner {
 /// Reads and checks a report and builds the cosign vuln statement about `target`.
 pub fn prepare(scanner: Scanner, path: &Path, target: &Target, max_input_bytes: u64) -> anyhow::Result<Prepared> {
     let source_name = path.display().to_string();
-    let bytes = read_input(path, max_input_bytes)?;
+    let bytes = read_input(path, max_input_bytes, &EMBEDDED_INPUT_LIMIT)?;
     let report = scanner.parse(&source_name, &bytes)?;
     check_repo_digests(&source_name, &report, &target.digest)?;
     for warning in &report.warnings {
