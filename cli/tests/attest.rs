@@ -346,6 +346,17 @@ fn review_rejects_bad_duration_and_missing_reason() {
 }
 
 #[test]
+fn review_rejects_blank_reviewer() {
+    let signer = Signer::new();
+    for reviewer in ["", " \t"] {
+        let run = signer.attest(IMAGE, &["--approve", "--reason", "ok", "--reviewer", reviewer]).failure();
+        assert!(run.stderr.contains("--reviewer is empty"), "{}", run.stderr);
+        assert!(run.stderr.contains("leave out --reviewer"), "{}", run.stderr);
+        assert!(run.stdout.is_empty(), "{}", run.stdout);
+    }
+}
+
+#[test]
 fn envelope_gets_a_second_signature() {
     let signer = Signer::new();
     let first = signer.attest(IMAGE, &["--approve", "--reason", "first reviewer"]).success();
