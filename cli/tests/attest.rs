@@ -346,6 +346,17 @@ fn review_rejects_bad_duration_and_missing_reason() {
 }
 
 #[test]
+fn review_rejects_blank_reviewer() {
+    let signer = Signer::new();
+    for reviewer in ["", " \t"] {
+        let run = signer.attest(IMAGE, &["--approve", "--reason", "ok", "--reviewer", reviewer]).failure();
+        assert!(run.stderr.contains("--reviewer is empty"), "{}", run.stderr);
+        assert!(run.stderr.contains("leave out --reviewer"), "{}", run.stderr);
+        assert!(run.stdout.is_empty(), "{}", run.stdout);
+    }
+}
+
+#[test]
 fn envelope_gets_a_second_signature() {
     let signer = Signer::new();
     let first = signer.attest(IMAGE, &["--approve", "--reason", "first reviewer"]).success();
@@ -365,6 +376,28 @@ fn envelope_gets_a_second_signature() {
 
     let again = signer.vouch.run(&["attest", IMAGE, "--envelope", file, "--key", "ci", "--dry-run"]).failure();
     assert!(again.stderr.contains("already has a signature"), "{}", again.stderr);
+}
+
+#[test]
+fn envelope_lines_file_is_rejected_with_count() {
+    let signer = Signer::new();
+    let first = signer.attest(IMAGE, &["--approve", "--reason", "first"]).success();
+    let second = signer.attest(IMAGE, &["--reject", "--reason", "second"]).success();
+    let lines = format!("{}\n{}\n\n{}\n", first.stdout.trim(), second.stdout.trim(), first.stdout.trim());
+    let path = write(&signer.vouch, "all.jsonl", lines.as_bytes());
+    let file = path.to_str().unwrap();
+
+    let run = signer.attest(IMAGE, &["--envelope", file]).failure();
+    assert!(run.stderr.contains("holds 3 envelopes, one per line"), "{}", run.stderr);
+    assert!(run.stderr.contains("--envelope takes exactly one"), "{}", run.stderr);
+    assert!(run.stderr.contains(&format!("sed -n 2p {file} > one.json")), "{}", run.stderr);
+    assert!(!run.stderr.contains("trailing characters"), "{}", run.stderr);
+    assert!(run.stdout.is_empty(), "{}", run.stdout);
+
+    let one = write(&signer.vouch, "one.jsonl", format!("{}\n", first.stdout.trim()).as_bytes());
+    signer.vouch.generate_unencrypted("second");
+    let file = one.to_str().unwrap();
+    signer.vouch.run(&["attest", IMAGE, "--envelope", file, "--key", "second", "--dry-run"]).success();
 }
 
 #[test]

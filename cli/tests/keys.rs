@@ -246,6 +246,21 @@ fn import_keeps_keyid_without_hash_algorithms() {
 }
 
 #[test]
+fn import_treats_empty_private_as_public() {
+    let vouch = Vouch::new();
+    let keyid = vouch.run(&["keys", "generate", "ci", "--no-passphrase"]).success().stdout;
+    let shown = vouch.run(&["keys", "show", "ci"]).success().stdout;
+    let mut key: Value = serde_json::from_str(&shown).unwrap();
+    key["keyval"]["private"] = Value::String(String::new());
+    let path = vouch.path("empty-private.json");
+    std::fs::write(&path, serde_json::to_vec(&key).unwrap()).unwrap();
+
+    let imported = vouch.run(&["keys", "import", "verifier", path.to_str().unwrap()]).success();
+    assert_eq!(imported.stdout.trim(), keyid.trim());
+    assert!(imported.stderr.contains("public key only"), "{}", imported.stderr);
+}
+
+#[test]
 fn import_rejects_mismatched_keyid() {
     let vouch = Vouch::new();
     vouch.generate_unencrypted("ci");

@@ -10,6 +10,8 @@ use std::str::FromStr;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use sha2::Digest as _;
 
+use crate::input::escape_control_characters;
+
 /// A digest algorithm that Vouch accepts for image and subject digests.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Algorithm {
@@ -76,18 +78,18 @@ impl Digest {
     /// the exact length.
     pub fn parse(text: &str) -> Result<Digest, DigestError> {
         let Some((name, hex)) = text.split_once(':') else {
-            return Err(DigestError::MissingSeparator(text.to_owned()));
+            return Err(DigestError::MissingSeparator(escape_control_characters(text)));
         };
         let algorithm = Algorithm::from_name(name).ok_or_else(|| DigestError::UnsupportedAlgorithm {
-            digest: text.to_owned(),
-            algorithm: name.to_owned(),
+            digest: escape_control_characters(text),
+            algorithm: escape_control_characters(name),
         })?;
         Digest::from_hex(algorithm, hex).map_err(|error| error.with_digest(text))
     }
 
     /// Builds a digest from an algorithm and its encoded hex value.
     pub fn from_hex(algorithm: Algorithm, hex: &str) -> Result<Digest, DigestError> {
-        let full = || format!("{algorithm}:{hex}");
+        let full = || escape_control_characters(&format!("{algorithm}:{hex}"));
         if let Some((position, character)) =
             hex.char_indices().find(|(_, c)| !matches!(c, '0'..='9' | 'a'..='f'))
         {
@@ -139,10 +141,10 @@ impl DigestError {
     fn with_digest(self, text: &str) -> DigestError {
         match self {
             DigestError::WrongLength { algorithm, expected, found, .. } => {
-                DigestError::WrongLength { digest: text.to_owned(), algorithm, expected, found }
+                DigestError::WrongLength { digest: escape_control_characters(text), algorithm, expected, found }
             }
             DigestError::InvalidHex { character, position, .. } => {
-                DigestError::InvalidHex { digest: text.to_owned(), character, position }
+                DigestError::InvalidHex { digest: escape_control_characters(text), character, position }
             }
             other => other,
         }
@@ -218,6 +220,15 @@ mod tests {
     fn parse_rejects_unknown_algorithm() {
         let error = Digest::parse("md5:d41d8cd98f00b204e9800998ecf8427e").unwrap_err();
         assert!(error.to_string().contains("unsupported algorithm `md5`"), "{error}");
+    }
+
+    #[test]
+    fn control_characters_are_escaped_in_errors() {
+        for text in ["sha256\x1b[31m", "sha\n256:00", "sha256:\x1b[31mab", "sha256:ab\n"] {
+            let error = Digest::parse(text).unwrap_err().to_string();
+            assert!(!error.contains(|c: char| c.is_control()), "{error:?}");
+            assert!(error.contains("\\u{1b}") || error.contains("\\n"), "{error}");
+        }
     }
 
     #[test]

@@ -46,6 +46,11 @@ pub enum DsseError {
     Input(#[from] InputError),
     #[error("{source_name}: envelope is {size} bytes, over the limit of {max} bytes")]
     EnvelopeTooLarge { source_name: String, size: usize, max: usize },
+    #[error(
+        "{source_name}: field `{field}` at byte {offset} is not valid base64: {problem}; \
+         DSSE `payload` and `sig` hold standard or URL-safe base64"
+    )]
+    InvalidBase64 { source_name: String, field: String, offset: u64, problem: String },
     #[error("{source_name}: no envelope found; expected one JSON object per line")]
     NoEnvelopes { source_name: String },
     #[error("payload is {size} bytes, over the limit of {max} bytes")]
@@ -155,7 +160,8 @@ impl Envelope {
                 max: ENVELOPE_BYTES_MAX,
             });
         }
-        let envelope: wire::EnvelopeIn = parse_json(source_name, bytes)?;
+        let envelope: wire::EnvelopeIn =
+            parse_json(source_name, bytes).map_err(|error| wire::locate_base64_error(bytes, error))?;
         Ok(envelope.into())
     }
 

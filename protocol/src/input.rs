@@ -184,6 +184,28 @@ fn strip_position(error: &serde_json::Error) -> String {
     }
 }
 
+/// Escapes control characters, bidirectional-text controls and `\` in `text` as Rust
+/// string escapes (`\n`, `\u{1b}`, `\\`), so a message that quotes untrusted input never
+/// sends control bytes to a terminal. Other characters are kept as they are.
+pub fn escape_control_characters(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for character in text.chars() {
+        if is_terminal_control(character) || character == '\\' {
+            escaped.extend(character.escape_default());
+        } else {
+            escaped.push(character);
+        }
+    }
+    escaped
+}
+
+/// Returns whether `character` is a control character (C0, DEL, C1) or a Unicode
+/// bidi embedding, override, isolate or mark, which reorders the text around it.
+pub fn is_terminal_control(character: char) -> bool {
+    character.is_control()
+        || matches!(character, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
 /// Converts serde_json's one-based line and column, which point at the last byte it
 /// read, into that byte's zero-based offset.
 pub fn byte_offset(bytes: &[u8], line: usize, column: usize) -> u64 {
@@ -265,6 +287,14 @@ mod tests {
         let error = read_file_bounded(&path, 100).unwrap_err();
         assert!(matches!(error, InputError::TooLarge { size: 101, max: 100, .. }), "{error:?}");
         assert_eq!(read_file_bounded(&path, 101).unwrap().len(), 101);
+    }
+
+    #[test]
+    fn control_characters_are_escaped() {
+        assert_eq!(escape_control_characters("a\x1b[31mb\nc"), "a\\u{1b}[31mb\\nc");
+        assert_eq!(escape_control_characters("tab\there\\"), "tab\\there\\\\");
+        assert_eq!(escape_control_characters("x\u{202e}y"), "x\\u{202e}y");
+        assert_eq!(escape_control_characters("ghcr.io/app:v1 é"), "ghcr.io/app:v1 é");
     }
 
     #[test]

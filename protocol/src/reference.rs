@@ -41,6 +41,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::digest::{Algorithm, Digest};
+use crate::input::{escape_control_characters, is_terminal_control};
 
 pub use error::{HostProblem, PathProblem, PortProblem, ReferenceError, TagProblem, UppercaseHint};
 
@@ -215,10 +216,19 @@ fn check_whole_input(text: &str) -> Result<(), ReferenceError> {
         return Err(ReferenceError::Empty);
     }
     if text.len() > REFERENCE_LENGTH_MAX {
+        let preview: String = text.chars().take(PREVIEW_CHARS).collect();
         return Err(ReferenceError::TooLong {
-            preview: text.chars().take(PREVIEW_CHARS).collect(),
+            preview: escape_control_characters(&preview),
             length: text.len(),
             max: REFERENCE_LENGTH_MAX,
+        });
+    }
+    // Checked before any error quotes the input, so no message carries control bytes.
+    if let Some((position, character)) = text.char_indices().find(|(_, c)| is_terminal_control(*c)) {
+        return Err(ReferenceError::ControlCharacter {
+            reference: escape_control_characters(text),
+            character,
+            position,
         });
     }
     if text.len() == Algorithm::Sha256.hex_len() && is_lowercase_hex(text) {
@@ -502,6 +512,21 @@ mod tests {
         let pinned = Reference::parse("ghcr.io/org/app:v1").unwrap().with_digest(digest.clone());
         assert_eq!(pinned.digest(), Some(&digest));
         assert_eq!(pinned.familiar(), format!("ghcr.io/org/app:v1@sha256:{HEX}"));
+    }
+
+    #[test]
+    fn control_characters_are_escaped_in_errors() {
+        let long = format!("alpine\x1b[31m{}", "a".repeat(REFERENCE_LENGTH_MAX));
+        for text in ["alpine\x1b[31m:3.9", "ghcr.io/org/app\n:v1", "alpine:3.9\n\x1b[0m", long.as_str()] {
+            let error = Reference::parse(text).unwrap_err().to_string();
+            assert!(!error.contains(|c: char| c.is_control()), "{error:?}");
+            assert!(error.contains("\\u{1b}") || error.contains("\\n"), "{error}");
+        }
+        let error = Reference::parse("alpine\x1b[31m:3.9").unwrap_err();
+        assert!(matches!(error, ReferenceError::ControlCharacter { position: 6, character: '\x1b', .. }), "{error:?}");
+        let text = error.to_string();
+        assert!(text.contains("`alpine\\u{1b}[31m:3.9`"), "{text}");
+        assert!(text.contains("at byte 6"), "{text}");
     }
 
     #[test]

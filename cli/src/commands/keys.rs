@@ -6,7 +6,8 @@ use std::time::SystemTime;
 
 use anyhow::{Context, bail};
 use serde::Serialize;
-use vouch_protocol::keys::sslib::{self, KEYID_HASH_ALGORITHMS};
+use vouch_protocol::keys::KeyError;
+use vouch_protocol::keys::sslib::{self, KEYID_HASH_ALGORITHMS, KeyForm};
 use zeroize::Zeroizing;
 
 use crate::keyring::{
@@ -197,27 +198,22 @@ fn import(args: ImportArgs, keyring: &Keyring) -> anyhow::Result<()> {
     reject_existing(keyring, &name, args.force)?;
     let source_name = args.file.display().to_string();
     let bytes = Zeroizing::new(vouch_protocol::input::read_file_bounded(&args.file, IMPORT_FILE_BYTES_MAX)?);
-    let probe: ImportProbe = vouch_protocol::input::parse_json(&source_name, &bytes)?;
-    if let Some(algorithms) = &probe.keyid_hash_algorithms {
-        validate_keyid_hash_algorithms(algorithms)
-            .map_err(|reason| anyhow::anyhow!("{source_name}: field `keyid_hash_algorithms`: {reason}"))?;
-    }
 
-    let (key, imported_keyid) = if probe.keyval.has_private() {
-        let (signing_key, keyid) = sslib::parse_private_key_json(&source_name, &bytes)?;
-        let protection = args.protection.protection(&name)?;
-        let created = SystemTime::now();
-        let key = KeyFile::new_private(
-            name,
-            &signing_key.seed(),
-            probe.keyid_hash_algorithms,
-            protection.as_protection(),
-            created,
-        )?;
-        (key, keyid)
-    } else {
-        let (public_key, keyid) = sslib::parse_public_key_json(&source_name, &bytes)?;
-        (KeyFile::new_public(name, *public_key.as_bytes(), probe.keyid_hash_algorithms, SystemTime::now()), keyid)
+    let (key, imported_keyid) = match sslib::parse_private_key_json_form(&source_name, &bytes) {
+        Ok(parsed) => {
+            let algorithms = checked_hash_algorithms(&source_name, &parsed.form)?;
+            let protection = args.protection.protection(&name)?;
+            let seed = parsed.signing_key.seed();
+            let key = KeyFile::new_private(name, &seed, algorithms, protection.as_protection(), SystemTime::now())?;
+            (key, parsed.keyid)
+        }
+        Err(KeyError::MissingPrivateKey { .. }) => {
+            let parsed = sslib::parse_public_key_json_form(&source_name, &bytes)?;
+            let algorithms = checked_hash_algorithms(&source_name, &parsed.form)?;
+            let key = KeyFile::new_public(name, *parsed.public_key.as_bytes(), algorithms, SystemTime::now());
+            (key, parsed.keyid)
+        }
+        Err(error) => return Err(error.into()),
     };
     let keyid = key.keyid()?;
     anyhow::ensure!(
@@ -228,6 +224,17 @@ fn import(args: ImportArgs, keyring: &Keyring) -> anyhow::Result<()> {
 
     eprintln!("imported ed25519 key `{}` ({}) into {}", key.name, describe_kind(key.kind()), path.display());
     output::print_stdout(keyid.as_str())
+}
+
+/// Returns the `keyid_hash_algorithms` of an imported key for the keyring, after
+/// checking that the keyring can store them.
+fn checked_hash_algorithms(source_name: &str, form: &KeyForm) -> anyhow::Result<Option<Vec<String>>> {
+    let algorithms = form.keyid_hash_algorithms().map(<[String]>::to_vec);
+    if let Some(algorithms) = &algorithms {
+        validate_keyid_hash_algorithms(algorithms)
+            .map_err(|reason| anyhow::anyhow!("{source_name}: field `keyid_hash_algorithms`: {reason}"))?;
+    }
+    Ok(algorithms)
 }
 
 fn export(args: ExportArgs, keyring: &Keyring) -> anyhow::Result<()> {
@@ -285,52 +292,6 @@ fn confirm_delete(name: &KeyName, path: &std::path::Path) -> anyhow::Result<bool
     let mut answer = String::new();
     std::io::stdin().lock().read_line(&mut answer).context("cannot read the answer from the terminal")?;
     Ok(matches!(answer.trim(), "y" | "Y" | "yes" | "YES" | "Yes"))
-}
-
-/// The fields of a securesystemslib key file that decide how it is imported; the
-/// protocol's parser reads and checks the rest.
-#[derive(serde::Deserialize)]
-#[serde(expecting = "a securesystemslib key object")]
-struct ImportProbe {
-    #[serde(default)]
-    keyid_hash_algorithms: Option<Vec<String>>,
-    keyval: ProbeKeyValue,
-}
-
-#[derive(serde::Deserialize)]
-#[serde(expecting = "a securesystemslib key value object")]
-struct ProbeKeyValue {
-    #[serde(default)]
-    private: Option<PrivateField>,
-}
-
-impl ProbeKeyValue {
-    /// Returns whether `keyval.private` holds a key; some tools write `""` in
-    /// public key files.
-    fn has_private(&self) -> bool {
-        matches!(self.private, Some(PrivateField { empty: false }))
-    }
-}
-
-/// Whether `keyval.private` is empty, read without copying the secret.
-struct PrivateField {
-    empty: bool,
-}
-
-impl<'de> serde::Deserialize<'de> for PrivateField {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<PrivateField, D::Error> {
-        struct Visitor;
-        impl serde::de::Visitor<'_> for Visitor {
-            type Value = PrivateField;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("a hex string")
-            }
-            fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<PrivateField, E> {
-                Ok(PrivateField { empty: text.is_empty() })
-            }
-        }
-        deserializer.deserialize_str(Visitor)
-    }
 }
 
 fn reject_existing(keyring: &Keyring, name: &KeyName, force: bool) -> anyhow::Result<()> {

@@ -176,8 +176,28 @@ fn bad_base64_names_field_and_offset() {
     let json = br#"{"payloadType":"t","payload":"YQ==","signatures":[{"keyid":"","sig":"not base64!"}]}"#;
     let error = Envelope::from_json("e.json", json).unwrap_err();
     let text = error.to_string();
-    assert!(text.starts_with("e.json: field `signatures[0].sig` at byte"), "{text}");
-    assert!(text.contains("invalid base64"), "{text}");
+    let bad_offset = json.iter().position(|&b| b == b' ').unwrap();
+    assert!(
+        text.starts_with(&format!("e.json: field `signatures[0].sig` at byte {bad_offset} is not valid base64")),
+        "{text}"
+    );
+    assert!(text.contains("character ` ` at position 3 of the value"), "{text}");
+    assert!(!text.contains("Invalid symbol"), "{text}");
+}
+
+#[test]
+fn bad_base64_payload_names_file_offset() {
+    let json = b"{\n  \"payloadType\": \"t\",\n  \"payload\": \"YWJj!ZGVm\",\n  \"signatures\": []\n}\n";
+    let text = Envelope::from_json("e.json", json).unwrap_err().to_string();
+    let bad_offset = json.iter().position(|&b| b == b'!').unwrap();
+    assert!(text.starts_with(&format!("e.json: field `payload` at byte {bad_offset} is not valid base64")), "{text}");
+    assert!(text.contains("character `!` at position 4"), "{text}");
+    assert!(text.contains("standard or URL-safe base64"), "{text}");
+
+    let short = br#"{"payloadType":"t","payload":"YWJjZ","signatures":[]}"#;
+    let text = Envelope::from_json("e.json", short).unwrap_err().to_string();
+    let value_offset = short.windows(5).position(|w| w == b"YWJjZ").unwrap();
+    assert!(text.starts_with(&format!("e.json: field `payload` at byte {value_offset} is not valid base64")), "{text}");
 }
 
 #[test]

@@ -2,16 +2,20 @@
 //! `signatures` of `{keyid, sig}`.
 //!
 //! Base64 is decoded and every limit is checked while the JSON is read, so a bad value
-//! is reported by [`crate::input::parse_json`] with its field path and byte offset.
+//! is reported by [`crate::input::parse_json`] with its field path and byte offset. A
+//! value that is not valid base64 is then located again in the file, so its error gives
+//! the offset of the failing character instead of the end of the value.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
 use base64::engine::{DecodePaddingMode, general_purpose};
 use serde::{Deserialize, Deserializer, Serialize};
 
+use crate::input::{InputError, escape_control_characters};
+
 use super::{
-    Envelope, EnvelopeSignature, KEYID_BYTES_MAX, PAYLOAD_BYTES_MAX, PAYLOAD_TYPE_BYTES_MAX, SIGNATURE_BYTES_MAX,
-    SIGNATURES_MAX,
+    DsseError, Envelope, EnvelopeSignature, KEYID_BYTES_MAX, PAYLOAD_BYTES_MAX, PAYLOAD_TYPE_BYTES_MAX,
+    SIGNATURE_BYTES_MAX, SIGNATURES_MAX,
 };
 
 /// Standard-alphabet base64 that accepts input with or without `=` padding.
@@ -101,13 +105,13 @@ fn keyid<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error>
 fn payload<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<u8>, D::Error> {
     let text = String::deserialize(deserializer)?;
     check_length(&text, encoded_len_max(PAYLOAD_BYTES_MAX), "base64 payload")?;
-    decode_base64(&text).map_err(serde::de::Error::custom)
+    decode_base64(&text).map_err(|error| serde::de::Error::custom(format!("not valid base64: {error}")))
 }
 
 fn sig<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<u8>, D::Error> {
     let text = String::deserialize(deserializer)?;
     check_length(&text, encoded_len_max(SIGNATURE_BYTES_MAX), "base64 signature")?;
-    decode_base64(&text).map_err(serde::de::Error::custom)
+    decode_base64(&text).map_err(|error| serde::de::Error::custom(format!("not valid base64: {error}")))
 }
 
 fn signatures<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<SignatureIn>, D::Error> {
@@ -127,14 +131,99 @@ pub(super) const fn encoded_len_max(bytes: usize) -> usize {
 }
 
 /// Decodes standard or URL-safe base64, as DSSE requires verifiers to accept both.
-pub(super) fn decode_base64(text: &str) -> Result<Vec<u8>, String> {
+pub(super) fn decode_base64(text: &str) -> Result<Vec<u8>, Base64Error> {
     let url_safe = text.bytes().any(|b| b == b'-' || b == b'_');
     let standard = text.bytes().any(|b| b == b'+' || b == b'/');
     if url_safe && standard {
-        return Err("invalid base64: mixes the standard (+ /) and URL-safe (- _) alphabets".to_owned());
+        return Err(Base64Error {
+            position: None,
+            problem: "mixes the standard (+ /) and URL-safe (- _) alphabets".to_owned(),
+        });
     }
     let engine = if url_safe { &URL_SAFE_ANY_PADDING } else { &STANDARD_ANY_PADDING };
-    engine.decode(text).map_err(|error| format!("invalid base64: {error}"))
+    engine.decode(text).map_err(Base64Error::from)
+}
+
+/// Why a `payload` or `sig` value is not valid base64.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Base64Error {
+    /// Byte position of the offending character within the value, when one character is
+    /// at fault.
+    pub(super) position: Option<usize>,
+    problem: String,
+}
+
+impl From<base64::DecodeError> for Base64Error {
+    fn from(error: base64::DecodeError) -> Base64Error {
+        let printable = |byte: u8| escape_control_characters(&char::from(byte).to_string());
+        match error {
+            base64::DecodeError::InvalidByte(position, byte) => Base64Error {
+                position: Some(position),
+                problem: format!(
+                    "character `{}` at position {position} of the value is not in the base64 alphabet",
+                    printable(byte)
+                ),
+            },
+            base64::DecodeError::InvalidLastSymbol(position, byte) => Base64Error {
+                position: Some(position),
+                problem: format!(
+                    "last character `{}` at position {position} of the value sets bits that base64 leaves zero",
+                    printable(byte)
+                ),
+            },
+            base64::DecodeError::InvalidLength(length) => {
+                Base64Error { position: None, problem: format!("{length} base64 characters cannot encode whole bytes") }
+            }
+            base64::DecodeError::InvalidPadding => {
+                Base64Error { position: None, problem: "the `=` padding is invalid".to_owned() }
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for Base64Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.problem)
+    }
+}
+
+/// Turns the error of a `payload` or `sig` value that is not valid base64 into
+/// [`DsseError::InvalidBase64`] with the byte offset of the failing character in the
+/// file; other errors pass through.
+pub(super) fn locate_base64_error(bytes: &[u8], error: InputError) -> DsseError {
+    let InputError::Field { source_name, path, offset, .. } = &error else {
+        return error.into();
+    };
+    if path != "payload" && !path.ends_with(".sig") {
+        return error.into();
+    }
+    let Some((start, text)) = string_value_ending_at(bytes, *offset) else {
+        return error.into();
+    };
+    let Err(problem) = decode_base64(text) else {
+        return error.into();
+    };
+    DsseError::InvalidBase64 {
+        source_name: source_name.clone(),
+        field: path.clone(),
+        offset: (start + problem.position.unwrap_or(0)) as u64,
+        problem: problem.to_string(),
+    }
+}
+
+/// Finds the JSON string whose closing quote is at `end` or just before it (where
+/// serde_json stops after reading a string), returning the offset of its first
+/// character and its text. Returns None for a string with escapes, which base64 never
+/// needs, because its raw bytes are then not its text.
+fn string_value_ending_at(bytes: &[u8], end: u64) -> Option<(usize, &str)> {
+    let end = usize::try_from(end).ok()?.min(bytes.len().checked_sub(1)?);
+    let close = (end.saturating_sub(1)..=end).rev().find(|&i| bytes[i] == b'"')?;
+    let open = bytes[..close].iter().rposition(|&b| b == b'"')?;
+    let raw = &bytes[open + 1..close];
+    if raw.contains(&b'\\') {
+        return None;
+    }
+    Some((open + 1, std::str::from_utf8(raw).ok()?))
 }
 
 #[cfg(test)]
@@ -152,7 +241,7 @@ mod tests {
 
     #[test]
     fn rejects_mixed_alphabets() {
-        let error = decode_base64("+_+_").unwrap_err();
+        let error = decode_base64("+_+_").unwrap_err().to_string();
         assert!(error.contains("mixes"), "{error}");
     }
 

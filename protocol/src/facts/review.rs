@@ -43,14 +43,19 @@ pub(crate) fn deserialize_reason<'de, D: Deserializer<'de>>(deserializer: D) -> 
 }
 
 pub(crate) fn deserialize_reviewer<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<String>, D::Error> {
-    let reviewer = Option::<String>::deserialize(deserializer)?;
-    if let Some(text) = reviewer.as_ref().filter(|text| text.len() > REVIEWER_BYTES_MAX) {
+    let Some(reviewer) = Option::<String>::deserialize(deserializer)? else {
+        return Ok(None);
+    };
+    if reviewer.trim().is_empty() {
+        return Err(de::Error::custom("reviewer is empty; give a name or email, or leave the field out"));
+    }
+    if reviewer.len() > REVIEWER_BYTES_MAX {
         return Err(de::Error::custom(format!(
             "reviewer is {} bytes, over the limit of {REVIEWER_BYTES_MAX} bytes",
-            text.len()
+            reviewer.len()
         )));
     }
-    Ok(reviewer.filter(|text| !text.trim().is_empty()))
+    Ok(Some(reviewer))
 }
 
 #[cfg(test)]
@@ -90,6 +95,8 @@ mod tests {
             (r#"{"decision": "approve", "reason": " "}"#.to_owned(), "reason"),
             (long_reason, "reason"),
             (long_reviewer, "reviewer"),
+            (r#"{"decision": "approve", "reason": "ok", "reviewer": ""}"#.to_owned(), "reviewer"),
+            (r#"{"decision": "approve", "reason": "ok", "reviewer": " \t"}"#.to_owned(), "reviewer"),
             (r#"{"decision": "approve", "reason": "x", "expiresAt": "tomorrow"}"#.to_owned(), "expiresAt"),
         ] {
             let error = parse("r.json", bytes.as_bytes()).unwrap_err().to_string();

@@ -205,11 +205,14 @@ pub fn parse_private_key_json(source_name: &str, bytes: &[u8]) -> Result<(Signin
 
 /// Parses a securesystemslib ed25519 private key file like [`parse_private_key_json`]
 /// and also returns the form the file is written in.
+///
+/// A missing or empty `keyval.private` (some tools write `""` in public key files)
+/// returns [`KeyError::MissingPrivateKey`].
 pub fn parse_private_key_json_form(source_name: &str, bytes: &[u8]) -> Result<ParsedPrivateKey, KeyError> {
     let file: KeyFile = parse_json(source_name, bytes)?;
     let private = file.keyval.private.map(Zeroizing::new);
     check_ed25519(source_name, &file.keytype, &file.scheme)?;
-    let Some(private) = private else {
+    let Some(private) = private.filter(|text| !text.is_empty()) else {
         return Err(KeyError::MissingPrivateKey { source_name: source_name.to_owned() });
     };
 

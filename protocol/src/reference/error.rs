@@ -18,6 +18,12 @@ pub enum ReferenceError {
     TooLong { preview: String, length: usize, max: usize },
 
     #[error(
+        "invalid reference `{reference}`: control character {character:?} at byte {position}; \
+         an image reference has only printable characters"
+    )]
+    ControlCharacter { reference: String, character: char, position: usize },
+
+    #[error(
         "`{0}` is an image ID (64 hex characters), not a reference; name the repository and \
          put the digest after `@`, for example `alpine@sha256:{0}`"
     )]

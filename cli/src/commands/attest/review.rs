@@ -1,6 +1,6 @@
 //! Reviewer decisions (`--approve` or `--reject`) as Vouch review predicates.
 
-use anyhow::Context;
+use anyhow::{Context, bail};
 use vouch_protocol::facts::review as review_reader;
 use vouch_protocol::facts::{Decision, Review, Timestamp};
 use vouch_protocol::predicate::VOUCH_REVIEW_V1;
@@ -19,7 +19,8 @@ pub fn prepare(args: &AttestArgs, target: &Target) -> anyhow::Result<Prepared> {
     let decision = if args.approve { Decision::Approve } else { Decision::Reject };
     let reason = args.reason.clone().context("--reason TEXT is required with --approve and --reject")?;
     let expires_at = args.expires.as_deref().map(expiry_time).transpose()?;
-    let review = Review { decision, reason, expires_at, reviewer: args.reviewer.clone() };
+    let reviewer = args.reviewer.as_deref().map(check_reviewer).transpose()?;
+    let review = Review { decision, reason, expires_at, reviewer };
 
     let predicate = serde_json::to_value(&review).context("cannot encode the review")?;
     review_reader::from_value("--reason/--reviewer", &predicate)?;
@@ -29,6 +30,14 @@ pub fn prepare(args: &AttestArgs, target: &Target) -> anyhow::Result<Prepared> {
     summary.line("decision", if args.approve { "approve" } else { "reject" });
     summary.line("expires", expires_at.map_or_else(|| "never".to_owned(), |time| time.to_string()));
     Ok(Prepared { unsigned: Unsigned::Statement(payload), summary })
+}
+
+/// Rejects a blank `--reviewer`, which would sign a review that names nobody.
+fn check_reviewer(text: &str) -> anyhow::Result<String> {
+    if text.trim().is_empty() {
+        bail!("--reviewer is empty; give the reviewer's name or email, or leave out --reviewer");
+    }
+    Ok(text.to_owned())
 }
 
 /// Returns now plus the `--expires` duration, in whole seconds UTC.

@@ -41,7 +41,7 @@ pub fn prepare_envelope(
 ) -> anyhow::Result<Prepared> {
     let source_name = path.display().to_string();
     let bytes = read_input(path, max_input_bytes, &ENVELOPE_INPUT_LIMIT)?;
-    let envelope = Envelope::from_json(&source_name, &bytes)?;
+    let envelope = single_envelope(&source_name, &bytes)?;
     if envelope.payload_type != PAYLOAD_TYPE {
         bail!(
             "{source_name}: payloadType is {:?}; vouch signs only in-toto statements ({PAYLOAD_TYPE:?})",
@@ -63,6 +63,20 @@ pub fn prepare_envelope(
         summary.line("existing signature", check.to_string());
     }
     Ok(Prepared { unsigned: Unsigned::Envelope(envelope), summary })
+}
+
+/// Parses the one envelope of an `--envelope` file, naming the count and the fix for a
+/// JSON Lines file with several envelopes (as `cosign` writes to `.jsonl` files).
+fn single_envelope(source_name: &str, bytes: &[u8]) -> anyhow::Result<Envelope> {
+    let mut envelopes = Envelope::from_json_or_lines(source_name, bytes)?;
+    if envelopes.len() > 1 {
+        bail!(
+            "{source_name}: the file holds {} envelopes, one per line (JSON Lines); --envelope takes exactly one, \
+             so write the one to sign to its own file, for example `sed -n 2p {source_name} > one.json` to take line 2",
+            envelopes.len()
+        );
+    }
+    Ok(envelopes.remove(0))
 }
 
 /// Requires a subject with `target`'s digest and a predicate that facts can read.

@@ -83,6 +83,16 @@ fn private_key_error_does_not_echo_secret() {
 }
 
 #[test]
+fn empty_private_field_is_missing() {
+    let public = seed_key().public_key().to_hex();
+    let json = format!(r#"{{"keytype":"ed25519","scheme":"ed25519","keyval":{{"public":"{public}","private":""}}}}"#);
+    let error = parse_private_key_json_form("k.pub", json.as_bytes()).unwrap_err();
+    assert!(matches!(error, KeyError::MissingPrivateKey { .. }), "{error}");
+    let parsed = parse_public_key_json_form("k.pub", json.as_bytes()).unwrap();
+    assert_eq!(parsed.public_key, seed_key().public_key());
+}
+
+#[test]
 fn private_key_parse_rejects_public_file() {
     let json = public_key_json(&seed_key().public_key());
     let error = parse_private_key_json("k.pub", json.as_bytes()).unwrap_err();
