@@ -803,6 +803,7 @@ const HANG_GUARD: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// Resolves the layout on another thread and fails the test if that thread is still
 /// running after [`HANG_GUARD`], because opening a FIFO blocks until a writer appears.
+#[allow(clippy::result_large_err, reason = "OciError carries the paths and digests its messages name")]
 fn resolve_or_fail_on_hang(dir: &Path, requested: Option<Platform>) -> Result<oci::ResolvedImage, OciError> {
     let (sender, receiver) = std::sync::mpsc::channel();
     let dir = dir.to_owned();
