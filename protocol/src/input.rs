@@ -16,7 +16,7 @@ mod unique_keys;
 /// SBOM in common use and small enough to hold in memory.
 pub const DEFAULT_INPUT_BYTES_MAX: u64 = 64 * 1024 * 1024;
 
-/// Why an input could not be read or parsed.
+/// Error from reading or parsing an untrusted input file.
 #[derive(Debug, thiserror::Error)]
 pub enum InputError {
     #[error("{source_name}: cannot read: {error}")]
