@@ -217,3 +217,47 @@ fn hostile_length_rejected() {
     let error = Input::decode(&bytes).unwrap_err();
     assert!(matches!(error, AbiError::Malformed { what: "input", .. }), "{error}");
 }
+
+/// Decodes with bincode's serde path, the reference the direct decoder must match.
+fn serde_decode(bytes: &[u8]) -> Option<Input<'_>> {
+    let (input, read): (Input<'_>, usize) = bincode::serde::borrow_decode_from_slice(bytes, CONFIG).ok()?;
+    (read == bytes.len()).then_some(input)
+}
+
+#[test]
+fn direct_decoder_matches_serde_on_prefixes_and_byte_changes() {
+    let bytes = every_facts_kind().encode();
+    for end in 0..=bytes.len() {
+        assert_eq!(Input::decode(&bytes[..end]).ok(), serde_decode(&bytes[..end]), "prefix of {end} bytes");
+    }
+    for position in 0..bytes.len() {
+        for value in [0u8, 1, 2, 5, 0x80, 0xff] {
+            let mut changed = bytes.clone();
+            changed[position] = value;
+            assert_eq!(Input::decode(&changed).ok(), serde_decode(&changed), "byte {position} set to {value}");
+        }
+    }
+}
+
+#[test]
+fn bad_tags_and_utf8_rejected_with_their_value() {
+    let mut bytes = sample_input().encode();
+    // The option tag of `facts` is the first byte where an encoding without facts
+    // differs; its 4-byte variant index follows.
+    let mut no_facts = sample_input();
+    no_facts.attestations[0].facts = None;
+    let tag_at = bytes.iter().zip(no_facts.encode()).position(|(a, b)| *a != b).unwrap();
+    assert_eq!(bytes[tag_at], 1);
+    bytes[tag_at] = 2;
+    let error = Input::decode(&bytes).unwrap_err().to_string();
+    assert!(error.contains("option tag is 2"), "{error}");
+    bytes[tag_at] = 1;
+    bytes[tag_at + 1] = 9;
+    let error = Input::decode(&bytes).unwrap_err().to_string();
+    assert!(error.contains("variant index 9 of Facts"), "{error}");
+
+    let mut bytes = sample_input().encode();
+    bytes[8] = 0xff; // the first byte of the image digest
+    let error = Input::decode(&bytes).unwrap_err().to_string();
+    assert!(error.contains("not valid UTF-8"), "{error}");
+}
