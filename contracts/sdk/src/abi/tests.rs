@@ -261,3 +261,12 @@ fn bad_tags_and_utf8_rejected_with_their_value() {
     let error = Input::decode(&bytes).unwrap_err().to_string();
     assert!(error.contains("not valid UTF-8"), "{error}");
 }
+
+#[test]
+fn non_ascii_strings_round_trip() {
+    let mut input = sample_input();
+    input.parameters = "{\"note\": \"Überprüfung läuft\"}";
+    input.repositories = vec!["é", "registry.example/ünïcode/path"];
+    let bytes = input.encode();
+    assert_eq!(Input::decode(&bytes).unwrap(), input);
+}
