@@ -103,12 +103,15 @@ impl<'a> Reader<'a> {
 #[inline]
 fn utf8(bytes: &[u8]) -> Result<&str, DecodeError> {
     const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
-    let chunks = bytes.chunks_exact(8);
-    let tail = chunks.remainder().iter().fold(0u8, |high, byte| high | byte);
-    let high = chunks.fold(0u64, |high, chunk| {
-        high | u64::from_le_bytes(chunk.try_into().expect("chunks_exact yields 8 bytes"))
-    });
-    if high & HIGH_BITS == 0 && tail & 0x80 == 0 {
+    let word = |start: usize| u64::from_le_bytes(bytes[start..start + 8].try_into().expect("8 bytes"));
+    let high = if bytes.len() >= 8 {
+        // The last word may overlap the one before it, so no byte-wise tail remains.
+        let body = (0..bytes.len() - 8).step_by(8).fold(0u64, |high, start| high | word(start));
+        body | word(bytes.len() - 8)
+    } else {
+        bytes.iter().fold(0u64, |high, byte| high | u64::from(*byte))
+    };
+    if high & HIGH_BITS == 0 {
         // SAFETY: every byte is below 0x80, and ASCII bytes are valid UTF-8.
         return Ok(unsafe { core::str::from_utf8_unchecked(bytes) });
     }
