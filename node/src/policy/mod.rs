@@ -164,6 +164,12 @@ fn engine_config(config: &RuntimeConfig) -> Config {
     engine
 }
 
+/// Bytes at the start of each pooled linear memory that are zeroed in place after an
+/// evaluation instead of given back to the kernel. The next instance in the slot then
+/// takes no page faults there: they were most of a small evaluation's time. Memory
+/// contents are the same either way, so this changes speed only.
+const KEEP_RESIDENT_BYTES: usize = 1024 * 1024;
+
 fn pooling_config(config: &RuntimeConfig) -> PoolingAllocationConfig {
     let instances = config.concurrent_instances_max;
     let mut pool = PoolingAllocationConfig::new();
@@ -173,6 +179,7 @@ fn pooling_config(config: &RuntimeConfig) -> PoolingAllocationConfig {
         .max_memories_per_module(1)
         .max_tables_per_module(1)
         .max_memory_size(config.limits.memory_bytes_max as usize)
-        .table_elements(config.limits.table_elements_max as usize);
+        .table_elements(config.limits.table_elements_max as usize)
+        .linear_memory_keep_resident(KEEP_RESIDENT_BYTES);
     pool
 }
