@@ -168,6 +168,8 @@ fn engine_config(config: &RuntimeConfig) -> Config {
 /// evaluation instead of given back to the kernel. The next instance in the slot then
 /// takes no page faults there: they were most of a small evaluation's time. Memory
 /// contents are the same either way, so this changes speed only.
+// NOTE: this keeps up to 1 MiB resident per pool slot (16 MiB with the default 16
+// slots); it is not yet a `RuntimeConfig` field, and no test covers the memory it uses.
 const KEEP_RESIDENT_BYTES: usize = 1024 * 1024;
 
 fn pooling_config(config: &RuntimeConfig) -> PoolingAllocationConfig {
