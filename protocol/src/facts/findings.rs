@@ -15,17 +15,6 @@ use super::{CvssScore, FactsWarning, Severity, Vulnerability};
 
 type FindingKey = (String, Option<String>, Option<String>);
 
-/// One finding as a reader extracted it, before merging.
-pub(crate) struct RawFinding {
-    pub id: String,
-    pub aliases: Vec<String>,
-    pub package: Option<String>,
-    pub installed_version: Option<String>,
-    pub fixed_version: Option<String>,
-    pub severity: Severity,
-    pub cvss_score: Option<CvssScore>,
-}
-
 /// Collects findings and severity warnings of one report.
 #[derive(Default)]
 pub(crate) struct FindingsBuilder {
@@ -57,8 +46,9 @@ impl FindingsBuilder {
         self.warnings.insert(FactsWarning::UnrecognizedSeverity { vulnerability_id: id.to_owned(), value });
     }
 
-    /// Adds a finding, merging it with an earlier one of the same key.
-    pub fn add(&mut self, finding: RawFinding) {
+    /// Adds a finding as a reader extracted it, merging it with an earlier one of the
+/// same id, package and installed version.
+    pub fn add(&mut self, finding: Vulnerability) {
         let key = (finding.id, finding.package, finding.installed_version);
         let merged = self.merged.entry(key).or_insert_with(|| Merged {
             aliases: BTreeSet::new(),
@@ -101,8 +91,8 @@ impl FindingsBuilder {
 mod tests {
     use super::*;
 
-    fn finding(id: &str, severity: Severity, fixed: Option<&str>, aliases: &[&str]) -> RawFinding {
-        RawFinding {
+    fn finding(id: &str, severity: Severity, fixed: Option<&str>, aliases: &[&str]) -> Vulnerability {
+        Vulnerability {
             id: id.into(),
             aliases: aliases.iter().map(|a| a.to_string()).collect(),
             package: Some("openssl".into()),

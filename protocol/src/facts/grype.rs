@@ -21,9 +21,9 @@ use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde_json::Value;
 
 use super::cvss::{CvssScore, ReportScore};
-use super::findings::{FindingsBuilder, RawFinding};
+use super::findings::FindingsBuilder;
 use super::timestamp::OptionalTimestamp;
-use super::{FactsError, Scanner, VulnerabilityReport, deserialize_repo_digests, deserialize_value, non_empty};
+use super::{FactsError, Scanner, Vulnerability, VulnerabilityReport, deserialize_repo_digests, deserialize_value, non_empty};
 use crate::input::parse_json;
 
 /// Fix states after which the listed versions fix the finding.
@@ -206,7 +206,7 @@ fn add_match(builder: &mut FindingsBuilder, grype_match: GrypeMatch) {
     let vulnerability = grype_match.vulnerability;
     let severity = builder.read_severity(&vulnerability.id, vulnerability.severity.as_deref());
     let aliases = grype_match.related_vulnerabilities.into_iter().flatten().map(|r| r.id).collect();
-    builder.add(RawFinding {
+    builder.add(Vulnerability {
         aliases,
         package: Some(grype_match.artifact.name),
         installed_version: non_empty(grype_match.artifact.version),

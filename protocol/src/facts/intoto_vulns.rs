@@ -23,9 +23,9 @@ use serde_json::Value;
 
 use super::cosign::{ScanMetadata, UNNAMED_SCANNER, scanner_name_from_uri};
 use super::cvss::CvssScore;
-use super::findings::{FindingsBuilder, RawFinding};
+use super::findings::FindingsBuilder;
 use super::severity::SeverityReading;
-use super::{FactsError, Scanner, Severity, VulnerabilityReport, deserialize_value, non_empty};
+use super::{FactsError, Scanner, Severity, Vulnerability, VulnerabilityReport, deserialize_value, non_empty};
 use crate::input::parse_json;
 
 /// Reads an in-toto vulns v0.1 predicate file (the predicate alone).
@@ -158,7 +158,7 @@ fn add_result(
     };
 
     let (severity, cvss_score) = read_scores(builder, source_name, &path, &id, scores.unwrap_or_default())?;
-    builder.add(RawFinding {
+    builder.add(Vulnerability {
         id,
         aliases: Vec::new(),
         package: None,

@@ -18,9 +18,9 @@ use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 
 use super::cvss::{CvssScore, ReportScore};
-use super::findings::{FindingsBuilder, RawFinding};
+use super::findings::FindingsBuilder;
 use super::timestamp::OptionalTimestamp;
-use super::{FactsError, Scanner, VulnerabilityReport, deserialize_repo_digests, deserialize_value, non_empty};
+use super::{FactsError, Scanner, Vulnerability, VulnerabilityReport, deserialize_repo_digests, deserialize_value, non_empty};
 use crate::input::parse_json;
 
 /// The only `SchemaVersion` of the object form that this reader supports.
@@ -254,7 +254,7 @@ impl TrivyResult {
 
 fn add_vulnerability(builder: &mut FindingsBuilder, vulnerability: TrivyVulnerability) {
     let severity = builder.read_severity(&vulnerability.id, vulnerability.severity.as_deref());
-    builder.add(RawFinding {
+    builder.add(Vulnerability {
         aliases: vulnerability.vendor_ids.unwrap_or_default(),
         package: Some(vulnerability.package),
         installed_version: non_empty(vulnerability.installed_version),
