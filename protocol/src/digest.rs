@@ -53,7 +53,7 @@ impl fmt::Display for Algorithm {
     }
 }
 
-/// Why a string is not a valid digest.
+/// Error for a string that is not a valid digest.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DigestError {
     #[error("invalid digest `{0}`: expected `algorithm:hex`, for example `sha256:` followed by 64 hex characters")]

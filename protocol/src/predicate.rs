@@ -6,7 +6,7 @@
 //! - Each alias names one [`PredicateKind`]. Types not in the table are unknown:
 //!   the ledger may keep them as opaque attestations, but they carry no facts.
 
-/// What a recognized predicate type contains.
+/// Kind of content of a recognized predicate type.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum PredicateKind {
     /// cosign's vulnerability scan record, with a Trivy or Grype report in `scanner.result`.
@@ -36,7 +36,7 @@ pub enum PredicateKind {
 pub struct PredicateAlias {
     /// The exact string, as a statement's `predicateType` or a CLI `--type` gives it.
     pub name: &'static str,
-    /// What it contains.
+    /// Kind of content.
     pub kind: PredicateKind,
 }
 

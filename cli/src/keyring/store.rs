@@ -40,7 +40,7 @@ impl Keyring {
         &self.dir
     }
 
-    /// Returns the path of the file that holds (or would hold) key `name`.
+    /// Returns the path of the file that stores (or would store) key `name`.
     pub fn key_path(&self, name: &KeyName) -> PathBuf {
         self.dir.join(format!("{name}.json"))
     }
@@ -139,7 +139,7 @@ impl Keyring {
     }
 }
 
-/// Why [`write_secret_file`] failed.
+/// Error from [`write_secret_file`].
 pub enum WriteError {
     /// The destination exists and replacing it was not requested.
     Exists,

@@ -380,21 +380,21 @@ pub struct Output {
 pub enum AbiError {
     /// The bytes are not a valid encoding of the expected type.
     Malformed {
-        /// What was decoded: `input` or `output`.
+        /// The decoded item: `input` or `output`.
         what: &'static str,
         /// bincode's description of the problem.
         message: String,
     },
     /// Bytes remain after the value.
     TrailingBytes {
-        /// What was decoded.
+        /// The decoded item.
         what: &'static str,
         /// Number of bytes left over.
         trailing: usize,
     },
     /// The encoding is larger than its limit.
     TooLarge {
-        /// What was decoded.
+        /// The decoded item.
         what: &'static str,
         /// Its size in bytes.
         size: usize,

@@ -144,7 +144,7 @@ pub(super) fn decode_base64(text: &str) -> Result<Vec<u8>, Base64Error> {
     engine.decode(text).map_err(Base64Error::from)
 }
 
-/// Why a `payload` or `sig` value is not valid base64.
+/// Error for a `payload` or `sig` value that is not valid base64.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct Base64Error {
     /// Byte position of the offending character within the value, when one character is
