@@ -62,7 +62,9 @@ pub enum DigestError {
     UnsupportedAlgorithm { digest: String, algorithm: String },
     #[error("invalid digest `{digest}`: {algorithm} needs {expected} hex characters, found {found}")]
     WrongLength { digest: String, algorithm: Algorithm, expected: usize, found: usize },
-    #[error("invalid digest `{digest}`: character {character:?} at position {position} is not lowercase hex (0-9, a-f)")]
+    #[error(
+        "invalid digest `{digest}`: character {character:?} at position {position} is not lowercase hex (0-9, a-f)"
+    )]
     InvalidHex { digest: String, character: char, position: usize },
 }
 
@@ -90,10 +92,12 @@ impl Digest {
     /// Builds a digest from an algorithm and its encoded hex value.
     pub fn from_hex(algorithm: Algorithm, hex: &str) -> Result<Digest, DigestError> {
         let full = || escape_control_characters(&format!("{algorithm}:{hex}"));
-        if let Some((position, character)) =
-            hex.char_indices().find(|(_, c)| !matches!(c, '0'..='9' | 'a'..='f'))
-        {
-            return Err(DigestError::InvalidHex { digest: full(), character, position: algorithm.name().len() + 1 + position });
+        if let Some((position, character)) = hex.char_indices().find(|(_, c)| !matches!(c, '0'..='9' | 'a'..='f')) {
+            return Err(DigestError::InvalidHex {
+                digest: full(),
+                character,
+                position: algorithm.name().len() + 1 + position,
+            });
         }
         if hex.len() != algorithm.hex_len() {
             return Err(DigestError::WrongLength {

@@ -5,6 +5,7 @@
 //! This crate performs no network IO and has no tokio, libp2p, sled or wasmtime
 //! dependency, so the node, the CLI and light clients all decide validity the same way.
 
+pub mod api;
 mod bounded;
 pub mod chain;
 pub mod digest;
@@ -14,6 +15,7 @@ pub mod facts;
 pub mod input;
 pub mod intoto;
 pub mod keys;
+pub mod ledger;
 pub mod oci;
 pub mod predicate;
 pub mod reference;

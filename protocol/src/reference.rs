@@ -252,8 +252,8 @@ fn split_digest(text: &str) -> Result<(&str, Option<Digest>), ReferenceError> {
     if digest.is_empty() {
         return Err(ReferenceError::EmptyDigest { reference: text.to_owned() });
     }
-    let digest = Digest::parse(digest)
-        .map_err(|error| ReferenceError::InvalidDigest { reference: text.to_owned(), error })?;
+    let digest =
+        Digest::parse(digest).map_err(|error| ReferenceError::InvalidDigest { reference: text.to_owned(), error })?;
     Ok((name_and_tag, Some(digest)))
 }
 
@@ -267,7 +267,10 @@ fn split_tag<'a>(text: &str, name_and_tag: &'a str) -> Result<(&'a str, Option<&
     let (name, tag) = (&name_and_tag[..colon], &name_and_tag[colon + 1..]);
 
     if last_segment == 0 && name.starts_with('[') {
-        return Err(ReferenceError::MissingRepository { reference: text.to_owned(), registry: name_and_tag.to_owned() });
+        return Err(ReferenceError::MissingRepository {
+            reference: text.to_owned(),
+            registry: name_and_tag.to_owned(),
+        });
     }
     if looks_like_digest(tag) {
         return Err(ReferenceError::DigestAsTag {
@@ -303,7 +306,10 @@ fn split_registry<'a>(text: &str, name: &'a str) -> Result<SplitName<'a>, Refere
         Some((first, rest)) if is_registry_host(first) => {
             check_registry(text, first)?;
             if rest.is_empty() {
-                return Err(ReferenceError::MissingRepository { reference: text.to_owned(), registry: first.to_owned() });
+                return Err(ReferenceError::MissingRepository {
+                    reference: text.to_owned(),
+                    registry: first.to_owned(),
+                });
             }
             (first, rest)
         }
@@ -327,11 +333,7 @@ struct SplitName<'a> {
 impl SplitName<'_> {
     /// Returns the normalized repository, for error messages.
     fn normalized_repository(&self) -> String {
-        if self.official {
-            format!("{OFFICIAL_NAMESPACE}/{}", self.repository)
-        } else {
-            self.repository.to_owned()
-        }
+        if self.official { format!("{OFFICIAL_NAMESPACE}/{}", self.repository) } else { self.repository.to_owned() }
     }
 
     /// Returns `registry/repository` with the `library/` namespace when it applies.
@@ -360,8 +362,7 @@ fn is_registry_host(first: &str) -> bool {
 
 /// Checks a registry host and its optional port.
 fn check_registry(text: &str, registry: &str) -> Result<(), ReferenceError> {
-    let (host, port) = split_port(registry)
-        .map_err(|problem| invalid_registry(text, registry, problem))?;
+    let (host, port) = split_port(registry).map_err(|problem| invalid_registry(text, registry, problem))?;
     grammar::check_host(host).map_err(|problem| invalid_registry(text, registry, problem))?;
 
     if let Some(port) = port {

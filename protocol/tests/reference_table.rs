@@ -42,11 +42,7 @@ fn valid_cases() -> Vec<Valid> {
         valid("user/app", "docker.io/user/app:latest", "user/app:latest"),
         valid("docker.io/library/a/b", "docker.io/library/a/b:latest", "library/a/b:latest"),
         valid(&format!("alpine@{d}"), &format!("docker.io/library/alpine@{d}"), &format!("alpine@{d}")),
-        valid(
-            &format!("alpine:3.9@{d}"),
-            &format!("docker.io/library/alpine:3.9@{d}"),
-            &format!("alpine:3.9@{d}"),
-        ),
+        valid(&format!("alpine:3.9@{d}"), &format!("docker.io/library/alpine:3.9@{d}"), &format!("alpine:3.9@{d}")),
         valid(&format!("alpine@{d512}"), &format!("docker.io/library/alpine@{d512}"), &format!("alpine@{d512}")),
         valid("ghcr.io/org/app:v1.2.3", "ghcr.io/org/app:v1.2.3", "ghcr.io/org/app:v1.2.3"),
         valid("quay.io/a/b/c/d:x", "quay.io/a/b/c/d:x", "quay.io/a/b/c/d:x"),
@@ -60,7 +56,11 @@ fn valid_cases() -> Vec<Valid> {
         valid("[2001:db8::1]:443/a/b", "[2001:db8::1]:443/a/b:latest", "[2001:db8::1]:443/a/b:latest"),
         valid("[FE80::1]:5000/repo", "[FE80::1]:5000/repo:latest", "[FE80::1]:5000/repo:latest"),
         valid("Registry.Example.COM/app", "Registry.Example.COM/app:latest", "Registry.Example.COM/app:latest"),
-        valid("my-registry.example.com:65535/a", "my-registry.example.com:65535/a:latest", "my-registry.example.com:65535/a:latest"),
+        valid(
+            "my-registry.example.com:65535/a",
+            "my-registry.example.com:65535/a:latest",
+            "my-registry.example.com:65535/a:latest",
+        ),
         valid("example.com:1/a", "example.com:1/a:latest", "example.com:1/a:latest"),
         valid("a_b__c-d---e/g", "docker.io/a_b__c-d---e/g:latest", "a_b__c-d---e/g:latest"),
         valid("user/a_b__c-d---e.f", "docker.io/user/a_b__c-d---e.f:latest", "user/a_b__c-d---e.f:latest"),
@@ -70,7 +70,11 @@ fn valid_cases() -> Vec<Valid> {
         // Docker reads a one-component `host:port` as a name and a tag.
         valid("localhost:5000", "docker.io/library/localhost:5000", "localhost:5000"),
         valid("example.com:5000", "docker.io/library/example.com:5000", "example.com:5000"),
-        valid(&format!("alpine:{long_tag}"), &format!("docker.io/library/alpine:{long_tag}"), &format!("alpine:{long_tag}")),
+        valid(
+            &format!("alpine:{long_tag}"),
+            &format!("docker.io/library/alpine:{long_tag}"),
+            &format!("alpine:{long_tag}"),
+        ),
         valid(&edge_name, &format!("docker.io/library/{edge_name}:latest"), &format!("{edge_name}:latest")),
         valid(
             &format!("localhost:5000/org/app:1@{d}"),
@@ -102,10 +106,7 @@ fn invalid_cases() -> Vec<Invalid> {
     vec![
         invalid("", &["empty"]),
         invalid(&format!("alpine:sha256:{HEX}"), &[&format!("alpine@sha256:{HEX}"), "digest written as a tag"]),
-        invalid(
-            &format!("localhost:5000/app:sha256:{HEX}"),
-            &[&format!("localhost:5000/app@sha256:{HEX}")],
-        ),
+        invalid(&format!("localhost:5000/app:sha256:{HEX}"), &[&format!("localhost:5000/app@sha256:{HEX}")]),
         invalid("alpine:sha256:abc", &["alpine@sha256:abc", "digest written as a tag"]),
         invalid(&format!("alpine:sha384:{HEX}"), &[&format!("alpine@sha384:{HEX}")]),
         invalid(&format!("sha256:{HEX}"), &[&format!("sha256:{HEX}"), "without a repository"]),

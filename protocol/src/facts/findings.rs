@@ -47,7 +47,7 @@ impl FindingsBuilder {
     }
 
     /// Adds a finding as a reader extracted it, merging it with an earlier one of the
-/// same id, package and installed version.
+    /// same id, package and installed version.
     pub fn add(&mut self, finding: Vulnerability) {
         let key = (finding.id, finding.package, finding.installed_version);
         let merged = self.merged.entry(key).or_insert_with(|| Merged {

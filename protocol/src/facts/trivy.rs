@@ -20,7 +20,9 @@ use serde_json::Value;
 use super::cvss::{CvssScore, ReportScore};
 use super::findings::FindingsBuilder;
 use super::timestamp::OptionalTimestamp;
-use super::{FactsError, Scanner, Vulnerability, VulnerabilityReport, deserialize_repo_digests, deserialize_value, non_empty};
+use super::{
+    FactsError, Scanner, Vulnerability, VulnerabilityReport, deserialize_repo_digests, deserialize_value, non_empty,
+};
 use crate::input::parse_json;
 
 /// The only `SchemaVersion` of the object form that this reader supports.

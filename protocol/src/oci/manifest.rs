@@ -10,7 +10,7 @@ use std::fmt;
 use serde::Deserialize;
 
 use super::platform::Platform;
-use super::{OciError, MANIFEST_BYTES_MAX};
+use super::{MANIFEST_BYTES_MAX, OciError};
 use crate::digest::Digest;
 use crate::input;
 
@@ -119,10 +119,8 @@ impl Descriptor {
     /// an image: platform `unknown/unknown`, or the annotation
     /// `vnd.docker.reference.type=attestation-manifest`.
     pub fn is_attestation(&self) -> bool {
-        let unknown_platform = self
-            .platform
-            .as_ref()
-            .is_some_and(|p| p.os == UNKNOWN_PLATFORM && p.architecture == UNKNOWN_PLATFORM);
+        let unknown_platform =
+            self.platform.as_ref().is_some_and(|p| p.os == UNKNOWN_PLATFORM && p.architecture == UNKNOWN_PLATFORM);
         let annotated = self.annotations.get(DOCKER_REFERENCE_TYPE_ANNOTATION).map(String::as_str)
             == Some(ATTESTATION_MANIFEST_TYPE);
         unknown_platform || annotated
@@ -256,8 +254,10 @@ fn declared_media_type(source_name: &str, name: &str) -> Result<MediaType, OciEr
     if DOCKER_SCHEMA1.contains(&name) {
         return Err(OciError::DockerSchema1 { source_name: source_name.to_owned(), media_type: name.to_owned() });
     }
-    MediaType::from_name(name)
-        .ok_or_else(|| OciError::UnsupportedMediaType { source_name: source_name.to_owned(), media_type: name.to_owned() })
+    MediaType::from_name(name).ok_or_else(|| OciError::UnsupportedMediaType {
+        source_name: source_name.to_owned(),
+        media_type: name.to_owned(),
+    })
 }
 
 /// Infers the kind of a document without `mediaType` from the fields it has.
@@ -334,7 +334,8 @@ mod tests {
 
     #[test]
     fn declared_type_must_fit_the_content() {
-        let text = format!(r#"{{"schemaVersion":2,"mediaType":"{OCI_INDEX}","config":{},"layers":[]}}"#, descriptor("c"));
+        let text =
+            format!(r#"{{"schemaVersion":2,"mediaType":"{OCI_INDEX}","config":{},"layers":[]}}"#, descriptor("c"));
         let error = parse_manifest("x.json", text.as_bytes()).unwrap_err();
         assert!(error.to_string().contains("`config`"), "{error}");
         let text = format!(r#"{{"schemaVersion":2,"mediaType":"{DOCKER_MANIFEST}","layers":[]}}"#);

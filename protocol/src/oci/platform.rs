@@ -99,12 +99,9 @@ fn check_part(text: &str, part: &'static str, value: &str) -> Result<(), Platfor
         return Err(PlatformError::Uppercase { text: text.to_owned(), part, value: value.to_owned() });
     }
     match value.chars().find(|c| !matches!(c, 'a'..='z' | '0'..='9' | '.' | '_' | '-')) {
-        Some(character) => Err(PlatformError::InvalidCharacter {
-            text: text.to_owned(),
-            part,
-            value: value.to_owned(),
-            character,
-        }),
+        Some(character) => {
+            Err(PlatformError::InvalidCharacter { text: text.to_owned(), part, value: value.to_owned(), character })
+        }
         None => Ok(()),
     }
 }

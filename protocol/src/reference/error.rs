@@ -53,13 +53,19 @@ pub enum ReferenceError {
     #[error("invalid reference `{reference}`: port `{port}` of registry `{registry}` {problem}")]
     InvalidPort { reference: String, registry: String, port: String, problem: PortProblem },
 
-    #[error("invalid reference `{reference}`: registry `{registry}` is not followed by a repository; write `{registry}/repository`")]
+    #[error(
+        "invalid reference `{reference}`: registry `{registry}` is not followed by a repository; write `{registry}/repository`"
+    )]
     MissingRepository { reference: String, registry: String },
 
-    #[error("invalid reference `{reference}`: repository name `{repository}` must be lowercase (found {character:?}){hint}")]
+    #[error(
+        "invalid reference `{reference}`: repository name `{repository}` must be lowercase (found {character:?}){hint}"
+    )]
     UppercaseRepository { reference: String, repository: String, character: char, hint: UppercaseHint },
 
-    #[error("invalid reference `{reference}`: repository `{repository}` has an empty path component; remove the extra `/`")]
+    #[error(
+        "invalid reference `{reference}`: repository `{repository}` has an empty path component; remove the extra `/`"
+    )]
     EmptyPathComponent { reference: String, repository: String },
 
     #[error("invalid reference `{reference}`: path component `{component}` {problem}")]

@@ -14,8 +14,8 @@
 //!
 //! Each check returns the problem found, and the caller adds the reference text.
 
-use super::error::{HostProblem, PathProblem, PortProblem, TagProblem};
 use super::TAG_LENGTH_MAX;
+use super::error::{HostProblem, PathProblem, PortProblem, TagProblem};
 
 /// Number of decimal digits of the largest TCP port, 65535.
 const PORT_DIGITS_MAX: usize = 5;

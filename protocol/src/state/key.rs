@@ -11,7 +11,9 @@
 //! | `0x05` | `Policy`        | policy name (string)                              |
 //! | `0x06` | `PolicyBinding` | scope pattern (string)                            |
 //! | `0x07` | `Attestation`   | image digest (string), envelope hash (32 bytes)   |
-//! | `0x08` | `Verdict`       | image digest (string), policy name (string)       |
+//! | `0x08` | `Verdict`       | image digest (string)                             |
+//! | `0x09` | `PolicyCode`    | BLAKE3 code hash (32 bytes)                       |
+//! | `0x0a` | `Proposal`      | proposal id (u64)                                 |
 //!
 //! Strings are a u64 little-endian length and UTF-8 bytes, as in [`crate::encoding`].
 //!
@@ -43,7 +45,7 @@ pub enum StateKeyError {
     EmptyField { namespace: &'static str, field: &'static str },
     #[error("state key is empty; it needs at least the namespace prefix byte")]
     Empty,
-    #[error("state key starts with unknown namespace prefix 0x{prefix:02x}; known prefixes are 0x01 to 0x08")]
+    #[error("state key starts with unknown namespace prefix 0x{prefix:02x}; known prefixes are 0x01 to 0x0a")]
     UnknownNamespace { prefix: u8 },
     #[error("invalid fields in state key of namespace {namespace}: {source}")]
     InvalidFields {
@@ -70,13 +72,17 @@ pub enum Namespace {
     PolicyBinding,
     /// The attestation index: one entry per committed attestation about an image.
     Attestation,
-    /// Verdicts: one per image and bound policy.
+    /// Verdicts: one record per image with every bound policy's verdict.
     Verdict,
+    /// Policy code: WebAssembly modules by hash.
+    PolicyCode,
+    /// Governance proposals by id.
+    Proposal,
 }
 
 impl Namespace {
     /// Every namespace, in prefix order.
-    pub const ALL: [Namespace; 8] = [
+    pub const ALL: [Namespace; 10] = [
         Namespace::Parameter,
         Namespace::Account,
         Namespace::Validator,
@@ -85,6 +91,8 @@ impl Namespace {
         Namespace::PolicyBinding,
         Namespace::Attestation,
         Namespace::Verdict,
+        Namespace::PolicyCode,
+        Namespace::Proposal,
     ];
 
     /// Returns the namespace's prefix byte. These values are part of the protocol: never
@@ -99,6 +107,8 @@ impl Namespace {
             Namespace::PolicyBinding => 0x06,
             Namespace::Attestation => 0x07,
             Namespace::Verdict => 0x08,
+            Namespace::PolicyCode => 0x09,
+            Namespace::Proposal => 0x0a,
         }
     }
 
@@ -118,6 +128,8 @@ impl Namespace {
             Namespace::PolicyBinding => "policy-binding",
             Namespace::Attestation => "attestation",
             Namespace::Verdict => "verdict",
+            Namespace::PolicyCode => "policy-code",
+            Namespace::Proposal => "proposal",
         }
     }
 }
@@ -140,8 +152,12 @@ pub enum StateKey {
     /// One committed attestation about an image, by the image digest and the BLAKE3 hash
     /// of the envelope.
     Attestation { image: Digest, envelope_hash: [u8; 32] },
-    /// The verdict of one policy on an image.
-    Verdict { image: Digest, policy: String },
+    /// Every verdict on an image, in one record so that one proof covers them.
+    Verdict { image: Digest },
+    /// A policy module, by the BLAKE3 hash of its bytes.
+    PolicyCode { code_hash: [u8; 32] },
+    /// A governance proposal, by id.
+    Proposal { id: u64 },
 }
 
 impl StateKey {
@@ -156,6 +172,8 @@ impl StateKey {
             StateKey::PolicyBinding { .. } => Namespace::PolicyBinding,
             StateKey::Attestation { .. } => Namespace::Attestation,
             StateKey::Verdict { .. } => Namespace::Verdict,
+            StateKey::PolicyCode { .. } => Namespace::PolicyCode,
+            StateKey::Proposal { .. } => Namespace::Proposal,
         }
     }
 
@@ -169,7 +187,9 @@ impl StateKey {
             StateKey::Policy { name } => encoding::encode(name),
             StateKey::PolicyBinding { scope } => encoding::encode(scope),
             StateKey::Attestation { image, envelope_hash } => encoding::encode(&(image, envelope_hash)),
-            StateKey::Verdict { image, policy } => encoding::encode(&(image, policy)),
+            StateKey::Verdict { image } => encoding::encode(image),
+            StateKey::PolicyCode { code_hash } => encoding::encode(code_hash),
+            StateKey::Proposal { id } => encoding::encode(id),
         };
 
         let size = 1 + fields.len();
@@ -203,10 +223,9 @@ impl StateKey {
                 let (image, envelope_hash) = decode_fields(namespace, fields)?;
                 StateKey::Attestation { image, envelope_hash }
             }
-            Namespace::Verdict => {
-                let (image, policy) = decode_fields(namespace, fields)?;
-                StateKey::Verdict { image, policy }
-            }
+            Namespace::Verdict => StateKey::Verdict { image: decode_fields(namespace, fields)? },
+            Namespace::PolicyCode => StateKey::PolicyCode { code_hash: decode_fields(namespace, fields)? },
+            Namespace::Proposal => StateKey::Proposal { id: decode_fields(namespace, fields)? },
         };
         key.check_text()?;
         Ok(key)
@@ -222,11 +241,13 @@ impl StateKey {
         let (field, text) = match self {
             StateKey::Parameter { name } | StateKey::Policy { name } => ("name", name),
             StateKey::PolicyBinding { scope } => ("scope", scope),
-            StateKey::Verdict { policy, .. } => ("policy", policy),
             StateKey::Account { .. }
             | StateKey::Validator { .. }
             | StateKey::Attester { .. }
-            | StateKey::Attestation { .. } => return Ok(()),
+            | StateKey::Attestation { .. }
+            | StateKey::Verdict { .. }
+            | StateKey::PolicyCode { .. }
+            | StateKey::Proposal { .. } => return Ok(()),
         };
         if text.is_empty() {
             return Err(StateKeyError::EmptyField { namespace: self.namespace().name(), field });

@@ -47,7 +47,9 @@ fn every_kind_of_key() -> Vec<StateKey> {
         StateKey::Policy { name: "vulnerability-threshold".to_owned() },
         StateKey::PolicyBinding { scope: "registry.example/team/*".to_owned() },
         StateKey::Attestation { image: image(), envelope_hash: [9; 32] },
-        StateKey::Verdict { image: image(), policy: "sbom-required".to_owned() },
+        StateKey::Verdict { image: image() },
+        StateKey::PolicyCode { code_hash: [9; 32] },
+        StateKey::Proposal { id: 7 },
     ]
 }
 
@@ -98,12 +100,12 @@ fn empty_root_is_placeholder_text() {
 #[test]
 fn namespace_prefixes_are_fixed() {
     let prefixes: Vec<u8> = Namespace::ALL.iter().map(|namespace| namespace.prefix()).collect();
-    assert_eq!(prefixes, [0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08]);
+    assert_eq!(prefixes, [0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0a]);
     for namespace in Namespace::ALL {
         assert_eq!(Namespace::from_prefix(namespace.prefix()), Some(namespace));
     }
     assert_eq!(Namespace::from_prefix(0x00), None);
-    assert_eq!(Namespace::from_prefix(0x09), None);
+    assert_eq!(Namespace::from_prefix(0x0b), None);
 }
 
 #[test]
@@ -153,8 +155,8 @@ fn keys_of_different_namespaces_differ() {
 #[test]
 fn key_decode_rejects_unknown_prefix() {
     let mut bytes = parameter("max").to_bytes().unwrap();
-    bytes[0] = 0x09;
-    assert!(matches!(StateKey::from_bytes(&bytes), Err(StateKeyError::UnknownNamespace { prefix: 0x09 })));
+    bytes[0] = 0x0b;
+    assert!(matches!(StateKey::from_bytes(&bytes), Err(StateKeyError::UnknownNamespace { prefix: 0x0b })));
 }
 
 #[test]
