@@ -223,3 +223,101 @@ pub struct ValidatorView {
     /// Its bonded stake.
     pub stake: u64,
 }
+
+/// `GET /v1/accounts/{public_key}`: what a signer needs to build its next transaction.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountResponse {
+    /// The account's public key, hex.
+    pub public_key: String,
+    /// The nonce its next transaction must carry.
+    pub nonce: u64,
+    /// Its bonded stake if it is a validator, otherwise 0.
+    pub stake: u64,
+}
+
+/// `GET /v1/attesters`: the registered attesters.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttestersResponse {
+    /// The attesters, sorted by key id.
+    pub attesters: Vec<AttesterView>,
+}
+
+/// One registered attester.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttesterView {
+    /// Its key id.
+    pub key_id: String,
+    /// Its name.
+    pub name: String,
+    /// Its role.
+    pub role: String,
+    /// Its public key, hex.
+    pub public_key: String,
+    /// The height of its registration.
+    pub registered_at: u64,
+}
+
+/// `GET /v1/policies`: deployed policies and bindings.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PoliciesResponse {
+    /// The deployed policies, sorted by name.
+    pub policies: Vec<PolicyView>,
+    /// The bindings, sorted by scope.
+    pub bindings: Vec<BindingView>,
+}
+
+/// One deployed policy.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PolicyView {
+    /// Its name.
+    pub name: String,
+    /// Its current version.
+    pub version: u32,
+    /// The code's BLAKE3 hash, hex.
+    pub code_hash: String,
+    /// The height of this version's deployment.
+    pub deployed_at: u64,
+    /// Its storage entries, sorted by key.
+    pub storage: Vec<(String, String)>,
+}
+
+/// One binding.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BindingView {
+    /// The scope pattern.
+    pub scope: String,
+    /// The bound policies and their parameters (JSON text, empty for defaults).
+    pub policies: Vec<(String, String)>,
+}
+
+/// `GET /v1/proposals`: governance proposals, newest first.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProposalsResponse {
+    /// The proposals.
+    pub proposals: Vec<ProposalView>,
+}
+
+/// One governance proposal.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProposalView {
+    /// Its id.
+    pub id: u64,
+    /// The proposer's key, hex.
+    pub proposer: String,
+    /// A one-line summary of the action, such as `register attester scanner-a (scanner)`.
+    pub action: String,
+    /// The proposer's description.
+    pub description: String,
+    /// `voting`, `passed`, `rejected`, `expired` or `failed: <reason>`.
+    pub status: String,
+    /// The height that opened it.
+    pub submitted_at: u64,
+    /// The last height at which votes count.
+    pub voting_ends_at: u64,
+    /// Stake that voted yes.
+    pub yes_stake: u64,
+    /// Stake that voted no.
+    pub no_stake: u64,
+    /// Total bonded stake.
+    pub total_stake: u64,
+}
