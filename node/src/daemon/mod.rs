@@ -1,0 +1,4 @@
+//! The `vouchd` daemon: node home and configuration, mempool, block producer and HTTP API.
+
+pub mod chain;
+pub mod config;
