@@ -2,3 +2,6 @@
 
 pub mod chain;
 pub mod config;
+pub mod home;
+pub mod lock;
+pub mod node_key;

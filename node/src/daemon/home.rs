@@ -1,0 +1,244 @@
+//! The node's home folder: `vouchd init` writes it, `vouchd start` reads it.
+//!
+//! ```text
+//! HOME/
+//!   config.toml     node-local settings (daemon::config)
+//!   genesis.json    the chain's genesis, identical on every node
+//!   node_key.json   the validator's ed25519 seed, mode 0600
+//!   vouchd.lock     the lock of a running vouchd, with its pid
+//!   data/           the ledger database (storage.data_dir)
+//! ```
+
+mod genesis;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use vouch_protocol::keys::SigningKey;
+use vouch_protocol::ledger::{Genesis, GenesisAttester, GenesisError};
+use vouch_protocol::signing::ChainId;
+
+pub use genesis::{build_genesis, standard_policies};
+
+use crate::daemon::config::{Config, ConfigError};
+use crate::daemon::node_key::{self, NodeKeyError};
+
+/// Name of the configuration file in a home.
+pub const CONFIG_FILE: &str = "config.toml";
+/// Name of the genesis file in a home.
+pub const GENESIS_FILE: &str = "genesis.json";
+/// Name of the node key file in a home.
+pub const NODE_KEY_FILE: &str = "node_key.json";
+
+/// Mode of a new home folder.
+#[cfg(unix)]
+const HOME_MODE: u32 = 0o700;
+
+/// Maximum number of entries that the "home is not empty" error lists.
+const LISTED_ENTRIES_MAX: usize = 5;
+
+/// Errors from creating or reading a home.
+#[derive(Debug, thiserror::Error)]
+pub enum HomeError {
+    #[error("home {home} is not empty (it holds {entries}); give `vouchd init` a new or empty folder")]
+    NotEmpty { home: PathBuf, entries: String },
+    #[error("home {home} exists and is not a folder; choose another path")]
+    NotAFolder { home: PathBuf },
+    #[error("home {home} has no {file}; run `vouchd init --home {home}` first")]
+    NotInitialized { home: PathBuf, file: &'static str },
+    #[error("cannot write {path}: {error}")]
+    Write { path: PathBuf, error: std::io::Error },
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Genesis(#[from] GenesisError),
+    #[error(transparent)]
+    NodeKey(#[from] NodeKeyError),
+    #[error(
+        "{genesis}: this node runs a single-validator chain, so the genesis must list exactly one validator with the key of {node_key} ({public_key}); it lists {listed}"
+    )]
+    NotTheValidator { genesis: PathBuf, node_key: PathBuf, public_key: String, listed: String },
+    #[error(
+        "`blocks.txs_max` in {config} is {configured}, over the genesis consensus.block_txs_max of {chain}; lower it to at most {chain}"
+    )]
+    BlockTxsOverChain { config: PathBuf, configured: u32, chain: u32 },
+}
+
+/// What `vouchd init` puts in a new home.
+#[derive(Debug)]
+pub struct InitOptions {
+    /// The chain id.
+    pub chain_id: ChainId,
+    /// The validator's name in the genesis.
+    pub validator_name: String,
+    /// The validator's bonded stake.
+    pub stake: u64,
+    /// Time of the genesis state, Unix milliseconds.
+    pub genesis_time_unix_ms: u64,
+    /// Attesters registered at genesis.
+    pub attesters: Vec<GenesisAttester>,
+    /// The node key to use; a new one is generated when `None`.
+    pub node_key: Option<SigningKey>,
+    /// The configuration to write.
+    pub config: Config,
+}
+
+/// A home folder's paths.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Home {
+    dir: PathBuf,
+}
+
+/// The files of a home, read and checked for `vouchd start`.
+#[derive(Debug)]
+pub struct LoadedHome {
+    /// The validated configuration.
+    pub config: Config,
+    /// The genesis.
+    pub genesis: Genesis,
+    /// The node's validator key.
+    pub node_key: SigningKey,
+}
+
+impl Home {
+    /// Names the home at `dir`; nothing is read or created.
+    pub fn new(dir: impl Into<PathBuf>) -> Home {
+        Home { dir: dir.into() }
+    }
+
+    /// Returns the home folder.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Returns the path of `config.toml`.
+    pub fn config_path(&self) -> PathBuf {
+        self.dir.join(CONFIG_FILE)
+    }
+
+    /// Returns the path of `genesis.json`.
+    pub fn genesis_path(&self) -> PathBuf {
+        self.dir.join(GENESIS_FILE)
+    }
+
+    /// Returns the path of `node_key.json`.
+    pub fn node_key_path(&self) -> PathBuf {
+        self.dir.join(NODE_KEY_FILE)
+    }
+
+    /// Returns whether the home holds a configuration file, as an initialized one does.
+    pub fn is_initialized(&self) -> bool {
+        self.config_path().is_file()
+    }
+
+    /// Creates the home with its configuration, genesis and node key, refusing a folder
+    /// that holds anything. Returns the genesis written.
+    pub fn init(&self, options: InitOptions) -> Result<Genesis, HomeError> {
+        self.create_empty()?;
+        let node_key = match options.node_key {
+            Some(key) => key,
+            None => node_key::generate()?,
+        };
+        let genesis = build_genesis(
+            options.chain_id,
+            &options.validator_name,
+            options.stake,
+            &node_key,
+            options.genesis_time_unix_ms,
+            options.attesters,
+        );
+        genesis.check(&self.genesis_path().display().to_string())?;
+
+        self.write_new(&self.config_path(), options.config.to_toml().as_bytes())?;
+        self.write_new(&self.genesis_path(), genesis.to_json().as_bytes())?;
+        node_key::write(&self.node_key_path(), &node_key)?;
+        tracing::info!(home = %self.dir.display(), chain_id = %genesis.chain_id, validator = %node_key.public_key(), "initialized home");
+        Ok(genesis)
+    }
+
+    /// Reads and checks the configuration, genesis and node key.
+    pub fn load(&self) -> Result<LoadedHome, HomeError> {
+        for file in [CONFIG_FILE, GENESIS_FILE, NODE_KEY_FILE] {
+            if !self.dir.join(file).exists() {
+                return Err(HomeError::NotInitialized { home: self.dir.clone(), file });
+            }
+        }
+        let config = Config::read(&self.config_path())?;
+        let genesis = Genesis::read(&self.genesis_path())?;
+        let node_key = node_key::read(&self.node_key_path())?;
+        self.check_single_validator(&genesis, &node_key)?;
+
+        let chain = genesis.consensus.block_txs_max;
+        if config.blocks.txs_max > chain {
+            let config_path = self.config_path();
+            return Err(HomeError::BlockTxsOverChain { config: config_path, configured: config.blocks.txs_max, chain });
+        }
+        Ok(LoadedHome { config, genesis, node_key })
+    }
+
+    fn check_single_validator(&self, genesis: &Genesis, node_key: &SigningKey) -> Result<(), HomeError> {
+        let public_key = node_key.public_key();
+        if let [only] = genesis.validators.as_slice()
+            && only.public_key == public_key
+        {
+            return Ok(());
+        }
+        let listed: Vec<String> = genesis
+            .validators
+            .iter()
+            .map(|validator| format!("{} ({})", validator.name, validator.public_key))
+            .collect();
+        Err(HomeError::NotTheValidator {
+            genesis: self.genesis_path(),
+            node_key: self.node_key_path(),
+            public_key: public_key.to_hex(),
+            listed: if listed.is_empty() { "none".to_owned() } else { listed.join(", ") },
+        })
+    }
+
+    /// Creates the folder, or accepts an existing empty one.
+    fn create_empty(&self) -> Result<(), HomeError> {
+        match fs::read_dir(&self.dir) {
+            Ok(entries) => {
+                let mut names: Vec<String> = entries
+                    .filter_map(Result::ok)
+                    .map(|entry| entry.file_name().to_string_lossy().into_owned())
+                    .collect();
+                if names.is_empty() {
+                    return Ok(());
+                }
+                names.sort();
+                let more = names.len().saturating_sub(LISTED_ENTRIES_MAX);
+                names.truncate(LISTED_ENTRIES_MAX);
+                let mut entries = names.join(", ");
+                if more > 0 {
+                    entries.push_str(&format!(" and {more} more"));
+                }
+                Err(HomeError::NotEmpty { home: self.dir.clone(), entries })
+            }
+            Err(_) if self.dir.exists() => Err(HomeError::NotAFolder { home: self.dir.clone() }),
+            Err(_) => self.create_dir(),
+        }
+    }
+
+    fn create_dir(&self) -> Result<(), HomeError> {
+        let mut builder = fs::DirBuilder::new();
+        builder.recursive(true);
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut builder, HOME_MODE);
+        builder.create(&self.dir).map_err(|error| HomeError::Write { path: self.dir.clone(), error })
+    }
+
+    fn write_new(&self, path: &Path, bytes: &[u8]) -> Result<(), HomeError> {
+        let write = || -> std::io::Result<()> {
+            use std::io::Write;
+            let mut file = fs::OpenOptions::new().write(true).create_new(true).open(path)?;
+            file.write_all(bytes)?;
+            file.sync_all()
+        };
+        write().map_err(|error| HomeError::Write { path: path.to_owned(), error })
+    }
+}
+
+#[cfg(test)]
+mod tests;
