@@ -3,5 +3,10 @@
 pub mod chain;
 pub mod config;
 pub mod home;
+pub mod http;
 pub mod lock;
+pub mod mempool;
 pub mod node_key;
+pub mod producer;
+pub mod run;
+pub mod waiters;

@@ -1,0 +1,154 @@
+//! The read-only endpoints: images, attestations, blocks, status, validators, accounts,
+//! attesters, policies and proposals.
+//!
+//! Queries call the app directly on the runtime's worker threads: each reads committed
+//! state from memory or the database cache and returns in well under a millisecond, so
+//! moving it to the blocking pool would cost more than it saves.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
+use serde::Deserialize;
+use vouch_protocol::api::{
+    AccountResponse, AttestationsResponse, AttestersResponse, BlockResponse, ImageStatusResponse, PoliciesResponse,
+    ProposalsResponse, StatusResponse, ValidatorsResponse,
+};
+use vouch_protocol::digest::Digest;
+use vouch_protocol::keys::PublicKey;
+use vouch_protocol::reference::NAME_LENGTH_MAX;
+
+use crate::daemon::http::ApiState;
+use crate::daemon::http::error::{ApiError, code};
+
+/// The software version that `GET /v1/status` reports.
+const NODE_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// The query string of `GET /v1/images/{digest}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImageQuery {
+    /// Whether to add the Merkle proof, the header and the commit.
+    #[serde(default)]
+    proof: bool,
+    /// The repository (`registry/path`) whose verdicts to return.
+    repository: Option<String>,
+}
+
+/// `GET /v1/images/{digest}`.
+pub async fn image_status(
+    State(state): State<Arc<ApiState>>,
+    PathText(digest): PathText,
+    query: Result<Query<ImageQuery>, QueryRejection>,
+) -> Result<Json<ImageStatusResponse>, ApiError> {
+    let image = parse_digest(&digest)?;
+    let Query(query) = query.map_err(|rejection| ApiError::bad_request(code::INVALID_QUERY, rejection.body_text()))?;
+    let repository = query.repository.as_deref();
+    if let Some(name) = repository {
+        check_repository(name)?;
+    }
+    Ok(Json(state.app.image_status(&image, repository, query.proof)?))
+}
+
+/// `GET /v1/images/{digest}/attestations`.
+pub async fn attestations(
+    State(state): State<Arc<ApiState>>,
+    PathText(digest): PathText,
+) -> Result<Json<AttestationsResponse>, ApiError> {
+    let image = parse_digest(&digest)?;
+    Ok(Json(state.app.attestations(&image)?))
+}
+
+/// `GET /v1/blocks/{height}`.
+pub async fn block(
+    State(state): State<Arc<ApiState>>,
+    PathText(height): PathText,
+) -> Result<Json<BlockResponse>, ApiError> {
+    let height: u64 = height.parse().map_err(|_| {
+        ApiError::bad_request(code::INVALID_HEIGHT, format!("height {height:?} is not a decimal number from 1"))
+    })?;
+    match state.app.block(height)? {
+        Some(block) => Ok(Json(block)),
+        None => {
+            let latest = state.app.tip().height;
+            Err(ApiError::not_found(format!("no block at height {height}; the latest height is {latest}")))
+        }
+    }
+}
+
+/// `GET /v1/status`.
+pub async fn status(State(state): State<Arc<ApiState>>) -> Json<StatusResponse> {
+    let tip = state.app.tip();
+    Json(StatusResponse {
+        chain_id: state.app.chain_id().to_string(),
+        node_version: NODE_VERSION.to_owned(),
+        latest_height: tip.height.0,
+        latest_block_hash: tip.block_hash.map(|hash| hash.to_hex()),
+        latest_time_unix_ms: tip.block_hash.map(|_| tip.time_unix_ms),
+        state_root: tip.state_root.to_hex(),
+        mempool_txs: state.mempool.len(),
+    })
+}
+
+/// `GET /v1/validators`.
+pub async fn validators(State(state): State<Arc<ApiState>>) -> Json<ValidatorsResponse> {
+    Json(state.app.validators())
+}
+
+/// `GET /v1/accounts/{public_key}`.
+pub async fn account(
+    State(state): State<Arc<ApiState>>,
+    PathText(public_key): PathText,
+) -> Result<Json<AccountResponse>, ApiError> {
+    let key = PublicKey::from_hex(&public_key).map_err(|error| {
+        ApiError::bad_request(code::INVALID_PUBLIC_KEY, format!("{error}; give the key as 64 lowercase hex characters"))
+    })?;
+    Ok(Json(state.app.account(&key)?))
+}
+
+/// `GET /v1/attesters`.
+pub async fn attesters(State(state): State<Arc<ApiState>>) -> Result<Json<AttestersResponse>, ApiError> {
+    Ok(Json(state.app.attesters()?))
+}
+
+/// `GET /v1/policies`.
+pub async fn policies(State(state): State<Arc<ApiState>>) -> Result<Json<PoliciesResponse>, ApiError> {
+    Ok(Json(state.app.policies()?))
+}
+
+/// `GET /v1/proposals`.
+pub async fn proposals(State(state): State<Arc<ApiState>>) -> Result<Json<ProposalsResponse>, ApiError> {
+    Ok(Json(state.app.proposals()?))
+}
+
+/// The one path parameter of a route, as text; a parameter that is not UTF-8 after
+/// percent-decoding is answered with a JSON error like every other bad input.
+pub struct PathText(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for PathText {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<PathText, ApiError> {
+        match Path::<String>::from_request_parts(parts, state).await {
+            Ok(Path(text)) => Ok(PathText(text)),
+            Err(rejection) => Err(ApiError::new(rejection.status(), code::INVALID_PATH, rejection.body_text())),
+        }
+    }
+}
+
+fn parse_digest(text: &str) -> Result<Digest, ApiError> {
+    Digest::parse(text).map_err(|error| ApiError::bad_request(code::INVALID_DIGEST, error.to_string()))
+}
+
+fn check_repository(name: &str) -> Result<(), ApiError> {
+    if name.is_empty() || name.len() > NAME_LENGTH_MAX {
+        let message = format!(
+            "repository is {} bytes; give a registry/repository name of 1 to {NAME_LENGTH_MAX} bytes",
+            name.len()
+        );
+        return Err(ApiError::bad_request(code::INVALID_QUERY, message));
+    }
+    Ok(())
+}

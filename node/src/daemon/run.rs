@@ -1,0 +1,214 @@
+//! Running the node: the HTTP API on its listener and the block producer on its thread,
+//! until a shutdown signal or a producer failure, then an orderly stop.
+//!
+//! # Shutdown order
+//! 1. The listener stops accepting connections.
+//! 2. The producer finishes the block it is applying, announces it, and stops.
+//! 3. Submissions still waiting for a commit are answered `shutting_down`.
+//! 4. Requests in progress finish, for at most [`DRAIN_TIMEOUT`].
+//!
+//! Each block is flushed to disk when it is applied, so nothing is left to flush after
+//! the producer stops.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::{oneshot, watch};
+use vouch_protocol::keys::SigningKey;
+
+use crate::daemon::chain::ChainApp;
+use crate::daemon::config::{Config, ConfigError};
+use crate::daemon::http::{self, ApiLimits, ApiState, RateConfig};
+use crate::daemon::mempool::{Mempool, MempoolLimits};
+use crate::daemon::producer::{Clock, Producer, ProducerConfig, ProducerError};
+use crate::daemon::waiters::CommitWaiters;
+
+/// Longest time that requests in progress may take to finish after a shutdown signal.
+pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Errors that stop the node.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("cannot listen on {address}: {error}; free the port or set api.address (or --api-addr)")]
+    Bind { address: SocketAddr, error: std::io::Error },
+    #[error("the HTTP server failed: {0}")]
+    Serve(std::io::Error),
+    #[error("cannot start the block producer thread: {0}")]
+    ProducerThread(std::io::Error),
+    #[error("the block producer stopped: {0}")]
+    Producer(#[from] ProducerError),
+    #[error("the block producer thread panicked")]
+    ProducerPanicked,
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+}
+
+/// Everything the running node needs besides the app and the key.
+#[derive(Clone)]
+pub struct RunOptions {
+    /// Request bounds of the API.
+    pub api_limits: ApiLimits,
+    /// How long a submission with `"wait": true` waits.
+    pub commit_wait_timeout: Duration,
+    /// Maximum number of submissions waiting at one time.
+    pub commit_waiters_max: usize,
+    /// Bounds of the mempool.
+    pub mempool: MempoolLimits,
+    /// Block production.
+    pub producer: ProducerConfig,
+    /// The source of block times.
+    pub clock: Clock,
+}
+
+impl RunOptions {
+    /// Builds the options from a validated configuration.
+    pub fn from_config(config: &Config, clock: Clock) -> Result<RunOptions, ConfigError> {
+        let api = &config.api;
+        Ok(RunOptions {
+            api_limits: ApiLimits {
+                body_bytes_max: usize_of(api.body_bytes_max),
+                concurrency_max: api.concurrency_max as usize,
+                rate: RateConfig {
+                    per_second: api.rate_per_second,
+                    burst: api.rate_burst,
+                    exempt: config.rate_exempt()?,
+                },
+            },
+            commit_wait_timeout: api.commit_wait_timeout,
+            commit_waiters_max: api.commit_waiters_max as usize,
+            mempool: MempoolLimits {
+                txs_max: config.mempool.txs_max as usize,
+                bytes_max: usize_of(config.mempool.bytes_max),
+            },
+            producer: ProducerConfig {
+                interval: config.blocks.interval,
+                empty_interval: config.blocks.empty_interval,
+                txs_max: config.blocks.txs_max as usize,
+                bytes_max: usize_of(config.blocks.bytes_max),
+            },
+            clock,
+        })
+    }
+}
+
+fn usize_of(value: u64) -> usize {
+    usize::try_from(value).unwrap_or(usize::MAX)
+}
+
+/// Binds the API's listener.
+pub async fn bind(address: SocketAddr) -> Result<TcpListener, RunError> {
+    TcpListener::bind(address).await.map_err(|error| RunError::Bind { address, error })
+}
+
+/// Why the node is stopping.
+enum StopReason {
+    Signal,
+    ProducerExited(Result<(), RunError>),
+}
+
+/// Serves the API on `listener` and produces blocks with `key` until `shutdown`
+/// completes or the producer fails, then stops in the documented order.
+pub async fn serve(
+    app: Arc<dyn ChainApp>,
+    key: SigningKey,
+    listener: TcpListener,
+    options: RunOptions,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), RunError> {
+    let mempool = Arc::new(Mempool::new(options.mempool));
+    let waiters = Arc::new(CommitWaiters::new(options.commit_waiters_max));
+    let state = Arc::new(ApiState {
+        app: Arc::clone(&app),
+        mempool: Arc::clone(&mempool),
+        waiters: Arc::clone(&waiters),
+        commit_wait_timeout: options.commit_wait_timeout,
+    });
+    let router = http::router(state, &options.api_limits);
+
+    let producer = Producer::new(Arc::clone(&app), mempool, Arc::clone(&waiters), key, options.producer, options.clock);
+    let (stop_producer, producer_done) = spawn_producer(producer)?;
+
+    let (stop_accepting, accepting) = watch::channel(false);
+    let server = axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(wait_for_true(accepting));
+    let mut server = tokio::spawn(server.into_future());
+
+    let mut producer_done = producer_done;
+    let reason = tokio::select! {
+        () = shutdown => StopReason::Signal,
+        result = &mut producer_done => StopReason::ProducerExited(flatten(result)),
+        result = &mut server => return Err(server_error(result)),
+    };
+    tracing::info!("stopping: no new connections; finishing the block in progress");
+    let _ = stop_accepting.send(true);
+
+    drop(stop_producer);
+    let produced = match reason {
+        StopReason::Signal => flatten(producer_done.await),
+        StopReason::ProducerExited(result) => result,
+    };
+    waiters.close();
+
+    match tokio::time::timeout(DRAIN_TIMEOUT, &mut server).await {
+        Ok(result) => flatten_server(result)?,
+        Err(_) => {
+            tracing::warn!(
+                timeout_ms = DRAIN_TIMEOUT.as_millis() as u64,
+                "requests still running at shutdown were cut off"
+            );
+            server.abort();
+        }
+    }
+    let tip = app.tip();
+    tracing::info!(height = %tip.height, state_root = %tip.state_root, "stopped");
+    produced
+}
+
+type ProducerResult = Result<(), RunError>;
+
+/// Starts the producer thread; dropping the returned sender stops it between blocks.
+fn spawn_producer(
+    producer: Producer,
+) -> Result<(std::sync::mpsc::Sender<()>, oneshot::Receiver<ProducerResult>), RunError> {
+    let (stop, stop_received) = std::sync::mpsc::channel();
+    let (done, done_received) = oneshot::channel();
+    std::thread::Builder::new()
+        .name("vouchd-producer".to_owned())
+        .spawn(move || {
+            let result = producer.run(&stop_received).map_err(RunError::from);
+            if let Err(error) = &result {
+                tracing::error!(%error, "block producer failed");
+            }
+            let _ = done.send(result);
+        })
+        .map_err(RunError::ProducerThread)?;
+    Ok((stop, done_received))
+}
+
+fn flatten(result: Result<ProducerResult, oneshot::error::RecvError>) -> ProducerResult {
+    // The sender is dropped without a value only when the thread panicked.
+    result.unwrap_or(Err(RunError::ProducerPanicked))
+}
+
+fn flatten_server(result: Result<std::io::Result<()>, tokio::task::JoinError>) -> Result<(), RunError> {
+    match result {
+        Ok(Ok(())) => Ok(()),
+        other => Err(server_error(other)),
+    }
+}
+
+fn server_error(result: Result<std::io::Result<()>, tokio::task::JoinError>) -> RunError {
+    match result {
+        Ok(Ok(())) => RunError::Serve(std::io::Error::other("the server stopped without a shutdown signal")),
+        Ok(Err(error)) => RunError::Serve(error),
+        Err(error) => RunError::Serve(std::io::Error::other(error.to_string())),
+    }
+}
+
+async fn wait_for_true(mut flag: watch::Receiver<bool>) {
+    // An error means the sender is gone, which also means stop.
+    let _ = flag.wait_for(|stop| *stop).await;
+}
