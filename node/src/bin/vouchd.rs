@@ -1,1 +1,223 @@
-fn main() {}
+//! `vouchd`: the Vouch validator node. `init` creates a node home, `start` runs the
+//! chain and its HTTP API; docs/OPERATING.md describes both.
+
+use std::io::IsTerminal;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use tracing_subscriber::EnvFilter;
+use vouch_node::daemon::chain::ChainApp;
+use vouch_node::daemon::config::Config;
+use vouch_node::daemon::dev::{self, DevKeys};
+use vouch_node::daemon::home::{Home, InitOptions, LoadedHome};
+use vouch_node::daemon::lock::HomeLock;
+use vouch_node::daemon::producer::system_clock;
+use vouch_node::daemon::run::{self, RunOptions};
+use vouch_protocol::signing::ChainId;
+
+#[derive(Parser)]
+#[command(name = "vouchd", version, about = "The Vouch validator node")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create a node home: config.toml, genesis.json and node_key.json.
+    Init(InitArgs),
+    /// Run the chain and its HTTP API until SIGINT or SIGTERM.
+    Start(StartArgs),
+}
+
+#[derive(Args)]
+struct InitArgs {
+    /// The home folder to create; it must be new or empty.
+    #[arg(long, value_name = "DIR")]
+    home: PathBuf,
+    /// The chain id: 1 to 64 characters of a-z, 0-9 and -.
+    #[arg(long, value_name = "ID")]
+    chain_id: String,
+    /// The validator's name in the genesis.
+    #[arg(long, value_name = "NAME", default_value = "validator")]
+    validator_name: String,
+    /// The validator's bonded stake.
+    #[arg(long, value_name = "N", default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..))]
+    stake: u64,
+}
+
+#[derive(Args)]
+struct StartArgs {
+    /// The node home; with --dev, an empty or new folder becomes a dev home.
+    #[arg(long, value_name = "DIR", required_unless_present = "dev")]
+    home: Option<PathBuf>,
+    /// Run a single-validator development chain, in a throwaway home unless --home is given.
+    #[arg(long)]
+    dev: bool,
+    /// Listen on this address instead of api.address, IP:PORT (port 0 picks a free port).
+    #[arg(long, value_name = "HOST:PORT")]
+    api_addr: Option<SocketAddr>,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Init(args) => init(args),
+        Command::Start(args) => start(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Logs to stderr at `level` unless `RUST_LOG` is set.
+fn init_logging(level: &str) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
+    let ansi = std::io::stderr().is_terminal();
+    tracing_subscriber::fmt().with_env_filter(filter).with_ansi(ansi).with_writer(std::io::stderr).init();
+}
+
+fn now_unix_ms() -> u64 {
+    (system_clock())()
+}
+
+fn init(args: InitArgs) -> anyhow::Result<()> {
+    init_logging(&Config::default().log.level);
+    let chain_id = ChainId::new(&args.chain_id).context("--chain-id")?;
+    let home = Home::new(&args.home);
+    let options = InitOptions {
+        chain_id,
+        validator_name: args.validator_name,
+        stake: args.stake,
+        genesis_time_unix_ms: now_unix_ms(),
+        attesters: Vec::new(),
+        node_key: None,
+        config: Config::default(),
+    };
+    let genesis = home.init(options)?;
+    let validator = &genesis.validators[0];
+    println!("initialized {} for chain {}", home.dir().display(), genesis.chain_id);
+    println!("  validator {} with stake {}, key {}", validator.name, validator.stake, validator.public_key);
+    println!("start it with: vouchd start --home {}", home.dir().display());
+    Ok(())
+}
+
+/// The home that `start` runs, and the temporary folder that holds it in dev mode.
+struct StartHome {
+    home: Home,
+    throwaway: Option<tempfile::TempDir>,
+}
+
+fn start(args: StartArgs) -> anyhow::Result<()> {
+    let StartHome { home, throwaway } = resolve_home(&args)?;
+    let level = Config::read(&home.config_path()).map(|config| config.log.level).unwrap_or_default();
+    init_logging(if level.is_empty() { "info" } else { &level });
+
+    if !home.is_initialized() {
+        anyhow::bail!(
+            "{} is not a node home (no config.toml); run `vouchd init --home {0}` first",
+            home.dir().display()
+        );
+    }
+    let lock = HomeLock::acquire(home.dir())?;
+    let loaded = home.load()?;
+    let address = match args.api_addr {
+        Some(address) => address,
+        None => loaded.config.api_address()?,
+    };
+    let options = RunOptions::from_config(&loaded.config, system_clock())?;
+    let app = open_app(&home, &loaded)?;
+
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().thread_name("vouchd-api").build()?;
+    runtime.block_on(async {
+        let listener = run::bind(address).await?;
+        let local = listener.local_addr()?;
+        print_started(&args, &home, &loaded, local, app.tip().height.0, throwaway.is_some());
+        tracing::info!(address = %local, home = %home.dir().display(), chain_id = %loaded.genesis.chain_id, "API listening");
+        run::serve(app, loaded.node_key, listener, options, shutdown_signal()).await?;
+        anyhow::Ok(())
+    })?;
+    drop(lock);
+    drop(throwaway);
+    Ok(())
+}
+
+/// Picks the home to start: `--home`, or with `--dev` and no `--home` a new temporary
+/// folder. In dev mode a home that is not initialized becomes a dev home.
+fn resolve_home(args: &StartArgs) -> anyhow::Result<StartHome> {
+    let (home, throwaway) = match (&args.home, args.dev) {
+        (Some(dir), _) => (Home::new(dir), None),
+        (None, _) => {
+            let temp = tempfile::Builder::new().prefix("vouchd-dev-").tempdir().context("creating the dev home")?;
+            (Home::new(temp.path()), Some(temp))
+        }
+    };
+    if args.dev && !home.is_initialized() {
+        let keys = DevKeys::generate()?;
+        home.init(dev::init_options(keys, now_unix_ms()))?;
+    }
+    Ok(StartHome { home, throwaway })
+}
+
+fn print_started(
+    args: &StartArgs,
+    home: &Home,
+    loaded: &LoadedHome,
+    address: SocketAddr,
+    height: u64,
+    throwaway: bool,
+) {
+    if args.dev {
+        print!("{}", dev::banner(address, home.dir(), throwaway, height));
+    } else {
+        println!("vouchd: chain {} at height {height}", loaded.genesis.chain_id);
+        println!("  API      http://{address}");
+        println!("  home     {}", home.dir().display());
+    }
+}
+
+/// Opens the ledger state machine of `home`.
+// TODO: open `vouch_node::app::App<SledBackend>` here once the app is merged, with the
+// ledger database at `loaded.config.data_dir(home.dir())` (sled cache of
+// `storage.cache_bytes`) and the runtime config
+// `RuntimeConfig { limits: loaded.genesis.policy_limits.clone(), ..loaded.config.runtime_config() }`.
+fn open_app(home: &Home, loaded: &LoadedHome) -> anyhow::Result<Arc<dyn ChainApp>> {
+    let data_dir = loaded.config.data_dir(home.dir());
+    anyhow::bail!(
+        "this build of vouchd has no ledger state machine yet, so it cannot open the ledger at {}",
+        data_dir.display()
+    )
+}
+
+/// Completes on the first SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::warn!(%error, "cannot listen for SIGTERM; stop vouchd with SIGINT");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    let interrupt = async {
+        if let Err(error) = tokio::signal::ctrl_c().await {
+            tracing::warn!(%error, "cannot listen for SIGINT; stop vouchd with SIGTERM");
+            std::future::pending::<()>().await;
+        }
+    };
+    tokio::select! {
+        () = interrupt => tracing::info!(signal = "SIGINT", "shutdown requested"),
+        () = terminate => tracing::info!(signal = "SIGTERM", "shutdown requested"),
+    }
+}

@@ -2,6 +2,7 @@
 
 pub mod chain;
 pub mod config;
+pub mod dev;
 pub mod home;
 pub mod http;
 pub mod lock;
