@@ -384,3 +384,38 @@ impl DoubleApp {
         Ok(BlockOutcome { tx_outcomes: outcomes })
     }
 }
+
+/// Sends one HTTP/1.1 request over a new loopback connection and returns the status
+/// code and the body; the connection closes after the answer.
+pub fn http_request(address: std::net::SocketAddr, method: &str, path: &str, body: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+
+    let mut stream = std::net::TcpStream::connect(address).expect("connect to the node");
+    stream.set_read_timeout(Some(Duration::from_secs(60))).expect("timeout");
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).expect("send");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("read");
+
+    let status: u16 = response.split(' ').nth(1).and_then(|code| code.parse().ok()).expect("status line");
+    let (head, rest) = response.split_once("\r\n\r\n").expect("header end");
+    let body =
+        if head.to_ascii_lowercase().contains("transfer-encoding: chunked") { dechunk(rest) } else { rest.to_owned() };
+    (status, body)
+}
+
+fn dechunk(mut text: &str) -> String {
+    let mut body = String::new();
+    while let Some((size, rest)) = text.split_once("\r\n") {
+        let size = usize::from_str_radix(size.trim(), 16).expect("chunk size");
+        if size == 0 {
+            break;
+        }
+        body.push_str(&rest[..size]);
+        text = &rest[size + 2..];
+    }
+    body
+}
