@@ -12,7 +12,9 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
+use vouch_keyring::{KeyName, Keyring};
 use vouch_protocol::input::read_file_bounded;
+use vouch_protocol::keys::SigningKey;
 use vouch_protocol::keys::sslib::parse_private_key_json;
 
 /// Maximum size of a private key file in bytes.
@@ -63,10 +65,16 @@ struct NodeArgs {
 struct SubmitArgs {
     #[command(flatten)]
     node: NodeArgs,
-    /// The registered attester's private key, in securesystemslib JSON (`vouch keys
-    /// export NAME --private`).
+    /// The registered attester's key in the CLI keyring; it must be unencrypted, as the
+    /// `dev` key that `vouchd start --dev` places there is.
+    #[arg(long, default_value = "dev", conflicts_with = "key_file")]
+    key: String,
+    /// The CLI keyring folder.
+    #[arg(long, env = "VOUCH_KEYRING", value_name = "DIR")]
+    keyring: Option<PathBuf>,
+    /// The attester's private key in securesystemslib JSON, in place of `--key`.
     #[arg(long)]
-    key_file: PathBuf,
+    key_file: Option<PathBuf>,
     /// Number of attestations, one per image.
     #[arg(long, default_value_t = 300_000)]
     count: u64,
@@ -109,9 +117,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 fn submit(args: SubmitArgs) -> anyhow::Result<()> {
-    let source_name = args.key_file.display().to_string();
-    let bytes = read_file_bounded(&args.key_file, KEY_FILE_BYTES_MAX)?;
-    let (key, _) = parse_private_key_json(&source_name, &bytes)?;
+    let key = attester_key(&args)?;
     let run = submit::SubmitRun {
         address: http::node_address(&args.node.node)?,
         run: args.node.run,
@@ -132,6 +138,22 @@ fn submit(args: SubmitArgs) -> anyhow::Result<()> {
         println!("rejected {code}: {count}");
     }
     Ok(())
+}
+
+fn attester_key(args: &SubmitArgs) -> anyhow::Result<SigningKey> {
+    if let Some(path) = &args.key_file {
+        let bytes = read_file_bounded(path, KEY_FILE_BYTES_MAX)?;
+        return Ok(parse_private_key_json(&path.display().to_string(), &bytes)?.0);
+    }
+    let keyring = Keyring::open(args.keyring.clone())?;
+    let name = KeyName::parse(&args.key)?;
+    let file = keyring.load(&name)?;
+    file.unlock(None).with_context(|| {
+        format!(
+            "key {name} in {} is encrypted or unreadable; the load tool needs an unencrypted key",
+            keyring.dir().display()
+        )
+    })
 }
 
 fn query(args: QueryArgs) -> anyhow::Result<()> {
