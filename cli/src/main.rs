@@ -5,7 +5,6 @@
 //! exit with code 2.
 
 mod commands;
-mod keyring;
 mod output;
 mod passphrase;
 
@@ -13,13 +12,13 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::Context;
 use clap::{ArgAction, Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
+use vouch_keyring::Keyring;
+
 use commands::attest::AttestArgs;
 use commands::keys::KeysCommand;
-use keyring::Keyring;
 
 /// Exit code of a failed command; clap exits with 2 for usage errors.
 const EXIT_FAILURE: u8 = 1;
@@ -62,21 +61,11 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
-    let keyring = Keyring::new(keyring_dir(cli.keyring)?);
+    let keyring = Keyring::open(cli.keyring)?;
     match cli.command {
         Command::Keys(command) => commands::keys::run(command, &keyring),
         Command::Attest(args) => commands::attest::run(*args, &keyring),
     }
-}
-
-/// Returns `--keyring`, `VOUCH_KEYRING` or the default under the user's config folder.
-fn keyring_dir(flag: Option<PathBuf>) -> anyhow::Result<PathBuf> {
-    if let Some(dir) = flag {
-        return Ok(dir);
-    }
-    let config = dirs::config_dir()
-        .context("cannot find the user's config folder (is HOME set?); pass --keyring DIR or set VOUCH_KEYRING")?;
-    Ok(config.join("vouch").join("keyring"))
 }
 
 /// Logs to stderr at warn, debug (`-v`) or trace (`-vv`), unless RUST_LOG is set.

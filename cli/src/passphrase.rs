@@ -1,18 +1,12 @@
-//! Passphrases for the keyring, read from `--passphrase-file`, `VOUCH_PASSPHRASE` or a
-//! prompt without echo, never from a command-line argument.
+//! Command-line options that choose where a key's passphrase comes from. The reading
+//! itself is in [`vouch_keyring::passphrase`].
 
-use std::io::IsTerminal;
 use std::path::PathBuf;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
+use vouch_keyring::passphrase::{self, Prompt};
+use vouch_keyring::{KdfParams, KeyName, Protection};
 use zeroize::Zeroizing;
-
-use crate::keyring::{KdfParams, KeyName, Protection};
-
-/// Environment variable that holds a passphrase for non-interactive use.
-pub const PASSPHRASE_ENV: &str = "VOUCH_PASSPHRASE";
-/// Largest passphrase file read, in bytes.
-pub const PASSPHRASE_FILE_BYTES_MAX: u64 = 4096;
 
 /// Where to read the passphrase of an encrypted key.
 #[derive(clap::Args, Debug)]
@@ -21,6 +15,14 @@ pub struct PassphraseArgs {
     /// instead of $VOUCH_PASSPHRASE or a prompt.
     #[arg(long, value_name = "FILE")]
     pub passphrase_file: Option<PathBuf>,
+}
+
+impl PassphraseArgs {
+    /// Reads the passphrase for key `name` from `--passphrase-file`, else from
+    /// `VOUCH_PASSPHRASE`, else from a prompt when stdin is a terminal.
+    pub fn read(&self, name: &KeyName, prompt: Prompt) -> anyhow::Result<Zeroizing<Vec<u8>>> {
+        Ok(passphrase::read_passphrase(self.passphrase_file.as_deref(), name, prompt)?)
+    }
 }
 
 /// How to protect a key that is being generated or imported.
@@ -70,7 +72,7 @@ impl NewKeyArgs {
             return Ok(NewKeyProtection::Unencrypted);
         }
         let kdf = self.kdf_params()?;
-        let passphrase = read_passphrase(&self.passphrase, name, Prompt::NewKey)?;
+        let passphrase = self.passphrase.read(name, Prompt::NewKey)?;
         Ok(NewKeyProtection::Passphrase(passphrase, kdf))
     }
 
@@ -91,95 +93,5 @@ impl NewKeyArgs {
             );
         }
         Ok(kdf)
-    }
-}
-
-/// Whether the passphrase unlocks an existing key or protects a new one.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub enum Prompt {
-    /// Ask once.
-    Unlock,
-    /// Ask twice and compare.
-    NewKey,
-}
-
-/// Reads a passphrase for key `name`: from `--passphrase-file`, else from
-/// `VOUCH_PASSPHRASE`, else from a prompt when stdin is a terminal.
-pub fn read_passphrase(args: &PassphraseArgs, name: &KeyName, prompt: Prompt) -> anyhow::Result<Zeroizing<Vec<u8>>> {
-    let passphrase = if let Some(path) = &args.passphrase_file {
-        read_passphrase_file(path)?
-    } else if let Some(value) = std::env::var_os(PASSPHRASE_ENV) {
-        Zeroizing::new(value.into_encoded_bytes())
-    } else if std::io::stdin().is_terminal() {
-        prompt_passphrase(name, prompt)?
-    } else {
-        bail!(
-            "key `{name}` needs a passphrase: set {PASSPHRASE_ENV}, pass --passphrase-file FILE, or run in a terminal{}",
-            if prompt == Prompt::NewKey { ", or pass --no-passphrase to store the key unencrypted" } else { "" }
-        );
-    };
-    if passphrase.is_empty() {
-        bail!(
-            "the passphrase for key `{name}` is empty; choose a non-empty passphrase{}",
-            if prompt == Prompt::NewKey { " or pass --no-passphrase" } else { "" }
-        );
-    }
-    Ok(passphrase)
-}
-
-/// Reads a passphrase file, dropping one final `\n` or `\r\n`.
-fn read_passphrase_file(path: &std::path::Path) -> anyhow::Result<Zeroizing<Vec<u8>>> {
-    let mut bytes = Zeroizing::new(vouch_protocol::input::read_file_bounded(path, PASSPHRASE_FILE_BYTES_MAX)?);
-    if bytes.last() == Some(&b'\n') {
-        bytes.pop();
-        if bytes.last() == Some(&b'\r') {
-            bytes.pop();
-        }
-    }
-    Ok(bytes)
-}
-
-/// Asks on the terminal without echo; a new key's passphrase is asked twice.
-fn prompt_passphrase(name: &KeyName, prompt: Prompt) -> anyhow::Result<Zeroizing<Vec<u8>>> {
-    let first = Zeroizing::new(
-        rpassword::prompt_password(format!("Passphrase for key `{name}`: "))
-            .context("cannot read the passphrase from the terminal")?,
-    );
-    if prompt == Prompt::NewKey {
-        let second = Zeroizing::new(
-            rpassword::prompt_password("Repeat the passphrase: ")
-                .context("cannot read the passphrase from the terminal")?,
-        );
-        if *first != *second {
-            bail!("the two passphrases for key `{name}` differ; run the command again");
-        }
-    }
-    Ok(Zeroizing::new(first.as_bytes().to_vec()))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn file_drops_one_final_newline() {
-        let dir = tempfile::tempdir().unwrap();
-        let cases: [(&[u8], &[u8]); 4] = [(b"pw\n", b"pw"), (b"pw\r\n", b"pw"), (b"pw", b"pw"), (b"pw\n\n", b"pw\n")];
-        for (content, expected) in cases {
-            let path = dir.path().join("pass");
-            std::fs::write(&path, content).unwrap();
-            assert_eq!(&read_passphrase_file(&path).unwrap()[..], expected);
-        }
-    }
-
-    #[test]
-    fn file_size_limit_at_and_past_edge() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("pass");
-        std::fs::write(&path, vec![b'x'; PASSPHRASE_FILE_BYTES_MAX as usize]).unwrap();
-        assert!(read_passphrase_file(&path).is_ok());
-        std::fs::write(&path, vec![b'x'; PASSPHRASE_FILE_BYTES_MAX as usize + 1]).unwrap();
-        let error = read_passphrase_file(&path).unwrap_err();
-        assert!(error.to_string().contains("over the limit of 4096 bytes"), "{error}");
     }
 }

@@ -313,3 +313,36 @@ fn list_skips_unreadable_key_file() {
     assert_eq!(keys[0]["keyid"], keyid.as_str());
     assert!(run.stderr.contains("broken.json"), "{}", run.stderr);
 }
+
+/// Builds `vouch ARGS` without `--keyring`, with HOME and XDG_CONFIG_HOME inside the
+/// test's temporary folder.
+fn command_without_keyring_flag(vouch: &Vouch, args: &[&str]) -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_vouch"));
+    command
+        .args(args)
+        .env_remove("VOUCH_PASSPHRASE")
+        .env_remove("VOUCH_KEYRING")
+        .env_remove("RUST_LOG")
+        .env("HOME", vouch.path("home"))
+        .env("XDG_CONFIG_HOME", vouch.path("config"))
+        .stdin(std::process::Stdio::null());
+    command
+}
+
+#[test]
+fn keyring_env_names_the_folder() {
+    let vouch = Vouch::new();
+    let mut command = command_without_keyring_flag(&vouch, &["keys", "generate", "ci", "--no-passphrase"]);
+    command.env("VOUCH_KEYRING", vouch.path("from-env"));
+    vouch.run_command(command).success();
+    assert!(vouch.path("from-env").join("ci.json").is_file());
+    assert!(!vouch.path("config").exists());
+}
+
+#[test]
+fn keyring_defaults_to_config_folder() {
+    let vouch = Vouch::new();
+    let command = command_without_keyring_flag(&vouch, &["keys", "generate", "ci", "--no-passphrase"]);
+    vouch.run_command(command).success();
+    assert!(vouch.path("config").join("vouch/keyring/ci.json").is_file());
+}

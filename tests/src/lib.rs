@@ -1,2 +1,43 @@
 //! Helpers shared by the black-box tests: where the built binaries, the corpus and
-//! the Python tools live.
+//! the Python tools live, and a `vouchd --dev` process to test against.
+
+mod dev_node;
+
+use std::path::{Path, PathBuf};
+
+pub use dev_node::DevNode;
+
+/// Returns the path of a binary that cargo built beside the running test executable.
+pub fn binary(name: &str) -> PathBuf {
+    let test_exe = std::env::current_exe().expect("path of the test executable");
+    let profile_dir = test_exe.parent().and_then(Path::parent).expect("the test runs from target/<profile>/deps");
+    let binary = profile_dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        binary.exists(),
+        "{} is missing; build it first with `cargo build --workspace` (scripts/test does)",
+        binary.display()
+    );
+    binary
+}
+
+/// Returns the corpus folder from `VOUCH_CORPUS`, or prints why the test is skipped.
+pub fn corpus() -> Option<PathBuf> {
+    match std::env::var_os("VOUCH_CORPUS") {
+        Some(path) => Some(PathBuf::from(path)),
+        None => {
+            println!("skipped: VOUCH_CORPUS is not set (point it at the shared corpus folder)");
+            None
+        }
+    }
+}
+
+/// Returns the `.json` files of a corpus folder, sorted.
+pub fn json_files(folder: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(folder)
+        .unwrap_or_else(|error| panic!("cannot list {}: {error}", folder.display()))
+        .map(|entry| entry.expect("directory entries are readable").path())
+        .filter(|path| path.extension().is_some_and(|extension| extension == "json"))
+        .collect();
+    files.sort();
+    files
+}

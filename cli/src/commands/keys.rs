@@ -6,15 +6,16 @@ use std::time::SystemTime;
 
 use anyhow::{Context, bail};
 use serde::Serialize;
+use vouch_keyring::passphrase::Prompt;
+use vouch_keyring::{
+    KeyFile, KeyKind, KeyName, Keyring, WriteError, crypto, validate_keyid_hash_algorithms, write_secret_file,
+};
 use vouch_protocol::keys::KeyError;
 use vouch_protocol::keys::sslib::{self, KEYID_HASH_ALGORITHMS, KeyForm};
 use zeroize::Zeroizing;
 
-use crate::keyring::{
-    KeyFile, KeyKind, KeyName, Keyring, WriteError, crypto, validate_keyid_hash_algorithms, write_secret_file,
-};
 use crate::output::{self, OutputFormat};
-use crate::passphrase::{NewKeyArgs, PassphraseArgs, Prompt, read_passphrase};
+use crate::passphrase::{NewKeyArgs, PassphraseArgs};
 
 /// Largest securesystemslib key file that `keys import` reads, in bytes.
 pub const IMPORT_FILE_BYTES_MAX: u64 = 64 * 1024;
@@ -155,7 +156,7 @@ fn list(args: ListArgs, keyring: &Keyring) -> anyhow::Result<()> {
     }
 }
 
-fn summarize(key: &KeyFile) -> Result<KeySummary, crate::keyring::KeyringError> {
+fn summarize(key: &KeyFile) -> Result<KeySummary, vouch_keyring::KeyringError> {
     let kind = key.kind();
     Ok(KeySummary {
         name: key.name.to_string(),
@@ -245,7 +246,7 @@ fn export(args: ExportArgs, keyring: &Keyring) -> anyhow::Result<()> {
     }
 
     let passphrase = match key.kind() {
-        KeyKind::Encrypted => Some(read_passphrase(&args.passphrase, &name, Prompt::Unlock)?),
+        KeyKind::Encrypted => Some(args.passphrase.read(&name, Prompt::Unlock)?),
         KeyKind::Unencrypted | KeyKind::PublicOnly => None,
     };
     let signing_key = key.unlock(passphrase.as_deref().map(Vec::as_slice))?;
@@ -297,7 +298,7 @@ fn confirm_delete(name: &KeyName, path: &std::path::Path) -> anyhow::Result<bool
 fn reject_existing(keyring: &Keyring, name: &KeyName, force: bool) -> anyhow::Result<()> {
     let path = keyring.key_path(name);
     if !force && path.exists() {
-        return Err(crate::keyring::KeyringError::AlreadyExists { name: name.clone(), path }.into());
+        return Err(vouch_keyring::KeyringError::AlreadyExists { name: name.clone(), path }.into());
     }
     Ok(())
 }

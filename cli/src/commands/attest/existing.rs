@@ -11,11 +11,10 @@
 use std::fmt;
 
 use anyhow::bail;
+use vouch_keyring::{KeyFile, KeyName, Keyring};
 use vouch_protocol::dsse::{Envelope, EnvelopeSignature};
 use vouch_protocol::keys::sslib::KeyForm;
 use vouch_protocol::keys::{KeyId, PublicKey, Signature};
-
-use crate::keyring::{KeyFile, KeyName, Keyring};
 
 /// A keyring key that can check signatures: every key, public-only ones included.
 pub struct KnownKey {

@@ -16,9 +16,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail};
 use clap::ArgGroup;
+use vouch_keyring::{KeyName, Keyring};
 use vouch_protocol::InputError;
 
-use crate::keyring::{KeyName, Keyring};
 use crate::passphrase::PassphraseArgs;
 
 /// Options of `vouch attest`.

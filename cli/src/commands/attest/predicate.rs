@@ -5,6 +5,7 @@ use std::path::Path;
 
 use anyhow::{Context, bail};
 use serde::Serialize;
+use vouch_keyring::Keyring;
 use vouch_protocol::InputError;
 use vouch_protocol::dsse::{ENVELOPE_BYTES_MAX, PAYLOAD_BYTES_MAX};
 use vouch_protocol::facts::{self, Facts};
@@ -15,7 +16,6 @@ use super::image::Target;
 use super::sign::Unsigned;
 use super::summary::Summary;
 use super::{AttestArgs, document, review, statement, vuln};
-use crate::keyring::Keyring;
 
 /// A statement or envelope ready to sign, with its summary.
 pub struct Prepared {

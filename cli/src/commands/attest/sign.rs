@@ -3,12 +3,13 @@
 use std::path::Path;
 
 use anyhow::{Context, bail};
+use vouch_keyring::passphrase::Prompt;
+use vouch_keyring::{KeyFile, KeyKind};
 use vouch_protocol::dsse::{Envelope, PAYLOAD_BYTES_MAX};
 use vouch_protocol::intoto::PAYLOAD_TYPE;
 use vouch_protocol::keys::{KeyId, SigningKey};
 
-use crate::keyring::{KeyFile, KeyKind};
-use crate::passphrase::{PassphraseArgs, Prompt, read_passphrase};
+use crate::passphrase::PassphraseArgs;
 
 /// Input to sign: a new statement, or an envelope that gets one more signature.
 pub enum Unsigned {
@@ -27,7 +28,7 @@ impl Signer {
     /// Checks that `key` contains a private key and computes its key id.
     pub fn check(key: &KeyFile) -> anyhow::Result<Signer> {
         if key.kind() == KeyKind::PublicOnly {
-            return Err(crate::keyring::KeyringError::PublicOnly { name: key.name.clone() }.into());
+            return Err(vouch_keyring::KeyringError::PublicOnly { name: key.name.clone() }.into());
         }
         Ok(Signer { keyid: key.keyid()? })
     }
@@ -40,7 +41,7 @@ impl Signer {
     /// Decrypts the private key, reading a passphrase only when it is encrypted.
     pub fn unlock(&self, key: &KeyFile, passphrase: &PassphraseArgs) -> anyhow::Result<SigningKey> {
         let passphrase = match key.kind() {
-            KeyKind::Encrypted => Some(read_passphrase(passphrase, &key.name, Prompt::Unlock)?),
+            KeyKind::Encrypted => Some(passphrase.read(&key.name, Prompt::Unlock)?),
             KeyKind::Unencrypted | KeyKind::PublicOnly => None,
         };
         Ok(key.unlock(passphrase.as_deref().map(Vec::as_slice))?)

@@ -4,6 +4,7 @@
 use std::path::Path;
 
 use anyhow::bail;
+use vouch_keyring::Keyring;
 use vouch_protocol::dsse::Envelope;
 use vouch_protocol::facts::{self, Facts};
 use vouch_protocol::intoto::{PAYLOAD_TYPE, Statement};
@@ -13,7 +14,6 @@ use super::image::Target;
 use super::predicate::{EMBEDDED_INPUT_LIMIT, ENVELOPE_INPUT_LIMIT, Prepared, read_input};
 use super::sign::Unsigned;
 use super::summary::{Summary, format_counts};
-use crate::keyring::Keyring;
 
 /// Reads an unsigned in-toto statement about `target`; its exact bytes are signed.
 pub fn prepare_statement(path: &Path, target: &Target, max_input_bytes: u64) -> anyhow::Result<Prepared> {

@@ -1,12 +1,12 @@
 //! The short human summary that `vouch attest` prints on stderr.
 
+use vouch_keyring::KeyName;
 use vouch_protocol::dsse::Envelope;
 use vouch_protocol::facts::SeverityCounts;
 use vouch_protocol::facts::severity::Severity;
 use vouch_protocol::keys::KeyId;
 
 use super::image::Target;
-use crate::keyring::KeyName;
 
 /// Summary of an attestation beyond its subject: the predicate type and lines that depend on
 /// the input kind (severity counts, component count, builder, decision).

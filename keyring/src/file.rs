@@ -262,7 +262,7 @@ fn decode_hex<const N: usize>(text: &str) -> Result<[u8; N], String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::keyring::crypto;
+    use crate::crypto;
 
     fn sample(secret: Secret, public_key: [u8; 32]) -> KeyFile {
         let keyid_hash_algorithms = Some(vec!["sha256".to_owned(), "sha512".to_owned()]);

@@ -11,10 +11,14 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{ErrorKind, Write};
 use std::path::{Path, PathBuf};
 
+use std::time::SystemTime;
+
+use vouch_protocol::keys::SigningKey;
+use vouch_protocol::keys::sslib::KEYID_HASH_ALGORITHMS;
 use zeroize::Zeroizing;
 
 use super::file::KeyFile;
-use super::{KeyName, KeyringError};
+use super::{KeyKind, KeyName, KeyringError, Protection};
 
 /// Largest key file read, in bytes; a real key file is under 1 KiB.
 pub const KEY_FILE_BYTES_MAX: u64 = 64 * 1024;
@@ -100,6 +104,41 @@ impl Keyring {
         Ok(path)
     }
 
+    /// Stores `key` unencrypted under `name`, for development keys that programs such as
+    /// `vouchd --dev` create. The key id uses the same securesystemslib form as
+    /// `vouch keys generate`. Storing a key that is already there under `name` changes
+    /// nothing, and a public-only file of the same key gets the private key. Any other
+    /// key under `name` is kept, and the call fails with [`KeyringError::OtherKeyExists`].
+    pub fn store_unencrypted(&self, name: &KeyName, key: &SigningKey) -> Result<Stored, KeyringError> {
+        let algorithms = Some(KEYID_HASH_ALGORITHMS.map(str::to_owned).to_vec());
+        let file =
+            KeyFile::new_private(name.clone(), &key.seed(), algorithms, Protection::Unencrypted, SystemTime::now())?;
+        match self.save(&file, false) {
+            Ok(path) => return Ok(Stored::Created(path)),
+            Err(KeyringError::AlreadyExists { .. }) => {}
+            Err(error) => return Err(error),
+        }
+
+        let existing = self.load(name)?;
+        let path = self.key_path(name);
+        if existing.public_key != file.public_key {
+            return Err(KeyringError::OtherKeyExists { name: name.clone(), path });
+        }
+        if existing.kind() != KeyKind::PublicOnly {
+            return Ok(Stored::AlreadyPresent(path));
+        }
+        // The public-only file's key id form is kept, so its key id does not change.
+        let upgraded = KeyFile::new_private(
+            name.clone(),
+            &key.seed(),
+            existing.keyid_hash_algorithms,
+            Protection::Unencrypted,
+            existing.created,
+        )?;
+        let path = self.save(&upgraded, true)?;
+        Ok(Stored::Created(path))
+    }
+
     /// Removes key `name`'s file.
     pub fn delete(&self, name: &KeyName) -> Result<PathBuf, KeyringError> {
         let path = self.key_path(name);
@@ -137,6 +176,15 @@ impl Keyring {
             Err(error) => Err(KeyringError::io(&self.dir, error)),
         }
     }
+}
+
+/// Outcome of [`Keyring::store_unencrypted`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Stored {
+    /// The key file was written at this path.
+    Created(PathBuf),
+    /// The file at this path already contained the same signing key and was left as it is.
+    AlreadyPresent(PathBuf),
 }
 
 /// Error from [`write_secret_file`].
@@ -256,3 +304,81 @@ fn set_file_mode(_options: &mut OpenOptions) {}
 
 #[cfg(not(unix))]
 fn warn_if_group_or_world_accessible(_path: &Path, _expected: u32) {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn name(text: &str) -> KeyName {
+        KeyName::parse(text).unwrap()
+    }
+
+    #[test]
+    fn store_unencrypted_creates_signing_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let keyring = Keyring::new(dir.path().join("keyring"));
+        let key = SigningKey::from_seed(&[3u8; 32]);
+
+        let stored = keyring.store_unencrypted(&name("dev"), &key).unwrap();
+        assert_eq!(stored, Stored::Created(keyring.key_path(&name("dev"))));
+
+        let file = keyring.load(&name("dev")).unwrap();
+        assert_eq!(file.kind(), KeyKind::Unencrypted);
+        assert_eq!(file.public_key, *key.public_key().as_bytes());
+        assert_eq!(*file.unlock(None).unwrap().seed(), [3u8; 32]);
+        let expected_form = KEYID_HASH_ALGORITHMS.map(str::to_owned).to_vec();
+        assert_eq!(file.keyid_hash_algorithms, Some(expected_form));
+    }
+
+    #[test]
+    fn store_unencrypted_twice_keeps_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let keyring = Keyring::new(dir.path().to_owned());
+        let key = SigningKey::from_seed(&[3u8; 32]);
+        keyring.store_unencrypted(&name("dev"), &key).unwrap();
+        let before = fs::read(keyring.key_path(&name("dev"))).unwrap();
+
+        let stored = keyring.store_unencrypted(&name("dev"), &key).unwrap();
+        assert_eq!(stored, Stored::AlreadyPresent(keyring.key_path(&name("dev"))));
+        assert_eq!(fs::read(keyring.key_path(&name("dev"))).unwrap(), before);
+    }
+
+    #[test]
+    fn store_unencrypted_rejects_other_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let keyring = Keyring::new(dir.path().to_owned());
+        keyring.store_unencrypted(&name("dev"), &SigningKey::from_seed(&[3u8; 32])).unwrap();
+        let before = fs::read(keyring.key_path(&name("dev"))).unwrap();
+
+        let error = keyring.store_unencrypted(&name("dev"), &SigningKey::from_seed(&[4u8; 32])).unwrap_err();
+        assert!(matches!(error, KeyringError::OtherKeyExists { .. }), "{error}");
+        assert!(error.to_string().contains("key `dev` already exists"), "{error}");
+        assert_eq!(fs::read(keyring.key_path(&name("dev"))).unwrap(), before);
+    }
+
+    #[test]
+    fn store_unencrypted_completes_public_only_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let keyring = Keyring::new(dir.path().to_owned());
+        let key = SigningKey::from_seed(&[3u8; 32]);
+        let public = KeyFile::new_public(name("dev"), *key.public_key().as_bytes(), None, SystemTime::UNIX_EPOCH);
+        keyring.save(&public, false).unwrap();
+
+        keyring.store_unencrypted(&name("dev"), &key).unwrap();
+        let file = keyring.load(&name("dev")).unwrap();
+        assert_eq!(file.kind(), KeyKind::Unencrypted);
+        assert_eq!(file.keyid_hash_algorithms, None);
+        assert_eq!(file.keyid().unwrap(), public.keyid().unwrap());
+    }
+
+    #[test]
+    fn store_unencrypted_keeps_unreadable_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let keyring = Keyring::new(dir.path().to_owned());
+        fs::write(keyring.key_path(&name("dev")), b"not json").unwrap();
+
+        let error = keyring.store_unencrypted(&name("dev"), &SigningKey::from_seed(&[3u8; 32])).unwrap_err();
+        assert!(error.to_string().contains("dev.json"), "{error}");
+        assert_eq!(fs::read(keyring.key_path(&name("dev"))).unwrap(), b"not json");
+    }
+}

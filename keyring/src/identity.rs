@@ -51,7 +51,7 @@ mod tests {
     use vouch_protocol::keys::sslib::{parse_private_key_json_form, parse_public_key_json_form};
 
     use super::*;
-    use crate::keyring::{KeyName, Protection};
+    use crate::{KeyName, Protection};
 
     fn key_file(algorithms: Option<Vec<String>>) -> (KeyFile, SigningKey) {
         let seed = [5u8; 32];

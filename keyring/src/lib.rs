@@ -1,10 +1,15 @@
 //! The local keyring: ed25519 keys stored one per file, encrypted with a passphrase
 //! unless the user opts out.
+//!
+//! The `vouch` command manages the keys; `vouchd --dev` places its development keys
+//! here with [`Keyring::store_unencrypted`]. docs/KEYS.md describes the file format.
 
 pub mod crypto;
 mod file;
 mod identity;
+mod location;
 mod name;
+pub mod passphrase;
 mod store;
 
 use std::path::PathBuf;
@@ -15,8 +20,9 @@ use zeroize::Zeroizing;
 
 pub use crypto::KdfParams;
 pub use file::{KeyFile, Secret, public_key_of, validate_keyid_hash_algorithms};
+pub use location::{KEYRING_ENV, default_dir};
 pub use name::KeyName;
-pub use store::{Keyring, WriteError, write_secret_file};
+pub use store::{Keyring, Stored, WriteError, write_secret_file};
 
 use crypto::SEED_LEN;
 
@@ -57,6 +63,25 @@ pub enum KeyringError {
     Key { name: KeyName, error: vouch_protocol::keys::KeyError },
     #[error(transparent)]
     Input(#[from] vouch_protocol::InputError),
+    #[error("cannot find the user's config folder (is HOME set?); pass --keyring DIR or set {KEYRING_ENV}")]
+    NoConfigFolder,
+    #[error("key `{name}` already exists at {path} with another public key; delete it or choose another name")]
+    OtherKeyExists { name: KeyName, path: PathBuf },
+    #[error(
+        "key `{name}` needs a passphrase: set {env}, pass --passphrase-file FILE, or run in a terminal{hint}",
+        env = passphrase::PASSPHRASE_ENV,
+        hint = if *new_key { ", or pass --no-passphrase to store the key unencrypted" } else { "" }
+    )]
+    NoPassphrase { name: KeyName, new_key: bool },
+    #[error(
+        "the passphrase for key `{name}` is empty; choose a non-empty passphrase{hint}",
+        hint = if *new_key { " or pass --no-passphrase" } else { "" }
+    )]
+    EmptyPassphrase { name: KeyName, new_key: bool },
+    #[error("the two passphrases for key `{name}` differ; run the command again")]
+    PassphrasesDiffer { name: KeyName },
+    #[error("cannot read the passphrase from the terminal: {0}")]
+    Terminal(std::io::Error),
 }
 
 impl KeyringError {
