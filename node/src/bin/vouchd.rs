@@ -10,6 +10,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
+use vouch_keyring::Keyring;
 use vouch_node::daemon::chain::ChainApp;
 use vouch_node::daemon::config::Config;
 use vouch_node::daemon::dev::{self, DevKeys};
@@ -110,16 +111,20 @@ fn init(args: InitArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The home that `start` runs, and the temporary folder that holds it in dev mode.
+/// The home that `start` runs, the temporary folder that holds it in dev mode, and
+/// the keyring of the dev keys.
 struct StartHome {
     home: Home,
     throwaway: Option<tempfile::TempDir>,
+    keyring: Option<PathBuf>,
 }
 
 fn start(args: StartArgs) -> anyhow::Result<()> {
-    let StartHome { home, throwaway } = resolve_home(&args)?;
-    let level = Config::read(&home.config_path()).map(|config| config.log.level).unwrap_or_default();
-    init_logging(if level.is_empty() { "info" } else { &level });
+    // The level comes from the home's config when it has one; a bad config is
+    // reported by `load` below.
+    let level = args.home.as_ref().and_then(|dir| Config::read(&Home::new(dir).config_path()).ok());
+    init_logging(&level.map_or_else(|| Config::default().log.level, |config| config.log.level));
+    let StartHome { home, throwaway, keyring } = resolve_home(&args)?;
 
     if !home.is_initialized() {
         anyhow::bail!(
@@ -140,7 +145,11 @@ fn start(args: StartArgs) -> anyhow::Result<()> {
     runtime.block_on(async {
         let listener = run::bind(address).await?;
         let local = listener.local_addr()?;
-        print_started(&args, &home, &loaded, local, app.tip().height.0, throwaway.is_some());
+        let height = app.tip().height.0;
+        match &keyring {
+            Some(keyring) => print!("{}", dev::banner(local, home.dir(), keyring, throwaway.is_some(), height)),
+            None => print_started(&home, &loaded, local, height),
+        }
         tracing::info!(address = %local, home = %home.dir().display(), chain_id = %loaded.genesis.chain_id, "API listening");
         run::serve(app, loaded.node_key, listener, options, shutdown_signal()).await?;
         anyhow::Ok(())
@@ -160,28 +169,22 @@ fn resolve_home(args: &StartArgs) -> anyhow::Result<StartHome> {
             (Home::new(temp.path()), Some(temp))
         }
     };
-    if args.dev && !home.is_initialized() {
-        let keys = DevKeys::generate()?;
-        home.init(dev::init_options(keys, now_unix_ms()))?;
+    let mut keyring_dir = None;
+    if args.dev {
+        let keyring = Keyring::open_default().context("opening the CLI keyring for the dev keys")?;
+        if !home.is_initialized() {
+            let keys = DevKeys::from_keyring(&keyring)?;
+            home.init(dev::init_options(keys, now_unix_ms()))?;
+        }
+        keyring_dir = Some(keyring.dir().to_owned());
     }
-    Ok(StartHome { home, throwaway })
+    Ok(StartHome { home, throwaway, keyring: keyring_dir })
 }
 
-fn print_started(
-    args: &StartArgs,
-    home: &Home,
-    loaded: &LoadedHome,
-    address: SocketAddr,
-    height: u64,
-    throwaway: bool,
-) {
-    if args.dev {
-        print!("{}", dev::banner(address, home.dir(), throwaway, height));
-    } else {
-        println!("vouchd: chain {} at height {height}", loaded.genesis.chain_id);
-        println!("  API      http://{address}");
-        println!("  home     {}", home.dir().display());
-    }
+fn print_started(home: &Home, loaded: &LoadedHome, address: SocketAddr, height: u64) {
+    println!("vouchd: chain {} at height {height}", loaded.genesis.chain_id);
+    println!("  API      http://{address}");
+    println!("  home     {}", home.dir().display());
 }
 
 /// Opens the ledger state machine of `home`.

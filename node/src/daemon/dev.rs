@@ -4,8 +4,9 @@
 
 use std::fmt::Write;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
+use vouch_keyring::{KeyKind, KeyName, Keyring, KeyringError};
 use vouch_protocol::keys::SigningKey;
 use vouch_protocol::ledger::GenesisAttester;
 use vouch_protocol::signing::ChainId;
@@ -29,6 +30,24 @@ pub const DEV_SCANNER: &str = "dev";
 /// The reviewer attester's name, in the genesis and in the keyring.
 pub const DEV_REVIEWER: &str = "dev-reviewer";
 
+/// Errors from taking the dev keys from the keyring or storing them there.
+#[derive(Debug, thiserror::Error)]
+pub enum DevKeyError {
+    #[error("dev key `{name}` in keyring {dir}: {source}")]
+    Keyring {
+        name: &'static str,
+        dir: PathBuf,
+        #[source]
+        source: KeyringError,
+    },
+    #[error(
+        "key `{name}` in keyring {dir} is {kind}, but a dev chain signs with it unattended; delete it with `vouch keys delete {name}` or set VOUCH_KEYRING to another folder"
+    )]
+    NotUsable { name: &'static str, dir: PathBuf, kind: &'static str },
+    #[error(transparent)]
+    Generate(#[from] NodeKeyError),
+}
+
 /// The keys of a dev chain.
 #[derive(Debug)]
 pub struct DevKeys {
@@ -42,9 +61,6 @@ pub struct DevKeys {
 
 impl DevKeys {
     /// Generates three new keys.
-    // TODO: take existing keys of these names from the CLI keyring and store new ones
-    // there unencrypted, once the keyring is a library crate the node can use; until
-    // then the attester keys of a dev chain exist only in this process.
     pub fn generate() -> Result<DevKeys, NodeKeyError> {
         Ok(DevKeys {
             validator: node_key::generate()?,
@@ -53,9 +69,42 @@ impl DevKeys {
         })
     }
 
+    /// Takes the keys named `dev-validator`, `dev` and `dev-reviewer` from `keyring`, and
+    /// generates and stores unencrypted the ones that are missing, so that every dev
+    /// chain of one keyring has the same validator and attesters.
+    pub fn from_keyring(keyring: &Keyring) -> Result<DevKeys, DevKeyError> {
+        Ok(DevKeys {
+            validator: take_or_store(keyring, DEV_VALIDATOR)?,
+            scanner: take_or_store(keyring, DEV_SCANNER)?,
+            reviewer: take_or_store(keyring, DEV_REVIEWER)?,
+        })
+    }
+
     /// Returns the keyring names and keys, validator first.
     pub fn named(&self) -> [(&'static str, &SigningKey); 3] {
         [(DEV_VALIDATOR, &self.validator), (DEV_SCANNER, &self.scanner), (DEV_REVIEWER, &self.reviewer)]
+    }
+}
+
+/// Returns the unencrypted key `name` of `keyring`, storing a new one when it has none.
+fn take_or_store(keyring: &Keyring, name: &'static str) -> Result<SigningKey, DevKeyError> {
+    let dir = keyring.dir().to_owned();
+    let keyring_error = |source| DevKeyError::Keyring { name, dir: dir.clone(), source };
+    let key_name = KeyName::parse(name).map_err(keyring_error)?;
+
+    match keyring.load(&key_name) {
+        Ok(file) => match file.kind() {
+            KeyKind::Unencrypted => file.unlock(None).map_err(keyring_error),
+            KeyKind::Encrypted => Err(DevKeyError::NotUsable { name, dir, kind: "encrypted" }),
+            KeyKind::PublicOnly => Err(DevKeyError::NotUsable { name, dir, kind: "a public key only" }),
+        },
+        Err(KeyringError::NotFound { .. }) => {
+            let key = node_key::generate()?;
+            keyring.store_unencrypted(&key_name, &key).map_err(keyring_error)?;
+            tracing::info!(key = name, keyring = %dir.display(), public_key = %key.public_key(), "stored a new dev key");
+            Ok(key)
+        }
+        Err(source) => Err(keyring_error(source)),
     }
 }
 
@@ -90,7 +139,7 @@ pub fn init_options(keys: DevKeys, genesis_time_unix_ms: u64) -> InitOptions {
 
 /// Returns the text that `vouchd start --dev` prints: where the API and the files are,
 /// and the next commands to try.
-pub fn banner(address: SocketAddr, home: &Path, throwaway: bool, height: u64) -> String {
+pub fn banner(address: SocketAddr, home: &Path, keyring: &Path, throwaway: bool, height: u64) -> String {
     let url = format!("http://{address}");
     let genesis = home.join(crate::daemon::home::GENESIS_FILE);
     let image = "registry.example/team/app@sha256:5555555555555555555555555555555555555555555555555555555555555555";
@@ -100,6 +149,7 @@ pub fn banner(address: SocketAddr, home: &Path, throwaway: bool, height: u64) ->
     let removal = if throwaway { " (removed on exit)" } else { "" };
     let _ = writeln!(text, "  home     {}{removal}", home.display());
     let _ = writeln!(text, "  genesis  {}", genesis.display());
+    let _ = writeln!(text, "  keyring  {}", keyring.display());
     let _ =
         writeln!(text, "  keys     {DEV_SCANNER} (scanner), {DEV_REVIEWER} (reviewer), {DEV_VALIDATOR} (validator)");
     let _ = writeln!(text);
@@ -139,8 +189,39 @@ mod tests {
     }
 
     #[test]
+    fn keyring_keys_are_stored_then_reused() {
+        let dir = tempfile::tempdir().expect("temporary folder");
+        let keyring = Keyring::new(dir.path().join("keyring"));
+        let first = DevKeys::from_keyring(&keyring).expect("new keys");
+        for name in [DEV_VALIDATOR, DEV_SCANNER, DEV_REVIEWER] {
+            let file = keyring.load(&KeyName::parse(name).expect("name")).expect("stored");
+            assert_eq!(file.kind(), KeyKind::Unencrypted, "{name}");
+        }
+        let second = DevKeys::from_keyring(&keyring).expect("the same keys");
+        for ((name, a), (_, b)) in first.named().into_iter().zip(second.named()) {
+            assert_eq!(a.public_key(), b.public_key(), "{name}");
+        }
+        assert_ne!(first.scanner.public_key(), first.reviewer.public_key());
+    }
+
+    #[test]
+    fn public_only_keyring_key_is_rejected() {
+        let dir = tempfile::tempdir().expect("temporary folder");
+        let keyring = Keyring::new(dir.path().to_owned());
+        let name = KeyName::parse(DEV_SCANNER).expect("name");
+        let public = *SigningKey::from_seed(&[4; 32]).public_key().as_bytes();
+        let file = vouch_keyring::KeyFile::new_public(name, public, None, std::time::SystemTime::now());
+        keyring.save(&file, false).expect("save");
+        let error = DevKeys::from_keyring(&keyring).expect_err("a public key cannot sign");
+        assert!(matches!(error, DevKeyError::NotUsable { name: "dev", .. }), "{error}");
+        assert!(error.to_string().contains("vouch keys delete dev"), "{error}");
+    }
+
+    #[test]
     fn banner_names_address_and_commands() {
-        let text = banner("127.0.0.1:7070".parse().expect("address"), Path::new("/tmp/dev-home"), true, 3);
+        let address = "127.0.0.1:7070".parse().expect("address");
+        let text = banner(address, Path::new("/tmp/dev-home"), Path::new("/tmp/keys"), true, 3);
+        assert!(text.contains("keyring  /tmp/keys\n"), "{text}");
         assert!(text.contains("API      http://127.0.0.1:7070\n"), "{text}");
         assert!(text.contains("(removed on exit)"), "{text}");
         assert!(text.contains("--key dev --node http://127.0.0.1:7070"), "{text}");
