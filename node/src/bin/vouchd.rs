@@ -111,8 +111,8 @@ fn init(args: InitArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The home that `start` runs, the temporary folder that holds it in dev mode, and
-/// the keyring of the dev keys.
+/// The home that `start` runs, the temporary folder that contains it in dev mode,
+/// and the keyring of the dev keys.
 struct StartHome {
     home: Home,
     throwaway: Option<tempfile::TempDir>,

@@ -38,7 +38,7 @@ pub enum DevKeyError {
         name: &'static str,
         dir: PathBuf,
         #[source]
-        source: KeyringError,
+        source: Box<KeyringError>,
     },
     #[error(
         "key `{name}` in keyring {dir} is {kind}, but a dev chain signs with it unattended; delete it with `vouch keys delete {name}` or set VOUCH_KEYRING to another folder"
@@ -89,7 +89,7 @@ impl DevKeys {
 /// Returns the unencrypted key `name` of `keyring`, storing a new one when it has none.
 fn take_or_store(keyring: &Keyring, name: &'static str) -> Result<SigningKey, DevKeyError> {
     let dir = keyring.dir().to_owned();
-    let keyring_error = |source| DevKeyError::Keyring { name, dir: dir.clone(), source };
+    let keyring_error = |source| DevKeyError::Keyring { name, dir: dir.clone(), source: Box::new(source) };
     let key_name = KeyName::parse(name).map_err(keyring_error)?;
 
     match keyring.load(&key_name) {

@@ -1,9 +1,9 @@
 //! The mempool: checked transactions waiting for a block, in arrival order.
 //!
 //! # Invariants
-//! - At most `txs_max` transactions and `bytes_max` bytes wait; a transaction is
-//!   admitted only after [`ChainApp::check_tx`] accepts it and only if no transaction
-//!   with the same hash waits.
+//! - At most `txs_max` transactions and `bytes_max` bytes wait.
+//! - A transaction is admitted only after [`ChainApp::check_tx`] accepts it, and only
+//!   if no transaction with the same hash waits.
 //! - Transactions leave only through [`Mempool::remove`], which the producer calls
 //!   with every transaction it offered to a committed block, whether the block
 //!   included it or not; so a transaction is offered to at most one block.
@@ -25,7 +25,7 @@ pub struct MempoolLimits {
     pub bytes_max: usize,
 }
 
-/// Why a transaction did not enter the mempool.
+/// A reason a transaction did not enter the mempool.
 #[derive(Debug, thiserror::Error)]
 pub enum MempoolError {
     #[error("transaction {hash} is already waiting for a block")]

@@ -4,7 +4,7 @@
 //! # Shutdown order
 //! 1. The listener stops accepting connections.
 //! 2. The producer finishes the block it is applying, announces it, and stops.
-//! 3. Submissions still waiting for a commit are answered `shutting_down`.
+//! 3. Submissions still waiting for a commit receive `shutting_down`.
 //! 4. Requests in progress finish, for at most [`DRAIN_TIMEOUT`].
 //!
 //! Each block is flushed to disk when it is applied, so nothing is left to flush after
@@ -26,7 +26,7 @@ use crate::daemon::mempool::{Mempool, MempoolLimits};
 use crate::daemon::producer::{Clock, Producer, ProducerConfig, ProducerError};
 use crate::daemon::waiters::CommitWaiters;
 
-/// Longest time that requests in progress may take to finish after a shutdown signal.
+/// Maximum time that requests in progress may take to finish after a shutdown signal.
 pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Errors that stop the node.
@@ -103,7 +103,7 @@ pub async fn bind(address: SocketAddr) -> Result<TcpListener, RunError> {
     TcpListener::bind(address).await.map_err(|error| RunError::Bind { address, error })
 }
 
-/// Why the node is stopping.
+/// The reason the node stops.
 enum StopReason {
     Signal,
     ProducerExited(Result<(), RunError>),

@@ -1,6 +1,6 @@
 //! An in-memory stand-in for the ledger state machine, for the daemon's tests: it
 //! builds real headers and verifies real commit signatures, but its transactions are
-//! plain bytes whose first byte says what the double does with them.
+//! plain bytes whose first byte selects what the double does with them.
 //!
 //! | first byte | check_tx | propose_block |
 //! |---|---|---|
@@ -38,32 +38,32 @@ pub const CHAIN_ID: &str = "vouch-test";
 /// The genesis time of the double, Unix milliseconds.
 pub const GENESIS_TIME_UNIX_MS: u64 = 1_700_000_000_000;
 
-/// The validator key of the double's chain.
+/// Returns the validator key of the double's chain.
 pub fn validator_key() -> SigningKey {
     SigningKey::from_seed(&[42; 32])
 }
 
-/// An attestation transaction of the double about `sha256(label)`.
+/// Returns an attestation transaction of the double about `sha256(label)`.
 pub fn attestation(label: &str) -> Transaction {
     Transaction([b"A", label.as_bytes()].concat())
 }
 
-/// The image of [`attestation`]`(label)`.
+/// Returns the image of [`attestation`]`(label)`.
 pub fn image_of(label: &str) -> Digest {
     Digest::sha256(label.as_bytes())
 }
 
-/// An account transaction of the double.
+/// Returns an account transaction of the double.
 pub fn account_tx(label: &str) -> Transaction {
     Transaction([b"N", label.as_bytes()].concat())
 }
 
-/// A transaction that passes the first check but that the next block leaves out.
+/// Returns a transaction that passes the first check but that the next block leaves out.
 pub fn doomed_tx(label: &str) -> Transaction {
     Transaction([b"D", label.as_bytes()].concat())
 }
 
-/// A transaction that the check rejects.
+/// Returns a transaction that the check rejects.
 pub fn bad_tx(label: &str) -> Transaction {
     Transaction([b"X", label.as_bytes()].concat())
 }
@@ -386,7 +386,7 @@ impl DoubleApp {
 }
 
 /// Sends one HTTP/1.1 request over a new loopback connection and returns the status
-/// code and the body; the connection closes after the answer.
+/// code and the body; the connection closes after the response.
 pub fn http_request(address: std::net::SocketAddr, method: &str, path: &str, body: &str) -> (u16, String) {
     use std::io::{Read, Write};
 

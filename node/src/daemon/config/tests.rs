@@ -129,7 +129,8 @@ fn error_message_names_field_value_and_fix() {
 
 #[test]
 fn range_limits_hold_at_the_edge() {
-    let edges: &[(&str, u64, u64, fn(&mut Config, u64))] = &[
+    type Set = fn(&mut Config, u64);
+    let edges: &[(&str, u64, u64, Set)] = &[
         ("api.body_bytes_max", *BODY_BYTES_RANGE.start(), *BODY_BYTES_RANGE.end(), |c, v| c.api.body_bytes_max = v),
         ("api.concurrency_max", u64::from(*CONCURRENCY_RANGE.start()), u64::from(*CONCURRENCY_RANGE.end()), |c, v| {
             c.api.concurrency_max = v as u32

@@ -31,7 +31,7 @@ pub mod code {
     pub const METHOD_NOT_ALLOWED: &str = "method_not_allowed";
     /// The transaction failed a check; the message starts with the check's own code.
     pub const TX_REJECTED: &str = "tx_rejected";
-    /// The mempool holds as many transactions or bytes as it may.
+    /// The mempool contains its maximum number of transactions or bytes.
     pub const MEMPOOL_FULL: &str = "mempool_full";
     /// The body is larger than `api.body_bytes_max`.
     pub const BODY_TOO_LARGE: &str = "body_too_large";
@@ -41,7 +41,7 @@ pub mod code {
     pub const OVERLOADED: &str = "overloaded";
     /// The node is stopping; the request was not completed.
     pub const SHUTTING_DOWN: &str = "shutting_down";
-    /// The node failed; the message says where.
+    /// The node failed, and the message names the failed step.
     pub const INTERNAL: &str = "internal";
 }
 
@@ -52,7 +52,7 @@ pub const DUPLICATE_REJECTION: &str = "duplicate";
 /// The rejection code of a transaction over the mempool's size limit.
 pub const TOO_LARGE_REJECTION: &str = "tx_too_large";
 
-/// An error answer.
+/// An error response.
 #[derive(Debug)]
 pub struct ApiError {
     status: StatusCode,
@@ -73,27 +73,27 @@ impl ApiError {
         self
     }
 
-    /// A 400 error.
+    /// Creates a 400 error.
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::BAD_REQUEST, code, message)
     }
 
-    /// A 404 `not_found` error.
+    /// Creates a 404 `not_found` error.
     pub fn not_found(message: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::NOT_FOUND, code::NOT_FOUND, message)
     }
 
-    /// A 503 `overloaded` error that asks the client to retry in a second.
+    /// Creates a 503 `overloaded` error with a `Retry-After` of one second.
     pub fn overloaded(message: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::SERVICE_UNAVAILABLE, code::OVERLOADED, message).retry_after(Duration::from_secs(1))
     }
 
-    /// A 422 `tx_rejected` error whose message starts with the rejection's code.
+    /// Creates a 422 `tx_rejected` error whose message starts with the rejection's code.
     pub fn tx_rejected(rejection_code: &str, message: &str) -> ApiError {
         ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code::TX_REJECTED, format!("{rejection_code}: {message}"))
     }
 
-    /// A 500 `internal` error; the failure is logged here, where it is handled.
+    /// Creates a 500 `internal` error and logs the failure, which is handled here.
     pub fn internal(message: impl Into<String>) -> ApiError {
         let message = message.into();
         tracing::error!(error = %message, "request failed inside the node");

@@ -23,7 +23,7 @@ use crate::daemon::chain::ChainApp;
 use crate::daemon::mempool::Mempool;
 use crate::daemon::waiters::CommitWaiters;
 
-/// What the handlers share.
+/// The state shared by the handlers.
 pub struct ApiState {
     /// The ledger state machine.
     pub app: Arc<dyn ChainApp>,

@@ -123,8 +123,8 @@ pub async fn proposals(State(state): State<Arc<ApiState>>) -> Result<Json<Propos
     Ok(Json(state.app.proposals()?))
 }
 
-/// The one path parameter of a route, as text; a parameter that is not UTF-8 after
-/// percent-decoding is answered with a JSON error like every other bad input.
+/// The one path parameter of a route, as text. A parameter that is not UTF-8 after
+/// percent-decoding gets a JSON error like every other bad input.
 pub struct PathText(pub String);
 
 impl<S: Send + Sync> FromRequestParts<S> for PathText {
