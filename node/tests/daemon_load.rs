@@ -26,7 +26,7 @@ const REQUESTS_PER_CLIENT: usize = 5_000;
 /// Direct calls of the reference loop.
 const DIRECT_CALLS: usize = 200_000;
 
-/// Sends `count` keep-alive GET requests for `path` and checks each answers 200.
+/// Sends `count` keep-alive GET requests for `path` and checks that each response is 200.
 fn query_loop(address: SocketAddr, path: &str, count: usize) {
     let stream = TcpStream::connect(address).expect("connect");
     stream.set_nodelay(true).expect("nodelay");
