@@ -80,6 +80,8 @@ impl Mempool {
         let hash = tx.hash();
         self.check_room(&self.lock(), hash, size)?;
 
+        // NOTE: the check sees only committed state, so an account's second transaction
+        // (nonce n + 1) is rejected while its first still waits here.
         let checked = app.check_tx(&tx)?;
 
         let mut queue = self.lock();

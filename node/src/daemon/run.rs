@@ -131,6 +131,8 @@ pub async fn serve(
     let producer = Producer::new(Arc::clone(&app), mempool, Arc::clone(&waiters), key, options.producer, options.clock);
     let (stop_producer, producer_done) = spawn_producer(producer)?;
 
+    // NOTE: axum::serve sets no header read timeout, so a client that sends its
+    // request slowly holds a connection (but no concurrency permit) until it finishes.
     let (stop_accepting, accepting) = watch::channel(false);
     let server = axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(wait_for_true(accepting));
