@@ -2,6 +2,9 @@
 //! keyring and read its output.
 #![allow(dead_code)]
 
+pub mod chain;
+pub mod mock_node;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
