@@ -76,7 +76,7 @@ impl NodeClient {
     /// Creates a client of the node at `url` (`http://host:port`, with an optional
     /// path prefix).
     // NOTE: this build has no TLS support (ureq without its rustls feature), so an
-    // https:// node is rejected here; nodes listen on plain HTTP for now.
+    // https:// node is rejected here. Nodes listen on plain HTTP for now.
     pub fn new(url: &str, timeout: Duration) -> Result<NodeClient, ClientError> {
         let invalid = |reason: &str| ClientError::InvalidUrl { url: url.to_owned(), reason: reason.to_owned() };
         if url.starts_with("https://") {

@@ -70,7 +70,7 @@ pub struct ListArgs {
 /// Options that every proposal shares.
 #[derive(clap::Args, Debug)]
 pub struct ProposalArgs {
-    /// Why the change is proposed, for the voters (at most 4096 bytes); a summary of
+    /// The reason for the change, for the voters (at most 4096 bytes); a summary of
     /// the action by default.
     #[arg(long, value_name = "TEXT")]
     pub description: Option<String>,

@@ -1,5 +1,5 @@
 //! `vouch verify`: fetches an image's status with its proof and checks it against a
-//! trusted genesis with the light client, so the answer does not depend on trusting
+//! trusted genesis with the light client, so the result does not depend on trusting
 //! the node.
 
 use std::path::PathBuf;
@@ -41,7 +41,7 @@ struct VerifyOutput {
     image: String,
     status: &'static str,
     repository: Option<String>,
-    /// Always true: an unverified answer is an error, never an output.
+    /// Always true: an unverified response is an error, never an output.
     verified: bool,
     height: u64,
     block_height: u64,
@@ -61,7 +61,12 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<u8> {
         bail!("{}: the node returned no proof for {}; it must support ?proof=true", client.base_url(), query.digest);
     };
     if response.image != query.digest {
-        bail!("{}: the node answered about image {} instead of {}", client.base_url(), response.image, query.digest);
+        bail!(
+            "{}: the node returned the status of image {} instead of {}",
+            client.base_url(),
+            response.image,
+            query.digest
+        );
     }
     let verified = light::verify_image_proof(&genesis, &query.digest, proof)
         .with_context(|| format!("the proof from {} failed verification", client.base_url()))?;
