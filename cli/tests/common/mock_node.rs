@@ -50,9 +50,7 @@ impl MockNode {
         std::thread::spawn(move || {
             for stream in listener.incoming() {
                 let Ok(stream) = stream else { continue };
-                if let Some(request) = serve(stream, &handler) {
-                    recorded.lock().unwrap().push(request);
-                }
+                serve(stream, &handler, &recorded);
             }
         });
         MockNode { url, requests }
@@ -64,7 +62,9 @@ impl MockNode {
     }
 }
 
-fn serve(stream: TcpStream, handler: &impl Fn(&Request) -> Response) -> Option<Request> {
+/// Reads one request, records it, then writes the handler's response. Recording comes
+/// first so that a test sees every request once `vouch` has its response.
+fn serve(stream: TcpStream, handler: &impl Fn(&Request) -> Response, recorded: &Mutex<Vec<Request>>) -> Option<()> {
     let mut reader = BufReader::new(stream.try_clone().ok()?);
     let mut line = String::new();
     reader.read_line(&mut line).ok()?;
@@ -90,6 +90,7 @@ fn serve(stream: TcpStream, handler: &impl Fn(&Request) -> Response) -> Option<R
 
     let request = Request { method, target, body };
     let response = handler(&request);
+    recorded.lock().unwrap().push(request);
     let mut stream = stream;
     let head = format!(
         "HTTP/1.1 {} Mock\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
@@ -99,5 +100,5 @@ fn serve(stream: TcpStream, handler: &impl Fn(&Request) -> Response) -> Option<R
     let _ = stream.write_all(head.as_bytes());
     let _ = stream.write_all(&response.body);
     let _ = stream.flush();
-    Some(request)
+    Some(())
 }
