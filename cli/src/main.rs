@@ -1,10 +1,14 @@
-//! The `vouch` command: keys and signed attestations about container images.
+//! The `vouch` command: keys, signed attestations about container images, and the
+//! node's ledger: status, verified status, attesters, policies and governance.
 //!
 //! This file wires the command line to the commands; each command lives in
 //! `commands/`. Errors print as one line on stderr and exit with code 1; usage errors
-//! exit with code 2.
+//! exit with code 2; `verify` and `policy test` exit with 3 (quarantined) or 4
+//! (pending) as [`exit`] describes.
 
+mod client;
 mod commands;
+mod exit;
 mod output;
 mod passphrase;
 
@@ -18,12 +22,14 @@ use tracing_subscriber::EnvFilter;
 use vouch_keyring::Keyring;
 
 use commands::attest::AttestArgs;
+use commands::attester::AttesterCommand;
+use commands::gov::GovCommand;
 use commands::keys::KeysCommand;
+use commands::policy::PolicyCommand;
+use commands::status::StatusArgs;
+use commands::verify::VerifyArgs;
 
-/// Exit code of a failed command; clap exits with 2 for usage errors.
-const EXIT_FAILURE: u8 = 1;
-
-/// Sign attestations about container images for the Vouch network.
+/// Sign attestations about container images and check their status on the Vouch network.
 #[derive(Parser, Debug)]
 #[command(name = "vouch", version, about, propagate_version = true)]
 struct Cli {
@@ -44,27 +50,49 @@ enum Command {
     /// Manage the ed25519 keys that sign attestations.
     #[command(subcommand)]
     Keys(KeysCommand),
-    /// Sign an attestation about an image: a scan, SBOM, provenance, statement or review.
+    /// Sign an attestation about an image (a scan, SBOM, provenance, statement or
+    /// review) and submit it to a node.
     Attest(Box<AttestArgs>),
+    /// Show an image's status as a node reports it.
+    Status(StatusArgs),
+    /// Check an image's status with a proof against a trusted genesis; exits 0
+    /// approved, 3 quarantined, 4 pending, 1 on any error.
+    Verify(VerifyArgs),
+    /// Propose registering or removing attesters, and list them.
+    #[command(subcommand)]
+    Attester(AttesterCommand),
+    /// Propose policy deployments, bindings and storage changes; list and test policies.
+    #[command(subcommand)]
+    Policy(PolicyCommand),
+    /// Open governance proposals, vote on them and list them.
+    #[command(subcommand)]
+    Gov(GovCommand),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.verbose);
     match run(cli) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => ExitCode::from(code),
         Err(error) => {
             eprintln!("error: {error:#}");
-            ExitCode::from(EXIT_FAILURE)
+            ExitCode::from(exit::FAILURE)
         }
     }
 }
 
-fn run(cli: Cli) -> anyhow::Result<()> {
+/// Runs the command and returns its exit code.
+fn run(cli: Cli) -> anyhow::Result<u8> {
     let keyring = Keyring::open(cli.keyring)?;
+    let success = |()| exit::SUCCESS;
     match cli.command {
-        Command::Keys(command) => commands::keys::run(command, &keyring),
-        Command::Attest(args) => commands::attest::run(*args, &keyring),
+        Command::Keys(command) => commands::keys::run(command, &keyring).map(success),
+        Command::Attest(args) => commands::attest::run(*args, &keyring).map(success),
+        Command::Status(args) => commands::status::run(args).map(success),
+        Command::Verify(args) => commands::verify::run(args),
+        Command::Attester(command) => commands::attester::run(command, &keyring).map(success),
+        Command::Policy(command) => commands::policy::run(command, &keyring),
+        Command::Gov(command) => commands::gov::run(command, &keyring).map(success),
     }
 }
 

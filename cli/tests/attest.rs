@@ -283,14 +283,16 @@ fn oversize_input_is_rejected_at_the_limit() {
 }
 
 #[test]
-fn without_dry_run_points_at_dry_run() {
+fn without_dry_run_names_unreachable_node() {
     let Some(corpus) = common::corpus() else {
         return;
     };
     let signer = Signer::new();
     let path = corpus.join("trivy/trivy-alpine39-critical.json");
-    let run = signer.vouch.run(&["attest", IMAGE, "--trivy", path.to_str().unwrap(), "--key", "ci"]).failure();
-    assert!(run.stderr.contains("--dry-run"), "{}", run.stderr);
+    let node = common::closed_port_url();
+    let args = ["attest", IMAGE, "--trivy", path.to_str().unwrap(), "--key", "ci", "--node", &node];
+    let run = signer.vouch.run(&args).failure();
+    assert!(run.stderr.contains(&format!("cannot reach the node at {node}/v1/txs")), "{}", run.stderr);
     assert!(run.stderr.contains("--node URL"), "{}", run.stderr);
     assert!(run.stdout.is_empty());
 }

@@ -16,6 +16,7 @@ pub mod input;
 pub mod intoto;
 pub mod keys;
 pub mod ledger;
+pub mod light;
 pub mod oci;
 pub mod predicate;
 pub mod reference;

@@ -1,4 +1,11 @@
 //! The `vouch` subcommands, one module each.
 
+pub mod account;
 pub mod attest;
+pub mod attester;
+pub mod gov;
+pub mod image_arg;
 pub mod keys;
+pub mod policy;
+pub mod status;
+pub mod verify;

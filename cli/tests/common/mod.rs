@@ -2,6 +2,9 @@
 //! keyring and read its output.
 #![allow(dead_code)]
 
+pub mod chain;
+pub mod mock_node;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
@@ -74,6 +77,7 @@ impl Vouch {
             .args(args)
             .env_remove("VOUCH_PASSPHRASE")
             .env_remove("VOUCH_KEYRING")
+            .env_remove("VOUCH_NODE")
             .env_remove("RUST_LOG")
             .env("VOUCH_KDF_MEMORY_KIB", TEST_KDF_MEMORY_KIB)
             .stdin(Stdio::null());
@@ -106,6 +110,15 @@ impl Vouch {
     pub fn generate_unencrypted(&self, name: &str) -> String {
         self.run(&["keys", "generate", name, "--no-passphrase"]).success().stdout.trim().to_owned()
     }
+}
+
+/// Returns the URL of a loopback port that nothing listens on: one the system just
+/// gave out and that was closed again.
+pub fn closed_port_url() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
+    let port = listener.local_addr().expect("read the bound address").port();
+    drop(listener);
+    format!("http://127.0.0.1:{port}")
 }
 
 /// Returns the corpus folder, or `None` after printing the skip message.

@@ -9,16 +9,19 @@ mod predicate;
 mod review;
 mod sign;
 mod statement;
+mod submit;
 mod summary;
 mod vuln;
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{anyhow, bail};
+use anyhow::anyhow;
 use clap::ArgGroup;
 use vouch_keyring::{KeyName, Keyring};
 use vouch_protocol::InputError;
 
+use crate::client::NodeArgs;
+use crate::output::OutputFormat;
 use crate::passphrase::PassphraseArgs;
 
 /// Options of `vouch attest`.
@@ -80,13 +83,14 @@ pub struct AttestArgs {
     #[command(flatten)]
     pub passphrase: PassphraseArgs,
 
-    /// Print the signed envelope instead of submitting it (required until node
-    /// submission exists).
+    /// Print the signed envelope instead of submitting it to the node.
     #[arg(long)]
     pub dry_run: bool,
-    /// Node to submit the attestation to; not available yet.
-    #[arg(long, value_name = "URL", conflicts_with = "dry_run")]
-    pub node: Option<String>,
+    #[command(flatten)]
+    pub node: NodeArgs,
+    /// Output format of the submission's result (not of --dry-run, which prints the envelope).
+    #[arg(long, value_enum, default_value_t)]
+    pub output: OutputFormat,
 
     /// Largest input file read, in bytes. Reports, SBOMs, provenance and statements
     /// are read only up to 16777216 bytes (the DSSE payload limit) and envelopes up to
@@ -96,14 +100,8 @@ pub struct AttestArgs {
     pub max_input_bytes: u64,
 }
 
-/// Runs `vouch attest`.
+/// Runs `vouch attest`: signs, then prints the envelope (`--dry-run`) or submits it.
 pub fn run(args: AttestArgs, keyring: &Keyring) -> anyhow::Result<()> {
-    if !args.dry_run {
-        bail!(
-            "submitting attestations to a node (--node URL) comes with the Vouch node; \
-             pass --dry-run to print the signed envelope instead"
-        );
-    }
     let key_name = KeyName::parse(&args.key)?;
     let key = keyring.load(&key_name)?;
     let signer = sign::Signer::check(&key)?;
@@ -115,9 +113,13 @@ pub fn run(args: AttestArgs, keyring: &Keyring) -> anyhow::Result<()> {
     let signing_key = signer.unlock(&key, &args.passphrase)?;
     let envelope = sign::sign(prepared.unsigned, signer.keyid(), &signing_key)?;
 
-    crate::output::print_stdout(&envelope.to_json())?;
-    summary::print(&target, &prepared.summary, &key_name, signer.keyid(), &envelope);
-    Ok(())
+    if args.dry_run {
+        crate::output::print_stdout(&envelope.to_json())?;
+        summary::print(&target, &prepared.summary, &key_name, signer.keyid(), &envelope, "the envelope is on stdout");
+        return Ok(());
+    }
+    summary::print(&target, &prepared.summary, &key_name, signer.keyid(), &envelope, "submitting it");
+    submit::run(&args.node, args.output, &envelope, &target.digest)
 }
 
 /// Returns the input file given with --trivy, --grype, --sbom, --provenance,

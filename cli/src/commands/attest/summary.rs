@@ -39,8 +39,9 @@ pub fn format_counts(counts: &SeverityCounts) -> String {
 }
 
 /// Prints the summary on stderr.
-pub fn print(target: &Target, summary: &Summary, key: &KeyName, keyid: &KeyId, envelope: &Envelope) {
-    let mut text = format!("signed with key `{key}` (keyid {keyid}); the envelope is on stdout\n");
+/// `next` says what happens to the envelope, such as "the envelope is on stdout".
+pub fn print(target: &Target, summary: &Summary, key: &KeyName, keyid: &KeyId, envelope: &Envelope, next: &str) {
+    let mut text = format!("signed with key `{key}` (keyid {keyid}); {next}\n");
     text.push_str(&format!("  subject: {}@{}\n", target.name, target.digest));
     if let Some(chosen) = &target.chosen {
         text.push_str(&format!("  image: {chosen}\n"));

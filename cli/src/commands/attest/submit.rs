@@ -1,0 +1,41 @@
+//! Submitting a signed envelope to a node as an attestation transaction, then printing
+//! the image's new status.
+
+use serde::Serialize;
+use vouch_protocol::api::ImageStatusResponse;
+use vouch_protocol::digest::Digest;
+use vouch_protocol::dsse::Envelope;
+use vouch_protocol::ledger::LedgerTx;
+
+use crate::client::NodeArgs;
+use crate::commands::{account, status};
+use crate::output::{self, OutputFormat};
+
+/// The result that `--output json` prints.
+#[derive(Serialize)]
+struct AttestOutput {
+    tx_hash: String,
+    height: Option<u64>,
+    status: ImageStatusResponse,
+}
+
+/// Submits `envelope` (its JSON bytes, exactly as signed) and waits for the commit,
+/// then prints the transaction and the status of `image`.
+pub fn run(node: &NodeArgs, format: OutputFormat, envelope: &Envelope, image: &Digest) -> anyhow::Result<()> {
+    let client = node.client()?;
+    let tx = LedgerTx::Attest { envelope: envelope.to_json().into_bytes() };
+    let response = account::submit_tx(&client, &tx)?;
+    let image_status = client.image(image, None, false)?;
+
+    if format == OutputFormat::Json {
+        return output::print_json(&AttestOutput {
+            tx_hash: response.tx_hash,
+            height: response.height,
+            status: image_status,
+        });
+    }
+    let height = response.height.map_or_else(|| "?".to_owned(), |height| height.to_string());
+    output::print_table(&[vec!["TX".to_owned(), response.tx_hash], vec!["COMMITTED".to_owned(), height]])?;
+    output::print_stdout("")?;
+    status::print_text(&image_status)
+}

@@ -1,0 +1,273 @@
+//! Black-box tests of the node commands against a mock node on a loopback port: the
+//! proofs it serves are real (see `common::chain`), and the transactions `vouch`
+//! posts are decoded and checked here.
+
+mod common;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use common::chain::{Fixture, chain_id, genesis, image};
+use common::mock_node::{MockNode, Request, Response};
+use common::{Run, Vouch};
+use serde_json::Value;
+use vouch_protocol::api::{
+    AccountResponse, ImageProof, ImageStatusResponse, StatusResponse, SubmitTxResponse, TxState,
+};
+use vouch_protocol::encoding;
+use vouch_protocol::ledger::{Action, GovAction, ImageRecord, ImageStatus, LedgerTx, TxBody};
+
+/// Largest response body `vouch` reads, as the client defines it.
+const RESPONSE_BYTES_MAX: usize = 16 * 1024 * 1024;
+
+/// Builds the status response that a node would send with `proof`, claiming `status`.
+fn image_response(number: u32, proof: ImageProof, status: ImageStatus) -> ImageStatusResponse {
+    ImageStatusResponse {
+        image: image(number),
+        status,
+        repository: None,
+        height: proof.height,
+        names: Vec::new(),
+        verdicts: Vec::new(),
+        proof: Some(proof),
+    }
+}
+
+/// Starts a node that serves the fixture's proof of image `number` with `edit` applied,
+/// claiming `claimed` as the status.
+fn proof_node(number: u32, claimed: ImageStatus, edit: fn(&mut ImageProof)) -> MockNode {
+    let fixture = Fixture::new();
+    let mut proof = fixture.proof(number);
+    edit(&mut proof);
+    let body = image_response(number, proof, claimed);
+    MockNode::start(move |_| Response::json(&body))
+}
+
+fn write_genesis(vouch: &Vouch) -> String {
+    let path = vouch.path("genesis.json");
+    std::fs::write(&path, genesis().to_json()).unwrap();
+    path.to_str().unwrap().to_owned()
+}
+
+fn verify(vouch: &Vouch, node: &MockNode, number: u32, extra: &[&str]) -> Run {
+    let genesis = write_genesis(vouch);
+    let digest = image(number).to_string();
+    let mut args = vec!["verify", &digest, "--genesis", &genesis, "--node", &node.url];
+    args.extend_from_slice(extra);
+    vouch.run(&args)
+}
+
+#[test]
+fn verify_exit_codes_follow_verified_status() {
+    let vouch = Vouch::new();
+    let cases = [(0, 0, "approved"), (1, 3, "quarantined"), (2, 4, "pending"), (1000, 4, "pending")];
+    for (number, code, status) in cases {
+        let node = proof_node(number, ImageStatus::Approved, |_| {});
+        let run = verify(&vouch, &node, number, &["--output", "json"]).expect_code(code);
+        let output: Value = serde_json::from_str(&run.stdout).unwrap();
+        assert_eq!(output["status"], status, "image {number}");
+        assert_eq!(output["verified"], true);
+        assert!(node.requests()[0].target.contains("proof=true"), "{:?}", node.requests());
+    }
+}
+
+#[test]
+fn verify_ignores_claimed_status() {
+    let vouch = Vouch::new();
+    let node = proof_node(1, ImageStatus::Approved, |_| {});
+    let run = verify(&vouch, &node, 1, &[]).expect_code(3);
+    assert!(run.stdout.contains("quarantined (verified)"), "{}", run.stdout);
+    assert!(run.stderr.contains("differs from the verified record"), "{}", run.stderr);
+}
+
+#[test]
+fn verify_rejects_tampered_record() {
+    let vouch = Vouch::new();
+    let node = proof_node(1, ImageStatus::Approved, |proof| {
+        let mut record: ImageRecord =
+            encoding::decode(&STANDARD.decode(proof.record.as_ref().unwrap()).unwrap()).unwrap();
+        record.verdicts.clear();
+        proof.record = Some(STANDARD.encode(encoding::encode(&record)));
+    });
+    let run = verify(&vouch, &node, 1, &[]).failure();
+    assert!(run.stderr.contains("failed verification"), "{}", run.stderr);
+    assert!(run.stderr.contains("does not prove the image record"), "{}", run.stderr);
+    assert!(run.stdout.is_empty(), "{}", run.stdout);
+}
+
+#[test]
+fn verify_rejects_forged_absence() {
+    let vouch = Vouch::new();
+    let node = proof_node(1, ImageStatus::Pending, |proof| proof.record = None);
+    let run = verify(&vouch, &node, 1, &[]).failure();
+    assert!(run.stderr.contains("does not prove that the image is absent"), "{}", run.stderr);
+}
+
+#[test]
+fn verify_without_proof_fails() {
+    let vouch = Vouch::new();
+    let fixture = Fixture::new();
+    let mut body = image_response(0, fixture.proof(0), ImageStatus::Approved);
+    body.proof = None;
+    let node = MockNode::start(move |_| Response::json(&body));
+    let run = verify(&vouch, &node, 0, &[]).failure();
+    assert!(run.stderr.contains("returned no proof"), "{}", run.stderr);
+}
+
+#[test]
+fn verify_names_node_error() {
+    let vouch = Vouch::new();
+    let node = MockNode::start(|_| Response::error(404, "not_found", "no such height"));
+    let run = verify(&vouch, &node, 0, &[]).failure();
+    let expected = format!("{}/v1/images/{}", node.url, image(0));
+    assert!(run.stderr.contains(&expected), "{}", run.stderr);
+    assert!(run.stderr.contains("HTTP 404: not_found: no such height"), "{}", run.stderr);
+}
+
+#[test]
+fn status_passes_repository_from_reference() {
+    let vouch = Vouch::new();
+    let fixture = Fixture::new();
+    let body = image_response(0, fixture.proof(0), ImageStatus::Approved);
+    let node = MockNode::start(move |_| Response::json(&body));
+    let reference = format!("ghcr.io/acme/api@{}", image(0));
+    let run = vouch.run(&["status", &reference, "--node", &node.url]).success();
+    assert!(run.stdout.contains("approved"), "{}", run.stdout);
+    let target = &node.requests()[0].target;
+    assert!(target.contains("repository=ghcr.io%2Facme%2Fapi"), "{target}");
+    assert!(!target.contains("proof"), "{target}");
+}
+
+#[test]
+fn response_size_limit_at_and_past_edge() {
+    let vouch = Vouch::new();
+    let fixture = Fixture::new();
+    let json = serde_json::to_vec(&image_response(0, fixture.proof(0), ImageStatus::Approved)).unwrap();
+    let pad = |size: usize| {
+        let mut body = json.clone();
+        body.resize(size, b' ');
+        body
+    };
+    let at_limit = pad(RESPONSE_BYTES_MAX);
+    let node = MockNode::start(move |_| Response { status: 200, body: at_limit.clone() });
+    vouch.run(&["status", &image(0).to_string(), "--node", &node.url]).success();
+
+    let past_limit = pad(RESPONSE_BYTES_MAX + 1);
+    let node = MockNode::start(move |_| Response { status: 200, body: past_limit.clone() });
+    let run = vouch.run(&["status", &image(0).to_string(), "--node", &node.url]).failure();
+    assert!(run.stderr.contains("over the limit of 16777216 bytes"), "{}", run.stderr);
+}
+
+/// Starts a node that answers status, account and submission requests like a chain
+/// whose signer has nonce 7, and that lists no proposals.
+fn account_node() -> MockNode {
+    MockNode::start(|request: &Request| match (request.method.as_str(), request.target.as_str()) {
+        ("GET", "/v1/status") => Response::json(&StatusResponse {
+            chain_id: chain_id().as_str().to_owned(),
+            node_version: "mock".to_owned(),
+            latest_height: 4,
+            latest_block_hash: None,
+            latest_time_unix_ms: None,
+            state_root: "00".repeat(32),
+            mempool_txs: 0,
+        }),
+        ("GET", target) if target.starts_with("/v1/accounts/") => Response::json(&AccountResponse {
+            public_key: target.trim_start_matches("/v1/accounts/").to_owned(),
+            nonce: 7,
+            stake: 1,
+        }),
+        ("POST", "/v1/txs") => Response::json(&SubmitTxResponse {
+            tx_hash: "ab".repeat(32),
+            state: TxState::Committed,
+            height: Some(5),
+            image: None,
+            outcome: Some("applied".to_owned()),
+        }),
+        ("GET", "/v1/proposals") => Response::json(&serde_json::json!({"proposals": []})),
+        _ => Response::error(404, "not_found", "unknown path"),
+    })
+}
+
+/// Returns the body of the transaction that `vouch` posted, after checking its
+/// signature for the chain.
+fn posted_body(node: &MockNode, signer_public_key: &str) -> TxBody {
+    let post = node.requests().into_iter().find(|request| request.method == "POST").expect("a POST /v1/txs");
+    let request: Value = serde_json::from_slice(&post.body).unwrap();
+    assert_eq!(request["wait"], true);
+    let bytes = STANDARD.decode(request["tx"].as_str().unwrap()).unwrap();
+    let LedgerTx::Account(signed) = LedgerTx::from_bytes(&bytes).unwrap() else {
+        panic!("expected an account transaction");
+    };
+    assert_eq!(signed.signer.to_hex(), signer_public_key);
+    signed.verify(&chain_id()).unwrap()
+}
+
+fn public_key_of(vouch: &Vouch, name: &str) -> String {
+    let file: Value =
+        serde_json::from_slice(&std::fs::read(vouch.keyring().join(format!("{name}.json"))).unwrap()).unwrap();
+    file["public"].as_str().unwrap().to_owned()
+}
+
+#[test]
+fn gov_vote_signs_for_chain_and_nonce() {
+    let vouch = Vouch::new();
+    vouch.generate_unencrypted("validator");
+    let node = account_node();
+    let run = vouch.run(&["gov", "vote", "3", "--yes", "--key", "validator", "--node", &node.url]).success();
+    assert!(run.stdout.contains(&"ab".repeat(32)), "{}", run.stdout);
+
+    let body = posted_body(&node, &public_key_of(&vouch, "validator"));
+    assert_eq!(body.nonce, 7);
+    assert_eq!(body.action, Action::Vote { proposal: 3, approve: true });
+}
+
+#[test]
+fn attester_register_proposes_keyring_key() {
+    let vouch = Vouch::new();
+    vouch.generate_unencrypted("validator");
+    vouch.generate_unencrypted("scanner");
+    let node = account_node();
+    let args = ["attester", "register", "trivy-ci", "--role", "scanner", "--attester-key", "scanner"];
+    vouch.run(&[&args[..], &["--key", "validator", "--node", &node.url]].concat()).success();
+
+    let body = posted_body(&node, &public_key_of(&vouch, "validator"));
+    let Action::Propose { action: GovAction::RegisterAttester { name, role, key }, description } = body.action else {
+        panic!("expected a register proposal, got {:?}", body.action);
+    };
+    assert_eq!((name.as_str(), role.as_str()), ("trivy-ci", "scanner"));
+    assert_eq!(key.to_hex(), public_key_of(&vouch, "scanner"));
+    assert!(description.contains("trivy-ci"), "{description}");
+}
+
+#[test]
+fn policy_bind_checks_scope_before_sending() {
+    let vouch = Vouch::new();
+    vouch.generate_unencrypted("validator");
+    let node = account_node();
+    let run = vouch.run(&["policy", "bind", "ghcr.io/*/api", "p", "--key", "validator", "--node", &node.url]).failure();
+    assert!(run.stderr.contains("invalid scope"), "{}", run.stderr);
+    assert!(node.requests().is_empty(), "{:?}", node.requests());
+
+    let args = ["policy", "bind", "ghcr.io/acme/*", "vulnerability-threshold={\"max_severity\": \"high\"}"];
+    vouch.run(&[&args[..], &["--key", "validator", "--node", &node.url]].concat()).success();
+    let body = posted_body(&node, &public_key_of(&vouch, "validator"));
+    let Action::Propose { action: GovAction::BindPolicy { scope, policies }, .. } = body.action else {
+        panic!("expected a bind proposal, got {:?}", body.action);
+    };
+    assert_eq!(scope, "ghcr.io/acme/*");
+    assert_eq!(policies[0].parameters, r#"{"max_severity":"high"}"#);
+}
+
+#[test]
+fn rejected_transaction_names_code() {
+    let vouch = Vouch::new();
+    vouch.generate_unencrypted("validator");
+    let node = MockNode::start(|request: &Request| match request.target.as_str() {
+        "/v1/status" => Response::json(&serde_json::json!({
+            "chain_id": "vouch-light-test", "node_version": "mock", "latest_height": 1,
+            "latest_block_hash": null, "latest_time_unix_ms": null, "state_root": "00", "mempool_txs": 0})),
+        "/v1/txs" => Response::error(400, "tx_rejected", "the signer is not a validator"),
+        _ => Response::json(&serde_json::json!({"public_key": "", "nonce": 0, "stake": 0})),
+    });
+    let run = vouch.run(&["gov", "vote", "1", "--no", "--key", "validator", "--node", &node.url]).failure();
+    assert!(run.stderr.contains("HTTP 400: tx_rejected: the signer is not a validator"), "{}", run.stderr);
+}

@@ -1,0 +1,276 @@
+//! Unit tests of the header and commit checks, over an empty state whose absence proof
+//! needs no tree. Tests with real state proofs built by the node's tree are in the CLI
+//! crate's `light_client` tests.
+
+use super::*;
+use crate::chain::{BlockHash, CommitSignature, Precommit};
+use crate::keys::SigningKey;
+use crate::ledger::{ConsensusParams, GenesisValidator, GovernanceParams, PolicyLimits};
+use crate::signing::ChainId;
+use crate::state::StateRoot;
+
+const STATE_HEIGHT: u64 = 6;
+
+/// The proof of absence in a tree with no keys: no leaf (byte 0) and no siblings (a
+/// u64 count of 0).
+const EMPTY_TREE_PROOF: [u8; 9] = [0; 9];
+
+fn chain_id(text: &str) -> ChainId {
+    ChainId::new(text).unwrap()
+}
+
+fn key(seed: u8) -> SigningKey {
+    SigningKey::from_seed(&[seed; 32])
+}
+
+/// Builds a genesis whose validator `i` has key seed `i + 1` and stake `stakes[i]`.
+fn genesis(stakes: &[u64]) -> Genesis {
+    let validators = stakes
+        .iter()
+        .enumerate()
+        .map(|(index, stake)| GenesisValidator {
+            name: format!("validator-{index}"),
+            public_key: key(index as u8 + 1).public_key(),
+            stake: *stake,
+        })
+        .collect();
+    Genesis {
+        chain_id: chain_id("vouch-light"),
+        genesis_time_unix_ms: 1_700_000_000_000,
+        validators,
+        attesters: Vec::new(),
+        policies: Vec::new(),
+        bindings: Vec::new(),
+        governance: GovernanceParams::default(),
+        consensus: ConsensusParams::default(),
+        policy_limits: PolicyLimits::default(),
+    }
+}
+
+fn header(chain: &str, height: u64) -> Header {
+    Header {
+        chain_id: chain_id(chain),
+        height: Height(height),
+        time_unix_ms: 1_700_000_007_000,
+        previous_block_hash: Some(BlockHash([7; 32])),
+        txs_root: [1; 32],
+        app_hash: StateRoot::EMPTY,
+        validators_hash: [2; 32],
+        next_validators_hash: [2; 32],
+        proposer: key(1).public_key(),
+    }
+}
+
+/// Signs a commit of `header` with `signers` as (validator index, key seed).
+fn commit(header: &Header, signers: &[(u32, u8)]) -> Commit {
+    let precommit = Precommit { height: header.height, round: 0, block_hash: header.hash() };
+    let signatures = signers
+        .iter()
+        .map(|(index, seed)| CommitSignature {
+            validator_index: *index,
+            signature: precommit.sign(&key(*seed), &header.chain_id),
+        })
+        .collect();
+    Commit { height: header.height, round: 0, block_hash: header.hash(), signatures }
+}
+
+fn proof(header: &Header, commit: &Commit) -> ImageProof {
+    ImageProof {
+        height: header.height.0 - 1,
+        record: None,
+        state_proof: STANDARD.encode(EMPTY_TREE_PROOF),
+        header: STANDARD.encode(header.to_bytes()),
+        commit: STANDARD.encode(commit.to_bytes()),
+    }
+}
+
+fn image() -> Digest {
+    Digest::sha256(b"an image manifest")
+}
+
+/// Verifies a proof of the empty state signed by `signers` under `stakes`.
+fn verify_signed(stakes: &[u64], signers: &[(u32, u8)]) -> Result<VerifiedImage, LightError> {
+    let header = header("vouch-light", STATE_HEIGHT + 1);
+    verify_image_proof(&genesis(stakes), &image(), &proof(&header, &commit(&header, signers)))
+}
+
+#[test]
+fn absent_image_is_pending() {
+    let verified = verify_signed(&[1], &[(0, 1)]).unwrap();
+    assert_eq!(verified.record, None);
+    assert_eq!(verified.status(None), ImageStatus::Pending);
+    assert_eq!(verified.height, Height(STATE_HEIGHT));
+    assert_eq!(verified.header.height, Height(STATE_HEIGHT + 1));
+}
+
+#[test]
+fn exactly_two_thirds_fails() {
+    // Total 9: validators 0 and 1 hold 6, exactly 2/3.
+    let error = verify_signed(&[4, 2, 2, 1], &[(0, 1), (1, 2)]).unwrap_err();
+    assert!(matches!(error, LightError::InsufficientStake { signed: 6, total: 9 }), "{error}");
+}
+
+#[test]
+fn just_over_two_thirds_passes() {
+    // Total 9: validators 0, 1 and 3 hold 7.
+    assert!(verify_signed(&[4, 2, 2, 1], &[(0, 1), (1, 2), (3, 4)]).is_ok());
+}
+
+#[test]
+fn many_small_signers_fail_against_one_large() {
+    // Total 10: the three small validators hold 3.
+    let error = verify_signed(&[7, 1, 1, 1], &[(1, 2), (2, 3), (3, 4)]).unwrap_err();
+    assert!(matches!(error, LightError::InsufficientStake { signed: 3, total: 10 }), "{error}");
+}
+
+#[test]
+fn two_thirds_arithmetic_at_edges() {
+    assert!(!is_over_two_thirds(2, 3));
+    assert!(is_over_two_thirds(3, 4));
+    assert!(!is_over_two_thirds(0, 0));
+    assert!(is_over_two_thirds(u64::MAX, u64::MAX));
+    assert!(!is_over_two_thirds(u64::MAX / 3 * 2, u64::MAX / 3 * 3));
+    assert!(is_over_two_thirds(u64::MAX / 3 * 2 + 1, u64::MAX / 3 * 3));
+}
+
+#[test]
+fn key_outside_set_is_rejected() {
+    let error = verify_signed(&[1, 1, 1], &[(0, 1), (1, 2), (2, 99)]).unwrap_err();
+    assert!(matches!(error, LightError::InvalidSignature { index: 2, .. }), "{error}");
+    assert!(error.to_string().contains("validator-2"), "{error}");
+}
+
+#[test]
+fn unknown_index_is_rejected() {
+    let error = verify_signed(&[1, 1], &[(0, 1), (2, 3)]).unwrap_err();
+    assert!(matches!(error, LightError::UnknownValidator { index: 2, validators: 2 }), "{error}");
+}
+
+#[test]
+fn duplicate_index_is_rejected() {
+    let error = verify_signed(&[3, 1, 1], &[(0, 1), (0, 1)]).unwrap_err();
+    assert!(matches!(error, LightError::DuplicateValidator { index: 0 }), "{error}");
+}
+
+#[test]
+fn unordered_indexes_are_rejected() {
+    let error = verify_signed(&[1, 1, 1], &[(1, 2), (0, 1), (2, 3)]).unwrap_err();
+    assert!(matches!(error, LightError::UnorderedValidators { index: 0, previous: 1 }), "{error}");
+}
+
+#[test]
+fn wrong_chain_id_is_rejected() {
+    let header = header("other-chain", STATE_HEIGHT + 1);
+    let error = verify_image_proof(&genesis(&[1]), &image(), &proof(&header, &commit(&header, &[(0, 1)]))).unwrap_err();
+    assert!(matches!(error, LightError::WrongChain { .. }), "{error}");
+    assert!(error.to_string().contains("other-chain"), "{error}");
+}
+
+#[test]
+fn wrong_header_height_is_rejected() {
+    let header = header("vouch-light", STATE_HEIGHT + 1);
+    let mut proof = proof(&header, &commit(&header, &[(0, 1)]));
+    proof.height = STATE_HEIGHT + 1;
+    let error = verify_image_proof(&genesis(&[1]), &image(), &proof).unwrap_err();
+    assert!(matches!(error, LightError::WrongHeaderHeight { expected: 8, found: 7, state_height: 7 }), "{error}");
+}
+
+#[test]
+fn state_height_overflow_is_rejected() {
+    let header = header("vouch-light", STATE_HEIGHT + 1);
+    let mut proof = proof(&header, &commit(&header, &[(0, 1)]));
+    proof.height = u64::MAX;
+    let error = verify_image_proof(&genesis(&[1]), &image(), &proof).unwrap_err();
+    assert!(matches!(error, LightError::HeightOverflow { height: u64::MAX }), "{error}");
+}
+
+#[test]
+fn commit_of_other_block_is_rejected() {
+    let header = header("vouch-light", STATE_HEIGHT + 1);
+    let mut other = header.clone();
+    other.time_unix_ms += 1;
+    let error = verify_image_proof(&genesis(&[1]), &image(), &proof(&header, &commit(&other, &[(0, 1)]))).unwrap_err();
+    assert!(matches!(error, LightError::WrongBlockHash { .. }), "{error}");
+}
+
+#[test]
+fn commit_of_other_height_is_rejected() {
+    let header = header("vouch-light", STATE_HEIGHT + 1);
+    let mut commit = commit(&header, &[(0, 1)]);
+    commit.height = Height(STATE_HEIGHT);
+    let error = verify_image_proof(&genesis(&[1]), &image(), &proof(&header, &commit)).unwrap_err();
+    assert!(matches!(error, LightError::WrongCommitHeight { header: 7, commit: 6 }), "{error}");
+}
+
+#[test]
+fn every_flipped_header_bit_fails() {
+    let header = header("vouch-light", STATE_HEIGHT + 1);
+    let good = proof(&header, &commit(&header, &[(0, 1)]));
+    let bytes = header.to_bytes();
+    for bit in 0..bytes.len() * 8 {
+        let mut flipped = bytes.clone();
+        flipped[bit / 8] ^= 1 << (bit % 8);
+        let proof = ImageProof { header: STANDARD.encode(&flipped), ..good.clone() };
+        assert!(verify_image_proof(&genesis(&[1]), &image(), &proof).is_err(), "bit {bit} of the header");
+    }
+}
+
+#[test]
+fn every_flipped_commit_bit_fails() {
+    let header = header("vouch-light", STATE_HEIGHT + 1);
+    let good = proof(&header, &commit(&header, &[(0, 1)]));
+    let bytes = commit(&header, &[(0, 1)]).to_bytes();
+    for bit in 0..bytes.len() * 8 {
+        let mut flipped = bytes.clone();
+        flipped[bit / 8] ^= 1 << (bit % 8);
+        let proof = ImageProof { commit: STANDARD.encode(&flipped), ..good.clone() };
+        assert!(verify_image_proof(&genesis(&[1]), &image(), &proof).is_err(), "bit {bit} of the commit");
+    }
+}
+
+#[test]
+fn empty_commit_is_rejected() {
+    let error = verify_signed(&[1], &[]).unwrap_err();
+    assert!(matches!(error, LightError::InsufficientStake { signed: 0, total: 1 }), "{error}");
+}
+
+#[test]
+fn forged_record_in_empty_state_is_rejected() {
+    let header = header("vouch-light", STATE_HEIGHT + 1);
+    let mut proof = proof(&header, &commit(&header, &[(0, 1)]));
+    let record = ImageRecord { names: Vec::new(), verdicts: Vec::new() };
+    proof.record = Some(STANDARD.encode(encoding::encode(&record)));
+    let error = verify_image_proof(&genesis(&[1]), &image(), &proof).unwrap_err();
+    assert!(matches!(error, LightError::RecordNotProven(_)), "{error}");
+}
+
+#[test]
+fn genesis_stake_overflow_is_rejected() {
+    let error = verify_signed(&[u64::MAX, 1], &[(0, 1), (1, 2)]).unwrap_err();
+    assert!(matches!(error, LightError::GenesisStakeOverflow), "{error}");
+}
+
+#[test]
+fn invalid_base64_names_field() {
+    let header = header("vouch-light", STATE_HEIGHT + 1);
+    let mut proof = proof(&header, &commit(&header, &[(0, 1)]));
+    proof.commit.push('!');
+    let error = verify_image_proof(&genesis(&[1]), &image(), &proof).unwrap_err();
+    assert!(matches!(error, LightError::InvalidBase64 { field: "commit", .. }), "{error}");
+}
+
+#[test]
+fn field_size_limit_at_and_past_edge() {
+    let at_limit = STANDARD.encode(vec![0u8; PROOF_FIELD_BYTES_MAX]);
+    assert_eq!(decode_field("record", &at_limit).unwrap().len(), PROOF_FIELD_BYTES_MAX);
+
+    let past_limit = STANDARD.encode(vec![0u8; PROOF_FIELD_BYTES_MAX + 1]);
+    let error = decode_field("record", &past_limit).unwrap_err();
+    assert!(matches!(error, LightError::FieldTooLarge { field: "record", .. }), "{error}");
+
+    // Text whose length alone is past the limit is rejected before decoding, even
+    // when it is not base64.
+    let long_text = "!".repeat(PROOF_FIELD_BYTES_MAX.div_ceil(3) * 4 + 1);
+    let error = decode_field("record", &long_text).unwrap_err();
+    assert!(matches!(error, LightError::FieldTooLarge { .. }), "{error}");
+}
