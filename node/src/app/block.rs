@@ -123,6 +123,7 @@ impl<B: Backend> App<B> {
         let (height, time) = (header.height, header.time_unix_ms);
 
         let mut reads = pre_read(&self.shared, &snapshot.directory, &block.txs);
+        let read_ms = started.elapsed().as_millis() as u64;
         let mut execution =
             Execution::new(&self.shared, snapshot.directory.clone(), snapshot.tip.height, height, time, Mode::Apply);
         governance::expire(&mut execution).map_err(node_error)?;
@@ -137,7 +138,9 @@ impl<B: Backend> App<B> {
             tx_outcomes.push((tx.hash(), outcome));
         }
 
+        let execute_ms = started.elapsed().as_millis() as u64;
         let evaluated = self.evaluate_block(&mut execution, &schedule)?;
+        let evaluate_ms = started.elapsed().as_millis() as u64;
         let records: Vec<_> = evaluated.iter().map(|(image, record)| (image.clone(), expiry(record))).collect();
         for (image, record) in evaluated {
             execution.state.put(StateKey::Verdict { image }, &record);
@@ -148,6 +151,7 @@ impl<B: Backend> App<B> {
         let changed_keys = execution.state.len();
         let changes = execution.state.into_changes()?;
         let (state_root, tree_writes) = AuthenticatedState::new(&self.shared.store).apply(height, &changes)?;
+        let tree_ms = started.elapsed().as_millis() as u64;
         let outcomes = tx_outcomes
             .iter()
             .filter(|(_, outcome)| outcome != "applied")
@@ -179,9 +183,14 @@ impl<B: Backend> App<B> {
             images = records.len(),
             keys = changed_keys,
             %state_root,
+            read_ms,
+            execute_ms,
+            evaluate_ms,
+            tree_ms,
             elapsed_ms = started.elapsed().as_millis() as u64,
             "block committed"
         );
+
         Ok(BlockOutcome {
             height,
             block_hash: header.hash(),
