@@ -45,7 +45,11 @@ fn genesis() -> Genesis {
         chain_id: ChainId::new("vouch-bench").unwrap(),
         genesis_time_unix_ms: 1_750_000_000_000,
         validators: vec![GenesisValidator { name: "v".into(), public_key: validator().public_key(), stake: 1 }],
-        attesters: vec![GenesisAttester { name: "trivy".into(), role: "scanner".into(), public_key: scanner().public_key() }],
+        attesters: vec![GenesisAttester {
+            name: "trivy".into(),
+            role: "scanner".into(),
+            public_key: scanner().public_key(),
+        }],
         policies: vec![GenesisPolicy {
             name: policy.name.into(),
             code: PolicyCodeSource::Standard(policy.name.into()),
@@ -143,7 +147,8 @@ fn verify_rate() -> f64 {
 }
 
 fn apply_blocks(c: &mut Criterion) {
-    let count: usize = std::env::var("VOUCH_BENCH_BLOCK_TXS").ok().and_then(|v| v.parse().ok()).unwrap_or(DEFAULT_BLOCK_TXS);
+    let count: usize =
+        std::env::var("VOUCH_BENCH_BLOCK_TXS").ok().and_then(|v| v.parse().ok()).unwrap_or(DEFAULT_BLOCK_TXS);
     let report = report();
     let dir = tempfile::tempdir().unwrap();
     let measured = open(SledBackend::open(dir.path()).unwrap());
