@@ -2,12 +2,13 @@
 //! against the raw single-core ed25519 `verify_strict` rate measured in the same run.
 //!
 //! Each measured block is built and applied first by a producer app on its own store,
-//! so the measured app starts every block with cold caches: it parses and
+//! so the measured app starts every block with cold caches. It parses and
 //! signature-checks every envelope, evaluates the standard vulnerability policy for
 //! every image and commits to sled with one batch and one flush, as a validator does
 //! for a block that another node proposed.
 //!
-//! `VOUCH_BENCH_BLOCK_TXS` sets the attestations per block (default 2,000);
+//! `VOUCH_BENCH_BLOCK_TXS` sets the attestations per block (default 2,000, fewer when
+//! the block would exceed `BLOCK_BYTES_MAX`);
 //! `VOUCH_CORPUS` makes every attestation carry the corpus report
 //! `trivy/trivy-legacy-array-many-vulns.json` (93 findings) instead of a built one.
 
@@ -18,7 +19,7 @@ use serde_json::{Value, json};
 use vouch_node::app::App;
 use vouch_node::policy::{RuntimeConfig, standard};
 use vouch_node::store::{Backend, LedgerStore, MemoryBackend, SledBackend};
-use vouch_protocol::chain::{Block, Commit, CommitSignature, Precommit, Transaction};
+use vouch_protocol::chain::{BLOCK_BYTES_MAX, Block, Commit, CommitSignature, Precommit, Transaction};
 use vouch_protocol::digest::Digest;
 use vouch_protocol::dsse::Envelope;
 use vouch_protocol::intoto::PAYLOAD_TYPE;
@@ -65,8 +66,8 @@ fn genesis() -> Genesis {
     }
 }
 
-/// A Trivy report: from the corpus when `VOUCH_CORPUS` is set, otherwise 40 findings
-/// of low and medium severity, like a typical base image scan.
+/// Returns a Trivy report: the corpus file when `VOUCH_CORPUS` is set, otherwise 40
+/// findings of low and medium severity, like a typical base image scan.
 fn report() -> Value {
     if let Some(corpus) = std::env::var_os("VOUCH_CORPUS") {
         let path = std::path::Path::new(&corpus).join("trivy/trivy-legacy-array-many-vulns.json");
@@ -150,6 +151,9 @@ fn apply_blocks(c: &mut Criterion) {
     let count: usize =
         std::env::var("VOUCH_BENCH_BLOCK_TXS").ok().and_then(|v| v.parse().ok()).unwrap_or(DEFAULT_BLOCK_TXS);
     let report = report();
+    // A block is at most BLOCK_BYTES_MAX bytes, which bounds blocks of large reports.
+    let tx_bytes = attestation(&report, 0).0.len() + 8;
+    let count = count.min(BLOCK_BYTES_MAX / tx_bytes - 1);
     let dir = tempfile::tempdir().unwrap();
     let measured = open(SledBackend::open(dir.path()).unwrap());
     let producer = open(MemoryBackend::new());

@@ -71,12 +71,15 @@ fn corpus_reports_get_the_independent_verdict() {
     let chain = TestChain::start(genesis(&[10]));
     let mut cases: Vec<(PathBuf, Digest, ImageStatus)> = Vec::new();
     let mut txs = Vec::new();
-    for (folder, uri) in [("trivy", "https://github.com/aquasecurity/trivy"), ("grype", "https://github.com/anchore/grype")] {
+    for (folder, uri) in
+        [("trivy", "https://github.com/aquasecurity/trivy"), ("grype", "https://github.com/anchore/grype")]
+    {
         for path in reports(&corpus.join(folder)) {
             let bytes = std::fs::read(&path).unwrap();
             let digest = Digest::sha256(&bytes);
             let report: Value = serde_json::from_slice(&bytes).unwrap();
-            let payload = statement(&[("registry.example.com/corpus/app:1", &digest)], VULN_TYPE, predicate(uri, report));
+            let payload =
+                statement(&[("registry.example.com/corpus/app:1", &digest)], VULN_TYPE, predicate(uri, report));
             let tx = attest_tx(envelope(payload, &key(100)));
             let checked = chain.app.check_tx(&tx).unwrap_or_else(|rejection| panic!("{}: {rejection}", path.display()));
             assert_eq!(checked.image.as_ref(), Some(&digest));

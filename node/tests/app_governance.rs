@@ -59,7 +59,7 @@ fn four_unequal_validators_reject_at_one_third_no() {
     chain.commit(vec![vote(&chain, 2, 1, false)]);
     assert_eq!(status(&chain, 1), "voting", "20 of 99 against is under 1/3");
 
-    // A second vote replaces the first: validator 2 first says yes, then no again.
+    // A second vote replaces the first: validator 2 votes yes, then no again.
     chain.commit(vec![vote(&chain, 2, 1, true)]);
     let view = chain.app.proposals().unwrap().proposals.remove(0);
     assert_eq!((view.yes_stake, view.no_stake), (60, 0));

@@ -6,7 +6,7 @@
 //! namespace therefore has a list under a parameter key (`attesters`, `policies`,
 //! `bindings`), written in the same block as the records, so the lists are
 //! authenticated too. The node loads them when it opens and keeps a [`Directory`]
-//! copy per committed height; a block works on a clone and the clone replaces the
+//! copy of the committed height. A block works on a clone, which replaces the
 //! committed copy once the block is stored.
 
 use std::collections::BTreeMap;
@@ -237,5 +237,5 @@ fn required<T: serde::de::DeserializeOwned + Serialize, B: Backend>(
 }
 
 fn missing(what: &str) -> AppError {
-    AppError::CorruptRecord { key: what.to_owned(), reason: "the state lists it but holds no record".to_owned() }
+    AppError::CorruptRecord { key: what.to_owned(), reason: "the state lists it, but its record is missing".to_owned() }
 }

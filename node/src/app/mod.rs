@@ -1,5 +1,5 @@
 //! The ledger state machine of `vouchd`: turns committed blocks into state, checks
-//! transactions for the mempool, builds blocks, and answers queries.
+//! transactions for the mempool, builds blocks, and serves queries.
 //!
 //! # Design
 //! [`App`] owns the ledger store, the policy runtime and caches. A block runs in an
@@ -60,7 +60,7 @@ use reevaluate::Schedule;
 /// image does not read its committed attestations' envelopes again.
 pub const ENVELOPE_HASH_CACHE_ENTRIES: usize = 65_536;
 
-/// The latest committed block as the daemon sees it.
+/// The latest committed block and the validator set after it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ChainTip {
     /// The latest committed height; 0 before the first block.
@@ -80,7 +80,7 @@ pub struct ChainTip {
 pub struct CheckedTx {
     /// The transaction's hash.
     pub hash: TxHash,
-    /// What it does.
+    /// The transaction's kind.
     pub kind: TxKind,
     /// For an attestation, the first image it attests (in digest order).
     pub image: Option<Digest>,
@@ -88,7 +88,7 @@ pub struct CheckedTx {
     pub account: Option<(PublicKey, u64)>,
 }
 
-/// What applying a block did.
+/// The result of applying a block.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BlockOutcome {
     /// The block's height.
@@ -103,7 +103,7 @@ pub struct BlockOutcome {
     pub evaluated: Vec<Digest>,
 }
 
-/// What the daemon shares between block application and queries.
+/// The parts that block application and queries share.
 pub(crate) struct Shared<B> {
     pub(crate) store: LedgerStore<B>,
     pub(crate) runtime: PolicyRuntime,

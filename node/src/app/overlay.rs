@@ -1,8 +1,8 @@
 //! Typed reads of the committed state with a block's pending writes on top.
 //!
 //! # Invariants
-//! - Reads see the pending writes first, then the state at the base height, so a
-//!   transaction sees every earlier transaction of its block.
+//! - Reads return the pending writes first, then the state at the base height, so a
+//!   transaction reads what every earlier transaction of its block wrote.
 //! - Values are canonical encodings of the records; a value that does not decode is a
 //!   damaged state, never an input error.
 

@@ -61,7 +61,7 @@ pub fn binding(scope: &str, policies: &[(&str, Value)]) -> GenesisBinding {
     }
 }
 
-/// A genesis with validators of the given stakes (keys from seeds 1, 2, ...), the
+/// Builds a genesis with validators of the given stakes (keys from seeds 1, 2, ...), the
 /// scanner attester of seed 100 and the reviewer of seed 101, every standard policy
 /// deployed and `*` bound to the vulnerability threshold.
 pub fn genesis(stakes: &[u64]) -> Genesis {
