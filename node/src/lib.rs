@@ -1,6 +1,7 @@
 //! The Vouch validator node: ledger store, authenticated state, state machine,
 //! WebAssembly policy runtime and HTTP API.
 
+pub mod app;
 pub mod daemon;
 pub mod policy;
 pub mod state;

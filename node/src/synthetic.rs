@@ -172,7 +172,14 @@ impl SyntheticChain {
 
         let header = self.header(store, latest, &txs)?;
         let commit = self.commit(&header);
-        Ok(BlockWrite { block: Block { header, txs }, commit, attestations, tree_writes, state_root })
+        Ok(BlockWrite {
+            block: Block { header, txs },
+            commit,
+            attestations,
+            outcomes: Vec::new(),
+            tree_writes,
+            state_root,
+        })
     }
 
     fn header<B: Backend>(

@@ -181,7 +181,6 @@ fn send_sigterm(child: &Child) {
 }
 
 #[test]
-#[ignore = "needs the ledger app in `vouchd start`"]
 fn second_start_names_the_running_node() {
     let dir = tempfile::tempdir().expect("temporary folder");
     let home = path_str(dir.path());
@@ -196,7 +195,6 @@ fn second_start_names_the_running_node() {
 }
 
 #[test]
-#[ignore = "needs the ledger app in `vouchd start`"]
 fn sigterm_stops_the_dev_chain_cleanly() {
     let node = start_node(&["start", "--dev", "--api-addr", "127.0.0.1:0"]);
     let (status, body) = http_request(node.address, "GET", "/v1/status", "");
@@ -212,7 +210,6 @@ fn sigterm_stops_the_dev_chain_cleanly() {
 }
 
 #[test]
-#[ignore = "needs the ledger app in `vouchd start`"]
 fn dev_home_is_kept_when_given() {
     let dir = tempfile::tempdir().expect("temporary folder");
     let home = dir.path().join("dev");

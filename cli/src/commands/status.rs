@@ -85,5 +85,6 @@ pub fn verdict_name(verdict: Verdict) -> &'static str {
     match verdict {
         Verdict::Approved => "approved",
         Verdict::Quarantined => "quarantined",
+        Verdict::Pending => "pending",
     }
 }

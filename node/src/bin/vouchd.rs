@@ -11,6 +11,7 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 use vouch_keyring::Keyring;
+use vouch_node::app::App;
 use vouch_node::daemon::chain::ChainApp;
 use vouch_node::daemon::config::Config;
 use vouch_node::daemon::dev::{self, DevKeys};
@@ -18,6 +19,8 @@ use vouch_node::daemon::home::{Home, InitOptions, LoadedHome};
 use vouch_node::daemon::lock::HomeLock;
 use vouch_node::daemon::producer::system_clock;
 use vouch_node::daemon::run::{self, RunOptions};
+use vouch_node::policy::RuntimeConfig;
+use vouch_node::store::{LedgerStore, SledBackend};
 use vouch_protocol::signing::ChainId;
 
 #[derive(Parser)]
@@ -187,17 +190,19 @@ fn print_started(home: &Home, loaded: &LoadedHome, address: SocketAddr, height: 
     println!("  home     {}", home.dir().display());
 }
 
-/// Opens the ledger state machine of `home`.
-// TODO: open `vouch_node::app::App<SledBackend>` here once the app is merged, with the
-// ledger database at `loaded.config.data_dir(home.dir())` (sled cache of
-// `storage.cache_bytes`) and the runtime config
-// `RuntimeConfig { limits: loaded.genesis.policy_limits.clone(), ..loaded.config.runtime_config() }`.
+/// Opens the ledger state machine of `home`: the sled database in the configured data
+/// folder, with the chain's policy limits from the genesis.
 fn open_app(home: &Home, loaded: &LoadedHome) -> anyhow::Result<Arc<dyn ChainApp>> {
     let data_dir = loaded.config.data_dir(home.dir());
-    anyhow::bail!(
-        "this build of vouchd has no ledger state machine yet, so it cannot open the ledger at {}",
-        data_dir.display()
-    )
+    let backend = SledBackend::open_with_cache(&data_dir, loaded.config.storage.cache_bytes)
+        .with_context(|| format!("opening the ledger database at {}", data_dir.display()))?;
+    let store = LedgerStore::open(backend)?;
+    let runtime = RuntimeConfig { limits: loaded.genesis.policy_limits.clone(), ..loaded.config.runtime_config() };
+    let app = App::open(store, &loaded.genesis, runtime)
+        .with_context(|| format!("opening the ledger at {}", data_dir.display()))?;
+    let tip = app.tip();
+    tracing::info!(height = %tip.height, state_root = %tip.state_root, data_dir = %data_dir.display(), "ledger opened");
+    Ok(Arc::new(app))
 }
 
 /// Completes on the first SIGINT or SIGTERM.

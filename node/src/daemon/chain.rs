@@ -127,6 +127,9 @@ pub enum AppError {
     /// Reading or writing the ledger store failed.
     #[error("ledger store: {0}")]
     Store(String),
+    /// The store, the state or the policy runtime of this node failed.
+    #[error("{0}")]
+    Node(String),
 }
 
 /// A failure to answer a query.
@@ -135,6 +138,9 @@ pub enum QueryError {
     /// The requested object does not exist; the message names it.
     #[error("{0}")]
     NotFound(String),
+    /// The answer needs a block that is not committed yet; the message says what.
+    #[error("{0}")]
+    NotReady(String),
     /// Reading the state failed on this node.
     #[error("{0}")]
     Internal(String),

@@ -5,6 +5,7 @@ pub mod config;
 pub mod dev;
 pub mod home;
 pub mod http;
+pub mod ledger;
 pub mod lock;
 pub mod mempool;
 pub mod node_key;

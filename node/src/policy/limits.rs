@@ -8,38 +8,11 @@
 
 use std::num::NonZeroUsize;
 
-use serde::{Deserialize, Serialize};
 use vouch_policy_sdk::abi::INPUT_BYTES_MAX;
 
-/// Execution limits that every validator applies identically.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PolicyLimits {
-    /// Fuel of one evaluation; each wasm instruction costs about one unit.
-    pub fuel_per_evaluation: u64,
-    /// Maximum linear memory of a policy instance, in bytes.
-    pub memory_bytes_max: u64,
-    /// Maximum number of elements of a policy's table.
-    pub table_elements_max: u32,
-    /// Maximum native stack that wasm frames may use, in bytes.
-    pub wasm_stack_bytes_max: u32,
-    /// Maximum size of a policy module, in bytes.
-    pub module_bytes_max: u32,
-    /// Maximum size of an encoded evaluation input, in bytes.
-    pub input_bytes_max: u32,
-}
-
-impl Default for PolicyLimits {
-    fn default() -> PolicyLimits {
-        PolicyLimits {
-            fuel_per_evaluation: 20_000_000,
-            memory_bytes_max: 32 * 1024 * 1024,
-            table_elements_max: 10_000,
-            wasm_stack_bytes_max: 512 * 1024,
-            module_bytes_max: 2 * 1024 * 1024,
-            input_bytes_max: 4 * 1024 * 1024,
-        }
-    }
-}
+/// Execution limits that every validator applies identically; the genesis file and
+/// the ledger carry them as consensus parameters.
+pub use vouch_protocol::ledger::PolicyLimits;
 
 /// Configuration of one node's policy runtime.
 #[derive(Clone, Debug, PartialEq, Eq)]

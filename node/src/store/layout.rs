@@ -8,6 +8,7 @@
 //! | `c`    | commits            | height (u64 BE)                       | `Commit`                      |
 //! | `t`    | transactions       | tx hash (32 bytes)                    | `StoredTransaction`           |
 //! | `a`    | attestation index  | image digest (encoded), height, index | tx hash (32 bytes)            |
+//! | `o`    | tx outcomes        | tx hash (32 bytes)                    | outcome text (UTF-8)          |
 //! | `r`    | state roots        | height (u64 BE)                       | root (32 bytes)               |
 //! | `n`    | state tree nodes   | version (u64 BE), nibble path encoded | `jmt` node (encoded)          |
 //! | `v`    | state tree values  | key hash (32 bytes), version (u64 BE) | 0 = deleted, 1 and the bytes  |
@@ -30,6 +31,7 @@ const BODY: u8 = b'b';
 const COMMIT: u8 = b'c';
 const TRANSACTION: u8 = b't';
 const ATTESTATION: u8 = b'a';
+const OUTCOME: u8 = b'o';
 const STATE_ROOT: u8 = b'r';
 const TREE_NODE: u8 = b'n';
 const TREE_VALUE: u8 = b'v';
@@ -57,6 +59,19 @@ pub(crate) fn transaction_key(hash: &TxHash) -> Vec<u8> {
     key
 }
 
+pub(crate) fn outcome_key(hash: &TxHash) -> Vec<u8> {
+    let mut key = Vec::with_capacity(33);
+    key.push(OUTCOME);
+    key.extend_from_slice(&hash.0);
+    key
+}
+
+/// Returns the prefix of the whole attestation index, whose keys are in image digest
+/// order.
+pub(crate) fn attestation_table_prefix() -> Vec<u8> {
+    vec![ATTESTATION]
+}
+
 /// Builds the prefix of every attestation index entry of `image`. The digest's length
 /// prefix keeps one digest from being a prefix of another.
 pub(crate) fn attestation_prefix(image: &Digest) -> Vec<u8> {
@@ -78,6 +93,13 @@ pub(crate) fn attestation_position(key: &[u8]) -> Option<(Height, u32)> {
     let height = u64::from_be_bytes(suffix[..8].try_into().ok()?);
     let index = u32::from_be_bytes(suffix[8..].try_into().ok()?);
     Some((Height(height), index))
+}
+
+/// Decodes the image digest at the start of an attestation index key.
+pub(crate) fn attestation_image(key: &[u8]) -> Option<Digest> {
+    let fields = key.strip_prefix(&[ATTESTATION])?;
+    let digest_len = fields.len().checked_sub(12)?;
+    encoding::decode(&fields[..digest_len]).ok()
 }
 
 pub(crate) fn tree_node_key(node_key: &NodeKey) -> Vec<u8> {

@@ -33,7 +33,7 @@ pub use faulty::{Fault, FaultyBackend};
 pub use ledger::{AttestationEntry, LedgerStore, StoredTransaction};
 pub use memory::MemoryBackend;
 pub use sled_backend::{SLED_LOCK_WAIT_MAX, SledBackend};
-pub use write::{BLOCK_ATTESTATIONS_MAX, BlockWrite, GenesisWrite};
+pub use write::{BLOCK_ATTESTATIONS_MAX, BlockWrite, GenesisWrite, TX_OUTCOME_BYTES_MAX};
 
 use std::path::PathBuf;
 
@@ -75,6 +75,14 @@ pub enum StoreError {
         "block at height {height}: attestation index entry for {image} names transaction {hash}, which is not in the block"
     )]
     UnknownAttestationTransaction { height: Height, image: Digest, hash: TxHash },
+    #[error(
+        "block at height {height}: the outcome of transaction {hash} is stored, but the transaction is not in the block"
+    )]
+    UnknownOutcomeTransaction { height: Height, hash: TxHash },
+    #[error(
+        "block at height {height}: the outcome of transaction {hash} is {size} bytes, over the limit of {max} bytes"
+    )]
+    OutcomeTooLong { height: Height, hash: TxHash, size: usize, max: usize },
     #[error("block at height {height} has {count} attestation index entries, over the limit of {max}")]
     TooManyAttestations { height: Height, count: usize, max: usize },
     #[error("state tree writes for height {height} are invalid: {reason}")]

@@ -10,6 +10,9 @@ use crate::store::{Backend, BackendError, Entry, StoreError, WriteBatch};
 pub const SLED_LOCK_WAIT_MAX: Duration = Duration::from_secs(2);
 
 /// The pause between two attempts to take the directory lock.
+/// sled's own default page cache size, 1 GiB; the daemon passes its configured size.
+const SLED_DEFAULT_CACHE_BYTES: u64 = 1024 * 1024 * 1024;
+
 const SLED_LOCK_RETRY_INTERVAL: Duration = Duration::from_millis(20);
 
 /// A sled database holding the whole ledger in its default tree.
@@ -22,16 +25,21 @@ pub struct SledBackend {
 }
 
 impl SledBackend {
-    /// Opens or creates the database in the directory `path`.
+    /// Opens or creates the database in the directory `path`, with sled's default cache.
     ///
     /// sled 0.34 releases its directory lock from a background thread after the last
     /// handle is dropped (sled issues 1234 and 1289), so a database closed a moment ago
     /// in this process can still be locked: opening retries for up to
     /// [`SLED_LOCK_WAIT_MAX`] while the lock is taken, then reports it.
     pub fn open(path: &Path) -> Result<SledBackend, StoreError> {
+        SledBackend::open_with_cache(path, SLED_DEFAULT_CACHE_BYTES)
+    }
+
+    /// Opens or creates the database in `path` with a page cache of `cache_bytes`.
+    pub fn open_with_cache(path: &Path, cache_bytes: u64) -> Result<SledBackend, StoreError> {
         let started = Instant::now();
         loop {
-            match sled::Config::new().path(path).open() {
+            match sled::Config::new().path(path).cache_capacity(cache_bytes).open() {
                 Ok(db) => return Ok(SledBackend { db, path: path.to_path_buf() }),
                 Err(error) if is_lock_taken(&error) && started.elapsed() < SLED_LOCK_WAIT_MAX => {
                     std::thread::sleep(SLED_LOCK_RETRY_INTERVAL);

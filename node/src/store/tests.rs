@@ -509,3 +509,28 @@ fn concurrent_writes_of_one_height_commit_once() {
     assert!(matches!(rejected, StoreError::UnexpectedHeight { found: Height(2), .. }), "{rejected}");
     assert_consistent_at(&backend, Height(2));
 }
+
+#[test]
+fn outcomes_are_stored_with_the_block_within_the_limit() {
+    let (_, store) = store_with_blocks(1, 0);
+    let mut write = next_write(&store, 3);
+    let hashes: Vec<_> = write.block.txs.iter().map(Transaction::hash).collect();
+
+    let mut unknown = write.clone();
+    unknown.outcomes = vec![(Transaction(b"elsewhere".to_vec()).hash(), "applied".into())];
+    assert!(matches!(store.commit_block(unknown), Err(StoreError::UnknownOutcomeTransaction { .. })));
+    let mut too_long = write.clone();
+    too_long.outcomes = vec![(hashes[0], "x".repeat(TX_OUTCOME_BYTES_MAX + 1))];
+    assert!(matches!(store.commit_block(too_long), Err(StoreError::OutcomeTooLong { .. })));
+
+    write.outcomes = vec![(hashes[0], "x".repeat(TX_OUTCOME_BYTES_MAX)), (hashes[2], "rejected: nonce".into())];
+    store.commit_block(write.clone()).unwrap();
+    assert_eq!(store.tx_outcome(&hashes[0]).unwrap().map(|text| text.len()), Some(TX_OUTCOME_BYTES_MAX));
+    assert_eq!(store.tx_outcome(&hashes[1]).unwrap(), None);
+    assert_eq!(store.tx_outcome(&hashes[2]).unwrap().as_deref(), Some("rejected: nonce"));
+
+    let expected: std::collections::BTreeSet<Digest> =
+        write.attestations.iter().map(|(image, _)| image.clone()).collect();
+    let indexed = store.indexed_images().unwrap();
+    assert!(expected.is_subset(&indexed));
+}

@@ -15,6 +15,9 @@ use crate::store::{Backend, LedgerStore, StoreError, StoredTransaction, WriteBat
 /// Maximum number of attestation index entries that one block adds.
 pub const BLOCK_ATTESTATIONS_MAX: usize = 100_000;
 
+/// Maximum length in bytes of one transaction's stored outcome text.
+pub const TX_OUTCOME_BYTES_MAX: usize = 1024;
+
 /// The genesis state: the tree of height 0 and its root.
 #[derive(Clone, Debug)]
 pub struct GenesisWrite {
@@ -34,6 +37,9 @@ pub struct BlockWrite {
     /// The attestation index entries: each image digest with the transaction of this
     /// block that attests it.
     pub attestations: Vec<(Digest, TxHash)>,
+    /// What executing each transaction of this block did (`applied` or the reason it
+    /// had no effect), by transaction hash; transactions without an entry store none.
+    pub outcomes: Vec<(TxHash, String)>,
     /// The state tree nodes and values of the state after this block.
     pub tree_writes: TreeWrites,
     /// The state root after this block.
@@ -73,6 +79,7 @@ impl<B: Backend> LedgerStore<B> {
         check_tree_writes(height, &write.tree_writes, write.state_root)?;
         let positions = self.check_transactions(&write)?;
         check_attestations(&write, &positions)?;
+        check_outcomes(&write, &positions)?;
 
         let batch = block_batch(&write, &positions);
         self.write_batch(batch, height)
@@ -200,6 +207,25 @@ fn check_attestations(write: &BlockWrite, positions: &HashMap<TxHash, u32>) -> R
     Ok(())
 }
 
+/// Checks that every outcome names a transaction of the block and fits the limit.
+fn check_outcomes(write: &BlockWrite, positions: &HashMap<TxHash, u32>) -> Result<(), StoreError> {
+    let height = write.block.header.height;
+    for (hash, outcome) in &write.outcomes {
+        if !positions.contains_key(hash) {
+            return Err(StoreError::UnknownOutcomeTransaction { height, hash: *hash });
+        }
+        if outcome.len() > TX_OUTCOME_BYTES_MAX {
+            return Err(StoreError::OutcomeTooLong {
+                height,
+                hash: *hash,
+                size: outcome.len(),
+                max: TX_OUTCOME_BYTES_MAX,
+            });
+        }
+    }
+    Ok(())
+}
+
 /// Builds the one batch that stores a checked block write.
 fn block_batch(write: &BlockWrite, positions: &HashMap<TxHash, u32>) -> WriteBatch {
     let block = &write.block;
@@ -220,6 +246,10 @@ fn block_batch(write: &BlockWrite, positions: &HashMap<TxHash, u32>) -> WriteBat
         write.attestations.iter().map(|(image, hash)| (image, positions[hash], hash)).collect();
     for (image, index, hash) in entries {
         batch.put(layout::attestation_key(image, height, index), hash.0.to_vec());
+    }
+
+    for (hash, outcome) in &write.outcomes {
+        batch.put(layout::outcome_key(hash), outcome.as_bytes().to_vec());
     }
 
     put_tree_writes(&mut batch, &write.tree_writes);

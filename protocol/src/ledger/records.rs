@@ -93,6 +93,8 @@ pub enum Verdict {
     Approved,
     /// The image must not run.
     Quarantined,
+    /// The policy waits for more attestations; the image counts as pending.
+    Pending,
 }
 
 /// The status of an image as a caller sees it.
@@ -154,8 +156,8 @@ pub struct ImageRecord {
 
 impl ImageRecord {
     /// Returns the status under `repository`, or over every name when `None`: pending
-    /// when a policy bound to the name has no verdict, quarantined when any verdict
-    /// quarantines, approved otherwise.
+    /// when a policy bound to the name has no verdict or a pending one, quarantined when
+    /// any verdict quarantines, approved otherwise.
     pub fn status(&self, repository: Option<&str>) -> ImageStatus {
         let names: Vec<&NameBinding> = match repository {
             Some(name) => self.names.iter().filter(|binding| binding.name == name).collect(),
@@ -173,6 +175,11 @@ impl ImageRecord {
                     }
                 }
                 Some(verdict) if verdict.verdict == Verdict::Quarantined => return ImageStatus::Quarantined,
+                Some(verdict) if verdict.verdict == Verdict::Pending => {
+                    if status == ImageStatus::Approved {
+                        status = ImageStatus::Pending;
+                    }
+                }
                 Some(_) => {}
             }
         }

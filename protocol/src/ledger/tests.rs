@@ -92,3 +92,18 @@ fn image_status_follows_the_named_repository() {
     assert_eq!(quarantined.status(None), ImageStatus::Quarantined);
     assert_eq!(quarantined.status(Some("ghcr.io/acme/api")), ImageStatus::Approved);
 }
+
+#[test]
+fn pending_verdict_keeps_the_image_pending() {
+    let names = vec![name("ghcr.io/acme/api", &["scan", "review"])];
+    let pending = ImageRecord {
+        names: names.clone(),
+        verdicts: vec![verdict("review", Verdict::Pending), verdict("scan", Verdict::Approved)],
+    };
+    assert_eq!(pending.status(None), ImageStatus::Pending);
+    let quarantined = ImageRecord {
+        names,
+        verdicts: vec![verdict("review", Verdict::Pending), verdict("scan", Verdict::Quarantined)],
+    };
+    assert_eq!(quarantined.status(None), ImageStatus::Quarantined);
+}

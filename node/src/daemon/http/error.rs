@@ -43,6 +43,8 @@ pub mod code {
     pub const SHUTTING_DOWN: &str = "shutting_down";
     /// The node failed, and the message names the failed step.
     pub const INTERNAL: &str = "internal";
+    /// The answer needs a block that is not committed yet; retry shortly.
+    pub const NOT_READY: &str = "not_ready";
 }
 
 /// The rejection code of a transaction already waiting in the mempool, the same code
@@ -127,6 +129,7 @@ impl From<QueryError> for ApiError {
     fn from(error: QueryError) -> ApiError {
         match error {
             QueryError::NotFound(message) => ApiError::not_found(message),
+            QueryError::NotReady(message) => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, code::NOT_READY, message),
             QueryError::Internal(message) => ApiError::internal(format!("query failed: {message}")),
         }
     }

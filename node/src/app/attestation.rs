@@ -1,0 +1,273 @@
+//! Reading an attestation transaction: the DSSE envelope, the registered attester
+//! whose signature counts, the in-toto statement, the images it indexes and the facts
+//! of its predicate.
+//!
+//! # Invariants
+//! - The result depends only on the envelope bytes and the set of registered
+//!   attesters, so a cached result for the same (envelope hash, attester set hash) is
+//!   the result every node computes.
+//! - The recorded attester is the signer of the first signature, in envelope order,
+//!   that verifies with a registered key.
+
+use std::collections::BTreeMap;
+use std::num::NonZeroUsize;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use vouch_protocol::digest::{Algorithm, Digest};
+use vouch_protocol::dsse::{DsseError, Envelope, Rejection};
+use vouch_protocol::facts::{self, Facts};
+use vouch_protocol::intoto::{Statement, StatementError};
+use vouch_protocol::keys::{KeyId, PublicKey};
+use vouch_protocol::reference::Reference;
+
+use crate::app::TxRejection;
+use crate::app::directory::Attesters;
+use crate::app::lru::Lru;
+
+/// Maximum number of distinct image digests one attestation indexes.
+pub const ATTESTATION_IMAGES_MAX: usize = 64;
+
+/// Number of read attestations kept in memory, so a transaction checked for the
+/// mempool is not read again when its block applies, and policies get facts without
+/// parsing the envelope again.
+// NOTE: facts of a large report take tens of kilobytes, so this bounds the cache's
+// memory only through the envelope size limit; a byte bound would be tighter.
+pub const READ_CACHE_ENTRIES: usize = 4096;
+
+/// What an attestation says, after its signature was checked.
+#[derive(Debug)]
+pub(crate) struct ReadAttestation {
+    /// BLAKE3 hash of the envelope bytes.
+    pub(crate) envelope_hash: [u8; 32],
+    /// The registered attester whose signature counted.
+    pub(crate) attester: KeyId,
+    /// The attester set the signature was checked against; `None` for a committed
+    /// attestation read again only for its facts.
+    pub(crate) attester_set: Option<[u8; 32]>,
+    /// The statement's predicate type.
+    pub(crate) predicate_type: String,
+    /// Each sha256 subject digest with the repository names given for it, sorted.
+    pub(crate) images: Vec<(Digest, Vec<String>)>,
+    /// The facts of the predicate, if its type has a reader.
+    pub(crate) facts: Option<Facts>,
+}
+
+/// Computes the envelope hash that identifies an attestation.
+pub(crate) fn envelope_hash(envelope: &[u8]) -> [u8; 32] {
+    *blake3::hash(envelope).as_bytes()
+}
+
+/// Read attestations by envelope hash.
+pub(crate) struct ReadCache {
+    entries: Mutex<Lru<[u8; 32], Arc<ReadAttestation>>>,
+}
+
+impl ReadCache {
+    pub(crate) fn new() -> ReadCache {
+        let capacity = NonZeroUsize::new(READ_CACHE_ENTRIES).expect("the cache size is not zero");
+        ReadCache { entries: Mutex::new(Lru::new(capacity)) }
+    }
+
+    /// Returns the cached reading of the envelope `hash`, whatever attester set it was
+    /// checked against.
+    pub(crate) fn get(&self, hash: &[u8; 32]) -> Option<Arc<ReadAttestation>> {
+        self.entries.lock().unwrap_or_else(PoisonError::into_inner).get(hash)
+    }
+
+    /// Caches a reading.
+    pub(crate) fn insert(&self, read: Arc<ReadAttestation>) {
+        self.entries.lock().unwrap_or_else(PoisonError::into_inner).insert(read.envelope_hash, read);
+    }
+
+    /// Reads `envelope`, or returns the cached reading made against the same attesters.
+    pub(crate) fn read(
+        &self,
+        envelope: &[u8],
+        attesters: &Attesters,
+        envelope_bytes_max: usize,
+    ) -> Result<Arc<ReadAttestation>, TxRejection> {
+        if envelope.len() > envelope_bytes_max {
+            return Err(TxRejection::new(
+                "envelope_too_large",
+                format!(
+                    "the envelope is {} bytes, over the chain's limit of {envelope_bytes_max} bytes (consensus.envelope_bytes_max); attest a smaller report",
+                    envelope.len()
+                ),
+            ));
+        }
+        let hash = envelope_hash(envelope);
+        if let Some(cached) = self.get(&hash).filter(|cached| cached.attester_set == Some(attesters.set_hash())) {
+            return Ok(cached);
+        }
+        let read = Arc::new(read_attestation(envelope, hash, attesters)?);
+        self.entries.lock().unwrap_or_else(PoisonError::into_inner).insert(hash, Arc::clone(&read));
+        Ok(read)
+    }
+}
+
+/// Reads and checks one envelope against the registered attesters.
+pub(crate) fn read_attestation(
+    bytes: &[u8],
+    envelope_hash: [u8; 32],
+    attesters: &Attesters,
+) -> Result<ReadAttestation, TxRejection> {
+    let envelope = Envelope::from_json("envelope", bytes)
+        .map_err(|error| TxRejection::new("envelope_invalid", format!("{error}; send a DSSE envelope in JSON")))?;
+    let trusted = trusted_keys(&envelope, attesters)?;
+    let verified = envelope.verify(&trusted, 1).map_err(signature_rejection)?;
+    let signer = &verified.signers()[0];
+    let key = &trusted.iter().find(|(key_id, _)| key_id == signer).expect("signers come from the trusted list").1;
+    let attester = attesters.key_id_of(key).expect("every trusted key is a registered attester's");
+
+    let statement = Statement::from_envelope("statement", &verified).map_err(statement_rejection)?;
+    let images = subject_images(&statement)?;
+    let facts = facts::from_statement(&statement.predicate_type, &statement.predicate).map_err(|error| {
+        TxRejection::new("predicate_invalid", format!("{error}; fix the predicate or attest it under another type"))
+    })?;
+
+    Ok(ReadAttestation {
+        envelope_hash,
+        attester,
+        attester_set: Some(attesters.set_hash()),
+        predicate_type: statement.predicate_type,
+        images,
+        facts,
+    })
+}
+
+/// Reads the facts of an envelope that a committed block already checked, without
+/// checking its signatures again.
+pub(crate) fn reread_committed(bytes: &[u8], attester: KeyId) -> Result<ReadAttestation, TxRejection> {
+    let envelope = Envelope::from_json("envelope", bytes)
+        .map_err(|error| TxRejection::new("envelope_invalid", error.to_string()))?;
+    let statement = Statement::from_json("statement", &envelope.payload).map_err(statement_rejection)?;
+    let images = subject_images(&statement)?;
+    let facts = facts::from_statement(&statement.predicate_type, &statement.predicate)
+        .map_err(|error| TxRejection::new("predicate_invalid", error.to_string()))?;
+    Ok(ReadAttestation {
+        envelope_hash: envelope_hash(bytes),
+        attester,
+        attester_set: None,
+        predicate_type: statement.predicate_type,
+        images,
+        facts,
+    })
+}
+
+/// Returns the registered keys to verify `envelope` with: those its signatures name
+/// by key id, or every registered attester's when it names none.
+fn trusted_keys(envelope: &Envelope, attesters: &Attesters) -> Result<Vec<(KeyId, PublicKey)>, TxRejection> {
+    if attesters.records().is_empty() {
+        return Err(unregistered("no attester is registered on this chain"));
+    }
+    let named: Vec<(KeyId, PublicKey)> = attesters
+        .trusted()
+        .iter()
+        .filter(|(key_id, _)| envelope.signatures.iter().any(|signature| signature.keyid == key_id.as_str()))
+        .cloned()
+        .collect();
+    if !named.is_empty() {
+        return Ok(named);
+    }
+    // NOTE: a signature without a registered keyid (cosign writes "") is tried against
+    // every registered attester, which costs one verification per attester.
+    Ok(attesters.records().iter().map(|(key_id, record)| (key_id.clone(), record.key.clone())).collect())
+}
+
+fn signature_rejection(error: DsseError) -> TxRejection {
+    match error {
+        DsseError::ThresholdNotMet { rejections, .. }
+            if rejections.0.iter().any(|rejection| matches!(rejection, Rejection::Invalid { .. })) =>
+        {
+            TxRejection::new(
+                "signature_invalid",
+                format!(
+                    "the envelope names a registered attester, but its signature does not verify ({rejections}); sign the exact payload again"
+                ),
+            )
+        }
+        DsseError::ThresholdNotMet { rejections, .. } => unregistered(&rejections.to_string()),
+        other => TxRejection::new("envelope_invalid", other.to_string()),
+    }
+}
+
+fn unregistered(detail: &str) -> TxRejection {
+    TxRejection::new(
+        "attester_unregistered",
+        format!(
+            "no signature is by a registered attester ({detail}); register the key through governance (vouch attester register) or sign with a registered key"
+        ),
+    )
+}
+
+fn statement_rejection(error: StatementError) -> TxRejection {
+    match error {
+        StatementError::NoSubjects { .. } => TxRejection::new(
+            "subject_missing",
+            format!("{error}; attest the image by its digest (subject with a sha256 digest)"),
+        ),
+        other => TxRejection::new("statement_invalid", format!("{other}; send an in-toto statement v1 or v0.1")),
+    }
+}
+
+/// Returns the sha256 subject digests with their repository names, sorted.
+fn subject_images(statement: &Statement) -> Result<Vec<(Digest, Vec<String>)>, TxRejection> {
+    let mut images: BTreeMap<Digest, Vec<String>> = BTreeMap::new();
+    for subject in &statement.subjects {
+        let Some(hex) = subject.digest.get(Algorithm::Sha256.name()) else { continue };
+        let digest = Digest::from_hex(Algorithm::Sha256, hex)
+            .map_err(|error| TxRejection::new("statement_invalid", format!("subject {:?}: {error}", subject.name)))?;
+        let names = images.entry(digest).or_default();
+        if let Some(name) = repository_name(&subject.name)
+            && !names.contains(&name)
+        {
+            names.push(name);
+        }
+    }
+    if images.is_empty() {
+        return Err(TxRejection::new(
+            "subject_missing",
+            "no subject has a sha256 digest; attest the image by its manifest digest (sha256:...)",
+        ));
+    }
+    if images.len() > ATTESTATION_IMAGES_MAX {
+        return Err(TxRejection::new(
+            "too_many_subjects",
+            format!(
+                "the statement names {} image digests, over the limit of {ATTESTATION_IMAGES_MAX}; split it into several attestations",
+                images.len()
+            ),
+        ));
+    }
+    Ok(images
+        .into_iter()
+        .map(|(digest, mut names)| {
+            names.sort();
+            (digest, names)
+        })
+        .collect())
+}
+
+/// Returns the repository name (`registry/path`, without tag or digest) of a subject
+/// name, or `None` when the name is not an image reference.
+pub(crate) fn repository_name(subject_name: &str) -> Option<String> {
+    if subject_name.is_empty() {
+        return None;
+    }
+    Reference::parse(subject_name).ok().map(|reference| reference.name().to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn repository_names_drop_tags_and_digests() {
+        assert_eq!(repository_name("ghcr.io/acme/api:1.2").as_deref(), Some("ghcr.io/acme/api"));
+        assert_eq!(repository_name("alpine").as_deref(), Some("docker.io/library/alpine"));
+        let pinned = format!("registry.example.com:5000/team/app@sha256:{}", "a".repeat(64));
+        assert_eq!(repository_name(&pinned).as_deref(), Some("registry.example.com:5000/team/app"));
+        assert_eq!(repository_name(""), None);
+        assert_eq!(repository_name("bin/Foo Bar"), None);
+    }
+}

@@ -1,0 +1,122 @@
+//! Restart and replay: reopening the store resumes at the same height and root,
+//! replaying the stored blocks into a fresh store gives the same roots, and proofs of
+//! image status verify against the stored header.
+
+mod app_support;
+
+use app_support::*;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use vouch_node::app::AppError;
+use vouch_node::store::{LedgerStore, MemoryBackend};
+use vouch_protocol::chain::{Commit, Header, Height};
+use vouch_protocol::ledger::{Action, GovAction, ImageRecord};
+use vouch_protocol::state::{StateKey, StateProof, verify_absence, verify_inclusion};
+
+fn busy_chain() -> TestChain {
+    let chain = TestChain::start(genesis(&[40, 26, 20, 13]));
+    chain.commit(vec![
+        scan_tx("ghcr.io/acme/api", &image("a"), &["LOW"]),
+        scan_tx("ghcr.io/acme/web", &image("b"), &["HIGH"]),
+    ]);
+    let register =
+        GovAction::RegisterAttester { name: "extra".into(), role: "builder".into(), key: key(70).public_key() };
+    chain.commit(vec![chain.propose(0, register)]);
+    chain.commit(vec![chain.account_tx(&key(2), Action::Vote { proposal: 1, approve: true })]);
+    chain.commit(vec![chain.account_tx(&key(4), Action::Vote { proposal: 1, approve: true })]);
+    chain.commit(vec![scan_tx("ghcr.io/acme/api", &image("a"), &["CRITICAL"])]);
+    chain
+}
+
+#[test]
+fn restart_resumes_at_the_same_height_and_root() {
+    let chain = busy_chain();
+    let before = chain.app.tip();
+    let status = chain.app.image_status(&image("a"), None, false).unwrap();
+    let chain = chain.reopen();
+    assert_eq!(chain.app.tip(), before);
+    assert_eq!(chain.app.image_status(&image("a"), None, false).unwrap(), status);
+    assert!(chain.app.attesters().unwrap().attesters.iter().any(|attester| attester.name == "extra"));
+    let next = chain.commit(vec![scan_tx("ghcr.io/acme/api", &image("c"), &["LOW"])]);
+    assert_eq!(next.height.0, before.height.0 + 1);
+}
+
+#[test]
+fn reopening_with_another_genesis_is_refused() {
+    let chain = busy_chain();
+    let TestChain { dir, app, .. } = chain;
+    drop(app);
+    let mut other = genesis(&[40, 26, 20, 13]);
+    other.consensus.reevaluations_per_block = 7;
+    let backend = vouch_node::store::SledBackend::open(dir.path()).unwrap();
+    let store = LedgerStore::open(backend).unwrap();
+    let error = vouch_node::app::App::open(store, &other, Default::default()).err().expect("a genesis mismatch");
+    assert!(matches!(error, AppError::GenesisMismatch { .. }), "{error}");
+}
+
+#[test]
+fn replaying_stored_blocks_into_a_fresh_store_gives_the_same_roots() {
+    let chain = busy_chain();
+    let latest = chain.app.tip().height;
+    let fresh = vouch_node::app::App::open(
+        LedgerStore::open(MemoryBackend::new()).unwrap(),
+        &chain.genesis,
+        Default::default(),
+    )
+    .unwrap();
+    assert_eq!(
+        fresh.store().state_root(Height::GENESIS).unwrap(),
+        chain.app.store().state_root(Height::GENESIS).unwrap()
+    );
+    for height in 1..=latest.0 {
+        let height = Height(height);
+        let block = chain.app.store().block(height).unwrap().unwrap();
+        let commit = chain.app.store().commit(height).unwrap().unwrap();
+        let outcome = fresh.apply_block(&block, &commit).unwrap();
+        assert_eq!(Some(outcome.state_root), chain.app.store().state_root(height).unwrap(), "height {height}");
+    }
+    assert_eq!(fresh.tip(), chain.app.tip());
+}
+
+#[test]
+fn commit_without_two_thirds_is_refused() {
+    let mut chain = TestChain::start(genesis(&[40, 26, 20, 13]));
+    chain.signers = vec![0, 1];
+    let block = chain.raw_block(vec![]);
+    let error = chain.apply(&block).unwrap_err();
+    assert!(error.to_string().contains("66 of 99 stake"), "{error}");
+    chain.signers = vec![0, 1, 3];
+    chain.apply(&block).unwrap();
+
+    let mut late = chain.raw_block(vec![]);
+    late.header.time_unix_ms = chain.app.tip().time_unix_ms;
+    let error = chain.apply(&late).unwrap_err();
+    assert!(error.to_string().contains("is not after the previous block's time"), "{error}");
+}
+
+#[test]
+fn image_status_proofs_verify_against_the_header() {
+    let chain = busy_chain();
+    chain.commit(vec![]);
+    let present = image("a");
+    let response = chain.app.image_status(&present, None, true).unwrap();
+    let proof = response.proof.expect("a proof");
+    let header = Header::from_bytes(&BASE64.decode(&proof.header).unwrap()).unwrap();
+    let commit = Commit::from_bytes(&BASE64.decode(&proof.commit).unwrap()).unwrap();
+    assert_eq!(header.height.0, proof.height + 1);
+    assert_eq!(commit.block_hash, header.hash());
+    let record_bytes = BASE64.decode(proof.record.as_ref().unwrap()).unwrap();
+    let state_proof = StateProof::from_bytes(&BASE64.decode(&proof.state_proof).unwrap()).unwrap();
+    let key = StateKey::Verdict { image: present.clone() };
+    verify_inclusion(&header.app_hash, &key, &record_bytes, &state_proof).unwrap();
+    let record: ImageRecord = vouch_protocol::encoding::decode(&record_bytes).unwrap();
+    assert_eq!(record.status(None), response.status);
+
+    let absent = image("never-attested");
+    let response = chain.app.image_status(&absent, None, true).unwrap();
+    let proof = response.proof.expect("an absence proof");
+    assert!(proof.record.is_none());
+    let header = Header::from_bytes(&BASE64.decode(&proof.header).unwrap()).unwrap();
+    let state_proof = StateProof::from_bytes(&BASE64.decode(&proof.state_proof).unwrap()).unwrap();
+    verify_absence(&header.app_hash, &StateKey::Verdict { image: absent }, &state_proof).unwrap();
+}
