@@ -99,12 +99,8 @@ fn register_attester<B: Backend>(
     if let Some(other) = records.values().find(|record| record.name == name) {
         return Err(ActionError::Invalid(format!("the name {name:?} is already registered for key {}", other.key)));
     }
-    let record = AttesterRecord {
-        name: name.to_owned(),
-        role: role.to_owned(),
-        key: key.clone(),
-        registered_at: execution.height,
-    };
+    let record =
+        AttesterRecord { name: name.to_owned(), role: role.to_owned(), key: *key, registered_at: execution.height };
     execution.state.put(StateKey::Attester { key_id: key_id.clone() }, &record);
     records.insert(key_id, record);
     execution.directory.set_attesters(&mut execution.state, records);

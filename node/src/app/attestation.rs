@@ -171,7 +171,7 @@ fn trusted_keys(envelope: &Envelope, attesters: &Attesters) -> Result<Vec<(KeyId
     }
     // NOTE: a signature without a registered keyid (cosign writes "") is tried against
     // every registered attester, which costs one verification per attester.
-    Ok(attesters.records().iter().map(|(key_id, record)| (key_id.clone(), record.key.clone())).collect())
+    Ok(attesters.records().iter().map(|(key_id, record)| (key_id.clone(), record.key)).collect())
 }
 
 fn signature_rejection(error: DsseError) -> TxRejection {

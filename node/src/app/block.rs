@@ -46,7 +46,7 @@ impl<B: Backend> App<B> {
         let account = match &ledger_tx {
             LedgerTx::Account(signed) => {
                 let body: TxBody = encoding::decode(&signed.body).expect("an executed transaction decodes");
-                Some((signed.signer.clone(), body.nonce))
+                Some((signed.signer, body.nonce))
             }
             LedgerTx::Attest { .. } => None,
         };
@@ -107,7 +107,7 @@ impl<B: Backend> App<B> {
             app_hash: snapshot.tip.state_root,
             validators_hash: snapshot.directory.validators_hash(),
             next_validators_hash: snapshot.directory.validators_hash(),
-            proposer: proposer.clone(),
+            proposer: *proposer,
         };
         Ok(Block { header, txs: included })
     }

@@ -79,10 +79,10 @@ impl Attesters {
         let mut trusted = Vec::with_capacity(records.len() * 2);
         let mut hasher = blake3::Hasher::new_derive_key("vouch/v1 attester set");
         for (key_id, record) in &records {
-            trusted.push((key_id.clone(), record.key.clone()));
+            trusted.push((key_id.clone(), record.key));
             let modern = KeyId::of_form(&record.key, &KeyForm::Modern);
             if &modern != key_id {
-                trusted.push((modern, record.key.clone()));
+                trusted.push((modern, record.key));
             }
             hasher.update(key_id.as_str().as_bytes());
             hasher.update(record.key.as_bytes());
@@ -142,9 +142,8 @@ impl Directory {
         let validator_keys: Vec<PublicKey> = required(state, param::VALIDATOR_SET)?;
         let mut validators = Vec::with_capacity(validator_keys.len());
         for key in validator_keys {
-            let record: ValidatorRecord = state
-                .get(&StateKey::Validator { key: key.clone() })?
-                .ok_or_else(|| missing(&format!("validator {key}")))?;
+            let record: ValidatorRecord =
+                state.get(&StateKey::Validator { key })?.ok_or_else(|| missing(&format!("validator {key}")))?;
             validators.push((key, record));
         }
 
@@ -192,7 +191,7 @@ impl Directory {
 
     /// Returns the validators' keys in commit index order.
     pub(crate) fn validator_keys(&self) -> Vec<PublicKey> {
-        self.validators.iter().map(|(key, _)| key.clone()).collect()
+        self.validators.iter().map(|(key, _)| *key).collect()
     }
 
     /// Computes the validator set hash that headers carry: BLAKE3 (context

@@ -177,7 +177,7 @@ impl<'a, B: Backend> Execution<'a, B> {
 
     fn account(&mut self, signed: &SignedTx) -> Result<String, TxFailure> {
         let body = signed.verify(&self.shared.chain_id).map_err(account_rejection)?;
-        let account_key = StateKey::Account { key: signed.signer.clone() };
+        let account_key = StateKey::Account { key: signed.signer };
         let mut account: AccountRecord = self.state.get(&account_key)?.unwrap_or_default();
         if body.nonce != account.nonce {
             return Err(TxRejection::new(
@@ -189,7 +189,7 @@ impl<'a, B: Backend> Execution<'a, B> {
             )
             .into());
         }
-        let signer = signed.signer.clone();
+        let signer = signed.signer;
         let result = match body.action {
             Action::Revoke { image, envelope_hash, reason: _ } => self.revoke(&signer, image, envelope_hash),
             Action::Propose { action, description } => governance::propose(self, &signer, action, description),
@@ -199,10 +199,7 @@ impl<'a, B: Backend> Execution<'a, B> {
         // Actions change nothing when they fail. In a block, a correctly signed
         // transaction with the expected nonce consumes the nonce even so, like a
         // failed transaction in other account-based ledgers.
-        let consumed = match (&result, self.mode) {
-            (Ok(_), _) | (Err(TxFailure::Rejected(_)), Mode::Apply) => true,
-            _ => false,
-        };
+        let consumed = matches!((&result, self.mode), (Ok(_), _) | (Err(TxFailure::Rejected(_)), Mode::Apply));
         if consumed {
             account.nonce += 1;
             self.state.put(account_key, &account);

@@ -53,8 +53,8 @@ fn write_validators<B: Backend>(state: &mut Overlay<'_, B>, genesis: &Genesis) {
     let mut keys = Vec::with_capacity(genesis.validators.len());
     for validator in &genesis.validators {
         let record = ValidatorRecord { name: validator.name.clone(), stake: validator.stake };
-        state.put(StateKey::Validator { key: validator.public_key.clone() }, &record);
-        keys.push(validator.public_key.clone());
+        state.put(StateKey::Validator { key: validator.public_key }, &record);
+        keys.push(validator.public_key);
     }
     state.put(parameter(param::VALIDATOR_SET), &keys);
 }
@@ -66,7 +66,7 @@ fn write_attesters<B: Backend>(state: &mut Overlay<'_, B>, genesis: &Genesis) ->
         let record = AttesterRecord {
             name: attester.name.clone(),
             role: attester.role.clone(),
-            key: attester.public_key.clone(),
+            key: attester.public_key,
             registered_at: Height::GENESIS,
         };
         if records.values().any(|other: &AttesterRecord| other.name == record.name) {

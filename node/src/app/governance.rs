@@ -47,12 +47,12 @@ pub(crate) fn propose<B: Backend>(
     let period = execution.directory.governance.voting_period_blocks.max(1);
     let mut proposal = ProposalRecord {
         id,
-        proposer: proposer.clone(),
+        proposer: *proposer,
         action,
         description,
         submitted_at: execution.height,
         voting_ends_at: vouch_protocol::chain::Height(execution.height.0.saturating_add(period - 1)),
-        votes: vec![Vote { validator: proposer.clone(), approve: true }],
+        votes: vec![Vote { validator: *proposer, approve: true }],
         status: ProposalStatus::Voting,
     };
     index.next_id += 1;
@@ -88,7 +88,7 @@ pub(crate) fn vote<B: Backend>(
     }
 
     proposal.votes.retain(|vote| &vote.validator != validator);
-    proposal.votes.push(Vote { validator: validator.clone(), approve });
+    proposal.votes.push(Vote { validator: *validator, approve });
     proposal.votes.sort_by(|a, b| a.validator.as_bytes().cmp(b.validator.as_bytes()));
     tally(execution, &mut proposal, &mut index)?;
     write(execution, &proposal, &index);

@@ -231,11 +231,7 @@ fn load_committed<B: Backend>(shared: &Shared<B>, height: Height) -> Result<Comm
     let validators = directory
         .validators
         .iter()
-        .map(|(key, record)| GenesisValidator {
-            name: record.name.clone(),
-            public_key: key.clone(),
-            stake: record.stake,
-        })
+        .map(|(key, record)| GenesisValidator { name: record.name.clone(), public_key: *key, stake: record.stake })
         .collect();
     let tip = ChainTip { height, block_hash, time_unix_ms, state_root, validators };
     Ok(Committed { tip, directory })

@@ -147,7 +147,7 @@ impl<B: Backend> App<B> {
     pub fn account(&self, key: &PublicKey) -> Result<AccountResponse, QueryError> {
         let snapshot = self.snapshot();
         let state = Overlay::new(&self.shared.store, Some(snapshot.tip.height));
-        let account: AccountRecord = state.get(&StateKey::Account { key: key.clone() })?.unwrap_or_default();
+        let account: AccountRecord = state.get(&StateKey::Account { key: *key })?.unwrap_or_default();
         let stake = snapshot.directory.validator(key).map_or(0, |(_, record)| record.stake);
         Ok(AccountResponse { public_key: key.to_hex(), nonce: account.nonce, stake })
     }
