@@ -7,8 +7,8 @@ use std::time::Duration;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use vouch_protocol::api::{
-    AccountResponse, AttestersResponse, ErrorResponse, ImageStatusResponse, PoliciesResponse, ProposalsResponse,
-    StatusResponse, SubmitTxRequest, SubmitTxResponse,
+    AccountResponse, AttestationsResponse, AttestersResponse, ErrorResponse, ImageStatusResponse, PoliciesResponse,
+    ProposalsResponse, StatusResponse, SubmitTxRequest, SubmitTxResponse,
 };
 use vouch_protocol::digest::Digest;
 
@@ -127,6 +127,11 @@ impl NodeClient {
             query.push(("proof", "true"));
         }
         self.get(&format!("/v1/images/{digest}"), &query)
+    }
+
+    /// `GET /v1/images/{digest}/attestations`.
+    pub fn attestations(&self, digest: &Digest) -> Result<AttestationsResponse, ClientError> {
+        self.get(&format!("/v1/images/{digest}/attestations"), &[])
     }
 
     /// `GET /v1/attesters`.

@@ -26,6 +26,7 @@ use commands::attester::AttesterCommand;
 use commands::gov::GovCommand;
 use commands::keys::KeysCommand;
 use commands::policy::PolicyCommand;
+use commands::revoke::{AttestationsArgs, RevokeArgs};
 use commands::status::StatusArgs;
 use commands::verify::VerifyArgs;
 
@@ -53,6 +54,10 @@ enum Command {
     /// Sign an attestation about an image (a scan, SBOM, provenance, statement or
     /// review) and submit it to a node.
     Attest(Box<AttestArgs>),
+    /// Withdraw a committed attestation, signed by the attester that made it.
+    Revoke(RevokeArgs),
+    /// List the committed attestations of an image.
+    Attestations(AttestationsArgs),
     /// Show an image's status as a node reports it.
     Status(StatusArgs),
     /// Check an image's status with a proof against a trusted genesis; exits 0
@@ -88,6 +93,8 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
     match cli.command {
         Command::Keys(command) => commands::keys::run(command, &keyring).map(success),
         Command::Attest(args) => commands::attest::run(*args, &keyring).map(success),
+        Command::Revoke(args) => commands::revoke::revoke(args, &keyring).map(success),
+        Command::Attestations(args) => commands::revoke::list(args).map(success),
         Command::Status(args) => commands::status::run(args).map(success),
         Command::Verify(args) => commands::verify::run(args),
         Command::Attester(command) => commands::attester::run(command, &keyring).map(success),

@@ -2,10 +2,12 @@
 //! the Python tools live, and a `vouchd --dev` process to test against.
 
 mod dev_node;
+mod tamper;
 
 use std::path::{Path, PathBuf};
 
 pub use dev_node::DevNode;
+pub use tamper::{Tamper, start_proxy};
 
 /// Returns the path of a binary that cargo built beside the running test executable.
 pub fn binary(name: &str) -> PathBuf {

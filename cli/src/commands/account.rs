@@ -16,8 +16,14 @@ use crate::client::{NodeArgs, NodeClient};
 use crate::output::{self, OutputFormat};
 use crate::passphrase::PassphraseArgs;
 
-/// The `outcome` a committed transaction has when the block applied it.
+/// The `outcome` a committed transaction has when the block applied it; the node may
+/// add details after `applied: `.
 pub const OUTCOME_APPLIED: &str = "applied";
+
+/// Returns whether a committed transaction's outcome says the block applied it.
+pub fn is_applied(outcome: &str) -> bool {
+    outcome == OUTCOME_APPLIED || outcome.strip_prefix(OUTCOME_APPLIED).is_some_and(|rest| rest.starts_with(": "))
+}
 
 /// Options of every command that signs an account transaction.
 #[derive(clap::Args, Debug)]
@@ -87,7 +93,8 @@ fn check_committed(response: &SubmitTxResponse) -> anyhow::Result<()> {
         );
     }
     match response.outcome.as_deref() {
-        Some(OUTCOME_APPLIED) | None => Ok(()),
+        None => Ok(()),
+        Some(outcome) if is_applied(outcome) => Ok(()),
         Some(outcome) => bail!(
             "transaction {} was committed at height {} but had no effect: {outcome}",
             response.tx_hash,
@@ -130,6 +137,14 @@ pub fn print_result(format: OutputFormat, result: &TxResult<'_>) -> anyhow::Resu
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn applied_outcome_may_carry_details() {
+        assert!(is_applied("applied"));
+        assert!(is_applied("applied: proposal 1 opened, passed"));
+        assert!(!is_applied("appliedx"));
+        assert!(!is_applied("rejected: nonce_mismatch"));
+    }
 
     fn response(state: TxState, outcome: Option<&str>) -> SubmitTxResponse {
         SubmitTxResponse {

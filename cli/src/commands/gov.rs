@@ -113,13 +113,14 @@ pub fn propose(args: &ProposalArgs, keyring: &Keyring, action: GovAction, summar
     // The response does not carry the proposal id, so it is looked up: the newest
     // proposal by this key opened at the transaction's height.
     let proposer = key.public_key().to_hex();
-    let proposal = match client.proposals() {
-        Ok(list) => find_proposal(&list.proposals, &proposer, response.height),
+    let found = match client.proposals() {
+        Ok(list) => find_proposal(&list.proposals, &proposer, response.height).cloned(),
         Err(error) => {
             tracing::warn!(%error, "cannot list proposals to find the new proposal's id");
             None
         }
     };
+    let proposal = found.as_ref().map(|found| found.id);
     let result = TxResult {
         tx_hash: &response.tx_hash,
         height: response.height,
@@ -127,18 +128,26 @@ pub fn propose(args: &ProposalArgs, keyring: &Keyring, action: GovAction, summar
         proposal,
     };
     account::print_result(args.signer.output, &result)?;
-    if let Some(id) = proposal {
-        eprintln!("proposal {id} is open; validators vote with `vouch gov vote {id} --yes --key NAME`");
+    match found {
+        Some(found) if found.status == "voting" => {
+            eprintln!(
+                "proposal {} is open; validators vote with `vouch gov vote {} --yes --key NAME`",
+                found.id, found.id
+            );
+        }
+        Some(found) if found.status != "passed" => {
+            anyhow::bail!("proposal {} was committed but did not pass: {}", found.id, found.status)
+        }
+        _ => {}
     }
     Ok(())
 }
 
-fn find_proposal(proposals: &[ProposalView], proposer: &str, height: Option<u64>) -> Option<u64> {
+fn find_proposal<'a>(proposals: &'a [ProposalView], proposer: &str, height: Option<u64>) -> Option<&'a ProposalView> {
     proposals
         .iter()
         .filter(|proposal| proposal.proposer == proposer && Some(proposal.submitted_at) == height)
-        .map(|proposal| proposal.id)
-        .max()
+        .max_by_key(|proposal| proposal.id)
 }
 
 fn vote(args: VoteArgs, keyring: &Keyring) -> anyhow::Result<()> {

@@ -7,5 +7,6 @@ pub mod gov;
 pub mod image_arg;
 pub mod keys;
 pub mod policy;
+pub mod revoke;
 pub mod status;
 pub mod verify;

@@ -15,6 +15,7 @@ use crate::output::{self, OutputFormat};
 #[derive(Serialize)]
 struct AttestOutput {
     tx_hash: String,
+    envelope_hash: String,
     height: Option<u64>,
     status: ImageStatusResponse,
 }
@@ -23,19 +24,26 @@ struct AttestOutput {
 /// then prints the transaction and the status of `image`.
 pub fn run(node: &NodeArgs, format: OutputFormat, envelope: &Envelope, image: &Digest) -> anyhow::Result<()> {
     let client = node.client()?;
-    let tx = LedgerTx::Attest { envelope: envelope.to_json().into_bytes() };
+    let envelope = envelope.to_json().into_bytes();
+    let envelope_hash = hex::encode(blake3::hash(&envelope).as_bytes());
+    let tx = LedgerTx::Attest { envelope };
     let response = account::submit_tx(&client, &tx)?;
     let image_status = client.image(image, None, false)?;
 
     if format == OutputFormat::Json {
         return output::print_json(&AttestOutput {
             tx_hash: response.tx_hash,
+            envelope_hash,
             height: response.height,
             status: image_status,
         });
     }
     let height = response.height.map_or_else(|| "?".to_owned(), |height| height.to_string());
-    output::print_table(&[vec!["TX".to_owned(), response.tx_hash], vec!["COMMITTED".to_owned(), height]])?;
+    output::print_table(&[
+        vec!["TX".to_owned(), response.tx_hash],
+        vec!["ENVELOPE".to_owned(), envelope_hash],
+        vec!["COMMITTED".to_owned(), height],
+    ])?;
     output::print_stdout("")?;
     status::print_text(&image_status)
 }
