@@ -8,27 +8,9 @@ use std::process::Command;
 use vouch_node::policy::abi::{Attestation, Attester, Block, Facts, Input};
 use vouch_node::policy::{EncodedInput, PolicyRuntime, RuntimeConfig, Verdict, facts, standard};
 
-/// Prints the default threshold rule's verdict for a Trivy or Grype file, then the
-/// number of raw findings. The verdict is "quarantined" when any finding's severity
-/// is not negligible, low or medium (unknown, empty and unrecognized words fail by
-/// default), and "approved" otherwise.
-const INDEPENDENT_READING: &str = r#"
-import json, sys
-document = json.load(open(sys.argv[1]))
-if isinstance(document, list):
-    results = document
-elif "matches" in document:
-    results = None
-else:
-    results = document.get("Results") or []
-if results is None:
-    words = [(m.get("vulnerability") or {}).get("severity") or "" for m in document.get("matches") or []]
-else:
-    words = [v.get("Severity") or "" for r in results for v in (r.get("Vulnerabilities") or [])]
-passing = {"negligible", "low", "medium"}
-print("quarantined" if any(w.strip().lower() not in passing for w in words) else "approved")
-print(len(words))
-"#;
+/// The default threshold rule read independently from the raw JSON: prints the
+/// verdict, the number of raw findings and the report's registry digest.
+const INDEPENDENT_RULE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/python/vulnerability_rule.py");
 
 fn corpus() -> Option<PathBuf> {
     match std::env::var_os("VOUCH_CORPUS") {
@@ -51,7 +33,7 @@ fn reports(folder: &Path) -> Vec<PathBuf> {
 }
 
 fn expected(path: &Path) -> (Verdict, usize) {
-    let output = Command::new("python3").args(["-c", INDEPENDENT_READING]).arg(path).output().expect("python3 runs");
+    let output = Command::new("python3").arg(INDEPENDENT_RULE).arg(path).output().expect("python3 runs");
     assert!(output.status.success(), "{}: {}", path.display(), String::from_utf8_lossy(&output.stderr));
     let text = String::from_utf8(output.stdout).expect("python prints UTF-8");
     let mut lines = text.lines();

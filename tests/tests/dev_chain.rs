@@ -11,28 +11,9 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use vouch_tests::{DevNode, Tamper, corpus, json_files, start_proxy};
 
-/// The default vulnerability rule read independently from the raw report: quarantined
-/// when any finding's severity word is not negligible, low or medium (unknown and empty
-/// words fail), approved otherwise. Then the registry digest the report names, if any.
-const INDEPENDENT_RULE: &str = r#"
-import json, sys
-document = json.load(open(sys.argv[1]))
-digests = []
-if isinstance(document, list):
-    words = [v.get("Severity") or "" for r in document for v in (r.get("Vulnerabilities") or [])]
-elif "matches" in document:
-    words = [(m.get("vulnerability") or {}).get("severity") or "" for m in document.get("matches") or []]
-    target = (document.get("source") or {}).get("target")
-    if isinstance(target, dict):
-        digests = target.get("repoDigests") or []
-else:
-    results = document.get("Results") or []
-    words = [v.get("Severity") or "" for r in results for v in (r.get("Vulnerabilities") or [])]
-    digests = (document.get("Metadata") or {}).get("RepoDigests") or []
-passing = {"negligible", "low", "medium"}
-print("quarantined" if any(w.strip().lower() not in passing for w in words) else "approved")
-print(digests[0] if digests else "")
-"#;
+/// The standard vulnerability rule read independently from the raw report: prints the
+/// verdict, the number of findings and the registry digest the report names, if any.
+const INDEPENDENT_RULE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/python/vulnerability_rule.py");
 
 /// How long to wait for a block that certifies a committed state.
 const PROOF_WAIT: Duration = Duration::from_secs(30);
@@ -49,7 +30,7 @@ struct Expected {
 }
 
 fn independent_reading(path: &Path) -> (&'static str, Option<String>) {
-    let output = Command::new("python3").args(["-c", INDEPENDENT_RULE]).arg(path).output().expect("python3 runs");
+    let output = Command::new("python3").arg(INDEPENDENT_RULE).arg(path).output().expect("python3 runs");
     assert!(output.status.success(), "{}: {}", path.display(), String::from_utf8_lossy(&output.stderr));
     let text = String::from_utf8(output.stdout).expect("python prints UTF-8");
     let mut lines = text.lines();
@@ -58,6 +39,7 @@ fn independent_reading(path: &Path) -> (&'static str, Option<String>) {
         Some("approved") => "approved",
         other => panic!("{}: unexpected output {other:?}", path.display()),
     };
+    let _findings = lines.next();
     let digest = lines.next().filter(|line| !line.is_empty()).map(str::to_owned);
     (status, digest)
 }
