@@ -271,3 +271,20 @@ fn rejected_transaction_names_code() {
     let run = vouch.run(&["gov", "vote", "1", "--no", "--key", "validator", "--node", &node.url]).failure();
     assert!(run.stderr.contains("HTTP 400: tx_rejected: the signer is not a validator"), "{}", run.stderr);
 }
+
+#[test]
+fn status_normalizes_repository_option() {
+    let vouch = Vouch::new();
+    let fixture = Fixture::new();
+    let body = image_response(0, fixture.proof(0), ImageStatus::Approved);
+    let node = MockNode::start(move |_| Response::json(&body));
+    let digest = image(0).to_string();
+    vouch.run(&["status", &digest, "--repository", "busybox", "--node", &node.url]).success();
+    let target = &node.requests()[0].target;
+    assert!(target.contains("repository=docker.io%2Flibrary%2Fbusybox"), "{target}");
+
+    let run = vouch.run(&["status", &digest, "--repository", "busybox:latest", "--node", &node.url]).failure();
+    assert!(run.stderr.contains("invalid --repository \"busybox:latest\""), "{}", run.stderr);
+    assert!(run.stderr.contains("such as docker.io/library/busybox"), "{}", run.stderr);
+    assert_eq!(node.requests().len(), 1, "{:?}", node.requests());
+}

@@ -1,7 +1,8 @@
 //! The IMAGE argument of `status` and `verify`: a digest, or a reference pinned by
-//! digest whose repository becomes the default `--repository`.
+//! digest whose repository becomes the default `--repository`; and `--repository`,
+//! normalized with the same reference rules.
 
-use anyhow::Context;
+use anyhow::{Context, bail};
 use vouch_protocol::digest::Digest;
 use vouch_protocol::reference::Reference;
 
@@ -15,8 +16,9 @@ pub struct ImageQuery {
 }
 
 /// Parses IMAGE (`sha256:<hex>` or `name@sha256:<hex>`); `repository` (the
-/// `--repository` option) wins over the reference's repository.
+/// `--repository` option) is normalized and wins over the reference's repository.
 pub fn parse(image: &str, repository: Option<String>) -> anyhow::Result<ImageQuery> {
+    let repository = repository.as_deref().map(normalize_repository).transpose()?;
     if !image.contains('@')
         && let Ok(digest) = Digest::parse(image)
     {
@@ -27,6 +29,25 @@ pub fn parse(image: &str, repository: Option<String>) -> anyhow::Result<ImageQue
     let digest = reference.pinned_digest()?.clone();
     let repository = repository.or_else(|| Some(reference.name().to_owned()));
     Ok(ImageQuery { digest, repository })
+}
+
+/// Normalizes a `--repository` name as Docker does for the name of an image
+/// reference (`busybox` becomes `docker.io/library/busybox`), rejecting a tag, a
+/// digest or anything that is not a repository name with the fix.
+pub fn normalize_repository(text: &str) -> anyhow::Result<String> {
+    let reference = Reference::parse(text).with_context(|| format!("invalid --repository {text:?}"))?;
+    let name = reference.name();
+    if text.contains('@') || has_tag(text) {
+        bail!("invalid --repository {text:?}: give a repository name without tag or digest, such as {name}");
+    }
+    Ok(name.to_owned())
+}
+
+/// Returns whether `text` has a `:` after its last `/`, which a reference reads as a
+/// tag (a registry port comes before the first `/`).
+fn has_tag(text: &str) -> bool {
+    let last_component = text.rsplit('/').next().unwrap_or(text);
+    last_component.contains(':')
 }
 
 #[cfg(test)]
@@ -59,5 +80,38 @@ mod tests {
     fn tag_only_reference_is_rejected() {
         let error = parse("busybox:1.36", None).unwrap_err();
         assert!(format!("{error:#}").contains("busybox"), "{error:#}");
+    }
+
+    #[test]
+    fn repository_option_is_normalized() {
+        let cases = [
+            ("busybox", "docker.io/library/busybox"),
+            ("docker.io/library/busybox", "docker.io/library/busybox"),
+            ("index.docker.io/library/busybox", "docker.io/library/busybox"),
+            ("acme/api", "docker.io/acme/api"),
+            ("localhost:5000/team/app", "localhost:5000/team/app"),
+            ("ghcr.io/acme/api", "ghcr.io/acme/api"),
+        ];
+        for (given, normalized) in cases {
+            let query = parse(&format!("sha256:{HEX}"), Some(given.to_owned())).unwrap();
+            assert_eq!(query.repository.as_deref(), Some(normalized), "{given}");
+        }
+    }
+
+    #[test]
+    fn repository_option_rejects_tag_and_digest() {
+        for given in ["docker.io/library/busybox:latest", "busybox:1.36", &format!("busybox@sha256:{HEX}")] {
+            let error = format!("{:#}", parse(&format!("sha256:{HEX}"), Some(given.to_owned())).unwrap_err());
+            assert!(error.contains(&format!("invalid --repository {given:?}")), "{error}");
+            assert!(error.contains("such as docker.io/library/busybox"), "{error}");
+        }
+    }
+
+    #[test]
+    fn repository_option_rejects_non_names() {
+        for given in ["", "REGISTRY/team/app", "a b", "\u{0}\u{ff}", "ghcr.io//app", "ghcr.io/"] {
+            let error = format!("{:#}", parse(&format!("sha256:{HEX}"), Some(given.to_owned())).unwrap_err());
+            assert!(error.contains("invalid --repository"), "{given:?}: {error}");
+        }
     }
 }

@@ -13,7 +13,8 @@ pub struct StatusArgs {
     /// The image: a digest (`sha256:<hex>`) or a reference pinned by digest
     /// (`registry/repo@sha256:<hex>`), whose repository becomes the default --repository.
     pub image: String,
-    /// Ask for the status under this repository name (`registry/path`) only.
+    /// Ask for the status under this repository name (`registry/path`) only; a short name is
+    /// normalized as in an image reference (`busybox` is `docker.io/library/busybox`).
     #[arg(long, value_name = "NAME")]
     pub repository: Option<String>,
     /// Output format.

@@ -25,7 +25,8 @@ pub struct VerifyArgs {
     /// The chain's genesis file, whose validators and stake are trusted.
     #[arg(long, value_name = "FILE")]
     pub genesis: PathBuf,
-    /// Check the status under this repository name (`registry/path`) only.
+    /// Check the status under this repository name (`registry/path`) only; a short name is
+    /// normalized as in an image reference (`busybox` is `docker.io/library/busybox`).
     #[arg(long, value_name = "NAME")]
     pub repository: Option<String>,
     /// Output format.
