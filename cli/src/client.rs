@@ -12,6 +12,8 @@ use vouch_protocol::api::{
 };
 use vouch_protocol::digest::Digest;
 
+use crate::output::escape_message;
+
 /// Environment variable that sets the default of `--node`.
 pub const NODE_ENV: &str = "VOUCH_NODE";
 /// Node URL used when neither `--node` nor `VOUCH_NODE` is given: `vouchd`'s default
@@ -213,12 +215,13 @@ impl NodeClient {
     }
 }
 
-/// Builds the error of a non-2xx response from the node's `ErrorResponse`, or from an
-/// excerpt of the body when it is not one.
+/// Builds the error of a non-2xx response from the node's `ErrorResponse`, with
+/// control characters escaped, or from an excerpt of the body when it is not one.
 fn status_error(url: &str, status: u16, bytes: &[u8]) -> ClientError {
     match serde_json::from_slice::<ErrorResponse>(bytes) {
         Ok(body) => {
-            ClientError::Rejected { url: url.to_owned(), status, code: body.error.code, message: body.error.message }
+            let code = escape_message(&body.error.code);
+            ClientError::Rejected { url: url.to_owned(), status, code, message: escape_message(&body.error.message) }
         }
         Err(_) => ClientError::UnexpectedStatus {
             url: url.to_owned(),

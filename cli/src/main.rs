@@ -80,7 +80,7 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => ExitCode::from(code),
         Err(error) => {
-            eprintln!("error: {error:#}");
+            eprintln!("error: {}", output::escape_message(&format!("{error:#}")));
             ExitCode::from(exit::FAILURE)
         }
     }

@@ -288,3 +288,55 @@ fn status_normalizes_repository_option() {
     assert!(run.stderr.contains("such as docker.io/library/busybox"), "{}", run.stderr);
     assert_eq!(node.requests().len(), 1, "{:?}", node.requests());
 }
+
+/// A reason that tries to set the terminal title, clear the screen and fake a line.
+const HOSTILE_REASON: &str = "pkg \u{1b}]0;PWNED\u{7}\u{1b}[2J\u{9b}2J\u{202e}\nFAKE-LINE approved";
+
+fn assert_no_terminal_controls(text: &str) {
+    let controls: Vec<char> =
+        text.chars().filter(|c| *c != '\n' && (c.is_control() || ('\u{202a}'..='\u{202e}').contains(c))).collect();
+    assert!(controls.is_empty(), "raw controls {controls:?} in {text:?}");
+    assert!(!text.lines().any(|line| line.starts_with("FAKE-LINE")), "{text}");
+}
+
+#[test]
+fn status_escapes_node_supplied_text() {
+    let vouch = Vouch::new();
+    let fixture = Fixture::new();
+    let mut body = image_response(0, fixture.proof(0), ImageStatus::Quarantined);
+    body.proof = None;
+    body.names = vec![vouch_protocol::api::NameView {
+        name: format!("ghcr.io/acme/api{HOSTILE_REASON}"),
+        scope: "*".to_owned(),
+        policies: vec![HOSTILE_REASON.to_owned()],
+    }];
+    body.verdicts = vec![vouch_protocol::api::VerdictView {
+        policy: "vulnerability-threshold".to_owned(),
+        policy_version: 1,
+        code_hash: "00".repeat(32),
+        verdict: vouch_protocol::ledger::Verdict::Quarantined,
+        reasons: vec![HOSTILE_REASON.to_owned()],
+        expires_at_ms: None,
+        height: 1,
+        attestations: Vec::new(),
+    }];
+    let node = MockNode::start(move |_| Response::json(&body));
+    let digest = image(0).to_string();
+    let run = vouch.run(&["status", &digest, "--node", &node.url]).success();
+    assert_no_terminal_controls(&run.stdout);
+    assert!(run.stdout.contains("\\u{1b}]0;PWNED\\u{7}"), "{}", run.stdout);
+
+    let run = vouch.run(&["status", &digest, "--node", &node.url, "--output", "json"]).success();
+    assert_no_terminal_controls(&run.stdout);
+    let json: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(json["verdicts"][0]["reasons"][0], HOSTILE_REASON);
+}
+
+#[test]
+fn node_error_message_is_escaped() {
+    let vouch = Vouch::new();
+    let node = MockNode::start(|_| Response::error(400, "bad\u{1b}[2J", HOSTILE_REASON));
+    let run = vouch.run(&["status", &image(0).to_string(), "--node", &node.url]).failure();
+    assert_no_terminal_controls(&run.stderr);
+    assert!(run.stderr.contains("HTTP 400: bad\\u{1b}[2J: pkg \\u{1b}]0;PWNED"), "{}", run.stderr);
+}

@@ -7,6 +7,7 @@ use vouch_protocol::facts::severity::Severity;
 use vouch_protocol::keys::KeyId;
 
 use super::image::Target;
+use crate::output::escape_message;
 
 /// Summary of an attestation beyond its subject: the predicate type and lines that depend on
 /// the input kind (severity counts, component count, builder, decision).
@@ -38,18 +39,20 @@ pub fn format_counts(counts: &SeverityCounts) -> String {
     parts.join(" ")
 }
 
-/// Prints the summary on stderr.
+/// Prints the summary on stderr, escaping control characters in every line, because
+/// names and values come from the input files.
 /// `next` says what happens to the envelope, such as "the envelope is on stdout".
 pub fn print(target: &Target, summary: &Summary, key: &KeyName, keyid: &KeyId, envelope: &Envelope, next: &str) {
-    let mut text = format!("signed with key `{key}` (keyid {keyid}); {next}\n");
-    text.push_str(&format!("  subject: {}@{}\n", target.name, target.digest));
+    let mut lines = vec![format!("signed with key `{key}` (keyid {keyid}); {next}")];
+    lines.push(format!("  subject: {}@{}", target.name, target.digest));
     if let Some(chosen) = &target.chosen {
-        text.push_str(&format!("  image: {chosen}\n"));
+        lines.push(format!("  image: {chosen}"));
     }
-    text.push_str(&format!("  predicate type: {}\n", summary.predicate_type));
+    lines.push(format!("  predicate type: {}", summary.predicate_type));
     for (label, value) in &summary.lines {
-        text.push_str(&format!("  {label}: {value}\n"));
+        lines.push(format!("  {label}: {value}"));
     }
-    text.push_str(&format!("  signatures: {}\n", envelope.signatures.len()));
+    lines.push(format!("  signatures: {}", envelope.signatures.len()));
+    let text: String = lines.iter().map(|line| format!("{}\n", escape_message(line))).collect();
     eprint!("{text}");
 }
