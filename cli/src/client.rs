@@ -22,6 +22,10 @@ pub const DEFAULT_NODE_URL: &str = "http://127.0.0.1:7070";
 /// Default of `--timeout`, in seconds. It covers a submission that waits for its
 /// block, so it is longer than a read needs.
 pub const DEFAULT_TIMEOUT_SECS: u64 = 60;
+/// Largest `--timeout`, in seconds: one hour, far beyond a block's commit wait.
+pub const TIMEOUT_SECS_MAX: u64 = 60 * 60;
+/// The API's path prefix, which the client adds to every request.
+const API_PREFIX: &str = "/v1";
 /// Largest response body read, in bytes: an image status with its proof carries the
 /// image record twice (as JSON and as base64), and a record is at most 4 MiB.
 pub const RESPONSE_BYTES_MAX: u64 = 16 * 1024 * 1024;
@@ -55,8 +59,13 @@ pub struct NodeArgs {
     /// Node API URL, such as http://127.0.0.1:7070 (plain HTTP only).
     #[arg(long, env = NODE_ENV, default_value = DEFAULT_NODE_URL, value_name = "URL")]
     pub node: String,
-    /// Timeout of each request to the node, in seconds.
-    #[arg(long, default_value_t = DEFAULT_TIMEOUT_SECS, value_name = "SECONDS")]
+    /// Timeout of each request to the node, in seconds (1 to 3600).
+    #[arg(
+        long,
+        default_value_t = DEFAULT_TIMEOUT_SECS,
+        value_name = "SECONDS",
+        value_parser = clap::value_parser!(u64).range(1..=TIMEOUT_SECS_MAX)
+    )]
     pub timeout: u64,
 }
 
@@ -90,13 +99,20 @@ impl NodeClient {
         if rest.is_empty() || rest.starts_with('/') {
             return Err(invalid("it has no host"));
         }
+        let base = url.trim_end_matches('/');
+        if base.ends_with(API_PREFIX) {
+            let without = &base[..base.len() - API_PREFIX.len()];
+            return Err(invalid(&format!(
+                "drop the trailing {API_PREFIX}, which vouch adds to every request: use {without}"
+            )));
+        }
+        check_uri(base).map_err(|reason| invalid(&reason))?;
         let config = ureq::Agent::config_builder()
             .timeout_global(Some(timeout))
             .http_status_as_error(false)
             .max_redirects(0)
             .build();
-        let base = url.trim_end_matches('/').to_owned();
-        Ok(NodeClient { base, timeout, agent: config.into() })
+        Ok(NodeClient { base: base.to_owned(), timeout, agent: config.into() })
     }
 
     /// Returns the node's URL without a final `/`.
@@ -215,6 +231,17 @@ impl NodeClient {
     }
 }
 
+/// Checks that a request URL under `base` parses as an HTTP URI with a host, so that a
+/// bad `--node` fails before anything is signed.
+fn check_uri(base: &str) -> Result<(), String> {
+    let uri: ureq::http::Uri =
+        format!("{base}{API_PREFIX}/status").parse().map_err(|error| format!("it is not a valid URL: {error}"))?;
+    match uri.host() {
+        Some(host) if !host.is_empty() => Ok(()),
+        _ => Err("it has no host".to_owned()),
+    }
+}
+
 /// Builds the error of a non-2xx response from the node's `ErrorResponse`, with
 /// control characters escaped, or from an excerpt of the body when it is not one.
 fn status_error(url: &str, status: u16, bytes: &[u8]) -> ClientError {
@@ -238,13 +265,26 @@ mod tests {
     #[test]
     fn url_must_be_plain_http_with_host() {
         let timeout = Duration::from_secs(1);
-        for url in ["https://node:7070", "node:7070", "ftp://node", "http://", "http:///v1"] {
+        let bad =
+            ["https://node:7070", "node:7070", "ftp://x", "http://", "http:///v1", "not-a-url", "http://a b:7070"];
+        for url in bad {
             let error = NodeClient::new(url, timeout).err().unwrap();
             assert!(matches!(error, ClientError::InvalidUrl { .. }), "{url}: {error}");
             assert!(error.to_string().contains(url), "{error}");
         }
         let client = NodeClient::new("http://127.0.0.1:7070/", timeout).unwrap();
         assert_eq!(client.base_url(), "http://127.0.0.1:7070");
+        let client = NodeClient::new("http://proxy.example/vouch", timeout).unwrap();
+        assert_eq!(client.base_url(), "http://proxy.example/vouch");
+    }
+
+    #[test]
+    fn url_with_api_prefix_gets_hint() {
+        for url in ["http://127.0.0.1:7070/v1", "http://127.0.0.1:7070/v1/"] {
+            let error = NodeClient::new(url, Duration::from_secs(1)).err().unwrap().to_string();
+            assert!(error.contains("drop the trailing /v1"), "{error}");
+            assert!(error.contains("use http://127.0.0.1:7070"), "{error}");
+        }
     }
 
     #[test]

@@ -80,7 +80,7 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => ExitCode::from(code),
         Err(error) => {
-            eprintln!("error: {}", output::escape_message(&format!("{error:#}")));
+            eprintln!("error: {}", output::escape_message(&error_text(&error)));
             ExitCode::from(exit::FAILURE)
         }
     }
@@ -101,6 +101,23 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Policy(command) => commands::policy::run(command, &keyring),
         Command::Gov(command) => commands::gov::run(command, &keyring).map(success),
     }
+}
+
+/// Joins the error's chain of causes with `: `, leaving out a cause whose text the
+/// line already holds (an error whose message repeats its source's text).
+fn error_text(error: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in error.chain() {
+        let message = cause.to_string();
+        if text.contains(&message) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&message);
+    }
+    text
 }
 
 /// Logs to stderr at warn, debug (`-v`) or trace (`-vv`), unless RUST_LOG is set.
@@ -124,6 +141,25 @@ fn init_logging(verbose: u8) {
 mod tests {
     use super::*;
     use clap::CommandFactory;
+
+    #[test]
+    fn error_text_skips_repeated_causes() {
+        use vouch_node::policy::{ConfigError, RuntimeError};
+
+        let error = anyhow::Error::new(RuntimeError::Config(ConfigError::NoFuel)).context("cannot start the runtime");
+        let repeated = format!("{error:#}");
+        let message = ConfigError::NoFuel.to_string();
+        assert_eq!(repeated.matches(&message).count(), 2, "{repeated}");
+        let text = error_text(&error);
+        assert_eq!(text.matches(&message).count(), 1, "{text}");
+        assert!(text.starts_with("cannot start the runtime: invalid policy runtime configuration"), "{text}");
+    }
+
+    #[test]
+    fn error_text_keeps_distinct_causes() {
+        let error = anyhow::anyhow!("inner").context("middle").context("outer");
+        assert_eq!(error_text(&error), "outer: middle: inner");
+    }
 
     #[test]
     fn command_line_is_consistent() {

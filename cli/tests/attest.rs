@@ -298,6 +298,24 @@ fn without_dry_run_names_unreachable_node() {
 }
 
 #[test]
+fn invalid_node_fails_before_signing() {
+    let signer = Signer::new();
+    let cases = [
+        ("ftp://x", "it must start with http://"),
+        ("https://node.example", "plain HTTP only"),
+        ("http://127.0.0.1:1/v1", "drop the trailing /v1"),
+    ];
+    for (node, reason) in cases {
+        let args = ["attest", IMAGE, "--approve", "--reason", "ok", "--key", "ci", "--node", node];
+        let run = signer.vouch.run(&args).failure();
+        assert!(run.stderr.contains(&format!("invalid node URL {node:?}")), "{}", run.stderr);
+        assert!(run.stderr.contains(reason), "{}", run.stderr);
+        assert!(!run.stderr.contains("signed with key"), "{}", run.stderr);
+        assert!(run.stdout.is_empty(), "{}", run.stdout);
+    }
+}
+
+#[test]
 fn approve_with_expiry_is_signed() {
     let signer = Signer::new();
     let before = std::time::SystemTime::now();

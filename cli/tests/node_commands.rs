@@ -340,3 +340,38 @@ fn node_error_message_is_escaped() {
     assert_no_terminal_controls(&run.stderr);
     assert!(run.stderr.contains("HTTP 400: bad\\u{1b}[2J: pkg \\u{1b}]0;PWNED"), "{}", run.stderr);
 }
+
+#[test]
+fn account_command_checks_node_before_key() {
+    let vouch = Vouch::new();
+    let run =
+        vouch.run(&["gov", "vote", "1", "--yes", "--key", "missing", "--node", "http://127.0.0.1:1/v1"]).failure();
+    assert!(run.stderr.contains("drop the trailing /v1"), "{}", run.stderr);
+    assert!(run.stderr.contains("use http://127.0.0.1:1"), "{}", run.stderr);
+    assert!(!run.stderr.contains("no key named"), "{}", run.stderr);
+}
+
+#[test]
+fn timeout_must_be_positive() {
+    let vouch = Vouch::new();
+    let digest = image(0).to_string();
+    for bad in ["0", "3601"] {
+        let run = vouch.run(&["status", &digest, "--timeout", bad, "--node", "http://127.0.0.1:1"]).expect_code(2);
+        assert!(run.stderr.contains(&format!("invalid value '{bad}' for '--timeout <SECONDS>'")), "{}", run.stderr);
+    }
+    let fixture = Fixture::new();
+    let body = image_response(0, fixture.proof(0), ImageStatus::Approved);
+    let node = MockNode::start(move |_| Response::json(&body));
+    for good in ["1", "3600"] {
+        vouch.run(&["status", &digest, "--timeout", good, "--node", &node.url]).success();
+    }
+}
+
+#[test]
+fn malformed_digest_is_named_invalid() {
+    let vouch = Vouch::new();
+    let run = vouch.run(&["status", "sha256:55", "--node", "http://127.0.0.1:1"]).failure();
+    assert!(run.stderr.contains("invalid IMAGE \"sha256:55\""), "{}", run.stderr);
+    assert!(run.stderr.contains("invalid digest `sha256:55`: sha256 needs 64 hex characters"), "{}", run.stderr);
+    assert!(!run.stderr.contains("tag"), "{}", run.stderr);
+}

@@ -60,8 +60,8 @@ pub fn submit_action(
     keyring: &Keyring,
     action: Action,
 ) -> anyhow::Result<(NodeClient, SigningKey, SubmitTxResponse)> {
-    let key = unlock_key(keyring, &args.key, &args.passphrase)?;
     let client = args.node.client()?;
+    let key = unlock_key(keyring, &args.key, &args.passphrase)?;
 
     let status = client.status()?;
     let chain_id = ChainId::new(&status.chain_id)

@@ -3,7 +3,7 @@
 //! normalized with the same reference rules.
 
 use anyhow::{Context, bail};
-use vouch_protocol::digest::Digest;
+use vouch_protocol::digest::{Algorithm, Digest};
 use vouch_protocol::reference::Reference;
 
 /// An image to query and the repository to ask about, if any.
@@ -19,9 +19,8 @@ pub struct ImageQuery {
 /// `--repository` option) is normalized and wins over the reference's repository.
 pub fn parse(image: &str, repository: Option<String>) -> anyhow::Result<ImageQuery> {
     let repository = repository.as_deref().map(normalize_repository).transpose()?;
-    if !image.contains('@')
-        && let Ok(digest) = Digest::parse(image)
-    {
+    if looks_like_digest(image) {
+        let digest = Digest::parse(image).with_context(|| format!("invalid IMAGE {image:?}"))?;
         return Ok(ImageQuery { digest, repository });
     }
     let reference = Reference::parse(image)
@@ -29,6 +28,13 @@ pub fn parse(image: &str, repository: Option<String>) -> anyhow::Result<ImageQue
     let digest = reference.pinned_digest()?.clone();
     let repository = repository.or_else(|| Some(reference.name().to_owned()));
     Ok(ImageQuery { digest, repository })
+}
+
+/// Returns whether `text` is written as a bare digest (`sha256:…` or `sha512:…`), whose
+/// errors are digest errors; a reference would read `sha256` as a name and the rest as
+/// a tag.
+fn looks_like_digest(text: &str) -> bool {
+    !text.contains(['@', '/']) && text.split_once(':').is_some_and(|(name, _)| Algorithm::from_name(name).is_some())
 }
 
 /// Normalizes a `--repository` name as Docker does for the name of an image
@@ -112,6 +118,16 @@ mod tests {
         for given in ["", "REGISTRY/team/app", "a b", "\u{0}\u{ff}", "ghcr.io//app", "ghcr.io/"] {
             let error = format!("{:#}", parse(&format!("sha256:{HEX}"), Some(given.to_owned())).unwrap_err());
             assert!(error.contains("invalid --repository"), "{given:?}: {error}");
+        }
+    }
+
+    #[test]
+    fn malformed_digest_is_a_digest_error() {
+        for image in ["sha256:55", "sha512:00", &format!("sha256:{}", HEX.to_uppercase())] {
+            let error = format!("{:#}", parse(image, None).unwrap_err());
+            assert!(error.contains(&format!("invalid IMAGE {image:?}")), "{error}");
+            assert!(error.contains("invalid digest"), "{error}");
+            assert!(!error.contains("tag"), "{error}");
         }
     }
 }

@@ -106,6 +106,9 @@ pub fn run(args: AttestArgs, keyring: &Keyring) -> anyhow::Result<()> {
     let key = keyring.load(&key_name)?;
     let signer = sign::Signer::check(&key)?;
 
+    // A bad --node fails here, before the passphrase prompt and the signature.
+    let client = if args.dry_run { None } else { Some(args.node.client()?) };
+
     let target = image::resolve(&args.image, args.platform.as_deref(), args.max_input_bytes)?;
     let prepared = predicate::prepare(&args, &target, keyring).map_err(add_input_limit_hint)?;
     sign::check_payload_size(&prepared.unsigned, input_file(&args))?;
@@ -118,8 +121,9 @@ pub fn run(args: AttestArgs, keyring: &Keyring) -> anyhow::Result<()> {
         summary::print(&target, &prepared.summary, &key_name, signer.keyid(), &envelope, "the envelope is on stdout");
         return Ok(());
     }
+    let client = client.expect("a client is built unless --dry-run");
     summary::print(&target, &prepared.summary, &key_name, signer.keyid(), &envelope, "submitting it");
-    submit::run(&args.node, args.output, &envelope, &target.digest)
+    submit::run(&client, args.output, &envelope, &target.digest)
 }
 
 /// Returns the input file given with --trivy, --grype, --sbom, --provenance,

@@ -7,7 +7,7 @@ use vouch_protocol::digest::Digest;
 use vouch_protocol::dsse::Envelope;
 use vouch_protocol::ledger::LedgerTx;
 
-use crate::client::NodeArgs;
+use crate::client::NodeClient;
 use crate::commands::{account, status};
 use crate::output::{self, OutputFormat};
 
@@ -22,12 +22,11 @@ struct AttestOutput {
 
 /// Submits `envelope` (its JSON bytes, exactly as signed) and waits for the commit,
 /// then prints the transaction and the status of `image`.
-pub fn run(node: &NodeArgs, format: OutputFormat, envelope: &Envelope, image: &Digest) -> anyhow::Result<()> {
-    let client = node.client()?;
+pub fn run(client: &NodeClient, format: OutputFormat, envelope: &Envelope, image: &Digest) -> anyhow::Result<()> {
     let envelope = envelope.to_json().into_bytes();
     let envelope_hash = hex::encode(blake3::hash(&envelope).as_bytes());
     let tx = LedgerTx::Attest { envelope };
-    let response = account::submit_tx(&client, &tx)?;
+    let response = account::submit_tx(client, &tx)?;
     let image_status = client.image(image, None, false)?;
 
     if format == OutputFormat::Json {
