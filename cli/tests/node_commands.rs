@@ -11,7 +11,8 @@ use common::mock_node::{MockNode, Request, Response};
 use common::{Run, Vouch};
 use serde_json::Value;
 use vouch_protocol::api::{
-    AccountResponse, ImageProof, ImageStatusResponse, StatusResponse, SubmitTxResponse, TxState,
+    AccountResponse, ImageProof, ImageStatusResponse, PoliciesResponse, PolicyView, StatusResponse, SubmitTxResponse,
+    TxState,
 };
 use vouch_protocol::encoding;
 use vouch_protocol::ledger::{Action, GovAction, ImageRecord, ImageStatus, LedgerTx, TxBody};
@@ -183,8 +184,24 @@ fn account_node() -> MockNode {
             outcome: Some("applied".to_owned()),
         }),
         ("GET", "/v1/proposals") => Response::json(&serde_json::json!({"proposals": []})),
+        ("GET", "/v1/policies") => Response::json(&standard_policies()),
         _ => Response::error(404, "not_found", "unknown path"),
     })
+}
+
+/// The policies of a dev chain: every standard policy, deployed under its own name.
+fn standard_policies() -> PoliciesResponse {
+    let policies = vouch_node::policy::standard::ALL
+        .iter()
+        .map(|policy| PolicyView {
+            name: policy.name.to_owned(),
+            version: 1,
+            code_hash: blake3::hash(policy.wasm).to_hex().to_string(),
+            deployed_at: 0,
+            storage: Vec::new(),
+        })
+        .collect();
+    PoliciesResponse { policies, bindings: Vec::new() }
 }
 
 /// Returns the body of the transaction that `vouch` posted, after checking its
@@ -374,4 +391,38 @@ fn malformed_digest_is_named_invalid() {
     assert!(run.stderr.contains("invalid IMAGE \"sha256:55\""), "{}", run.stderr);
     assert!(run.stderr.contains("invalid digest `sha256:55`: sha256 needs 64 hex characters"), "{}", run.stderr);
     assert!(!run.stderr.contains("tag"), "{}", run.stderr);
+}
+
+#[test]
+fn policy_bind_rejects_bad_parameters_before_sending() {
+    let vouch = Vouch::new();
+    vouch.generate_unencrypted("validator");
+    let node = account_node();
+    for parameters in [r#"{"threshold":"many"}"#, r#"{"threshold":0}"#, r#"{"treshold":5}"#] {
+        let policy = format!("required-attesters={parameters}");
+        let args = ["policy", "bind", "registry.example/pm/*", &policy, "--key", "validator", "--node", &node.url];
+        let run = vouch.run(&args).failure();
+        assert!(run.stderr.contains("policy \"required-attesters\" rejects the parameters"), "{}", run.stderr);
+        assert!(run.stderr.contains("invalid policy parameters"), "{}", run.stderr);
+    }
+    assert!(node.requests().iter().all(|request| request.method == "GET"), "{:?}", node.requests());
+
+    let args = ["policy", "bind", "registry.example/pm/*", r#"required-attesters={"threshold":2}"#];
+    vouch.run(&[&args[..], &["--key", "validator", "--node", &node.url]].concat()).success();
+    let body = posted_body(&node, &public_key_of(&vouch, "validator"));
+    let Action::Propose { action: GovAction::BindPolicy { policies, .. }, .. } = body.action else {
+        panic!("expected a bind proposal, got {:?}", body.action);
+    };
+    assert_eq!(policies[0].parameters, r#"{"threshold":2}"#);
+}
+
+#[test]
+fn policy_bind_warns_when_check_skipped() {
+    let vouch = Vouch::new();
+    vouch.generate_unencrypted("validator");
+    let node = account_node();
+    let args = ["policy", "bind", "*", r#"custom={"anything":1}"#, "--key", "validator", "--node", &node.url];
+    let run = vouch.run(&args).success();
+    assert!(run.stderr.contains("the parameters of policy \"custom\" were not checked"), "{}", run.stderr);
+    assert!(run.stderr.contains("not deployed"), "{}", run.stderr);
 }

@@ -1,6 +1,7 @@
 //! `vouch policy`: propose deploying, binding, unbinding and administering policies,
 //! list them, and test a policy locally with the node's runtime.
 
+mod check;
 mod test;
 
 use std::path::PathBuf;
@@ -12,7 +13,7 @@ use vouch_protocol::ledger::{AdminMessage, BoundPolicy, GovAction, Scope};
 
 use crate::client::NodeArgs;
 use crate::commands::gov::{self, ProposalArgs};
-use crate::output::{self, OutputFormat};
+use crate::output::{self, OutputFormat, escape_message};
 
 pub use test::TestArgs;
 
@@ -130,10 +131,21 @@ pub fn deploy(args: DeployArgs, keyring: &Keyring) -> anyhow::Result<()> {
     gov::propose(&args.proposal, keyring, GovAction::DeployPolicy { name: args.name, wasm }, summary)
 }
 
-/// Proposes a binding after checking the scope and each policy's JSON parameters.
+/// Proposes a binding after checking the scope and each policy's JSON parameters,
+/// which the policy itself checks when the CLI embeds its code.
 pub fn bind(args: BindArgs, keyring: &Keyring) -> anyhow::Result<()> {
     Scope::parse(&args.scope)?;
     let policies = args.policies.iter().map(|text| parse_bound_policy(text)).collect::<anyhow::Result<Vec<_>>>()?;
+    let deployed = args.proposal.signer.node.client()?.policies()?.policies;
+    for (bound, outcome) in policies.iter().zip(check::check_bindings(&policies, &deployed)?) {
+        if let check::Check::Skipped(reason) = outcome {
+            eprintln!(
+                "warning: the parameters of policy {:?} were not checked: {}",
+                bound.policy,
+                escape_message(&reason)
+            );
+        }
+    }
     let names: Vec<&str> = policies.iter().map(|bound| bound.policy.as_str()).collect();
     let summary = format!("bind {} to scope {}", names.join(", "), args.scope);
     gov::propose(&args.proposal, keyring, GovAction::BindPolicy { scope: args.scope, policies }, summary)
