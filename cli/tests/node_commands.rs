@@ -67,7 +67,7 @@ fn verify_exit_codes_follow_verified_status() {
         let output: Value = serde_json::from_str(&run.stdout).unwrap();
         assert_eq!(output["status"], status, "image {number}");
         assert_eq!(output["verified"], true);
-        assert!(node.requests()[0].target.contains("proof=true"), "{:?}", node.requests());
+        assert!(node.requests().iter().any(|request| request.target.contains("proof=true")), "{:?}", node.requests());
     }
 }
 
@@ -425,4 +425,83 @@ fn policy_bind_warns_when_check_skipped() {
     let run = vouch.run(&args).success();
     assert!(run.stderr.contains("the parameters of policy \"custom\" were not checked"), "{}", run.stderr);
     assert!(run.stderr.contains("not deployed"), "{}", run.stderr);
+}
+
+/// Returns the unproven status of image 0 whose newest verdict is at `evaluated`.
+fn latest_status(fixture: &Fixture, evaluated: u64) -> ImageStatusResponse {
+    let mut latest = image_response(0, fixture.proof(0), ImageStatus::Approved);
+    latest.proof = None;
+    latest.height = evaluated;
+    latest.verdicts = vec![vouch_protocol::api::VerdictView {
+        policy: "vulnerability-threshold".to_owned(),
+        policy_version: 1,
+        code_hash: "05".repeat(32),
+        verdict: vouch_protocol::ledger::Verdict::Approved,
+        reasons: Vec::new(),
+        expires_at_ms: None,
+        height: evaluated,
+        attestations: Vec::new(),
+    }];
+    latest
+}
+
+fn proof_requests(node: &MockNode) -> usize {
+    node.requests().iter().filter(|request| request.target.contains("proof=true")).count()
+}
+
+#[test]
+fn verify_waits_for_proof_of_newest_verdict() {
+    let vouch = Vouch::new();
+    let fixture = Fixture::new();
+    let latest = latest_status(&fixture, common::chain::STATE_HEIGHT);
+    let proven = image_response(0, fixture.proof(0), ImageStatus::Approved);
+    let mut behind = proven.clone();
+    behind.proof.as_mut().unwrap().height = common::chain::STATE_HEIGHT - 1;
+    let served = std::sync::atomic::AtomicUsize::new(0);
+    let node = MockNode::start(move |request: &Request| {
+        if !request.target.contains("proof=true") {
+            return Response::json(&latest);
+        }
+        match served.fetch_add(1, std::sync::atomic::Ordering::SeqCst) {
+            0 => Response::json(&behind),
+            _ => Response::json(&proven),
+        }
+    });
+    let run = verify(&vouch, &node, 0, &["--wait", "60s"]).expect_code(0);
+    assert!(run.stdout.contains("approved (verified)"), "{}", run.stdout);
+    assert!(!run.stderr.contains("note:"), "{}", run.stderr);
+    assert_eq!(proof_requests(&node), 2, "{:?}", node.requests());
+}
+
+#[test]
+fn verify_notes_proof_behind_after_wait() {
+    let vouch = Vouch::new();
+    let fixture = Fixture::new();
+    let evaluated = common::chain::STATE_HEIGHT + 1;
+    let latest = latest_status(&fixture, evaluated);
+    let proven = image_response(0, fixture.proof(0), ImageStatus::Approved);
+    let node = MockNode::start(move |request: &Request| match request.target.contains("proof=true") {
+        true => Response::json(&proven),
+        false => Response::json(&latest),
+    });
+    for wait in ["0", "300ms"] {
+        let run = verify(&vouch, &node, 0, &["--wait", wait]).expect_code(0);
+        let note = format!("the proof is at height 1 but the node evaluated the image at height {evaluated}");
+        assert!(run.stderr.contains(&note), "{}", run.stderr);
+        assert!(run.stderr.contains("raise --wait"), "{}", run.stderr);
+    }
+}
+
+#[test]
+fn verify_wait_zero_asks_once() {
+    let vouch = Vouch::new();
+    let fixture = Fixture::new();
+    let latest = latest_status(&fixture, common::chain::STATE_HEIGHT + 1);
+    let proven = image_response(0, fixture.proof(0), ImageStatus::Approved);
+    let node = MockNode::start(move |request: &Request| match request.target.contains("proof=true") {
+        true => Response::json(&proven),
+        false => Response::json(&latest),
+    });
+    verify(&vouch, &node, 0, &["--wait", "0"]).expect_code(0);
+    assert_eq!(proof_requests(&node), 1, "{:?}", node.requests());
 }

@@ -1,20 +1,33 @@
 //! `vouch verify`: fetches an image's status with its proof and checks it against a
 //! trusted genesis with the light client, so the result does not depend on trusting
 //! the node.
+//!
+//! A node proves the state after block H with the header of block H + 1, so the
+//! newest evaluation of an image becomes provable one block after it is committed.
+//! `verify` therefore first asks for the unproven status, and then asks for the proof
+//! until its height reaches the newest verdict's height or `--wait` ends.
 
 use std::path::PathBuf;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use serde::Serialize;
-use vouch_protocol::api::{NameView, VerdictView};
+use vouch_protocol::api::{ImageStatusResponse, NameView, VerdictView};
 use vouch_protocol::ledger::{Genesis, ImageRecord, ImageStatus};
 use vouch_protocol::light::{self, VerifiedImage};
 
-use crate::client::NodeArgs;
-use crate::commands::image_arg;
+use crate::client::{NodeArgs, NodeClient};
+use crate::commands::image_arg::{self, ImageQuery};
 use crate::commands::status::{status_name, verdict_name};
 use crate::exit;
 use crate::output::{self, OutputFormat};
+
+/// Default of `--wait`, as the option spells it.
+pub const DEFAULT_WAIT: &str = "10s";
+/// Longest `--wait`.
+pub const WAIT_MAX: Duration = Duration::from_secs(10 * 60);
+/// Time between two proof requests while the proof is behind.
+const WAIT_POLL_INTERVAL: Duration = Duration::from_millis(250);
 
 /// Options of `vouch verify`.
 #[derive(clap::Args, Debug)]
@@ -29,11 +42,25 @@ pub struct VerifyArgs {
     /// normalized as in an image reference (`busybox` is `docker.io/library/busybox`).
     #[arg(long, value_name = "NAME")]
     pub repository: Option<String>,
+    /// How long to wait for a proof that covers the node's newest evaluation of the
+    /// image, such as 10s, 500ms or 2m (at most 10m); 0 takes the first proof.
+    #[arg(long, value_name = "DURATION", default_value = DEFAULT_WAIT, value_parser = parse_wait)]
+    pub wait: Duration,
     /// Output format.
     #[arg(long, value_enum, default_value_t)]
     pub output: OutputFormat,
     #[command(flatten)]
     pub node: NodeArgs,
+}
+
+/// Parses `--wait`: a humantime duration such as `10s` or `0`, at most [`WAIT_MAX`].
+fn parse_wait(text: &str) -> Result<Duration, String> {
+    let wait = humantime::parse_duration(text)
+        .map_err(|error| format!("{error}; write a duration such as 10s, 500ms or 2m, or 0 to not wait"))?;
+    if wait > WAIT_MAX {
+        return Err(format!("{text} is longer than the maximum of {}", humantime::format_duration(WAIT_MAX)));
+    }
+    Ok(wait)
 }
 
 /// The result of `verify --output json`.
@@ -57,7 +84,8 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<u8> {
     let genesis = Genesis::read(&args.genesis)?;
     let client = args.node.client()?;
 
-    let response = client.image(&query.digest, query.repository.as_deref(), true)?;
+    let evaluated = latest_evaluation_height(&client, &query)?;
+    let response = fetch_proof(&client, &query, evaluated, args.wait)?;
     let Some(proof) = &response.proof else {
         bail!("{}: the node returned no proof for {}; it must support ?proof=true", client.base_url(), query.digest);
     };
@@ -72,6 +100,14 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<u8> {
     let verified = light::verify_image_proof(&genesis, &query.digest, proof)
         .with_context(|| format!("the proof from {} failed verification", client.base_url()))?;
 
+    if verified.height.0 < evaluated {
+        eprintln!(
+            "note: the proof is at height {} but the node evaluated the image at height {evaluated}, so the \
+             verified status may be out of date; raise --wait (now {}) to wait for the next block",
+            verified.height.0,
+            humantime::format_duration(args.wait)
+        );
+    }
     let status = verified.status(query.repository.as_deref());
     if status != response.status {
         tracing::warn!(
@@ -87,6 +123,38 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<u8> {
         OutputFormat::Text => print_text(&result)?,
     }
     Ok(exit::for_status(status))
+}
+
+/// Returns the height of the node's newest verdict about the image, unproven; 0 when
+/// the node has none.
+fn latest_evaluation_height(client: &NodeClient, query: &ImageQuery) -> anyhow::Result<u64> {
+    let latest = client.image(&query.digest, query.repository.as_deref(), false)?;
+    Ok(latest.verdicts.iter().map(|verdict| verdict.height).max().unwrap_or(0))
+}
+
+/// Fetches the status with its proof until the proof's height reaches `evaluated` or
+/// `wait` ends, and returns the last response.
+// NOTE: `evaluated` comes from the node unproven, so a lying node can make verify wait,
+// but never longer than `wait`; the verified status never depends on it.
+fn fetch_proof(
+    client: &NodeClient,
+    query: &ImageQuery,
+    evaluated: u64,
+    wait: Duration,
+) -> anyhow::Result<ImageStatusResponse> {
+    let deadline = Instant::now() + wait;
+    loop {
+        let response = client.image(&query.digest, query.repository.as_deref(), true)?;
+        let Some(proof) = &response.proof else {
+            return Ok(response);
+        };
+        let now = Instant::now();
+        if proof.height >= evaluated || now >= deadline {
+            return Ok(response);
+        }
+        tracing::debug!(proof_height = proof.height, evaluated, "the proof is behind the newest verdict; waiting");
+        std::thread::sleep(WAIT_POLL_INTERVAL.min(deadline - now));
+    }
 }
 
 fn verify_output(verified: &VerifiedImage, status: ImageStatus, repository: Option<String>) -> VerifyOutput {
@@ -146,4 +214,27 @@ fn print_text(result: &VerifyOutput) -> anyhow::Result<()> {
         ]
     });
     output::print_table(&std::iter::once(header).chain(verdicts).collect::<Vec<_>>())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wait_accepts_zero_and_maximum() {
+        assert_eq!(parse_wait("0").unwrap(), Duration::ZERO);
+        assert_eq!(parse_wait(DEFAULT_WAIT).unwrap(), Duration::from_secs(10));
+        assert_eq!(parse_wait("500ms").unwrap(), Duration::from_millis(500));
+        assert_eq!(parse_wait("10m").unwrap(), WAIT_MAX);
+    }
+
+    #[test]
+    fn wait_rejects_past_maximum_and_garbage() {
+        let error = parse_wait("601s").unwrap_err();
+        assert!(error.contains("longer than the maximum of 10m"), "{error}");
+        for text in ["", "ten", "-1s", "5"] {
+            let error = parse_wait(text).unwrap_err();
+            assert!(error.contains("write a duration such as 10s"), "{text:?}: {error}");
+        }
+    }
 }
