@@ -100,8 +100,7 @@ impl NodeClient {
             return Err(invalid("it has no host"));
         }
         let base = url.trim_end_matches('/');
-        if base.ends_with(API_PREFIX) {
-            let without = &base[..base.len() - API_PREFIX.len()];
+        if let Some(without) = base.strip_suffix(API_PREFIX) {
             return Err(invalid(&format!(
                 "drop the trailing {API_PREFIX}, which vouch adds to every request: use {without}"
             )));

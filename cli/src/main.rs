@@ -103,8 +103,8 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
     }
 }
 
-/// Joins the error's chain of causes with `: `, leaving out a cause whose text the
-/// line already holds (an error whose message repeats its source's text).
+/// Joins the error's chain of causes with `: `. A cause whose text the line already
+/// contains is left out, because some errors repeat their source's message.
 fn error_text(error: &anyhow::Error) -> String {
     let mut text = String::new();
     for cause in error.chain() {

@@ -158,8 +158,8 @@ fn response_size_limit_at_and_past_edge() {
     assert!(run.stderr.contains("over the limit of 16777216 bytes"), "{}", run.stderr);
 }
 
-/// Starts a node that answers status, account and submission requests like a chain
-/// whose signer has nonce 7, and that lists no proposals.
+/// Starts a node that serves status, account, policy and submission requests like a
+/// dev chain whose signer has nonce 7, and that lists no proposals.
 fn account_node() -> MockNode {
     MockNode::start(|request: &Request| match (request.method.as_str(), request.target.as_str()) {
         ("GET", "/v1/status") => Response::json(&StatusResponse {
@@ -189,7 +189,7 @@ fn account_node() -> MockNode {
     })
 }
 
-/// The policies of a dev chain: every standard policy, deployed under its own name.
+/// Builds the policies of a dev chain: every standard policy, deployed under its own name.
 fn standard_policies() -> PoliciesResponse {
     let policies = vouch_node::policy::standard::ALL
         .iter()

@@ -1,6 +1,6 @@
 //! The IMAGE argument of `status` and `verify`: a digest, or a reference pinned by
-//! digest whose repository becomes the default `--repository`; and `--repository`,
-//! normalized with the same reference rules.
+//! digest whose repository becomes the default `--repository`. An explicit
+//! `--repository` is normalized with the same reference rules.
 
 use anyhow::{Context, bail};
 use vouch_protocol::digest::{Algorithm, Digest};
@@ -30,9 +30,9 @@ pub fn parse(image: &str, repository: Option<String>) -> anyhow::Result<ImageQue
     Ok(ImageQuery { digest, repository })
 }
 
-/// Returns whether `text` is written as a bare digest (`sha256:…` or `sha512:…`), whose
-/// errors are digest errors; a reference would read `sha256` as a name and the rest as
-/// a tag.
+/// Returns whether `text` is written as a bare digest (`sha256:…` or `sha512:…`). Its
+/// errors are then digest errors, because a reference would read `sha256` as a name
+/// and the rest as a tag.
 fn looks_like_digest(text: &str) -> bool {
     !text.contains(['@', '/']) && text.split_once(':').is_some_and(|(name, _)| Algorithm::from_name(name).is_some())
 }

@@ -4,8 +4,8 @@
 //!
 //! A node proves the state after block H with the header of block H + 1, so the
 //! newest evaluation of an image becomes provable one block after it is committed.
-//! `verify` therefore first asks for the unproven status, and then asks for the proof
-//! until its height reaches the newest verdict's height or `--wait` ends.
+//! `verify` therefore first requests the unproven status. It then requests the proof
+//! until the proof's height reaches the newest verdict's height or `--wait` ends.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -134,8 +134,8 @@ fn latest_evaluation_height(client: &NodeClient, query: &ImageQuery) -> anyhow::
 
 /// Fetches the status with its proof until the proof's height reaches `evaluated` or
 /// `wait` ends, and returns the last response.
-// NOTE: `evaluated` comes from the node unproven, so a lying node can make verify wait,
-// but never longer than `wait`; the verified status never depends on it.
+// NOTE: `evaluated` comes from the node unproven, so a lying node can make verify wait
+// up to `wait`. The verified status does not depend on it.
 fn fetch_proof(
     client: &NodeClient,
     query: &ImageQuery,

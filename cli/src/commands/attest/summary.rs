@@ -40,8 +40,8 @@ pub fn format_counts(counts: &SeverityCounts) -> String {
 }
 
 /// Prints the summary on stderr, escaping control characters in every line, because
-/// names and values come from the input files.
-/// `next` says what happens to the envelope, such as "the envelope is on stdout".
+/// names and values come from the input files. `next` describes what happens to the
+/// envelope, such as "the envelope is on stdout".
 pub fn print(target: &Target, summary: &Summary, key: &KeyName, keyid: &KeyId, envelope: &Envelope, next: &str) {
     let mut lines = vec![format!("signed with key `{key}` (keyid {keyid}); {next}")];
     lines.push(format!("  subject: {}@{}", target.name, target.digest));

@@ -1,9 +1,9 @@
 //! Checks the parameters of a binding before `vouch policy bind` proposes it, by
 //! evaluating each policy locally on an image without attestations.
 //!
-//! A standard policy answers invalid parameters with a quarantine whose reason starts
-//! with [`INVALID_PARAMETERS_PREFIX`], whatever the attestations, so one evaluation
-//! on an empty input finds them. The CLI holds only the embedded standard policies:
+//! A standard policy returns a quarantine whose reason starts with
+//! [`INVALID_PARAMETERS_PREFIX`] for invalid parameters, whatever the attestations, so
+//! one evaluation on an empty input finds them. The CLI holds only the embedded standard policies:
 //! a bound policy is checked with the standard module whose BLAKE3 hash equals the
 //! code hash the node lists for that name, and any other policy is skipped with a
 //! warning.
