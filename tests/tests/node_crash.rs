@@ -50,9 +50,10 @@ const MID_BLOCK_SHARE: (u64, u64) = (3, 4);
 /// for the next run.
 const START_KILL_SHARE: (u64, u64) = (1, 4);
 
-/// Longest delay of a kill during a restart; a restart of the dev node takes about a
-/// second in a debug build, mostly compiling the standard policies.
-const START_KILL_DELAY_MAX: Duration = Duration::from_millis(1_000);
+/// Longest delay of a kill during a restart. A debug build of the dev node printed its
+/// address about half a second after a restart on the 2-core machine the test was
+/// written on, so some kills come before and some after.
+const START_KILL_DELAY_MAX: Duration = Duration::from_millis(600);
 
 /// Longest wait for the producer to be seen busy before a mid-block kill is made at
 /// whatever point the node is in.
@@ -62,9 +63,19 @@ const BUSY_WAIT_MAX: Duration = Duration::from_secs(20);
 const BUSY_POLL_INTERVAL: Duration = Duration::from_micros(500);
 
 /// Longest pause between seeing the producer busy and the kill, so kills land at
-/// different steps of a block (a small block takes a few milliseconds to build, apply
-/// and flush in a debug build).
-const BUSY_OFFSET_MAX: Duration = Duration::from_millis(8);
+/// different steps of a block. Half of the kills take the short bound: a block of a few
+/// transactions takes a few milliseconds to build, apply and flush in a debug build.
+/// The others take the long bound: the first block after a start and blocks of
+/// hundreds of transactions take up to several hundred milliseconds.
+const BUSY_OFFSET_SHORT_MAX: Duration = Duration::from_millis(8);
+const BUSY_OFFSET_LONG_MAX: Duration = Duration::from_millis(400);
+
+/// Number of the killed node's last output lines that a failure message shows.
+const NODE_LINES_SHOWN: usize = 40;
+
+/// Maximum number of unanswered transactions of each fate (committed, lost) and kind
+/// that are submitted again after a restart.
+const RESUBMIT_MAX: usize = 10;
 
 /// The dev chain's scanner attester, whose key signs the test attestations.
 const SCANNER_KEY: &str = "dev";
@@ -138,6 +149,8 @@ impl Fates {
 #[derive(Default, Debug)]
 struct Totals {
     kills: u32,
+    /// Kills for which the producer was seen busy just before the signal. It is a lower
+    /// bound: a producer thread that waits on a lock inside a block counts as idle.
     kills_with_busy_producer: u32,
     /// Waiting submissions cut off by a kill. Committed ones mean the kill landed
     /// after their block was flushed but before the answer was sent.
@@ -150,80 +163,47 @@ struct Totals {
     start_kills_before_ready: u32,
 }
 
+/// The state of one crash test: the schedule, the replica that audits the ledger, and
+/// every transaction acknowledged so far.
+struct CrashRun {
+    rng: SeededRng,
+    seed: u64,
+    key: Arc<SigningKey>,
+    next_image: Arc<AtomicU64>,
+    audit: LedgerAudit,
+    acknowledged: Vec<Acknowledged>,
+    totals: Totals,
+}
+
+/// What one run between two kills left behind, for the checks after the restart.
+struct KilledRun {
+    home: tempfile::TempDir,
+    keyring: tempfile::TempDir,
+    report: AuditReport,
+    cut_off: Vec<Settled>,
+    accepted: Vec<Settled>,
+}
+
 fn run_crash_test(kills: u32) {
     let started = Instant::now();
-    let (mut rng, seed) = SeededRng::from_env("VOUCH_CRASH_SEED");
+    let (rng, seed) = SeededRng::from_env("VOUCH_CRASH_SEED");
     let mut node = DevNode::start();
-    let key = Arc::new(node.keyring_key(SCANNER_KEY));
-    let mut audit = LedgerAudit::new(node.home.path()).unwrap_or_else(|error| panic!("seed {seed}: {error}"));
-    let next_image = Arc::new(AtomicU64::new(0));
-    let mut acknowledged: Vec<Acknowledged> = Vec::new();
-    let mut totals = Totals::default();
+    let mut run = CrashRun {
+        rng,
+        seed,
+        key: Arc::new(node.keyring_key(SCANNER_KEY)),
+        next_image: Arc::new(AtomicU64::new(0)),
+        audit: LedgerAudit::new(node.home.path()).unwrap_or_else(|error| panic!("seed {seed}: {error}")),
+        acknowledged: Vec::new(),
+        totals: Totals::default(),
+    };
 
     for kill in 1..=kills {
         let context = format!("kill {kill} of {kills} (replay with VOUCH_CRASH_SEED={seed})");
-        let stop = Arc::new(AtomicBool::new(false));
-        let flood = rng.chance(FLOOD_SHARE.0, FLOOD_SHARE.1);
-        let clients = start_clients(&node, &key, seed, kill - 1, flood, &next_image, &stop);
-
-        thread::sleep(rng.duration_between(RUN_MIN, RUN_MAX));
-        let busy = match rng.chance(MID_BLOCK_SHARE.0, MID_BLOCK_SHARE.1) {
-            true => wait_until_producer_busy(&node),
-            false => false,
-        };
-        if busy {
-            thread::sleep(rng.duration_between(Duration::ZERO, BUSY_OFFSET_MAX));
-        }
-        stop.store(true, Ordering::SeqCst);
-        let (home, keyring) = node.kill();
-        totals.kills += 1;
-        totals.kills_with_busy_producer += u32::from(busy);
-
-        let tally = join_clients(clients);
-        assert!(tally.errors.is_empty(), "{context}: unexpected answers:\n{}", tally.errors.join("\n"));
-        acknowledged.extend(tally.acknowledged);
-
-        let ledger = StoppedLedger::open(home.path()).unwrap_or_else(|error| panic!("{context}: {error}"));
-        let report = audit.audit(ledger.store()).unwrap_or_else(|error| panic!("{context}: ledger audit: {error}"));
-        check_acknowledged_stored(ledger.store(), &acknowledged, &context);
-        let cut_off = settle(ledger.store(), &tally.cut_off, &context);
-        let accepted = settle(ledger.store(), &tally.accepted, &context);
-        totals.cut_off.add(cut_off);
-        totals.accepted.add(accepted);
-        ledger.close();
-
-        let (home, keyring) = match rng.chance(START_KILL_SHARE.0, START_KILL_SHARE.1) {
-            true => {
-                let delay = rng.duration_between(Duration::ZERO, START_KILL_DELAY_MAX);
-                let (home, keyring, ready) = DevNode::start_and_kill_after(home, keyring, "", delay);
-                totals.start_kills += 1;
-                totals.start_kills_before_ready += u32::from(!ready);
-                let context = format!("{context}, then a kill {delay:?} into the restart");
-                let ledger = StoppedLedger::open(home.path()).unwrap_or_else(|error| panic!("{context}: {error}"));
-                audit.audit(ledger.store()).unwrap_or_else(|error| panic!("{context}: ledger audit: {error}"));
-                check_acknowledged_stored(ledger.store(), &acknowledged, &context);
-                ledger.close();
-                (home, keyring)
-            }
-            false => (home, keyring),
-        };
-
+        let killed = run.submit_then_kill(node, kill, &context);
+        let (home, keyring) = run.maybe_kill_restart(killed.home, killed.keyring, &context);
         node = DevNode::start_in(home, keyring);
-        let http = NodeHttp::new(&node.url);
-        check_resumed(&http, &audit, report.latest, &context);
-        check_acknowledged_served(&http, &acknowledged, &context);
-        println!(
-            "{context}: flood {flood}, producer busy {busy}, height {} (+{} heights, +{} txs), {} acknowledged; \
-             cut off {}/{} and accepted {}/{} committed/lost",
-            report.latest,
-            report.replayed,
-            report.txs,
-            acknowledged.len(),
-            cut_off.committed,
-            cut_off.lost,
-            accepted.committed,
-            accepted.lost
-        );
+        run.check_restarted(&node, &killed.report, &killed.cut_off, &killed.accepted, &context);
     }
 
     let (status, home, _keyring) = node.terminate();
@@ -231,11 +211,12 @@ fn run_crash_test(kills: u32) {
     let ledger = StoppedLedger::open(home.path()).unwrap_or_else(|error| panic!("seed {seed}: {error}"));
     let mut fresh = LedgerAudit::new(home.path()).unwrap_or_else(|error| panic!("seed {seed}: {error}"));
     let full = fresh.audit(ledger.store()).unwrap_or_else(|error| panic!("full replay (seed {seed}): {error}"));
-    check_acknowledged_stored(ledger.store(), &acknowledged, &format!("after the last stop (seed {seed})"));
+    check_acknowledged_stored(ledger.store(), &run.acknowledged, &format!("after the last stop (seed {seed})"));
     ledger.close();
 
-    assert!(full.latest >= audit.checked_heights(), "the final store ends below the heights checked before");
-    assert!(!acknowledged.is_empty(), "no submission was acknowledged in {kills} runs (seed {seed})");
+    assert!(full.latest >= run.audit.checked_heights(), "the final store ends below the heights checked before");
+    assert!(!run.acknowledged.is_empty(), "no submission was acknowledged in {kills} runs (seed {seed})");
+    let totals = &run.totals;
     println!(
         "seed {seed}: {} kills ({} with the producer busy) and {} during restarts ({} before ready), final height {}, \
          full replay of {} heights and {} txs, {} acknowledged txs kept; cut off {}/{} and accepted {}/{} \
@@ -247,13 +228,117 @@ fn run_crash_test(kills: u32) {
         full.latest,
         full.replayed,
         full.txs,
-        acknowledged.len(),
+        run.acknowledged.len(),
         totals.cut_off.committed,
         totals.cut_off.lost,
         totals.accepted.committed,
         totals.accepted.lost,
         started.elapsed().as_secs_f64()
     );
+}
+
+impl CrashRun {
+    /// Lets the clients submit for a random time, kills the node at a random point,
+    /// and audits the stopped node's ledger.
+    fn submit_then_kill(&mut self, node: DevNode, kill: u32, context: &str) -> KilledRun {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flood = self.rng.chance(FLOOD_SHARE.0, FLOOD_SHARE.1);
+        let clients = start_clients(&node, &self.key, self.seed, kill - 1, flood, &self.next_image, &stop);
+
+        thread::sleep(self.rng.duration_between(RUN_MIN, RUN_MAX));
+        if self.rng.chance(MID_BLOCK_SHARE.0, MID_BLOCK_SHARE.1) && wait_until_producer_busy(&node) {
+            let offset_max = match self.rng.chance(1, 2) {
+                true => BUSY_OFFSET_SHORT_MAX,
+                false => BUSY_OFFSET_LONG_MAX,
+            };
+            thread::sleep(self.rng.duration_between(Duration::ZERO, offset_max));
+        }
+        stop.store(true, Ordering::SeqCst);
+        let tail = node.drain_output();
+        let busy = node.producer_busy();
+        let (home, keyring) = node.kill();
+        self.totals.kills += 1;
+        self.totals.kills_with_busy_producer += u32::from(busy);
+
+        let tally = join_clients(clients);
+        assert!(tally.errors.is_empty(), "{context}: unexpected answers:\n{}", tally.errors.join("\n"));
+        self.acknowledged.extend(tally.acknowledged);
+
+        let context = format!("{context} (flood {flood}, producer busy {busy})");
+        let failure = format!("{context}; the killed node's last lines:\n{}", last_lines(&tail));
+        let ledger = StoppedLedger::open(home.path()).unwrap_or_else(|error| panic!("{failure}\n{error}"));
+        let report =
+            self.audit.audit(ledger.store()).unwrap_or_else(|error| panic!("{failure}\nledger audit: {error}"));
+        check_acknowledged_stored(ledger.store(), &self.acknowledged, &failure);
+        let cut_off = settle(ledger.store(), tally.cut_off, &failure);
+        let accepted = settle(ledger.store(), tally.accepted, &failure);
+        ledger.close();
+
+        let (cut_off_fates, accepted_fates) = (fates(&cut_off), fates(&accepted));
+        self.totals.cut_off.add(cut_off_fates);
+        self.totals.accepted.add(accepted_fates);
+        println!(
+            "{context}: height {} (+{} heights, +{} txs), {} acknowledged; cut off {}/{} and accepted {}/{} \
+             committed/lost",
+            report.latest,
+            report.replayed,
+            report.txs,
+            self.acknowledged.len(),
+            cut_off_fates.committed,
+            cut_off_fates.lost,
+            accepted_fates.committed,
+            accepted_fates.lost
+        );
+        KilledRun { home, keyring, report, cut_off, accepted }
+    }
+
+    /// Kills some restarts too, at a random point of the start, and audits the ledger
+    /// again; returns the home and keyring for the next start.
+    fn maybe_kill_restart(
+        &mut self,
+        home: tempfile::TempDir,
+        keyring: tempfile::TempDir,
+        context: &str,
+    ) -> (tempfile::TempDir, tempfile::TempDir) {
+        if !self.rng.chance(START_KILL_SHARE.0, START_KILL_SHARE.1) {
+            return (home, keyring);
+        }
+        let delay = self.rng.duration_between(Duration::ZERO, START_KILL_DELAY_MAX);
+        let (home, keyring, ready) = DevNode::start_and_kill_after(home, keyring, "", delay);
+        self.totals.start_kills += 1;
+        self.totals.start_kills_before_ready += u32::from(!ready);
+
+        let context = format!("{context}, then a kill {delay:?} into the restart (API ready {ready})");
+        let ledger = StoppedLedger::open(home.path()).unwrap_or_else(|error| panic!("{context}: {error}"));
+        self.audit.audit(ledger.store()).unwrap_or_else(|error| panic!("{context}: ledger audit: {error}"));
+        check_acknowledged_stored(ledger.store(), &self.acknowledged, &context);
+        ledger.close();
+        println!("{context}: audited");
+        (home, keyring)
+    }
+
+    /// Checks the restarted node through its API: it resumed at the audited height,
+    /// it serves every acknowledged transaction, and it answers resubmissions of
+    /// unanswered ones by what the store holds.
+    fn check_restarted(
+        &self,
+        node: &DevNode,
+        report: &AuditReport,
+        cut_off: &[Settled],
+        accepted: &[Settled],
+        context: &str,
+    ) {
+        let http = NodeHttp::new(&node.url);
+        check_resumed(&http, &self.audit, report.latest, context);
+        check_acknowledged_served(&http, &self.acknowledged, context);
+        check_resubmissions(&http, cut_off, context);
+        check_resubmissions(&http, accepted, context);
+    }
+}
+
+/// Returns the last lines of a node's output, at most [`NODE_LINES_SHOWN`].
+fn last_lines(lines: &[String]) -> String {
+    lines[lines.len().saturating_sub(NODE_LINES_SHOWN)..].join("\n")
 }
 
 /// The shared parts of every client of one run.
@@ -377,17 +462,57 @@ fn check_acknowledged_stored(store: &LedgerStore<SledBackend>, acknowledged: &[A
     }
 }
 
-/// Counts the transactions of the last run that the store holds and those that the
-/// kill lost with the mempool. Either is correct for a transaction never acknowledged.
-fn settle(store: &LedgerStore<SledBackend>, unanswered: &[TestAttestation], context: &str) -> Fates {
-    let mut committed = 0;
-    for attestation in unanswered {
-        let stored = store
-            .transaction(&attestation.hash)
-            .unwrap_or_else(|error| panic!("{context}: transaction {}: {error}", attestation.hash));
-        committed += usize::from(stored.is_some());
+/// An unanswered transaction and the height at which the store holds it, if any.
+struct Settled {
+    attestation: TestAttestation,
+    height: Option<u64>,
+}
+
+/// Looks up the unanswered transactions of the last run in the store: each one is
+/// either committed or lost with the mempool, and either is correct for a transaction
+/// never acknowledged.
+fn settle(store: &LedgerStore<SledBackend>, unanswered: Vec<TestAttestation>, context: &str) -> Vec<Settled> {
+    unanswered
+        .into_iter()
+        .map(|attestation| {
+            let stored = store
+                .transaction(&attestation.hash)
+                .unwrap_or_else(|error| panic!("{context}: transaction {}: {error}", attestation.hash));
+            Settled { attestation, height: stored.map(|stored| stored.height.0) }
+        })
+        .collect()
+}
+
+fn fates(settled: &[Settled]) -> Fates {
+    let committed = settled.iter().filter(|entry| entry.height.is_some()).count();
+    Fates { committed, lost: settled.len() - committed }
+}
+
+/// Submits unanswered transactions again, as a client does after a crash: the node
+/// must reject a committed one as a duplicate that names its height, and accept a
+/// lost one. Checks at most [`RESUBMIT_MAX`] of each fate.
+fn check_resubmissions(http: &NodeHttp, settled: &[Settled], context: &str) {
+    let committed = settled.iter().filter(|entry| entry.height.is_some()).take(RESUBMIT_MAX);
+    let lost = settled.iter().filter(|entry| entry.height.is_none()).take(RESUBMIT_MAX);
+    for entry in committed.chain(lost) {
+        let hash = entry.attestation.hash;
+        let result = http.submit(&entry.attestation.tx, false);
+        match (entry.height, result) {
+            (None, Ok(Submitted::Accepted)) => {}
+            (Some(height), Err(HttpError::Status { status: 422, code, message, .. })) => {
+                let expected = format!("already committed at height {height}");
+                assert!(
+                    code == "tx_rejected" && message.starts_with("duplicate:") && message.contains(&expected),
+                    "{context}: resubmitting transaction {hash} committed at height {height} was rejected with \
+                     {code}: {message}, not as a duplicate at that height"
+                );
+            }
+            (height, result) => panic!(
+                "{context}: resubmitting transaction {hash} (stored at {height:?}) returned {result:?}; expected \
+                 a duplicate rejection if stored and acceptance otherwise"
+            ),
+        }
     }
-    Fates { committed, lost: unanswered.len() - committed }
 }
 
 /// Checks that the restarted node resumed at the audited height with the same block.
