@@ -33,7 +33,7 @@ pub struct TestAttestation {
     pub hash: TxHash,
 }
 
-/// Returns the digest of image `index` of run `run`; distinct runs and indexes give
+/// Returns the digest of image `index` of run `run`. Distinct runs and indexes give
 /// distinct images.
 pub fn test_image(run: u64, index: u64) -> Digest {
     Digest::sha256(format!("vouch crash test image {run}/{index}").as_bytes())

@@ -73,7 +73,7 @@ impl DevNode {
         (home, keyring, ready)
     }
 
-    /// Starts the process without waiting for it; `url` stays empty.
+    /// Starts the process without waiting for its address, so `url` stays empty.
     fn spawn(home: TempDir, keyring: TempDir) -> DevNode {
         let mut child = Command::new(binary("vouchd"))
             .args(["start", "--dev", "--api-addr", "127.0.0.1:0", "--home"])
@@ -95,7 +95,7 @@ impl DevNode {
         api_url(seen.last().expect("the matching line is returned")).expect("the last line holds the address")
     }
 
-    /// Reads the node's output until a line satisfies `wanted`; returns the lines read,
+    /// Reads the node's output until a line satisfies `wanted`. Returns the lines read,
     /// that one last.
     fn wait_for_line(&mut self, wanted: impl Fn(&str) -> bool) -> Vec<String> {
         let started = Instant::now();
@@ -209,7 +209,7 @@ fn forward(stream: impl std::io::Read + Send + 'static, sender: mpsc::Sender<Str
 }
 
 /// Returns the name and state letter of a `/proc/PID/task/TID/stat` line, which reads
-/// `TID (NAME) STATE ...`; the name may itself hold parentheses.
+/// `TID (NAME) STATE ...`. The name may itself contain parentheses.
 fn thread_state(stat: &str) -> Option<(&str, char)> {
     let open = stat.find('(')?;
     let close = stat.rfind(')')?;

@@ -13,8 +13,8 @@ use vouch_protocol::api::{
 use vouch_protocol::chain::Transaction;
 use vouch_protocol::digest::Digest;
 
-/// Longest time one request may take: longer than the node's default commit wait
-/// (10 s), so a waiting submission ends with the node's answer, not with this limit.
+/// Maximum time of one request. It is longer than the node's default commit wait
+/// (10 s), so a waiting submission ends with the node's response, not with this limit.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Maximum size of a response body read by this client.
@@ -23,19 +23,19 @@ const RESPONSE_BYTES_MAX: u64 = 16 * 1024 * 1024;
 /// A failed request.
 #[derive(Debug)]
 pub enum HttpError {
-    /// No answer: the connection was refused, reset or timed out (as when the node
+    /// No response: the connection was refused, reset or timed out (as when the node
     /// is killed during the request).
     Transport { url: String, reason: String },
-    /// The node answered with an error status and its error body.
+    /// The node responded with an error status and its error body.
     Status { url: String, status: u16, code: String, message: String },
-    /// The node answered with a body that does not decode.
+    /// The node responded with a body that does not decode.
     InvalidBody { url: String, reason: String },
 }
 
 impl fmt::Display for HttpError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            HttpError::Transport { url, reason } => write!(f, "{url}: no answer: {reason}"),
+            HttpError::Transport { url, reason } => write!(f, "{url}: no response: {reason}"),
             HttpError::Status { url, status, code, message } => write!(f, "{url}: HTTP {status}: {code}: {message}"),
             HttpError::InvalidBody { url, reason } => write!(f, "{url}: invalid response body: {reason}"),
         }
@@ -47,7 +47,7 @@ impl std::error::Error for HttpError {}
 /// What `POST /v1/txs` did with a transaction.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Submitted {
-    /// The node answered that a block at `height` committed the transaction.
+    /// The node reported that the block at `height` committed the transaction.
     Committed { height: u64 },
     /// The node accepted the transaction into its mempool without a commit yet.
     Accepted,
@@ -71,20 +71,20 @@ impl NodeHttp {
         NodeHttp { base: url.trim_end_matches('/').to_owned(), agent: config.into() }
     }
 
-    /// `POST /v1/txs` with `wait`; with `wait: true` the node answers after the block
-    /// that commits the transaction, or after its commit wait ends.
+    /// Sends `POST /v1/txs`. With `wait: true` the node responds after the block that
+    /// commits the transaction, or after its commit wait ends.
     pub fn submit(&self, tx: &Transaction, wait: bool) -> Result<Submitted, HttpError> {
         let url = format!("{}/v1/txs", self.base);
         let request = SubmitTxRequest { tx: STANDARD.encode(&tx.0), wait };
         let body = serde_json::to_vec(&request).expect("a submit request serializes");
         let result = self.agent.post(&url).header("content-type", "application/json").send(&body[..]);
         let response = result.map_err(|error| transport(&url, error))?;
-        let answer: SubmitTxResponse = read(&url, response)?;
-        match (answer.state, answer.height) {
+        let submitted: SubmitTxResponse = read(&url, response)?;
+        match (submitted.state, submitted.height) {
             (TxState::Committed, Some(height)) => Ok(Submitted::Committed { height }),
             (TxState::Committed, None) => Err(HttpError::InvalidBody {
                 url,
-                reason: format!("transaction {} is committed but the answer has no height", answer.tx_hash),
+                reason: format!("transaction {} is committed but the response has no height", submitted.tx_hash),
             }),
             (TxState::Accepted, _) => Ok(Submitted::Accepted),
         }
@@ -95,7 +95,8 @@ impl NodeHttp {
         self.get("/v1/status")
     }
 
-    /// `GET /v1/blocks/{height}`; `None` when the node has no block there (404).
+    /// Sends `GET /v1/blocks/{height}`. Returns `None` when the node has no block there
+    /// (404).
     pub fn block(&self, height: u64) -> Result<Option<BlockResponse>, HttpError> {
         match self.get(&format!("/v1/blocks/{height}")) {
             Ok(block) => Ok(Some(block)),

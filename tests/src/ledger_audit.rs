@@ -1,5 +1,5 @@
-//! Checks of a stopped node's ledger, read in-process from its sled database: every
-//! height has a block and a commit that link to the previous block, and replaying the
+//! Checks of a stopped node's ledger, read in-process from its sled database. Every
+//! height has a block and a commit that link to the previous block. Replaying the
 //! stored blocks on a fresh state machine gives the stored state root at each height.
 //!
 //! The database is opened with the node's own store code and only read. Opening sled
@@ -158,8 +158,8 @@ impl LedgerAudit {
         Ok(())
     }
 
-    /// Checks one new height and applies it to the replica; returns its transaction
-    /// count.
+    /// Checks one new height and applies it to the replica. Returns its number of
+    /// transactions.
     fn check_and_replay(&mut self, store: &LedgerStore<SledBackend>, height: Height) -> Result<u64, AuditError> {
         let h = height.0;
         let block = store.block(height).map_err(|error| read_error(h, error))?;

@@ -42,7 +42,7 @@ impl SeededRng {
         z ^ (z >> 31)
     }
 
-    /// Returns a number in `low..=high`; the small modulo bias does not matter for
+    /// Returns a number in `low..=high`. The small modulo bias does not matter for
     /// test schedules.
     pub fn between(&mut self, low: u64, high: u64) -> u64 {
         assert!(low <= high, "empty range {low}..={high}");

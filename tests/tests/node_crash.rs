@@ -1,10 +1,11 @@
 //! Crash safety of `vouchd`: clients submit signed attestations and wait for their
 //! commits while the node is killed with SIGKILL at seeded random moments, many of them
 //! while the block producer is building, applying or flushing a block. After each kill
-//! the stopped node's ledger is audited in-process (contiguous, linked heights; state
-//! roots recomputed by replaying the stored blocks), every transaction that the node
-//! answered `committed` is looked up in the store, and after the restart it is looked
-//! up again through the HTTP API (in its block and in its image's attestations).
+//! the stopped node's ledger is audited in-process: heights are contiguous and linked,
+//! and replaying the stored blocks recomputes the stored state roots. Every transaction
+//! that the node reported `committed` is looked up in the store, and after the restart
+//! it is looked up again through the HTTP API (in its block and in its image's
+//! attestations).
 //!
 //! `VOUCH_CRASH_SEED` replays one run's schedule and `VOUCH_CRASH_KILLS` sets the
 //! number of kills. The schedule is reproducible, but where each kill lands depends on
@@ -39,7 +40,7 @@ const WAITING_CLIENTS: usize = 6;
 /// node accepts, so blocks grow to hundreds of transactions and take longer to apply.
 const FLOOD_SHARE: (u64, u64) = (1, 2);
 
-/// Shortest and longest time that the clients submit before the node is killed.
+/// Minimum and maximum time that the clients submit before the node is killed.
 const RUN_MIN: Duration = Duration::from_millis(300);
 const RUN_MAX: Duration = Duration::from_millis(1_800);
 
@@ -50,19 +51,19 @@ const MID_BLOCK_SHARE: (u64, u64) = (3, 4);
 /// for the next run.
 const START_KILL_SHARE: (u64, u64) = (1, 4);
 
-/// Longest delay of a kill during a restart. A debug build of the dev node printed its
+/// Maximum delay of a kill during a restart. A debug build of the dev node printed its
 /// address about half a second after a restart on the 2-core machine the test was
 /// written on, so some kills come before and some after.
 const START_KILL_DELAY_MAX: Duration = Duration::from_millis(600);
 
-/// Longest wait for the producer to be seen busy before a mid-block kill is made at
+/// Maximum wait for the producer to be seen busy before a mid-block kill is made at
 /// whatever point the node is in.
 const BUSY_WAIT_MAX: Duration = Duration::from_secs(20);
 
 /// The pause between two looks at the producer's state.
 const BUSY_POLL_INTERVAL: Duration = Duration::from_micros(500);
 
-/// Longest pause between seeing the producer busy and the kill, so kills land at
+/// Maximum pause between seeing the producer busy and the kill, so kills land at
 /// different steps of a block. Half of the kills take the short bound: a block of a few
 /// transactions takes a few milliseconds to build, apply and flush in a debug build.
 /// The others take the long bound: the first block after a start and blocks of
@@ -98,7 +99,7 @@ fn kills_from_env(default: u32) -> u32 {
     }
 }
 
-/// A transaction that the node answered `committed`.
+/// A transaction that the node reported `committed`.
 #[derive(Clone, Debug)]
 struct Acknowledged {
     hash: TxHash,
@@ -121,12 +122,12 @@ enum ClientKind {
 #[derive(Default)]
 struct ClientTally {
     acknowledged: Vec<Acknowledged>,
-    /// Waiting submissions without a `committed` answer: cut off by the kill, or
-    /// accepted without a commit within the node's wait.
+    /// Waiting submissions without a `committed` response. The kill cut them off, or
+    /// the node accepted them without a commit within its wait.
     cut_off: Vec<TestAttestation>,
     /// Submissions made without waiting, which the node accepted.
     accepted: Vec<TestAttestation>,
-    /// Answers that no valid submission should get.
+    /// Responses that no valid submission should get.
     errors: Vec<String>,
 }
 
@@ -153,7 +154,7 @@ struct Totals {
     /// bound: a producer thread that waits on a lock inside a block counts as idle.
     kills_with_busy_producer: u32,
     /// Waiting submissions cut off by a kill. Committed ones mean the kill landed
-    /// after their block was flushed but before the answer was sent.
+    /// after their block was flushed but before the response was sent.
     cut_off: Fates,
     /// Submissions made without waiting.
     accepted: Fates,
@@ -261,7 +262,7 @@ impl CrashRun {
         self.totals.kills_with_busy_producer += u32::from(busy);
 
         let tally = join_clients(clients);
-        assert!(tally.errors.is_empty(), "{context}: unexpected answers:\n{}", tally.errors.join("\n"));
+        assert!(tally.errors.is_empty(), "{context}: unexpected responses:\n{}", tally.errors.join("\n"));
         self.acknowledged.extend(tally.acknowledged);
 
         let context = format!("{context} (flood {flood}, producer busy {busy})");
@@ -293,7 +294,7 @@ impl CrashRun {
     }
 
     /// Kills some restarts too, at a random point of the start, and audits the ledger
-    /// again; returns the home and keyring for the next start.
+    /// again. Returns the home and keyring for the next start.
     fn maybe_kill_restart(
         &mut self,
         home: tempfile::TempDir,
@@ -318,7 +319,7 @@ impl CrashRun {
     }
 
     /// Checks the restarted node through its API: it resumed at the audited height,
-    /// it serves every acknowledged transaction, and it answers resubmissions of
+    /// it serves every acknowledged transaction, and it responds to resubmissions of
     /// unanswered ones by what the store holds.
     fn check_restarted(
         &self,
@@ -352,7 +353,7 @@ struct ClientSetup {
     stop: Arc<AtomicBool>,
 }
 
-/// Starts the clients; they submit until `stop` is set, each attestation for a new
+/// Starts the clients. They submit until `stop` is set, each attestation for a new
 /// image.
 fn start_clients(
     node: &DevNode,
@@ -400,7 +401,7 @@ fn submit_until_stopped(setup: &ClientSetup, kind: ClientKind) -> ClientTally {
             Ok(Submitted::Accepted) if wait => tally.cut_off.push(attestation),
             Ok(Submitted::Accepted) => tally.accepted.push(attestation),
             Err(HttpError::Transport { .. }) if setup.stop.load(Ordering::SeqCst) => {
-                // The kill cut this request off; its transaction may or may not be
+                // The kill cut this request off, so its transaction may or may not be
                 // committed, and only `settle` tells which.
                 if wait {
                     tally.cut_off.push(attestation);
@@ -430,7 +431,7 @@ fn join_clients(clients: Vec<JoinHandle<ClientTally>>) -> ClientTally {
     total
 }
 
-/// Polls the producer's threads until one is running; returns whether it was seen
+/// Polls the producer's threads until one is running. Returns whether it was seen
 /// busy before [`BUSY_WAIT_MAX`].
 fn wait_until_producer_busy(node: &DevNode) -> bool {
     let started = Instant::now();
@@ -584,8 +585,8 @@ fn sigkill_during_first_start_recovers() {
         let http = NodeHttp::new(&node.url);
         let key = node.keyring_key(SCANNER_KEY);
         let attestation = test_attestation(seed, attempt as u64, &key);
-        let answer = http.submit(&attestation.tx, true).unwrap_or_else(|error| panic!("{context}: {error}"));
-        assert!(matches!(answer, Submitted::Committed { .. }), "{context}: {answer:?}");
+        let submitted = http.submit(&attestation.tx, true).unwrap_or_else(|error| panic!("{context}: {error}"));
+        assert!(matches!(submitted, Submitted::Committed { .. }), "{context}: {submitted:?}");
 
         let (status, home, _keyring) = node.terminate();
         assert!(status.success(), "{context}: vouchd exited with {status} after SIGTERM");
@@ -661,8 +662,8 @@ fn short_chain(blocks: u64) -> tempfile::TempDir {
     let key = node.keyring_key(SCANNER_KEY);
     for index in 0..blocks {
         let attestation = test_attestation(0, index, &key);
-        let answer = http.submit(&attestation.tx, true).unwrap_or_else(|error| panic!("{error}"));
-        assert!(matches!(answer, Submitted::Committed { .. }), "{answer:?}");
+        let submitted = http.submit(&attestation.tx, true).unwrap_or_else(|error| panic!("{error}"));
+        assert!(matches!(submitted, Submitted::Committed { .. }), "{submitted:?}");
     }
     let (status, home, _keyring) = node.terminate();
     assert!(status.success(), "vouchd exited with {status} after SIGTERM");
