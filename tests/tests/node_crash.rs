@@ -10,6 +10,9 @@
 //! `VOUCH_CRASH_SEED` replays one run's schedule and `VOUCH_CRASH_KILLS` sets the
 //! number of kills. The schedule is reproducible, but where each kill lands depends on
 //! the machine's timing.
+//!
+//! NOTE: SIGKILL leaves the data the node had written in the kernel's page cache, so
+//! these tests cover process crashes, not power loss.
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
@@ -713,6 +716,8 @@ fn ledger_audit_detects_altered_records() {
 /// Reproduces a home that a kill leaves during the first `vouchd start --dev`: the
 /// home's files are written one after another, `config.toml` first, and a home with
 /// `config.toml` counts as initialized.
+// NOTE: ignored until `Home::init` (node/src/daemon/home.rs) writes a new home so that
+// a kill cannot leave it in part, for example in a temporary folder renamed at the end.
 #[test]
 #[ignore = "fails: vouchd start reports the missing genesis.json and vouchd init rejects the non-empty home"]
 fn dev_home_cut_after_config_starts() {
