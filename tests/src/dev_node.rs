@@ -8,11 +8,17 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
+use vouch_keyring::{KeyName, Keyring};
+use vouch_protocol::keys::SigningKey;
 
 use crate::binary;
 
 /// How long a dev node may take to print its API address.
 const START_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// The name of the node's block producer thread as Linux shows it in `/proc` (the
+/// kernel keeps at most 15 bytes). Threads that the producer spawns inherit it.
+const PRODUCER_THREAD: &str = "vouchd-producer";
 
 /// A running dev node; it is killed when dropped.
 pub struct DevNode {
@@ -37,6 +43,38 @@ impl DevNode {
 
     /// Starts `vouchd start --dev` in an existing home and keyring (for restarts).
     pub fn start_in(home: TempDir, keyring: TempDir) -> DevNode {
+        let mut node = DevNode::spawn(home, keyring);
+        node.url = node.wait_for_address();
+        node
+    }
+
+    /// Starts `vouchd start --dev` in `home` and kills it with SIGKILL `delay` after
+    /// it printed a line containing `marker` (or after the start when `marker` is
+    /// empty), ready or not. Returns the home, the keyring, and whether the node had
+    /// printed its API address before the kill.
+    ///
+    /// # Panics
+    /// When the node exits, or prints no line with `marker` within the start timeout.
+    pub fn start_and_kill_after(
+        home: TempDir,
+        keyring: TempDir,
+        marker: &str,
+        delay: Duration,
+    ) -> (TempDir, TempDir, bool) {
+        let mut node = DevNode::spawn(home, keyring);
+        let mut ready = false;
+        if !marker.is_empty() {
+            let seen = node.wait_for_line(|line| line.contains(marker));
+            ready = seen.iter().any(|line| api_url(line).is_some());
+        }
+        std::thread::sleep(delay);
+        ready |= node.drain_output().iter().any(|line| api_url(line).is_some());
+        let (home, keyring) = node.kill();
+        (home, keyring, ready)
+    }
+
+    /// Starts the process without waiting for its address, so `url` stays empty.
+    fn spawn(home: TempDir, keyring: TempDir) -> DevNode {
         let mut child = Command::new(binary("vouchd"))
             .args(["start", "--dev", "--api-addr", "127.0.0.1:0", "--home"])
             .arg(home.path())
@@ -49,31 +87,41 @@ impl DevNode {
         let (sender, output) = mpsc::channel();
         forward(child.stdout.take().expect("stdout is piped"), sender.clone());
         forward(child.stderr.take().expect("stderr is piped"), sender);
-        let mut node = DevNode { child: Some(child), url: String::new(), home, keyring, output };
-        node.url = node.wait_for_address();
-        node
+        DevNode { child: Some(child), url: String::new(), home, keyring, output }
     }
 
     fn wait_for_address(&mut self) -> String {
+        let seen = self.wait_for_line(|line| api_url(line).is_some());
+        api_url(seen.last().expect("the matching line is returned")).expect("the last line holds the address")
+    }
+
+    /// Reads the node's output until a line satisfies `wanted`. Returns the lines read,
+    /// that one last.
+    fn wait_for_line(&mut self, wanted: impl Fn(&str) -> bool) -> Vec<String> {
         let started = Instant::now();
         let mut seen = Vec::new();
         while started.elapsed() < START_TIMEOUT {
             match self.output.recv_timeout(Duration::from_millis(200)) {
                 Ok(line) => {
-                    if let Some(url) = api_url(&line) {
-                        return url;
-                    }
+                    let found = wanted(&line);
                     seen.push(line);
+                    if found {
+                        return seen;
+                    }
                 }
                 Err(mpsc::RecvTimeoutError::Timeout) => {
                     if let Some(status) = self.child.as_mut().and_then(|child| child.try_wait().ok().flatten()) {
-                        panic!("vouchd exited with {status} before printing its address:\n{}", seen.join("\n"));
+                        panic!("vouchd exited with {status} while starting:\n{}", seen.join("\n"));
                     }
                 }
-                Err(mpsc::RecvTimeoutError::Disconnected) => break,
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    let status = self.child.as_mut().and_then(|child| child.wait().ok());
+                    let status = status.map_or_else(|| "an unknown status".to_owned(), |status| status.to_string());
+                    panic!("vouchd closed its output and exited with {status} while starting:\n{}", seen.join("\n"));
+                }
             }
         }
-        panic!("vouchd printed no http://127.0.0.1:PORT address within {START_TIMEOUT:?}:\n{}", seen.join("\n"));
+        panic!("vouchd did not print the expected line within {START_TIMEOUT:?}:\n{}", seen.join("\n"));
     }
 
     /// Runs the `vouch` binary with this node's keyring and URL in the environment.
@@ -89,6 +137,27 @@ impl DevNode {
     /// Returns the node's process id.
     pub fn pid(&self) -> u32 {
         self.child.as_ref().expect("the node is running").id()
+    }
+
+    /// Returns the unencrypted key `name` of this node's CLI keyring, such as the dev
+    /// scanner key `dev`.
+    pub fn keyring_key(&self, name: &str) -> SigningKey {
+        let keyring = Keyring::new(self.keyring.path().to_owned());
+        let key_name = KeyName::parse(name).unwrap_or_else(|error| panic!("key name {name:?}: {error}"));
+        let file = keyring.load(&key_name).unwrap_or_else(|error| panic!("key {name} of the dev keyring: {error}"));
+        file.unlock(None).unwrap_or_else(|error| panic!("key {name} of the dev keyring does not unlock: {error}"))
+    }
+
+    /// Returns whether a thread of the block producer is running or waiting for the
+    /// disk (Linux `/proc` states `R` and `D`), which means a block is being built,
+    /// applied or flushed. Returns false where `/proc` cannot be read.
+    pub fn producer_busy(&self) -> bool {
+        let tasks = format!("/proc/{}/task", self.pid());
+        let Ok(entries) = std::fs::read_dir(tasks) else { return false };
+        entries.flatten().any(|task| {
+            let stat = std::fs::read_to_string(task.path().join("stat")).unwrap_or_default();
+            matches!(thread_state(&stat), Some((PRODUCER_THREAD, 'R' | 'D')))
+        })
     }
 
     /// Sends SIGTERM and waits for the exit; returns the status and the home and keyring.
@@ -139,6 +208,16 @@ fn forward(stream: impl std::io::Read + Send + 'static, sender: mpsc::Sender<Str
     });
 }
 
+/// Returns the name and state letter of a `/proc/PID/task/TID/stat` line, which reads
+/// `TID (NAME) STATE ...`. The name may itself contain parentheses.
+fn thread_state(stat: &str) -> Option<(&str, char)> {
+    let open = stat.find('(')?;
+    let close = stat.rfind(')')?;
+    let name = stat.get(open + 1..close)?;
+    let state = stat.get(close + 1..)?.trim_start().chars().next()?;
+    Some((name, state))
+}
+
 /// Finds `http://127.0.0.1:PORT` with a nonzero port in a line.
 fn api_url(line: &str) -> Option<String> {
     let start = line.find("http://127.0.0.1:")?;
@@ -147,4 +226,16 @@ fn api_url(line: &str) -> Option<String> {
     let url = rest[..end].trim_end_matches('/');
     let port = url.rsplit(':').next()?;
     (port.parse::<u16>().ok()? != 0).then(|| url.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thread_state_reads_name_and_state() {
+        assert_eq!(thread_state("412 (vouchd-producer) R 1 2 3"), Some(("vouchd-producer", 'R')));
+        assert_eq!(thread_state("9 (a (b) c) D 0"), Some(("a (b) c", 'D')));
+        assert_eq!(thread_state("garbage"), None);
+    }
 }

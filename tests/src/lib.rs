@@ -1,12 +1,23 @@
 //! Helpers shared by the black-box tests: where the built binaries, the corpus and
-//! the Python tools live, and a `vouchd --dev` process to test against.
+//! the Python tools live, a `vouchd --dev` process to test against, an HTTP client of
+//! its API, signed test attestations, and audits of a stopped node's ledger.
 
+mod attest;
 mod dev_node;
+mod http;
+mod ledger_audit;
+mod seed;
 mod tamper;
 
 use std::path::{Path, PathBuf};
 
+pub use attest::{TEST_REPOSITORY, TestAttestation, test_attestation, test_image};
 pub use dev_node::DevNode;
+pub use http::{HttpError, NodeHttp, REQUEST_TIMEOUT, Submitted};
+pub use ledger_audit::{
+    AuditError, AuditReport, LOCK_RELEASE_WAIT, LedgerAudit, StoppedLedger, ledger_data_dir, wait_for_sled_unlocked,
+};
+pub use seed::SeededRng;
 pub use tamper::{Tamper, start_proxy};
 
 /// Returns the path of a binary that cargo built beside the running test executable.
