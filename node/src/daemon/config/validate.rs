@@ -17,6 +17,13 @@ pub const BODY_BYTES_RANGE: RangeInclusive<u64> = 1024..=16 * 1024 * 1024;
 /// Accepted values of `api.concurrency_max`.
 pub const CONCURRENCY_RANGE: RangeInclusive<u32> = 1..=65_536;
 
+/// Longest accepted `api.header_read_timeout_ms` and `api.body_read_timeout_ms`.
+pub const READ_TIMEOUT_MAX: Duration = Duration::from_secs(600);
+
+/// Accepted values of `api.connections_max`; `api.connections_per_ip_max` is at most
+/// `api.connections_max`.
+pub const CONNECTIONS_RANGE: RangeInclusive<u32> = 1..=1_000_000;
+
 /// Accepted values of `api.commit_waiters_max`.
 pub const COMMIT_WAITERS_RANGE: RangeInclusive<u32> = 1..=1_000_000;
 
@@ -54,6 +61,10 @@ impl Config {
         let api = &self.api;
         socket_address("api.address", &api.address)?;
         in_range("api.body_bytes_max", api.body_bytes_max, &BODY_BYTES_RANGE)?;
+        duration_in("api.header_read_timeout_ms", api.header_read_timeout, READ_TIMEOUT_MAX)?;
+        duration_in("api.body_read_timeout_ms", api.body_read_timeout, READ_TIMEOUT_MAX)?;
+        in_range("api.connections_max", api.connections_max, &CONNECTIONS_RANGE)?;
+        in_range("api.connections_per_ip_max", api.connections_per_ip_max, &(1..=api.connections_max))?;
         in_range("api.concurrency_max", api.concurrency_max, &CONCURRENCY_RANGE)?;
         at_least("api.rate_per_second", api.rate_per_second, 1)?;
         at_least("api.rate_burst", api.rate_burst, 1)?;
