@@ -19,6 +19,7 @@ use vouch_node::daemon::home::{Home, InitOptions, LoadedHome};
 use vouch_node::daemon::lock::HomeLock;
 use vouch_node::daemon::producer::system_clock;
 use vouch_node::daemon::run::{self, RunOptions};
+use vouch_node::daemon::signals::StopSignals;
 use vouch_node::policy::RuntimeConfig;
 use vouch_node::store::{LedgerStore, SledBackend};
 use vouch_protocol::signing::ChainId;
@@ -34,7 +35,7 @@ struct Cli {
 enum Command {
     /// Create a node home: config.toml, genesis.json and node_key.json.
     Init(InitArgs),
-    /// Run the chain and its HTTP API until SIGINT or SIGTERM.
+    /// Run the chain and its HTTP API until SIGINT, SIGTERM, SIGHUP or SIGQUIT.
     Start(StartArgs),
 }
 
@@ -127,6 +128,11 @@ fn start(args: StartArgs) -> anyhow::Result<()> {
     // reported by `load` below.
     let level = args.home.as_ref().and_then(|dir| Config::read(&Home::new(dir).config_path()).ok());
     init_logging(&level.map_or_else(|| Config::default().log.level, |config| config.log.level));
+
+    // The stop signals are handled from here on, so a signal during startup still
+    // removes a throwaway dev home.
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().thread_name("vouchd-api").build()?;
+    let mut signals = runtime.block_on(async { StopSignals::install() })?;
     let StartHome { home, throwaway, keyring } = resolve_home(&args)?;
 
     if !home.is_initialized() {
@@ -144,8 +150,11 @@ fn start(args: StartArgs) -> anyhow::Result<()> {
     let options = RunOptions::from_config(&loaded.config, system_clock())?;
     let app = open_app(&home, &loaded)?;
 
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().thread_name("vouchd-api").build()?;
     runtime.block_on(async {
+        if let Some(name) = signals.received().await {
+            tracing::info!(signal = name, "shutdown requested during startup; not serving");
+            return anyhow::Ok(());
+        }
         let listener = run::bind(address).await?;
         let local = listener.local_addr()?;
         let height = app.tip().height.0;
@@ -154,7 +163,7 @@ fn start(args: StartArgs) -> anyhow::Result<()> {
             None => print_started(&home, &loaded, local, height),
         }
         tracing::info!(address = %local, home = %home.dir().display(), chain_id = %loaded.genesis.chain_id, "API listening");
-        run::serve(app, loaded.node_key, listener, options, shutdown_signal()).await?;
+        run::serve(app, loaded.node_key, listener, options, signals.wait()).await?;
         anyhow::Ok(())
     })?;
     drop(lock);
@@ -203,29 +212,4 @@ fn open_app(home: &Home, loaded: &LoadedHome) -> anyhow::Result<Arc<dyn ChainApp
     let tip = app.tip();
     tracing::info!(height = %tip.height, state_root = %tip.state_root, data_dir = %data_dir.display(), "ledger opened");
     Ok(Arc::new(app))
-}
-
-/// Completes on the first SIGINT or SIGTERM.
-async fn shutdown_signal() {
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(error) => {
-                tracing::warn!(%error, "cannot listen for SIGTERM; stop vouchd with SIGINT");
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    let interrupt = async {
-        if let Err(error) = tokio::signal::ctrl_c().await {
-            tracing::warn!(%error, "cannot listen for SIGINT; stop vouchd with SIGTERM");
-            std::future::pending::<()>().await;
-        }
-    };
-    tokio::select! {
-        () = interrupt => tracing::info!(signal = "SIGINT", "shutdown requested"),
-        () = terminate => tracing::info!(signal = "SIGTERM", "shutdown requested"),
-    }
 }

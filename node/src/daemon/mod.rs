@@ -11,4 +11,5 @@ pub mod mempool;
 pub mod node_key;
 pub mod producer;
 pub mod run;
+pub mod signals;
 pub mod waiters;
