@@ -11,17 +11,15 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 use vouch_keyring::Keyring;
-use vouch_node::app::App;
 use vouch_node::daemon::chain::ChainApp;
 use vouch_node::daemon::config::Config;
 use vouch_node::daemon::dev::{self, DevKeys};
 use vouch_node::daemon::home::{Home, InitOptions, LoadedHome};
 use vouch_node::daemon::lock::HomeLock;
+use vouch_node::daemon::open;
 use vouch_node::daemon::producer::system_clock;
 use vouch_node::daemon::run::{self, RunOptions};
 use vouch_node::daemon::signals::StopSignals;
-use vouch_node::policy::RuntimeConfig;
-use vouch_node::store::{LedgerStore, SledBackend};
 use vouch_protocol::signing::ChainId;
 
 #[derive(Parser)]
@@ -64,8 +62,12 @@ struct StartArgs {
     #[arg(long)]
     dev: bool,
     /// Listen on this address instead of api.address, IP:PORT (port 0 picks a free port).
-    #[arg(long, value_name = "HOST:PORT")]
+    #[arg(long, value_name = "IP:PORT")]
     api_addr: Option<SocketAddr>,
+    /// Create the ledger again from genesis when the home's database is missing or
+    /// empty; this signs heights again that this validator key already signed.
+    #[arg(long)]
+    recreate_ledger: bool,
 }
 
 fn main() -> ExitCode {
@@ -148,7 +150,7 @@ fn start(args: StartArgs) -> anyhow::Result<()> {
         None => loaded.config.api_address()?,
     };
     let options = RunOptions::from_config(&loaded.config, system_clock())?;
-    let app = open_app(&home, &loaded)?;
+    let app = open_app(&home, &loaded, args.recreate_ledger)?;
 
     runtime.block_on(async {
         if let Some(name) = signals.received().await {
@@ -201,15 +203,10 @@ fn print_started(home: &Home, loaded: &LoadedHome, address: SocketAddr, height: 
 
 /// Opens the ledger state machine of `home`: the sled database in the configured data
 /// folder, with the chain's policy limits from the genesis.
-fn open_app(home: &Home, loaded: &LoadedHome) -> anyhow::Result<Arc<dyn ChainApp>> {
-    let data_dir = loaded.config.data_dir(home.dir());
-    let backend = SledBackend::open_with_cache(&data_dir, loaded.config.storage.cache_bytes)
-        .with_context(|| format!("opening the ledger database at {}", data_dir.display()))?;
-    let store = LedgerStore::open(backend)?;
-    let runtime = RuntimeConfig { limits: loaded.genesis.policy_limits.clone(), ..loaded.config.runtime_config() };
-    let app = App::open(store, &loaded.genesis, runtime)
-        .with_context(|| format!("opening the ledger at {}", data_dir.display()))?;
+fn open_app(home: &Home, loaded: &LoadedHome, recreate: bool) -> anyhow::Result<Arc<dyn ChainApp>> {
+    let app = open::open_ledger(home, loaded, recreate)?;
     let tip = app.tip();
+    let data_dir = loaded.config.data_dir(home.dir());
     tracing::info!(height = %tip.height, state_root = %tip.state_root, data_dir = %data_dir.display(), "ledger opened");
     Ok(Arc::new(app))
 }

@@ -6,6 +6,7 @@
 //!   genesis.json    the chain's genesis, identical on every node
 //!   node_key.json   the validator's ed25519 seed, mode 0600
 //!   vouchd.lock     the lock of a running vouchd, with its pid
+//!   ledger.json     the chain id and genesis hash of the ledger (daemon::open)
 //!   data/           the ledger database (storage.data_dir)
 //! ```
 

@@ -9,6 +9,7 @@ pub mod ledger;
 pub mod lock;
 pub mod mempool;
 pub mod node_key;
+pub mod open;
 pub mod producer;
 pub mod run;
 pub mod signals;
