@@ -233,3 +233,24 @@ fn typed_accessors_parse_validated_values() {
     config.storage.data_dir = PathBuf::from("/srv/ledger");
     assert_eq!(config.data_dir(Path::new("/home/v")), PathBuf::from("/srv/ledger"));
 }
+
+#[test]
+fn log_level_rejects_bare_words() {
+    for bad in ["verbose!!", "verbose", "", " , ", "info,loud", "vouch node=debug", "vouch_node=", "=debug", "a::=info"]
+    {
+        let mut config = Config::default();
+        config.log.level = bad.to_owned();
+        let error = config.validate().expect_err(bad).to_string();
+        assert!(error.contains("`log.level`"), "{bad:?}: {error}");
+        assert!(error.contains("use a level (off, error"), "{bad:?}: {error}");
+    }
+}
+
+#[test]
+fn log_level_accepts_levels_and_directives() {
+    for good in ["info", "DEBUG", "off", "warn,vouch_node::daemon=trace", "hyper=warn"] {
+        let mut config = Config::default();
+        config.log.level = good.to_owned();
+        assert!(config.validate().is_ok(), "{good:?}");
+    }
+}

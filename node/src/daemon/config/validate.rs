@@ -150,15 +150,42 @@ pub fn ip_address(field: &'static str, text: &str) -> Result<IpAddr, ConfigError
     text.parse().map_err(|_| invalid(field, format!("{text:?}"), "list IP addresses, such as \"127.0.0.1\" or \"::1\""))
 }
 
+/// The level names a `log.level` directive may use.
+const LOG_LEVELS: [&str; 6] = ["off", "error", "warn", "info", "debug", "trace"];
+
+/// Checks a `tracing` filter of comma-separated directives, each a level or
+/// `target=level` with a module path as target. `tracing-subscriber` would also take
+/// a bare word as a target at level trace, so a misspelt level such as "verbose"
+/// silently turned most logs off; that form is rejected here.
 fn log_filter(field: &'static str, text: &str) -> Result<(), ConfigError> {
-    match tracing_subscriber::EnvFilter::builder().parse(text) {
-        Ok(_) => Ok(()),
-        Err(error) => Err(invalid(
-            field,
-            format!("{text:?}"),
-            format!(
-                "{error}; use a level (error, warn, info, debug, trace) or directives such as \"info,vouch_node=debug\""
-            ),
-        )),
+    let rule = |problem: String| {
+        let fix = "use a level (off, error, warn, info, debug, trace) or directives such as \"info,vouch_node=debug\"";
+        invalid(field, format!("{text:?}"), format!("{problem}; {fix}"))
+    };
+    if text.trim().is_empty() {
+        return Err(rule("it is empty".to_owned()));
     }
+    for directive in text.split(',').map(str::trim) {
+        let (target, level) = match directive.split_once('=') {
+            Some((target, level)) => (Some(target), level),
+            None => (None, directive),
+        };
+        if !LOG_LEVELS.contains(&level.to_ascii_lowercase().as_str()) {
+            return Err(rule(format!("directive {directive:?} has no valid level")));
+        }
+        if let Some(target) = target
+            && !is_module_path(target)
+        {
+            return Err(rule(format!("directive {directive:?} has an invalid target {target:?}")));
+        }
+    }
+    tracing_subscriber::EnvFilter::builder().parse(text).map(|_| ()).map_err(|error| rule(error.to_string()))
+}
+
+/// Returns whether `text` is a Rust module path such as `vouch_node::daemon`.
+fn is_module_path(text: &str) -> bool {
+    !text.is_empty()
+        && text.split("::").all(|part| {
+            !part.is_empty() && part.chars().all(|character| character.is_ascii_alphanumeric() || character == '_')
+        })
 }
