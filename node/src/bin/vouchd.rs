@@ -14,7 +14,7 @@ use vouch_keyring::Keyring;
 use vouch_node::daemon::chain::ChainApp;
 use vouch_node::daemon::config::Config;
 use vouch_node::daemon::dev::{self, DevKeys};
-use vouch_node::daemon::home::{Home, InitOptions, LoadedHome};
+use vouch_node::daemon::home::{self, Home, InitOptions, LoadedHome};
 use vouch_node::daemon::lock::HomeLock;
 use vouch_node::daemon::open;
 use vouch_node::daemon::producer::system_clock;
@@ -127,8 +127,13 @@ struct StartHome {
 
 fn start(args: StartArgs) -> anyhow::Result<()> {
     // The level comes from the home's config when it has one; a bad config is
-    // reported by `load` below.
-    let level = args.home.as_ref().and_then(|dir| Config::read(&Home::new(dir).config_path()).ok());
+    // reported by `load` below. Only a regular file is read here: a FIFO would block.
+    let level = args
+        .home
+        .as_ref()
+        .map(|dir| Home::new(dir).config_path())
+        .filter(|path| home::check_regular_file(path).is_ok())
+        .and_then(|path| Config::read(&path).ok());
     init_logging(&level.map_or_else(|| Config::default().log.level, |config| config.log.level));
 
     // The stop signals are handled from here on, so a signal during startup still

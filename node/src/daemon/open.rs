@@ -157,6 +157,10 @@ pub fn read_marker(path: &Path) -> Result<Option<LedgerMarker>, OpenError> {
     if std::fs::symlink_metadata(path).is_err() {
         return Ok(None);
     }
+    if !path.is_file() {
+        let reason = "it is not a regular file; remove it, and the next start writes it again".to_owned();
+        return Err(OpenError::InvalidMarker { path: path.to_owned(), reason });
+    }
     let bytes = input::read_file_bounded(path, MARKER_BYTES_MAX)?;
     let marker: LedgerMarker = input::parse_json(&path.display().to_string(), &bytes)?;
     if marker.format != MARKER_FORMAT {
