@@ -205,13 +205,40 @@ async fn image_status_rejects_bad_queries() {
 async fn repository_length_limit_holds_at_the_edge() {
     let api = api();
     let image = image_of("app");
-    let at_limit = "r".repeat(NAME_LENGTH_MAX);
+    let registry = "registry.example/";
+    let at_limit = format!("{registry}{}", "r".repeat(NAME_LENGTH_MAX - registry.len()));
     let reply = call(&api.router, get(&format!("/v1/images/{image}?repository={at_limit}"))).await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.json);
-    let over = "r".repeat(NAME_LENGTH_MAX + 1);
+    let over = format!("{registry}{}", "r".repeat(NAME_LENGTH_MAX + 1 - registry.len()));
     let reply = call(&api.router, get(&format!("/v1/images/{image}?repository={over}"))).await;
     assert_eq!(reply.code(), "invalid_query");
     assert!(reply.message().contains(&(NAME_LENGTH_MAX + 1).to_string()), "{}", reply.message());
+}
+
+#[tokio::test]
+async fn repository_must_be_normalized() {
+    let api = api();
+    let image = image_of("app");
+    let cases = [
+        ("docker.io/library/busybox:latest", Some("docker.io/library/busybox")),
+        ("busybox", Some("docker.io/library/busybox")),
+        ("index.docker.io/library/busybox", Some("docker.io/library/busybox")),
+        ("REGISTRY.example/team/app", None),
+        ("%00", None),
+        ("%00%ff", None),
+        ("registry.example/team/app%20x", None),
+    ];
+    for (query, suggestion) in cases {
+        let reply = call(&api.router, get(&format!("/v1/images/{image}?repository={query}"))).await;
+        assert_eq!((reply.status, reply.code()), (StatusCode::BAD_REQUEST, "invalid_query"), "{query}");
+        if let Some(normalized) = suggestion {
+            assert!(reply.message().contains(&format!("give \"{normalized}\"")), "{query}: {}", reply.message());
+        }
+    }
+    for normalized in ["docker.io/library/busybox", "localhost:5000/app", "registry.example/team/app"] {
+        let reply = call(&api.router, get(&format!("/v1/images/{image}?repository={normalized}"))).await;
+        assert_eq!(reply.status, StatusCode::OK, "{normalized}: {}", reply.json);
+    }
 }
 
 #[tokio::test]

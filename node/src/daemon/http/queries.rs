@@ -18,7 +18,7 @@ use vouch_protocol::api::{
 };
 use vouch_protocol::digest::Digest;
 use vouch_protocol::keys::PublicKey;
-use vouch_protocol::reference::NAME_LENGTH_MAX;
+use vouch_protocol::reference::{NAME_LENGTH_MAX, Reference};
 
 use crate::daemon::http::ApiState;
 use crate::daemon::http::error::{ApiError, code};
@@ -150,5 +150,21 @@ fn check_repository(name: &str) -> Result<(), ApiError> {
         );
         return Err(ApiError::bad_request(code::INVALID_QUERY, message));
     }
-    Ok(())
+    // Verdicts are stored under the normalized name, so any other spelling of the same
+    // repository would silently match nothing.
+    // NOTE: `Reference::parse` keeps the upper-case letters of a registry, so a verdict
+    // stored under such a name cannot be queried here.
+    let message = match Reference::parse(name) {
+        Ok(_) if name.bytes().any(|byte| byte.is_ascii_uppercase()) => format!(
+            "repository {name:?} has upper-case letters; give {:?}, because registry hosts are written in lower case",
+            name.to_ascii_lowercase()
+        ),
+        Ok(reference) if reference.name() == name && !name.contains(['@', ' ']) => return Ok(()),
+        Ok(reference) => format!(
+            "repository {name:?} is not a normalized registry/path name; give {:?}, without a tag or digest",
+            reference.name()
+        ),
+        Err(error) => format!("repository {name:?} is not a registry/path name: {error}"),
+    };
+    Err(ApiError::bad_request(code::INVALID_QUERY, message))
 }
