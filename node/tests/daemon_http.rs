@@ -242,6 +242,53 @@ async fn repository_must_be_normalized() {
 }
 
 #[tokio::test]
+async fn heights_must_be_plain_decimal() {
+    let api = api();
+    commit(&api, &attestation("app")).await;
+    for height in ["+1", "01", "-1", "%201", "1e0", "0x1"] {
+        let reply = call(&api.router, get(&format!("/v1/blocks/{height}"))).await;
+        assert_eq!((reply.status, reply.code()), (StatusCode::BAD_REQUEST, "invalid_height"), "{height}");
+    }
+    let reply = call(&api.router, get("/v1/blocks/1")).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.json);
+}
+
+#[tokio::test]
+async fn account_rejects_upper_case_hex() {
+    let api = api();
+    let key = validator_key().public_key().to_hex();
+    let reply = call(&api.router, get(&format!("/v1/accounts/{}", key.to_ascii_uppercase()))).await;
+    assert_eq!((reply.status, reply.code()), (StatusCode::BAD_REQUEST, "invalid_public_key"));
+    assert!(reply.message().contains("lower-case"), "{}", reply.message());
+    let reply = call(&api.router, get(&format!("/v1/accounts/{key}"))).await;
+    assert_ne!(reply.status, StatusCode::BAD_REQUEST, "{}", reply.json);
+}
+
+#[tokio::test]
+async fn parameterless_endpoints_reject_queries() {
+    let api = api();
+    let image = image_of("app");
+    let key = validator_key().public_key().to_hex();
+    let paths = [
+        "/v1/status".to_owned(),
+        "/v1/validators".to_owned(),
+        "/v1/attesters".to_owned(),
+        "/v1/policies".to_owned(),
+        "/v1/proposals".to_owned(),
+        format!("/v1/images/{image}/attestations"),
+        format!("/v1/accounts/{key}"),
+        "/v1/blocks/1".to_owned(),
+    ];
+    for path in &paths {
+        let reply = call(&api.router, get(&format!("{path}?x=1"))).await;
+        assert_eq!((reply.status, reply.code()), (StatusCode::BAD_REQUEST, "invalid_query"), "{path}");
+        assert!(reply.message().contains("\"x=1\""), "{path}: {}", reply.message());
+    }
+    let reply = call(&api.router, get("/v1/status?")).await;
+    assert_eq!(reply.status, StatusCode::OK, "an empty query string is no parameter");
+}
+
+#[tokio::test]
 async fn image_proof_before_any_block_is_not_found() {
     let api = api();
     let reply = call(&api.router, get(&format!("/v1/images/{}?proof=true", image_of("app")))).await;

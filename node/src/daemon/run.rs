@@ -15,7 +15,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpSocket};
 use tokio::sync::{oneshot, watch};
 use vouch_protocol::keys::SigningKey;
 
@@ -104,9 +104,24 @@ fn usize_of(value: u64) -> usize {
     usize::try_from(value).unwrap_or(usize::MAX)
 }
 
-/// Binds the API's listener.
+/// Length of the listener's queue of connections not yet accepted, for bursts of
+/// simultaneous clients; Linux caps it at `net.core.somaxconn`. Tokio's
+/// `TcpListener::bind` uses 1024.
+pub const LISTEN_BACKLOG: u32 = 4096;
+
+/// Binds the API's listener with a queue of [`LISTEN_BACKLOG`] connections.
 pub async fn bind(address: SocketAddr) -> Result<TcpListener, RunError> {
-    TcpListener::bind(address).await.map_err(|error| RunError::Bind { address, error })
+    let bind_error = |error| RunError::Bind { address, error };
+    let socket = match address {
+        SocketAddr::V4(_) => TcpSocket::new_v4(),
+        SocketAddr::V6(_) => TcpSocket::new_v6(),
+    }
+    .map_err(bind_error)?;
+    // The same reuse rule as `TcpListener::bind`: a restarted node can bind its port
+    // while connections of the previous one are in TIME_WAIT.
+    socket.set_reuseaddr(true).map_err(bind_error)?;
+    socket.bind(address).map_err(bind_error)?;
+    socket.listen(LISTEN_BACKLOG).map_err(bind_error)
 }
 
 /// The reason the node stops.
