@@ -2,6 +2,7 @@
 //! order and remove its throwaway home, also when they arrive during startup.
 
 use std::io::{BufRead, BufReader};
+use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -53,7 +54,10 @@ fn sighup_stops_and_removes_dev_home() {
     let scratch = tempfile::tempdir().expect("temporary folder");
     let mut child = spawn_dev(scratch.path());
     let _stdout = wait_for_api(&mut child);
-    assert_eq!(leftover_dev_homes(scratch.path()).len(), 1, "the dev home exists while running");
+    let homes = leftover_dev_homes(scratch.path());
+    assert_eq!(homes.len(), 1, "the dev home exists while running");
+    let mode = std::fs::metadata(scratch.path().join(&homes[0])).expect("metadata").permissions().mode();
+    assert_eq!(mode & 0o777, 0o700, "the dev home holds the validator key");
 
     send("HUP", &child);
     let output = child.wait_with_output().expect("vouchd exits");

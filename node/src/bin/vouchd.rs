@@ -184,7 +184,11 @@ fn resolve_home(args: &StartArgs) -> anyhow::Result<StartHome> {
     let (home, throwaway) = match (&args.home, args.dev) {
         (Some(dir), _) => (Home::new(dir), None),
         (None, _) => {
-            let temp = tempfile::Builder::new().prefix("vouchd-dev-").tempdir().context("creating the dev home")?;
+            let temp = tempfile::Builder::new()
+                .prefix("vouchd-dev-")
+                .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700))
+                .tempdir()
+                .context("creating the dev home")?;
             (Home::new(temp.path()), Some(temp))
         }
     };
