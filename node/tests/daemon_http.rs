@@ -17,6 +17,7 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use daemon_support::{DoubleApp, account_tx, attestation, bad_tx, doomed_tx, image_of, validator_key};
 use serde_json::{Value, json};
 use tower::ServiceExt;
+use vouch_node::daemon::http::body::{HEADER_BYTES_MAX, URI_BYTES_MAX};
 use vouch_node::daemon::http::{self, ApiLimits, ApiState, RateConfig};
 use vouch_node::daemon::mempool::{Mempool, MempoolLimits};
 use vouch_node::daemon::producer::{Producer, ProducerConfig};
@@ -26,6 +27,7 @@ use vouch_protocol::reference::NAME_LENGTH_MAX;
 
 const LIMITS: ApiLimits = ApiLimits {
     body_bytes_max: 64 * 1024,
+    body_read_timeout: Duration::from_secs(30),
     concurrency_max: 64,
     rate: RateConfig { per_second: 1_000_000, burst: 1_000_000, exempt: Vec::new() },
 };
@@ -203,13 +205,87 @@ async fn image_status_rejects_bad_queries() {
 async fn repository_length_limit_holds_at_the_edge() {
     let api = api();
     let image = image_of("app");
-    let at_limit = "r".repeat(NAME_LENGTH_MAX);
+    let registry = "registry.example/";
+    let at_limit = format!("{registry}{}", "r".repeat(NAME_LENGTH_MAX - registry.len()));
     let reply = call(&api.router, get(&format!("/v1/images/{image}?repository={at_limit}"))).await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.json);
-    let over = "r".repeat(NAME_LENGTH_MAX + 1);
+    let over = format!("{registry}{}", "r".repeat(NAME_LENGTH_MAX + 1 - registry.len()));
     let reply = call(&api.router, get(&format!("/v1/images/{image}?repository={over}"))).await;
     assert_eq!(reply.code(), "invalid_query");
     assert!(reply.message().contains(&(NAME_LENGTH_MAX + 1).to_string()), "{}", reply.message());
+}
+
+#[tokio::test]
+async fn repository_must_be_normalized() {
+    let api = api();
+    let image = image_of("app");
+    let cases = [
+        ("docker.io/library/busybox:latest", Some("docker.io/library/busybox")),
+        ("busybox", Some("docker.io/library/busybox")),
+        ("index.docker.io/library/busybox", Some("docker.io/library/busybox")),
+        ("REGISTRY.example/team/app", None),
+        ("%00", None),
+        ("%00%ff", None),
+        ("registry.example/team/app%20x", None),
+    ];
+    for (query, suggestion) in cases {
+        let reply = call(&api.router, get(&format!("/v1/images/{image}?repository={query}"))).await;
+        assert_eq!((reply.status, reply.code()), (StatusCode::BAD_REQUEST, "invalid_query"), "{query}");
+        if let Some(normalized) = suggestion {
+            assert!(reply.message().contains(&format!("give \"{normalized}\"")), "{query}: {}", reply.message());
+        }
+    }
+    for normalized in ["docker.io/library/busybox", "localhost:5000/app", "registry.example/team/app"] {
+        let reply = call(&api.router, get(&format!("/v1/images/{image}?repository={normalized}"))).await;
+        assert_eq!(reply.status, StatusCode::OK, "{normalized}: {}", reply.json);
+    }
+}
+
+#[tokio::test]
+async fn heights_must_be_plain_decimal() {
+    let api = api();
+    commit(&api, &attestation("app")).await;
+    for height in ["+1", "01", "-1", "%201", "1e0", "0x1"] {
+        let reply = call(&api.router, get(&format!("/v1/blocks/{height}"))).await;
+        assert_eq!((reply.status, reply.code()), (StatusCode::BAD_REQUEST, "invalid_height"), "{height}");
+    }
+    let reply = call(&api.router, get("/v1/blocks/1")).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.json);
+}
+
+#[tokio::test]
+async fn account_rejects_upper_case_hex() {
+    let api = api();
+    let key = validator_key().public_key().to_hex();
+    let reply = call(&api.router, get(&format!("/v1/accounts/{}", key.to_ascii_uppercase()))).await;
+    assert_eq!((reply.status, reply.code()), (StatusCode::BAD_REQUEST, "invalid_public_key"));
+    assert!(reply.message().contains("lower-case"), "{}", reply.message());
+    let reply = call(&api.router, get(&format!("/v1/accounts/{key}"))).await;
+    assert_ne!(reply.status, StatusCode::BAD_REQUEST, "{}", reply.json);
+}
+
+#[tokio::test]
+async fn parameterless_endpoints_reject_queries() {
+    let api = api();
+    let image = image_of("app");
+    let key = validator_key().public_key().to_hex();
+    let paths = [
+        "/v1/status".to_owned(),
+        "/v1/validators".to_owned(),
+        "/v1/attesters".to_owned(),
+        "/v1/policies".to_owned(),
+        "/v1/proposals".to_owned(),
+        format!("/v1/images/{image}/attestations"),
+        format!("/v1/accounts/{key}"),
+        "/v1/blocks/1".to_owned(),
+    ];
+    for path in &paths {
+        let reply = call(&api.router, get(&format!("{path}?x=1"))).await;
+        assert_eq!((reply.status, reply.code()), (StatusCode::BAD_REQUEST, "invalid_query"), "{path}");
+        assert!(reply.message().contains("\"x=1\""), "{path}: {}", reply.message());
+    }
+    let reply = call(&api.router, get("/v1/status?")).await;
+    assert_eq!(reply.status, StatusCode::OK, "an empty query string is no parameter");
 }
 
 #[tokio::test]
@@ -489,7 +565,85 @@ async fn body_limit_holds_at_the_edge() {
     let over = format!("{base}{}", " ".repeat(limit + 1 - base.len()));
     let reply = call(&api.router, post("/v1/txs", over)).await;
     assert_eq!((reply.status, reply.code()), (StatusCode::PAYLOAD_TOO_LARGE, "body_too_large"));
+    assert!(reply.message().contains(&format!("api.body_bytes_max ({limit} bytes)")), "{}", reply.message());
     assert_eq!(api.state.mempool.len(), 1);
+}
+
+#[tokio::test]
+async fn slow_body_times_out_as_json() {
+    let limits = ApiLimits { body_read_timeout: Duration::from_millis(50), ..LIMITS };
+    let api = api_with(limits, MEMPOOL, Duration::from_secs(600), 100);
+    let reply = call(&api.router, post("/v1/txs", Body::new(StalledBody { sent: false }))).await;
+    assert_eq!((reply.status, reply.code()), (StatusCode::REQUEST_TIMEOUT, "request_timeout"));
+    assert!(reply.message().contains("api.body_read_timeout_ms (50 ms)"), "{}", reply.message());
+}
+
+/// A request body that sends its first bytes and then stalls forever.
+struct StalledBody {
+    sent: bool,
+}
+
+impl axum::body::HttpBody for StalledBody {
+    type Data = axum::body::Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        _context: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Self::Data>, Self::Error>>> {
+        if self.sent {
+            return std::task::Poll::Pending;
+        }
+        self.sent = true;
+        std::task::Poll::Ready(Some(Ok(hyper::body::Frame::data(axum::body::Bytes::from_static(b"{\"tx\":\"")))))
+    }
+}
+
+#[tokio::test]
+async fn content_length_over_limit_names_it() {
+    let api = api();
+    let request = Request::post("/v1/txs")
+        .header(header::CONTENT_LENGTH, (LIMITS.body_bytes_max + 1).to_string())
+        .body(Body::empty())
+        .expect("request");
+    let reply = call(&api.router, request).await;
+    assert_eq!((reply.status, reply.code()), (StatusCode::PAYLOAD_TOO_LARGE, "body_too_large"));
+    let expected = format!("Content-Length is {} bytes", LIMITS.body_bytes_max + 1);
+    assert!(reply.message().contains(&expected), "{}", reply.message());
+}
+
+#[tokio::test]
+async fn uri_limit_holds_at_the_edge() {
+    let api = api();
+    let prefix = "/v1/status?";
+    let at_limit = format!("{prefix}{}", "a".repeat(URI_BYTES_MAX - prefix.len()));
+    let reply = call(&api.router, get(&at_limit)).await;
+    assert_ne!(reply.status, StatusCode::URI_TOO_LONG, "{}", reply.json);
+
+    let over = format!("{prefix}{}", "a".repeat(URI_BYTES_MAX + 1 - prefix.len()));
+    let reply = call(&api.router, get(&over)).await;
+    assert_eq!((reply.status, reply.code()), (StatusCode::URI_TOO_LONG, "uri_too_long"));
+    assert!(reply.message().contains(&URI_BYTES_MAX.to_string()), "{}", reply.message());
+}
+
+#[tokio::test]
+async fn header_limit_holds_at_the_edge() {
+    let api = api();
+    let name = "x-padding";
+    let at_limit = Request::get("/v1/status")
+        .header(name, "a".repeat(HEADER_BYTES_MAX - name.len()))
+        .body(Body::empty())
+        .expect("request");
+    let reply = call(&api.router, at_limit).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.json);
+
+    let over = Request::get("/v1/status")
+        .header(name, "a".repeat(HEADER_BYTES_MAX + 1 - name.len()))
+        .body(Body::empty())
+        .expect("request");
+    let reply = call(&api.router, over).await;
+    assert_eq!((reply.status, reply.code()), (StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE, "headers_too_large"));
+    assert!(reply.message().contains(&HEADER_BYTES_MAX.to_string()), "{}", reply.message());
 }
 
 #[tokio::test]

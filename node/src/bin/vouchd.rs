@@ -11,16 +11,15 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 use vouch_keyring::Keyring;
-use vouch_node::app::App;
 use vouch_node::daemon::chain::ChainApp;
 use vouch_node::daemon::config::Config;
 use vouch_node::daemon::dev::{self, DevKeys};
-use vouch_node::daemon::home::{Home, InitOptions, LoadedHome};
+use vouch_node::daemon::home::{self, Home, InitOptions, LoadedHome};
 use vouch_node::daemon::lock::HomeLock;
+use vouch_node::daemon::open;
 use vouch_node::daemon::producer::system_clock;
 use vouch_node::daemon::run::{self, RunOptions};
-use vouch_node::policy::RuntimeConfig;
-use vouch_node::store::{LedgerStore, SledBackend};
+use vouch_node::daemon::signals::StopSignals;
 use vouch_protocol::signing::ChainId;
 
 #[derive(Parser)]
@@ -34,7 +33,7 @@ struct Cli {
 enum Command {
     /// Create a node home: config.toml, genesis.json and node_key.json.
     Init(InitArgs),
-    /// Run the chain and its HTTP API until SIGINT or SIGTERM.
+    /// Run the chain and its HTTP API until SIGINT, SIGTERM, SIGHUP or SIGQUIT.
     Start(StartArgs),
 }
 
@@ -63,8 +62,12 @@ struct StartArgs {
     #[arg(long)]
     dev: bool,
     /// Listen on this address instead of api.address, IP:PORT (port 0 picks a free port).
-    #[arg(long, value_name = "HOST:PORT")]
+    #[arg(long, value_name = "IP:PORT")]
     api_addr: Option<SocketAddr>,
+    /// Create the ledger again from genesis when the home's database is missing or
+    /// empty; this signs heights again that this validator key already signed.
+    #[arg(long)]
+    recreate_ledger: bool,
 }
 
 fn main() -> ExitCode {
@@ -124,9 +127,19 @@ struct StartHome {
 
 fn start(args: StartArgs) -> anyhow::Result<()> {
     // The level comes from the home's config when it has one; a bad config is
-    // reported by `load` below.
-    let level = args.home.as_ref().and_then(|dir| Config::read(&Home::new(dir).config_path()).ok());
+    // reported by `load` below. Only a regular file is read here: a FIFO would block.
+    let level = args
+        .home
+        .as_ref()
+        .map(|dir| Home::new(dir).config_path())
+        .filter(|path| home::check_regular_file(path).is_ok())
+        .and_then(|path| Config::read(&path).ok());
     init_logging(&level.map_or_else(|| Config::default().log.level, |config| config.log.level));
+
+    // The stop signals are handled from here on, so a signal during startup still
+    // removes a throwaway dev home.
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().thread_name("vouchd-api").build()?;
+    let mut signals = runtime.block_on(async { StopSignals::install() })?;
     let StartHome { home, throwaway, keyring } = resolve_home(&args)?;
 
     if !home.is_initialized() {
@@ -142,10 +155,13 @@ fn start(args: StartArgs) -> anyhow::Result<()> {
         None => loaded.config.api_address()?,
     };
     let options = RunOptions::from_config(&loaded.config, system_clock())?;
-    let app = open_app(&home, &loaded)?;
+    let app = open_app(&home, &loaded, args.recreate_ledger)?;
 
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().thread_name("vouchd-api").build()?;
     runtime.block_on(async {
+        if let Some(name) = signals.received().await {
+            tracing::info!(signal = name, "shutdown requested during startup; not serving");
+            return anyhow::Ok(());
+        }
         let listener = run::bind(address).await?;
         let local = listener.local_addr()?;
         let height = app.tip().height.0;
@@ -154,7 +170,7 @@ fn start(args: StartArgs) -> anyhow::Result<()> {
             None => print_started(&home, &loaded, local, height),
         }
         tracing::info!(address = %local, home = %home.dir().display(), chain_id = %loaded.genesis.chain_id, "API listening");
-        run::serve(app, loaded.node_key, listener, options, shutdown_signal()).await?;
+        run::serve(app, loaded.node_key, listener, options, signals.wait()).await?;
         anyhow::Ok(())
     })?;
     drop(lock);
@@ -168,7 +184,11 @@ fn resolve_home(args: &StartArgs) -> anyhow::Result<StartHome> {
     let (home, throwaway) = match (&args.home, args.dev) {
         (Some(dir), _) => (Home::new(dir), None),
         (None, _) => {
-            let temp = tempfile::Builder::new().prefix("vouchd-dev-").tempdir().context("creating the dev home")?;
+            let temp = tempfile::Builder::new()
+                .prefix("vouchd-dev-")
+                .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700))
+                .tempdir()
+                .context("creating the dev home")?;
             (Home::new(temp.path()), Some(temp))
         }
     };
@@ -192,40 +212,10 @@ fn print_started(home: &Home, loaded: &LoadedHome, address: SocketAddr, height: 
 
 /// Opens the ledger state machine of `home`: the sled database in the configured data
 /// folder, with the chain's policy limits from the genesis.
-fn open_app(home: &Home, loaded: &LoadedHome) -> anyhow::Result<Arc<dyn ChainApp>> {
-    let data_dir = loaded.config.data_dir(home.dir());
-    let backend = SledBackend::open_with_cache(&data_dir, loaded.config.storage.cache_bytes)
-        .with_context(|| format!("opening the ledger database at {}", data_dir.display()))?;
-    let store = LedgerStore::open(backend)?;
-    let runtime = RuntimeConfig { limits: loaded.genesis.policy_limits.clone(), ..loaded.config.runtime_config() };
-    let app = App::open(store, &loaded.genesis, runtime)
-        .with_context(|| format!("opening the ledger at {}", data_dir.display()))?;
+fn open_app(home: &Home, loaded: &LoadedHome, recreate: bool) -> anyhow::Result<Arc<dyn ChainApp>> {
+    let app = open::open_ledger(home, loaded, recreate)?;
     let tip = app.tip();
+    let data_dir = loaded.config.data_dir(home.dir());
     tracing::info!(height = %tip.height, state_root = %tip.state_root, data_dir = %data_dir.display(), "ledger opened");
     Ok(Arc::new(app))
-}
-
-/// Completes on the first SIGINT or SIGTERM.
-async fn shutdown_signal() {
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(error) => {
-                tracing::warn!(%error, "cannot listen for SIGTERM; stop vouchd with SIGINT");
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    let interrupt = async {
-        if let Err(error) = tokio::signal::ctrl_c().await {
-            tracing::warn!(%error, "cannot listen for SIGINT; stop vouchd with SIGTERM");
-            std::future::pending::<()>().await;
-        }
-    };
-    tokio::select! {
-        () = interrupt => tracing::info!(signal = "SIGINT", "shutdown requested"),
-        () = terminate => tracing::info!(signal = "SIGTERM", "shutdown requested"),
-    }
 }

@@ -60,13 +60,25 @@ pub struct ApiConfig {
     pub address: String,
     /// Maximum size of a request body in bytes.
     pub body_bytes_max: u64,
+    /// Longest time a client may take to send a request head; an idle keep-alive
+    /// connection is closed after it too.
+    #[serde(rename = "header_read_timeout_ms", with = "millis")]
+    pub header_read_timeout: Duration,
+    /// Longest time a client may take to send a request body.
+    #[serde(rename = "body_read_timeout_ms", with = "millis")]
+    pub body_read_timeout: Duration,
+    /// Maximum number of open connections; keep it below the process's open-file
+    /// limit (`ulimit -n`).
+    pub connections_max: u32,
+    /// Maximum number of open connections from one client IP.
+    pub connections_per_ip_max: u32,
     /// Maximum number of requests handled at one time; more are answered `overloaded`.
     pub concurrency_max: u32,
     /// Requests per second that one client IP may make on average.
     pub rate_per_second: u32,
     /// Requests that one client IP may make at once above the average rate.
     pub rate_burst: u32,
-    /// Client IPs that the per-client rate does not apply to.
+    /// Client IPs that the per-client rate and connection cap do not apply to.
     pub rate_exempt: Vec<String>,
     /// How long `POST /v1/txs` with `"wait": true` waits for the commit.
     #[serde(rename = "commit_wait_timeout_ms", with = "millis")]
@@ -137,6 +149,10 @@ impl Default for Config {
             api: ApiConfig {
                 address: "127.0.0.1:7070".to_owned(),
                 body_bytes_max: 8 * 1024 * 1024,
+                header_read_timeout: Duration::from_secs(10),
+                body_read_timeout: Duration::from_secs(30),
+                connections_max: 4_096,
+                connections_per_ip_max: 128,
                 concurrency_max: 512,
                 rate_per_second: 1_000,
                 rate_burst: 2_000,

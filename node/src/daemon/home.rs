@@ -6,6 +6,7 @@
 //!   genesis.json    the chain's genesis, identical on every node
 //!   node_key.json   the validator's ed25519 seed, mode 0600
 //!   vouchd.lock     the lock of a running vouchd, with its pid
+//!   ledger.json     the chain id and genesis hash of the ledger (daemon::open)
 //!   data/           the ledger database (storage.data_dir)
 //! ```
 
@@ -44,6 +45,8 @@ pub enum HomeError {
     NotEmpty { home: PathBuf, entries: String },
     #[error("home {home} exists and is not a folder; choose another path")]
     NotAFolder { home: PathBuf },
+    #[error("{path} is {kind}, not a regular file; replace it with the file that `vouchd init` wrote")]
+    NotARegularFile { path: PathBuf, kind: &'static str },
     #[error("home {home} has no {file}; run `vouchd init --home {home}` first")]
     NotInitialized { home: PathBuf, file: &'static str },
     #[error("cannot write {path}: {error}")]
@@ -126,9 +129,10 @@ impl Home {
         self.dir.join(NODE_KEY_FILE)
     }
 
-    /// Returns whether the home holds a configuration file, as an initialized one does.
+    /// Returns whether the home has a `config.toml` entry, as an initialized one does;
+    /// [`Home::load`] checks that it is a regular file.
     pub fn is_initialized(&self) -> bool {
-        self.config_path().is_file()
+        fs::symlink_metadata(self.config_path()).is_ok()
     }
 
     /// Creates the home with its configuration, genesis and node key, refusing a folder
@@ -159,9 +163,13 @@ impl Home {
     /// Reads and checks the configuration, genesis and node key.
     pub fn load(&self) -> Result<LoadedHome, HomeError> {
         for file in [CONFIG_FILE, GENESIS_FILE, NODE_KEY_FILE] {
-            if !self.dir.join(file).exists() {
+            let path = self.dir.join(file);
+            if fs::symlink_metadata(&path).is_err() {
                 return Err(HomeError::NotInitialized { home: self.dir.clone(), file });
             }
+            // Reading a FIFO would block forever and a device may never end, so only
+            // regular files (or links to them) are read.
+            check_regular_file(&path)?;
         }
         let config = Config::read(&self.config_path())?;
         let genesis = Genesis::read(&self.genesis_path())?;
@@ -238,6 +246,34 @@ impl Home {
         };
         write().map_err(|error| HomeError::Write { path: path.to_owned(), error })
     }
+}
+
+/// Returns an error naming the kind of entry at `path` unless it is a regular file,
+/// following symbolic links.
+pub fn check_regular_file(path: &Path) -> Result<(), HomeError> {
+    let kind = match fs::metadata(path) {
+        Ok(metadata) if metadata.is_file() => return Ok(()),
+        Ok(metadata) => file_kind(&metadata.file_type()),
+        Err(_) => "a broken symbolic link or unreadable",
+    };
+    Err(HomeError::NotARegularFile { path: path.to_owned(), kind })
+}
+
+fn file_kind(file_type: &fs::FileType) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if file_type.is_fifo() {
+            return "a FIFO";
+        }
+        if file_type.is_char_device() || file_type.is_block_device() {
+            return "a device";
+        }
+        if file_type.is_socket() {
+            return "a socket";
+        }
+    }
+    if file_type.is_dir() { "a folder" } else { "not a regular file" }
 }
 
 #[cfg(test)]

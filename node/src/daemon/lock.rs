@@ -25,6 +25,8 @@ pub enum LockError {
         "home {home} is in use by another process (lock {path}, no pid recorded yet); stop it or use another --home"
     )]
     HeldByUnknown { home: PathBuf, path: PathBuf },
+    #[error("{path} is not a regular file (a symbolic link or another kind); remove it, and vouchd creates it again")]
+    NotARegularFile { path: PathBuf },
     #[error("cannot lock {path}: {error}")]
     Io { path: PathBuf, error: std::io::Error },
 }
@@ -41,6 +43,14 @@ impl HomeLock {
     pub fn acquire(home: &Path) -> Result<HomeLock, LockError> {
         let path = home.join(LOCK_FILE_NAME);
         let io = |error| LockError::Io { path: path.clone(), error };
+        // Writing the pid through a symbolic link would overwrite the file it points to.
+        // NOTE: a link created between this check and the open below is still
+        // followed; only a user who can write to the home can do that.
+        if let Ok(metadata) = std::fs::symlink_metadata(&path)
+            && !metadata.file_type().is_file()
+        {
+            return Err(LockError::NotARegularFile { path });
+        }
         let mut file =
             OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&path).map_err(io)?;
 
@@ -117,6 +127,18 @@ mod tests {
         let _lock = HomeLock::acquire(dir.path()).expect("an unlocked file is free");
         let text = std::fs::read_to_string(dir.path().join(LOCK_FILE_NAME)).expect("read");
         assert_eq!(text, format!("{}\n", std::process::id()));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn symbolic_link_is_not_followed() {
+        let dir = tempfile::tempdir().expect("temporary folder");
+        let target = dir.path().join("precious.txt");
+        std::fs::write(&target, "keep me").expect("write");
+        std::os::unix::fs::symlink(&target, dir.path().join(LOCK_FILE_NAME)).expect("symlink");
+        let error = HomeLock::acquire(dir.path()).expect_err("a link is rejected");
+        assert!(matches!(error, LockError::NotARegularFile { .. }), "{error}");
+        assert_eq!(std::fs::read_to_string(&target).expect("read"), "keep me");
     }
 
     #[test]

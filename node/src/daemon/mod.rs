@@ -9,6 +9,8 @@ pub mod ledger;
 pub mod lock;
 pub mod mempool;
 pub mod node_key;
+pub mod open;
 pub mod producer;
 pub mod run;
+pub mod signals;
 pub mod waiters;

@@ -15,13 +15,13 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpSocket};
 use tokio::sync::{oneshot, watch};
 use vouch_protocol::keys::SigningKey;
 
 use crate::daemon::chain::ChainApp;
 use crate::daemon::config::{Config, ConfigError};
-use crate::daemon::http::{self, ApiLimits, ApiState, RateConfig};
+use crate::daemon::http::{self, ApiLimits, ApiState, ConnectionLimits, RateConfig};
 use crate::daemon::mempool::{Mempool, MempoolLimits};
 use crate::daemon::producer::{Clock, Producer, ProducerConfig, ProducerError};
 use crate::daemon::waiters::CommitWaiters;
@@ -51,6 +51,8 @@ pub enum RunError {
 pub struct RunOptions {
     /// Request bounds of the API.
     pub api_limits: ApiLimits,
+    /// Connection bounds of the API.
+    pub connection_limits: ConnectionLimits,
     /// How long a submission with `"wait": true` waits.
     pub commit_wait_timeout: Duration,
     /// Maximum number of submissions waiting at one time.
@@ -67,15 +69,19 @@ impl RunOptions {
     /// Builds the options from a validated configuration.
     pub fn from_config(config: &Config, clock: Clock) -> Result<RunOptions, ConfigError> {
         let api = &config.api;
+        let exempt = config.rate_exempt()?;
         Ok(RunOptions {
             api_limits: ApiLimits {
                 body_bytes_max: usize_of(api.body_bytes_max),
+                body_read_timeout: api.body_read_timeout,
                 concurrency_max: api.concurrency_max as usize,
-                rate: RateConfig {
-                    per_second: api.rate_per_second,
-                    burst: api.rate_burst,
-                    exempt: config.rate_exempt()?,
-                },
+                rate: RateConfig { per_second: api.rate_per_second, burst: api.rate_burst, exempt: exempt.clone() },
+            },
+            connection_limits: ConnectionLimits {
+                connections_max: api.connections_max as usize,
+                connections_per_ip_max: api.connections_per_ip_max as usize,
+                exempt,
+                header_read_timeout: api.header_read_timeout,
             },
             commit_wait_timeout: api.commit_wait_timeout,
             commit_waiters_max: api.commit_waiters_max as usize,
@@ -98,9 +104,24 @@ fn usize_of(value: u64) -> usize {
     usize::try_from(value).unwrap_or(usize::MAX)
 }
 
-/// Binds the API's listener.
+/// Length of the listener's queue of connections not yet accepted, for bursts of
+/// simultaneous clients; Linux caps it at `net.core.somaxconn`. Tokio's
+/// `TcpListener::bind` uses 1024.
+pub const LISTEN_BACKLOG: u32 = 4096;
+
+/// Binds the API's listener with a queue of [`LISTEN_BACKLOG`] connections.
 pub async fn bind(address: SocketAddr) -> Result<TcpListener, RunError> {
-    TcpListener::bind(address).await.map_err(|error| RunError::Bind { address, error })
+    let bind_error = |error| RunError::Bind { address, error };
+    let socket = match address {
+        SocketAddr::V4(_) => TcpSocket::new_v4(),
+        SocketAddr::V6(_) => TcpSocket::new_v6(),
+    }
+    .map_err(bind_error)?;
+    // The same reuse rule as `TcpListener::bind`: a restarted node can bind its port
+    // while connections of the previous one are in TIME_WAIT.
+    socket.set_reuseaddr(true).map_err(bind_error)?;
+    socket.bind(address).map_err(bind_error)?;
+    socket.listen(LISTEN_BACKLOG).map_err(bind_error)
 }
 
 /// The reason the node stops.
@@ -131,12 +152,12 @@ pub async fn serve(
     let producer = Producer::new(Arc::clone(&app), mempool, Arc::clone(&waiters), key, options.producer, options.clock);
     let (stop_producer, producer_done) = spawn_producer(producer)?;
 
-    // NOTE: axum::serve sets no header read timeout, so a client that sends its
-    // request slowly holds a connection (but no concurrency permit) until it finishes.
     let (stop_accepting, accepting) = watch::channel(false);
-    let server = axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(wait_for_true(accepting));
-    let mut server = tokio::spawn(server.into_future());
+    let server = http::server::serve(listener, router, options.connection_limits, accepting);
+    let mut server = tokio::spawn(async move {
+        server.await;
+        std::io::Result::Ok(())
+    });
 
     let mut producer_done = producer_done;
     let reason = tokio::select! {
@@ -208,9 +229,4 @@ fn server_error(result: Result<std::io::Result<()>, tokio::task::JoinError>) -> 
         Ok(Err(error)) => RunError::Serve(error),
         Err(error) => RunError::Serve(std::io::Error::other(error.to_string())),
     }
-}
-
-async fn wait_for_true(mut flag: watch::Receiver<bool>) {
-    // An error means the sender is gone, which also means stop.
-    let _ = flag.wait_for(|stop| *stop).await;
 }

@@ -1,18 +1,30 @@
 //! The genesis file: the chain id, the first validators and the starting state that
 //! every node and light client of a chain must agree on.
 
+use std::ops::RangeInclusive;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use crate::chain::BLOCK_TXS_MAX;
 use crate::input::{self, InputError};
 use crate::keys::PublicKey;
 use crate::ledger::params::{ConsensusParams, GovernanceParams, PolicyLimits};
 use crate::ledger::scope::Scope;
+use crate::ledger::tx::TX_BYTES_MAX;
 use crate::signing::ChainId;
 
 /// Maximum size of a genesis file in bytes.
 pub const GENESIS_BYTES_MAX: u64 = 16 * 1024 * 1024;
+
+/// Accepted genesis times: from 1 ms after the Unix epoch to the last millisecond of
+/// the year 9999 (UTC), which leaves block times (each at least 1 ms after the
+/// previous one) far from `u64::MAX`.
+pub const GENESIS_TIME_RANGE_UNIX_MS: RangeInclusive<u64> = 1..=253_402_300_799_999;
+
+/// Smallest accepted `consensus.envelope_bytes_max`: room for a DSSE envelope with one
+/// signature and a short in-toto statement.
+pub const ENVELOPE_BYTES_MIN: u32 = 1024;
 
 /// Errors from reading or checking a genesis file.
 #[derive(Debug, thiserror::Error)]
@@ -162,6 +174,7 @@ impl Genesis {
                 )));
             }
         }
+        self.check_limits().map_err(invalid)?;
         for (index, policy) in self.policies.iter().enumerate() {
             if self.policies[..index].iter().any(|other| other.name == policy.name) {
                 return Err(invalid(format!("policies[{index}] repeats the policy name {:?}", policy.name)));
@@ -182,6 +195,60 @@ impl Genesis {
     }
 }
 
+impl Genesis {
+    /// Checks the time and every parameter against the protocol's limits; the error
+    /// names the field, its value and the accepted range.
+    fn check_limits(&self) -> Result<(), String> {
+        in_range("genesis_time_unix_ms", self.genesis_time_unix_ms, &GENESIS_TIME_RANGE_UNIX_MS)?;
+
+        let governance = &self.governance;
+        in_range("governance.voting_period_blocks", governance.voting_period_blocks, &(1..=u64::MAX))?;
+        in_range("governance.open_proposals_max", governance.open_proposals_max, &(1..=u32::MAX))?;
+
+        let consensus = &self.consensus;
+        in_range("consensus.block_txs_max", consensus.block_txs_max, &(1..=BLOCK_TXS_MAX as u32))?;
+        let envelope_range = ENVELOPE_BYTES_MIN..=TX_BYTES_MAX as u32;
+        in_range("consensus.envelope_bytes_max", consensus.envelope_bytes_max, &envelope_range)?;
+        in_range("consensus.attestations_per_image_max", consensus.attestations_per_image_max, &(1..=u32::MAX))?;
+        in_range("consensus.reevaluations_per_block", consensus.reevaluations_per_block, &(1..=u32::MAX))?;
+
+        let limits = &self.policy_limits;
+        in_range("policy_limits.fuel_per_evaluation", limits.fuel_per_evaluation, &(1..=u64::MAX))?;
+        in_range("policy_limits.memory_bytes_max", limits.memory_bytes_max, &(1..=u64::MAX))?;
+        in_range("policy_limits.table_elements_max", limits.table_elements_max, &(1..=u32::MAX))?;
+        in_range("policy_limits.wasm_stack_bytes_max", limits.wasm_stack_bytes_max, &(1..=u32::MAX))?;
+        in_range("policy_limits.module_bytes_max", limits.module_bytes_max, &(1..=u32::MAX))?;
+        in_range("policy_limits.input_bytes_max", limits.input_bytes_max, &(1..=u32::MAX))
+    }
+}
+
+/// Returns an error naming `field` when `value` is outside `range`.
+fn in_range<T>(field: &str, value: T, range: &RangeInclusive<T>) -> Result<(), String>
+where
+    T: PartialOrd + std::fmt::Display + Bounded,
+{
+    if range.contains(&value) {
+        return Ok(());
+    }
+    if *range.end() == T::MAX {
+        return Err(format!("`{field}` is {value}; set it to at least {}", range.start()));
+    }
+    Err(format!("`{field}` is {value}; set it between {} and {}", range.start(), range.end()))
+}
+
+/// The largest value of an unsigned integer type.
+trait Bounded: Copy {
+    const MAX: Self;
+}
+
+impl Bounded for u32 {
+    const MAX: u32 = u32::MAX;
+}
+
+impl Bounded for u64 {
+    const MAX: u64 = u64::MAX;
+}
+
 impl GenesisBoundPolicy {
     /// Returns the parameters as the JSON text a policy receives: empty for defaults.
     pub fn parameters_text(&self) -> String {
@@ -191,3 +258,7 @@ impl GenesisBoundPolicy {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "genesis_tests.rs"]
+mod tests;

@@ -23,10 +23,22 @@ pub(super) struct FieldDoc {
 pub(super) const FIELDS: &[FieldDoc] = &[
     doc("api", "address", "Address the HTTP API listens on, IP:PORT. `vouchd start --api-addr` overrides it."),
     doc("api", "body_bytes_max", "Largest request body accepted, in bytes; larger ones get 413 body_too_large."),
+    doc(
+        "api",
+        "header_read_timeout_ms",
+        "Time a client may take to send a request head; idle connections close after it.",
+    ),
+    doc("api", "body_read_timeout_ms", "Time a client may take to send a request body; slower ones get 408."),
+    doc("api", "connections_max", "Open connections at one time; keep it below the open-file limit (ulimit -n)."),
+    doc("api", "connections_per_ip_max", "Open connections from one client IP; more are answered 503 and closed."),
     doc("api", "concurrency_max", "Requests handled at one time; more get 503 overloaded."),
     doc("api", "rate_per_second", "Requests per second that one client IP may make on average; more get 429."),
     doc("api", "rate_burst", "Requests that one client IP may make at once above its average rate."),
-    doc("api", "rate_exempt", "Client IPs without a per-client rate, such as [\"127.0.0.1\"] for a local load test."),
+    doc(
+        "api",
+        "rate_exempt",
+        "Client IPs without a per-client rate or connection cap, such as [\"127.0.0.1\"] for a local load test.",
+    ),
     doc("api", "commit_wait_timeout_ms", "How long POST /v1/txs with \"wait\": true waits for the commit."),
     doc("api", "commit_waiters_max", "Submissions that may wait for their commit at one time; more get 503."),
     doc("mempool", "txs_max", "Transactions that may wait for a block; more get 503 mempool_full."),

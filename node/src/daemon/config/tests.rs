@@ -4,7 +4,7 @@ use vouch_protocol::chain::{BLOCK_BYTES_MAX, BLOCK_TXS_MAX};
 use vouch_protocol::ledger::TX_BYTES_MAX;
 
 use super::render::FIELDS;
-use super::validate::{BODY_BYTES_RANGE, CONCURRENCY_RANGE};
+use super::validate::{BODY_BYTES_RANGE, CONCURRENCY_RANGE, CONNECTIONS_RANGE, READ_TIMEOUT_MAX};
 use super::*;
 
 fn invalid_field(change: impl FnOnce(&mut Config)) -> Option<&'static str> {
@@ -94,6 +94,10 @@ fn each_field_names_itself_when_invalid() {
     let cases: &[(&str, Change)] = &[
         ("api.address", |c| c.api.address = "localhost:7070".to_owned()),
         ("api.body_bytes_max", |c| c.api.body_bytes_max = 0),
+        ("api.header_read_timeout_ms", |c| c.api.header_read_timeout = Duration::ZERO),
+        ("api.body_read_timeout_ms", |c| c.api.body_read_timeout = Duration::ZERO),
+        ("api.connections_max", |c| c.api.connections_max = 0),
+        ("api.connections_per_ip_max", |c| c.api.connections_per_ip_max = 0),
         ("api.concurrency_max", |c| c.api.concurrency_max = 0),
         ("api.rate_per_second", |c| c.api.rate_per_second = 0),
         ("api.rate_burst", |c| c.api.rate_burst = 0),
@@ -135,6 +139,16 @@ fn range_limits_hold_at_the_edge() {
         ("api.concurrency_max", u64::from(*CONCURRENCY_RANGE.start()), u64::from(*CONCURRENCY_RANGE.end()), |c, v| {
             c.api.concurrency_max = v as u32
         }),
+        ("api.header_read_timeout_ms", 1, READ_TIMEOUT_MAX.as_millis() as u64, |c, v| {
+            c.api.header_read_timeout = Duration::from_millis(v)
+        }),
+        ("api.body_read_timeout_ms", 1, READ_TIMEOUT_MAX.as_millis() as u64, |c, v| {
+            c.api.body_read_timeout = Duration::from_millis(v)
+        }),
+        ("api.connections_max", u64::from(*CONNECTIONS_RANGE.start()), u64::from(*CONNECTIONS_RANGE.end()), |c, v| {
+            c.api.connections_max = v as u32;
+            c.api.connections_per_ip_max = 1;
+        }),
         ("blocks.txs_max", 1, BLOCK_TXS_MAX as u64, |c, v| c.blocks.txs_max = v as u32),
         ("blocks.bytes_max", TX_BYTES_MAX as u64 + 8, BLOCK_BYTES_MAX as u64 - 64 * 1024, |c, v| {
             c.blocks.bytes_max = v
@@ -146,6 +160,19 @@ fn range_limits_hold_at_the_edge() {
         assert_eq!(invalid_field(|c| set(c, min - 1)), Some(*field), "{field} below its minimum");
         assert_eq!(invalid_field(|c| set(c, max + 1)), Some(*field), "{field} above its maximum");
     }
+}
+
+#[test]
+fn per_ip_connections_at_most_total() {
+    let set = |total: u32, per_ip: u32| {
+        move |c: &mut Config| {
+            c.api.connections_max = total;
+            c.api.connections_per_ip_max = per_ip;
+        }
+    };
+    assert_eq!(invalid_field(set(10, 10)), None, "per-IP cap equal to the total");
+    assert_eq!(invalid_field(set(10, 11)), Some("api.connections_per_ip_max"), "per-IP cap over the total");
+    assert_eq!(invalid_field(set(10, 1)), None, "per-IP cap of one");
 }
 
 #[test]
@@ -205,4 +232,25 @@ fn typed_accessors_parse_validated_values() {
     assert_eq!(config.data_dir(Path::new("/home/v")), PathBuf::from("/home/v/data"));
     config.storage.data_dir = PathBuf::from("/srv/ledger");
     assert_eq!(config.data_dir(Path::new("/home/v")), PathBuf::from("/srv/ledger"));
+}
+
+#[test]
+fn log_level_rejects_bare_words() {
+    for bad in ["verbose!!", "verbose", "", " , ", "info,loud", "vouch node=debug", "vouch_node=", "=debug", "a::=info"]
+    {
+        let mut config = Config::default();
+        config.log.level = bad.to_owned();
+        let error = config.validate().expect_err(bad).to_string();
+        assert!(error.contains("`log.level`"), "{bad:?}: {error}");
+        assert!(error.contains("use a level (off, error"), "{bad:?}: {error}");
+    }
+}
+
+#[test]
+fn log_level_accepts_levels_and_directives() {
+    for good in ["info", "DEBUG", "off", "warn,vouch_node::daemon=trace", "hyper=warn"] {
+        let mut config = Config::default();
+        config.log.level = good.to_owned();
+        assert!(config.validate().is_ok(), "{good:?}");
+    }
 }

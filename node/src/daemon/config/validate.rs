@@ -17,6 +17,13 @@ pub const BODY_BYTES_RANGE: RangeInclusive<u64> = 1024..=16 * 1024 * 1024;
 /// Accepted values of `api.concurrency_max`.
 pub const CONCURRENCY_RANGE: RangeInclusive<u32> = 1..=65_536;
 
+/// Longest accepted `api.header_read_timeout_ms` and `api.body_read_timeout_ms`.
+pub const READ_TIMEOUT_MAX: Duration = Duration::from_secs(600);
+
+/// Accepted values of `api.connections_max`; `api.connections_per_ip_max` is at most
+/// `api.connections_max`.
+pub const CONNECTIONS_RANGE: RangeInclusive<u32> = 1..=1_000_000;
+
 /// Accepted values of `api.commit_waiters_max`.
 pub const COMMIT_WAITERS_RANGE: RangeInclusive<u32> = 1..=1_000_000;
 
@@ -54,6 +61,10 @@ impl Config {
         let api = &self.api;
         socket_address("api.address", &api.address)?;
         in_range("api.body_bytes_max", api.body_bytes_max, &BODY_BYTES_RANGE)?;
+        duration_in("api.header_read_timeout_ms", api.header_read_timeout, READ_TIMEOUT_MAX)?;
+        duration_in("api.body_read_timeout_ms", api.body_read_timeout, READ_TIMEOUT_MAX)?;
+        in_range("api.connections_max", api.connections_max, &CONNECTIONS_RANGE)?;
+        in_range("api.connections_per_ip_max", api.connections_per_ip_max, &(1..=api.connections_max))?;
         in_range("api.concurrency_max", api.concurrency_max, &CONCURRENCY_RANGE)?;
         at_least("api.rate_per_second", api.rate_per_second, 1)?;
         at_least("api.rate_burst", api.rate_burst, 1)?;
@@ -139,15 +150,42 @@ pub fn ip_address(field: &'static str, text: &str) -> Result<IpAddr, ConfigError
     text.parse().map_err(|_| invalid(field, format!("{text:?}"), "list IP addresses, such as \"127.0.0.1\" or \"::1\""))
 }
 
+/// The level names a `log.level` directive may use.
+const LOG_LEVELS: [&str; 6] = ["off", "error", "warn", "info", "debug", "trace"];
+
+/// Checks a `tracing` filter of comma-separated directives, each a level or
+/// `target=level` with a module path as target. `tracing-subscriber` would also take
+/// a bare word as a target at level trace, so a misspelt level such as "verbose"
+/// silently turned most logs off; that form is rejected here.
 fn log_filter(field: &'static str, text: &str) -> Result<(), ConfigError> {
-    match tracing_subscriber::EnvFilter::builder().parse(text) {
-        Ok(_) => Ok(()),
-        Err(error) => Err(invalid(
-            field,
-            format!("{text:?}"),
-            format!(
-                "{error}; use a level (error, warn, info, debug, trace) or directives such as \"info,vouch_node=debug\""
-            ),
-        )),
+    let rule = |problem: String| {
+        let fix = "use a level (off, error, warn, info, debug, trace) or directives such as \"info,vouch_node=debug\"";
+        invalid(field, format!("{text:?}"), format!("{problem}; {fix}"))
+    };
+    if text.trim().is_empty() {
+        return Err(rule("it is empty".to_owned()));
     }
+    for directive in text.split(',').map(str::trim) {
+        let (target, level) = match directive.split_once('=') {
+            Some((target, level)) => (Some(target), level),
+            None => (None, directive),
+        };
+        if !LOG_LEVELS.contains(&level.to_ascii_lowercase().as_str()) {
+            return Err(rule(format!("directive {directive:?} has no valid level")));
+        }
+        if let Some(target) = target
+            && !is_module_path(target)
+        {
+            return Err(rule(format!("directive {directive:?} has an invalid target {target:?}")));
+        }
+    }
+    tracing_subscriber::EnvFilter::builder().parse(text).map(|_| ()).map_err(|error| rule(error.to_string()))
+}
+
+/// Returns whether `text` is a Rust module path such as `vouch_node::daemon`.
+fn is_module_path(text: &str) -> bool {
+    !text.is_empty()
+        && text.split("::").all(|part| {
+            !part.is_empty() && part.chars().all(|character| character.is_ascii_alphanumeric() || character == '_')
+        })
 }

@@ -35,6 +35,12 @@ pub mod code {
     pub const MEMPOOL_FULL: &str = "mempool_full";
     /// The body is larger than `api.body_bytes_max`.
     pub const BODY_TOO_LARGE: &str = "body_too_large";
+    /// The body did not arrive within `api.body_read_timeout_ms`.
+    pub const REQUEST_TIMEOUT: &str = "request_timeout";
+    /// The URI is longer than the API accepts.
+    pub const URI_TOO_LONG: &str = "uri_too_long";
+    /// The request's headers are larger than the API accepts.
+    pub const HEADERS_TOO_LARGE: &str = "headers_too_large";
     /// The client sent more requests than its rate allows.
     pub const RATE_LIMITED: &str = "rate_limited";
     /// The node handles as many requests or waits as it may.

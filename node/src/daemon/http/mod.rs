@@ -1,9 +1,11 @@
 //! The node's HTTP JSON API (`/v1/...`), with bounds on body size, concurrency and each
 //! client's rate. docs/API.md documents every endpoint, body and error code.
 
+pub mod body;
 pub mod error;
 pub mod limits;
 mod queries;
+pub mod server;
 mod submit;
 
 use std::sync::Arc;
@@ -15,8 +17,10 @@ use axum::http::StatusCode;
 use axum::routing::{get, post};
 use tokio::sync::Semaphore;
 
+pub use body::BodyLimits;
 pub use error::ApiError;
 pub use limits::{RateConfig, RateLimiter};
+pub use server::ConnectionLimits;
 pub use submit::DROPPED_REJECTION;
 
 use crate::daemon::chain::ChainApp;
@@ -40,17 +44,21 @@ pub struct ApiState {
 pub struct ApiLimits {
     /// Maximum request body size in bytes.
     pub body_bytes_max: usize,
+    /// Longest time a client may take to send a request body.
+    pub body_read_timeout: Duration,
     /// Maximum number of requests handled at one time.
     pub concurrency_max: usize,
     /// Each client's rate.
     pub rate: RateConfig,
 }
 
-/// Builds the API's router with its bounds: the rate is checked first, then the
-/// concurrency, then the body size when a handler reads the body.
+/// Builds the API's router with its bounds: the URI and header sizes are checked first,
+/// then the rate, then the concurrency, and then the body is read within its size and
+/// time limits.
 pub fn router(state: Arc<ApiState>, limits: &ApiLimits) -> Router {
     let permits = Arc::new(Semaphore::new(limits.concurrency_max));
     let rate = Arc::new(RateLimiter::new(&limits.rate));
+    let body_limits = BodyLimits { bytes_max: limits.body_bytes_max, read_timeout: limits.body_read_timeout };
     Router::new()
         .route("/v1/images/{digest}", get(queries::image_status))
         .route("/v1/images/{digest}/attestations", get(queries::attestations))
@@ -65,8 +73,10 @@ pub fn router(state: Arc<ApiState>, limits: &ApiLimits) -> Router {
         .fallback(unknown_route)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(limits.body_bytes_max))
+        .layer(axum::middleware::from_fn_with_state(body_limits, body::read_body))
         .layer(axum::middleware::from_fn_with_state(permits, limits::limit_concurrency))
         .layer(axum::middleware::from_fn_with_state(rate, limits::limit_rate))
+        .layer(axum::middleware::from_fn(body::check_head))
         .with_state(state)
 }
 

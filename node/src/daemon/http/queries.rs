@@ -18,7 +18,7 @@ use vouch_protocol::api::{
 };
 use vouch_protocol::digest::Digest;
 use vouch_protocol::keys::PublicKey;
-use vouch_protocol::reference::NAME_LENGTH_MAX;
+use vouch_protocol::reference::{NAME_LENGTH_MAX, Reference};
 
 use crate::daemon::http::ApiState;
 use crate::daemon::http::error::{ApiError, code};
@@ -56,6 +56,7 @@ pub async fn image_status(
 pub async fn attestations(
     State(state): State<Arc<ApiState>>,
     PathText(digest): PathText,
+    _: NoQuery,
 ) -> Result<Json<AttestationsResponse>, ApiError> {
     let image = parse_digest(&digest)?;
     Ok(Json(state.app.attestations(&image)?))
@@ -65,10 +66,9 @@ pub async fn attestations(
 pub async fn block(
     State(state): State<Arc<ApiState>>,
     PathText(height): PathText,
+    _: NoQuery,
 ) -> Result<Json<BlockResponse>, ApiError> {
-    let height: u64 = height.parse().map_err(|_| {
-        ApiError::bad_request(code::INVALID_HEIGHT, format!("height {height:?} is not a decimal number from 1"))
-    })?;
+    let height = parse_height(&height)?;
     match state.app.block(height)? {
         Some(block) => Ok(Json(block)),
         None => {
@@ -79,7 +79,7 @@ pub async fn block(
 }
 
 /// `GET /v1/status`.
-pub async fn status(State(state): State<Arc<ApiState>>) -> Json<StatusResponse> {
+pub async fn status(State(state): State<Arc<ApiState>>, _: NoQuery) -> Json<StatusResponse> {
     let tip = state.app.tip();
     Json(StatusResponse {
         chain_id: state.app.chain_id().to_string(),
@@ -93,7 +93,7 @@ pub async fn status(State(state): State<Arc<ApiState>>) -> Json<StatusResponse> 
 }
 
 /// `GET /v1/validators`.
-pub async fn validators(State(state): State<Arc<ApiState>>) -> Json<ValidatorsResponse> {
+pub async fn validators(State(state): State<Arc<ApiState>>, _: NoQuery) -> Json<ValidatorsResponse> {
     Json(state.app.validators())
 }
 
@@ -101,7 +101,12 @@ pub async fn validators(State(state): State<Arc<ApiState>>) -> Json<ValidatorsRe
 pub async fn account(
     State(state): State<Arc<ApiState>>,
     PathText(public_key): PathText,
+    _: NoQuery,
 ) -> Result<Json<AccountResponse>, ApiError> {
+    if public_key.bytes().any(|byte| byte.is_ascii_uppercase()) {
+        let message = format!("public key {public_key:?} has upper-case hex; give it as 64 lower-case hex characters");
+        return Err(ApiError::bad_request(code::INVALID_PUBLIC_KEY, message));
+    }
     let key = PublicKey::from_hex(&public_key).map_err(|error| {
         ApiError::bad_request(code::INVALID_PUBLIC_KEY, format!("{error}; give the key as 64 lowercase hex characters"))
     })?;
@@ -109,17 +114,17 @@ pub async fn account(
 }
 
 /// `GET /v1/attesters`.
-pub async fn attesters(State(state): State<Arc<ApiState>>) -> Result<Json<AttestersResponse>, ApiError> {
+pub async fn attesters(State(state): State<Arc<ApiState>>, _: NoQuery) -> Result<Json<AttestersResponse>, ApiError> {
     Ok(Json(state.app.attesters()?))
 }
 
 /// `GET /v1/policies`.
-pub async fn policies(State(state): State<Arc<ApiState>>) -> Result<Json<PoliciesResponse>, ApiError> {
+pub async fn policies(State(state): State<Arc<ApiState>>, _: NoQuery) -> Result<Json<PoliciesResponse>, ApiError> {
     Ok(Json(state.app.policies()?))
 }
 
 /// `GET /v1/proposals`.
-pub async fn proposals(State(state): State<Arc<ApiState>>) -> Result<Json<ProposalsResponse>, ApiError> {
+pub async fn proposals(State(state): State<Arc<ApiState>>, _: NoQuery) -> Result<Json<ProposalsResponse>, ApiError> {
     Ok(Json(state.app.proposals()?))
 }
 
@@ -138,6 +143,36 @@ impl<S: Send + Sync> FromRequestParts<S> for PathText {
     }
 }
 
+/// The absence of a query string, for endpoints that take no parameters: an unknown
+/// parameter is rejected like on `GET /v1/images/{digest}`.
+pub struct NoQuery;
+
+impl<S: Send + Sync> FromRequestParts<S> for NoQuery {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<NoQuery, ApiError> {
+        match parts.uri.query() {
+            None | Some("") => Ok(NoQuery),
+            Some(query) => Err(ApiError::bad_request(
+                code::INVALID_QUERY,
+                format!("{} takes no query parameters, but got {query:?}; remove them", parts.uri.path()),
+            )),
+        }
+    }
+}
+
+/// Parses a block height written as plain decimal digits without a sign or leading zero.
+fn parse_height(text: &str) -> Result<u64, ApiError> {
+    let canonical = text.bytes().all(|byte| byte.is_ascii_digit()) && !(text.len() > 1 && text.starts_with('0'));
+    match text.parse::<u64>() {
+        Ok(height) if canonical => Ok(height),
+        _ => Err(ApiError::bad_request(
+            code::INVALID_HEIGHT,
+            format!("height {text:?} is not a decimal number from 1 (digits only, no sign or leading zero)"),
+        )),
+    }
+}
+
 fn parse_digest(text: &str) -> Result<Digest, ApiError> {
     Digest::parse(text).map_err(|error| ApiError::bad_request(code::INVALID_DIGEST, error.to_string()))
 }
@@ -150,5 +185,21 @@ fn check_repository(name: &str) -> Result<(), ApiError> {
         );
         return Err(ApiError::bad_request(code::INVALID_QUERY, message));
     }
-    Ok(())
+    // Verdicts are stored under the normalized name, so any other spelling of the same
+    // repository would silently match nothing.
+    // NOTE: `Reference::parse` keeps the upper-case letters of a registry, so a verdict
+    // stored under such a name cannot be queried here.
+    let message = match Reference::parse(name) {
+        Ok(_) if name.bytes().any(|byte| byte.is_ascii_uppercase()) => format!(
+            "repository {name:?} has upper-case letters; give {:?}, because registry hosts are written in lower case",
+            name.to_ascii_lowercase()
+        ),
+        Ok(reference) if reference.name() == name && !name.contains(['@', ' ']) => return Ok(()),
+        Ok(reference) => format!(
+            "repository {name:?} is not a normalized registry/path name; give {:?}, without a tag or digest",
+            reference.name()
+        ),
+        Err(error) => format!("repository {name:?} is not a registry/path name: {error}"),
+    };
+    Err(ApiError::bad_request(code::INVALID_QUERY, message))
 }

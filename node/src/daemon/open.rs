@@ -1,0 +1,254 @@
+//! Opening the ledger of a home for `vouchd start`: the sled database in
+//! `storage.data_dir`, guarded by the home's ledger marker and against a corrupt
+//! database.
+//!
+//! # Invariants
+//! - Once a home's ledger contains its genesis, `HOME/ledger.json` records the chain id
+//!   and the genesis hash. A home with that marker whose database is missing or empty
+//!   is rejected unless the caller asks to re-create the ledger, because starting over
+//!   would sign heights that this validator key already signed.
+//! - A panic inside sled while the database opens is reported as a corrupt database,
+//!   not as a crash.
+
+use std::panic::{AssertUnwindSafe, PanicHookInfo};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use serde::{Deserialize, Serialize};
+use vouch_protocol::input::{self, InputError};
+use vouch_protocol::ledger::Genesis;
+
+use crate::app::{App, AppError};
+use crate::daemon::home::{Home, LoadedHome};
+use crate::policy::RuntimeConfig;
+use crate::store::{LedgerStore, SledBackend, StoreError};
+
+/// Name of the ledger marker in a home.
+pub const MARKER_FILE: &str = "ledger.json";
+
+/// Maximum size of a ledger marker in bytes; a real one is under 200 bytes.
+pub const MARKER_BYTES_MAX: u64 = 4096;
+
+/// The `format` value of a ledger marker.
+const MARKER_FORMAT: &str = "vouch-ledger-marker";
+
+/// Errors from opening the ledger of a home.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error("storage.data_dir {path} is not a folder; point storage.data_dir at a folder, or move that file away")]
+    DataDirNotAFolder { path: PathBuf },
+    #[error("the ledger database at {path} is corrupt ({detail}); restore it from a backup")]
+    Corrupt { path: PathBuf, detail: String },
+    #[error(
+        "the ledger database at {data_dir} is missing or empty, but {marker} records that this home's ledger of chain {chain_id} was created; restore the database from a backup, or start with --recreate-ledger to begin again at genesis, which signs the same heights again with this validator key"
+    )]
+    LedgerMissing { data_dir: PathBuf, marker: PathBuf, chain_id: String },
+    #[error(
+        "{marker} records the ledger of chain {recorded_chain_id} with genesis hash {recorded_hash}, but genesis.json is chain {chain_id} with hash {hash}; restore the genesis.json this ledger was created from"
+    )]
+    GenesisChanged { marker: PathBuf, recorded_chain_id: String, recorded_hash: String, chain_id: String, hash: String },
+    #[error("ledger marker {path}: {reason}")]
+    InvalidMarker { path: PathBuf, reason: String },
+    #[error(transparent)]
+    ReadMarker(#[from] InputError),
+    #[error("cannot write ledger marker {path}: {error}")]
+    WriteMarker { path: PathBuf, error: std::io::Error },
+    #[error("opening the ledger at {path}: {source}")]
+    Store {
+        path: PathBuf,
+        #[source]
+        source: StoreError,
+    },
+    #[error("opening the ledger at {path}: {source}")]
+    App {
+        path: PathBuf,
+        #[source]
+        source: AppError,
+    },
+}
+
+/// The contents of `HOME/ledger.json`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LedgerMarker {
+    /// Always `vouch-ledger-marker`.
+    pub format: String,
+    /// The chain id of the genesis the ledger was created from.
+    pub chain_id: String,
+    /// BLAKE3 of the genesis as [`Genesis::to_json`] writes it, in hex.
+    pub genesis_hash: String,
+}
+
+impl LedgerMarker {
+    /// Builds the marker of a ledger created from `genesis`.
+    pub fn of(genesis: &Genesis) -> LedgerMarker {
+        LedgerMarker {
+            format: MARKER_FORMAT.to_owned(),
+            chain_id: genesis.chain_id.to_string(),
+            genesis_hash: genesis_hash(genesis),
+        }
+    }
+}
+
+/// Returns the BLAKE3 hash, in hex, of the genesis as [`Genesis::to_json`] writes it.
+pub fn genesis_hash(genesis: &Genesis) -> String {
+    blake3::hash(genesis.to_json().as_bytes()).to_hex().to_string()
+}
+
+/// Returns the path of the ledger marker of `home`.
+pub fn marker_path(home: &Home) -> PathBuf {
+    home.dir().join(MARKER_FILE)
+}
+
+/// Opens the ledger of `home`, committing the genesis into an empty database only when
+/// the home has no ledger marker or `recreate` is set, and writes the marker when
+/// missing.
+pub fn open_ledger(home: &Home, loaded: &LoadedHome, recreate: bool) -> Result<App<SledBackend>, OpenError> {
+    let data_dir = loaded.config.data_dir(home.dir());
+    if data_dir.exists() && !data_dir.is_dir() {
+        return Err(OpenError::DataDirNotAFolder { path: data_dir });
+    }
+    let marker_path = marker_path(home);
+    let marker = read_marker(&marker_path)?;
+    if let Some(marker) = &marker {
+        check_same_genesis(&marker_path, marker, &loaded.genesis)?;
+    }
+
+    let cache_bytes = loaded.config.storage.cache_bytes;
+    let store = catch_corruption(&data_dir, || {
+        let backend = SledBackend::open_with_cache(&data_dir, cache_bytes)?;
+        LedgerStore::open(backend)
+    })?
+    .map_err(|source| OpenError::Store { path: data_dir.clone(), source })?;
+
+    if store.latest_height().is_none() && marker.is_some() {
+        if !recreate {
+            let chain_id = loaded.genesis.chain_id.to_string();
+            return Err(OpenError::LedgerMissing { data_dir, marker: marker_path, chain_id });
+        }
+        tracing::warn!(data_dir = %data_dir.display(), "re-creating the ledger from genesis (--recreate-ledger)");
+    }
+
+    let runtime = RuntimeConfig { limits: loaded.genesis.policy_limits.clone(), ..loaded.config.runtime_config() };
+    let app = catch_corruption(&data_dir, || App::open(store, &loaded.genesis, runtime))?
+        .map_err(|source| OpenError::App { path: data_dir.clone(), source })?;
+    if marker.is_none() {
+        write_marker(&marker_path, &LedgerMarker::of(&loaded.genesis))?;
+    }
+    Ok(app)
+}
+
+fn check_same_genesis(path: &Path, marker: &LedgerMarker, genesis: &Genesis) -> Result<(), OpenError> {
+    let expected = LedgerMarker::of(genesis);
+    if marker.chain_id == expected.chain_id && marker.genesis_hash == expected.genesis_hash {
+        return Ok(());
+    }
+    Err(OpenError::GenesisChanged {
+        marker: path.to_owned(),
+        recorded_chain_id: marker.chain_id.clone(),
+        recorded_hash: marker.genesis_hash.clone(),
+        chain_id: expected.chain_id,
+        hash: expected.genesis_hash,
+    })
+}
+
+/// Reads the marker; `None` when the home has none.
+pub fn read_marker(path: &Path) -> Result<Option<LedgerMarker>, OpenError> {
+    if std::fs::symlink_metadata(path).is_err() {
+        return Ok(None);
+    }
+    if !path.is_file() {
+        let reason = "it is not a regular file; remove it, and the next start writes it again".to_owned();
+        return Err(OpenError::InvalidMarker { path: path.to_owned(), reason });
+    }
+    let bytes = input::read_file_bounded(path, MARKER_BYTES_MAX)?;
+    let marker: LedgerMarker = input::parse_json(&path.display().to_string(), &bytes)?;
+    if marker.format != MARKER_FORMAT {
+        let reason = format!("format is {:?}, expected {MARKER_FORMAT:?}", marker.format);
+        return Err(OpenError::InvalidMarker { path: path.to_owned(), reason });
+    }
+    Ok(Some(marker))
+}
+
+/// Writes the marker to a new file and flushes it.
+fn write_marker(path: &Path, marker: &LedgerMarker) -> Result<(), OpenError> {
+    let write = || -> std::io::Result<()> {
+        use std::io::Write;
+        let mut text = serde_json::to_string_pretty(marker).map_err(std::io::Error::other)?;
+        text.push('\n');
+        let mut file = std::fs::OpenOptions::new().write(true).create_new(true).open(path)?;
+        file.write_all(text.as_bytes())?;
+        file.sync_all()
+    };
+    write().map_err(|error| OpenError::WriteMarker { path: path.to_owned(), error })?;
+    tracing::info!(path = %path.display(), chain_id = %marker.chain_id, genesis_hash = %marker.genesis_hash, "recorded the ledger marker");
+    Ok(())
+}
+
+/// Runs `step`, turning a panic inside it into [`OpenError::Corrupt`] with the panic's
+/// message. sled 0.34 panics on some damaged files, such as a deleted blob.
+///
+/// NOTE: the panic hook is process-wide, so a panic of another thread during `step`
+/// is silenced too. Only startup calls this, while no other thread runs node code.
+fn catch_corruption<T>(data_dir: &Path, step: impl FnOnce() -> T) -> Result<T, OpenError> {
+    let caught: Arc<Mutex<Option<String>>> = Arc::default();
+    let record = Arc::clone(&caught);
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info: &PanicHookInfo<'_>| {
+        *record.lock().unwrap_or_else(PoisonError::into_inner) = Some(panic_detail(info));
+    }));
+    let result = std::panic::catch_unwind(AssertUnwindSafe(step));
+    std::panic::set_hook(previous);
+
+    result.map_err(|_| {
+        let detail = caught.lock().unwrap_or_else(PoisonError::into_inner).take();
+        let detail = detail.unwrap_or_else(|| "the database library panicked".to_owned());
+        tracing::error!(data_dir = %data_dir.display(), %detail, "the ledger database is corrupt");
+        OpenError::Corrupt { path: data_dir.to_owned(), detail }
+    })
+}
+
+fn panic_detail(info: &PanicHookInfo<'_>) -> String {
+    let message = info
+        .payload()
+        .downcast_ref::<&str>()
+        .map(|text| (*text).to_owned())
+        .or_else(|| info.payload().downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "no message".to_owned());
+    match info.location() {
+        Some(location) => format!("the database library panicked: {message} at {location}"),
+        None => format!("the database library panicked: {message}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn panic_becomes_corrupt_error() {
+        let error = catch_corruption(Path::new("/srv/data"), || -> () { panic!("tried to serialize Uninitialized") })
+            .expect_err("the panic is caught");
+        let message = error.to_string();
+        assert!(message.contains("the ledger database at /srv/data is corrupt"), "{message}");
+        assert!(message.contains("tried to serialize Uninitialized"), "{message}");
+        assert!(message.contains("restore it from a backup"), "{message}");
+    }
+
+    #[test]
+    fn marker_round_trips_and_rejects_other_formats() {
+        let dir = tempfile::tempdir().expect("temporary folder");
+        let path = dir.path().join(MARKER_FILE);
+        assert_eq!(read_marker(&path).expect("no marker"), None);
+
+        let marker =
+            LedgerMarker { format: MARKER_FORMAT.to_owned(), chain_id: "c".to_owned(), genesis_hash: "00".repeat(32) };
+        write_marker(&path, &marker).expect("write");
+        assert_eq!(read_marker(&path).expect("read"), Some(marker.clone()));
+        assert!(write_marker(&path, &marker).is_err(), "an existing marker is never replaced");
+
+        std::fs::write(&path, r#"{"format":"other","chain_id":"c","genesis_hash":"00"}"#).expect("write");
+        let error = read_marker(&path).expect_err("another format");
+        assert!(error.to_string().contains("expected \"vouch-ledger-marker\""), "{error}");
+    }
+}

@@ -1,0 +1,88 @@
+//! The signals that stop `vouchd`: SIGINT, SIGTERM, SIGHUP and SIGQUIT.
+//!
+//! # Invariants
+//! The handlers are installed when [`StopSignals::install`] returns, so a signal that
+//! arrives later, even during startup, is recorded instead of killing the process. The
+//! node then stops in order and removes a throwaway dev home.
+
+use std::time::Duration;
+
+use tokio::signal::unix::{Signal, SignalKind, signal};
+
+/// Errors from installing the handlers.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot install the handler of {name}: {error}")]
+pub struct SignalError {
+    /// The signal's name.
+    pub name: &'static str,
+    /// The operating system's error.
+    pub error: std::io::Error,
+}
+
+/// The installed handlers of the stop signals.
+#[derive(Debug)]
+pub struct StopSignals {
+    handlers: Vec<(&'static str, Signal)>,
+}
+
+impl StopSignals {
+    /// Installs the handlers; must run inside a Tokio runtime.
+    pub fn install() -> Result<StopSignals, SignalError> {
+        let kinds = [
+            ("SIGINT", SignalKind::interrupt()),
+            ("SIGTERM", SignalKind::terminate()),
+            ("SIGHUP", SignalKind::hangup()),
+            ("SIGQUIT", SignalKind::quit()),
+        ];
+        let mut handlers = Vec::with_capacity(kinds.len());
+        for (name, kind) in kinds {
+            let handler = signal(kind).map_err(|error| SignalError { name, error })?;
+            handlers.push((name, handler));
+        }
+        Ok(StopSignals { handlers })
+    }
+
+    /// Waits for the first stop signal and returns its name.
+    pub async fn recv(&mut self) -> &'static str {
+        std::future::poll_fn(|context| {
+            for (name, handler) in &mut self.handlers {
+                if handler.poll_recv(context).is_ready() {
+                    return std::task::Poll::Ready(*name);
+                }
+            }
+            std::task::Poll::Pending
+        })
+        .await
+    }
+
+    /// Returns the name of a stop signal that already arrived, without waiting.
+    pub async fn received(&mut self) -> Option<&'static str> {
+        // A timeout polls its future once before it checks the deadline.
+        tokio::time::timeout(Duration::ZERO, self.recv()).await.ok()
+    }
+
+    /// Waits for the first stop signal and logs it.
+    pub async fn wait(mut self) {
+        let name = self.recv().await;
+        tracing::info!(signal = name, "shutdown requested");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn hangup_is_received_as_a_stop() {
+        let mut signals = StopSignals::install().expect("install");
+        assert_eq!(signals.received().await, None, "no signal yet");
+
+        // The handler installed above keeps SIGHUP from stopping the test process.
+        let raised = std::process::Command::new("kill")
+            .args(["-HUP", &std::process::id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(raised.success());
+        assert_eq!(signals.recv().await, "SIGHUP");
+    }
+}

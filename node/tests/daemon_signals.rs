@@ -1,0 +1,96 @@
+//! The stop signals of a real `vouchd --dev`: SIGHUP, SIGTERM and SIGQUIT stop it in
+//! order and remove its throwaway home, also when they arrive during startup.
+
+use std::io::{BufRead, BufReader};
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::ExitStatusExt;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+const VOUCHD: &str = env!("CARGO_BIN_EXE_vouchd");
+
+/// Starts a throwaway dev chain whose temporary folders and keyring live in `scratch`.
+fn spawn_dev(scratch: &Path) -> Child {
+    Command::new(VOUCHD)
+        .args(["start", "--dev", "--api-addr", "127.0.0.1:0"])
+        .env("TMPDIR", scratch)
+        .env("VOUCH_KEYRING", scratch.join("keyring"))
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("vouchd runs")
+}
+
+fn wait_for_api(child: &mut Child) -> BufReader<std::process::ChildStdout> {
+    let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
+    let mut line = String::new();
+    while stdout.read_line(&mut line).expect("read") > 0 {
+        if line.contains("http://127.0.0.1:") {
+            return stdout;
+        }
+        line.clear();
+    }
+    panic!("vouchd printed no API address");
+}
+
+fn send(signal: &str, child: &Child) {
+    let status = Command::new("kill").args([&format!("-{signal}"), &child.id().to_string()]).status().expect("kill");
+    assert!(status.success());
+}
+
+/// Returns the dev homes left in `scratch`.
+fn leftover_dev_homes(scratch: &Path) -> Vec<String> {
+    std::fs::read_dir(scratch)
+        .expect("read the scratch folder")
+        .filter_map(Result::ok)
+        .map(|entry| entry.file_name().to_string_lossy().into_owned())
+        .filter(|name| name.starts_with("vouchd-dev-"))
+        .collect()
+}
+
+#[test]
+fn sighup_stops_and_removes_dev_home() {
+    let scratch = tempfile::tempdir().expect("temporary folder");
+    let mut child = spawn_dev(scratch.path());
+    let _stdout = wait_for_api(&mut child);
+    let homes = leftover_dev_homes(scratch.path());
+    assert_eq!(homes.len(), 1, "the dev home exists while running");
+    let mode = std::fs::metadata(scratch.path().join(&homes[0])).expect("metadata").permissions().mode();
+    assert_eq!(mode & 0o777, 0o700, "the dev home holds the validator key");
+
+    send("HUP", &child);
+    let output = child.wait_with_output().expect("vouchd exits");
+    let log = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{log}");
+    assert!(log.contains("SIGHUP"), "{log}");
+    assert_eq!(leftover_dev_homes(scratch.path()), Vec::<String>::new());
+}
+
+#[test]
+fn sigquit_after_start_removes_dev_home() {
+    let scratch = tempfile::tempdir().expect("temporary folder");
+    let mut child = spawn_dev(scratch.path());
+    let _stdout = wait_for_api(&mut child);
+    send("QUIT", &child);
+    let output = child.wait_with_output().expect("vouchd exits");
+    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(leftover_dev_homes(scratch.path()), Vec::<String>::new());
+}
+
+#[test]
+fn signal_during_startup_removes_dev_home() {
+    for signal in ["TERM", "QUIT", "HUP"] {
+        let scratch = tempfile::tempdir().expect("temporary folder");
+        let child = spawn_dev(scratch.path());
+        // Sent at once: it lands before the handlers exist (the process then ends
+        // before creating anything) or during startup, which must clean up.
+        send(signal, &child);
+        let output = child.wait_with_output().expect("vouchd exits");
+        let log = String::from_utf8_lossy(&output.stderr);
+        let stopped_cleanly = output.status.code() == Some(0);
+        let killed_early = output.status.signal().is_some();
+        assert!(stopped_cleanly || killed_early, "SIG{signal}: {:?} {log}", output.status);
+        assert_eq!(leftover_dev_homes(scratch.path()), Vec::<String>::new(), "SIG{signal}: {log}");
+    }
+}
