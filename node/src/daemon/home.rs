@@ -22,10 +22,15 @@ use vouch_protocol::signing::ChainId;
 pub use genesis::{build_genesis, standard_policies};
 
 use crate::daemon::config::{Config, ConfigError};
+use crate::daemon::lock::LOCK_FILE_NAME;
 use crate::daemon::node_key::{self, NodeKeyError};
 
 /// Name of the configuration file in a home.
 pub const CONFIG_FILE: &str = "config.toml";
+/// Files an init that was stopped before writing `config.toml` may leave in a home:
+/// the genesis, the node key and the lock of the `vouchd start --dev` that ran it.
+const INIT_LEFTOVERS: [&str; 3] = [GENESIS_FILE, NODE_KEY_FILE, LOCK_FILE_NAME];
+
 /// Name of the genesis file in a home.
 pub const GENESIS_FILE: &str = "genesis.json";
 /// Name of the node key file in a home.
@@ -153,9 +158,11 @@ impl Home {
         );
         genesis.check(&self.genesis_path().display().to_string())?;
 
-        self.write_new(&self.config_path(), options.config.to_toml().as_bytes())?;
+        // config.toml goes last: it marks a finished init, so a kill before it leaves
+        // leftovers that the next init replaces.
         self.write_new(&self.genesis_path(), genesis.to_json().as_bytes())?;
         node_key::write(&self.node_key_path(), &node_key)?;
+        self.write_new(&self.config_path(), options.config.to_toml().as_bytes())?;
         tracing::info!(home = %self.dir.display(), chain_id = %genesis.chain_id, validator = %node_key.public_key(), "initialized home");
         Ok(genesis)
     }
@@ -204,7 +211,8 @@ impl Home {
         })
     }
 
-    /// Creates the folder, or accepts an existing empty one.
+    /// Creates the folder, or accepts an existing empty one or one that an interrupted
+    /// init left (see [`INIT_LEFTOVERS`]), whose leftovers it removes.
     fn create_empty(&self) -> Result<(), HomeError> {
         match fs::read_dir(&self.dir) {
             Ok(entries) => {
@@ -212,8 +220,8 @@ impl Home {
                     .filter_map(Result::ok)
                     .map(|entry| entry.file_name().to_string_lossy().into_owned())
                     .collect();
-                if names.is_empty() {
-                    return Ok(());
+                if names.iter().all(|name| INIT_LEFTOVERS.contains(&name.as_str())) {
+                    return self.remove_leftovers(&names);
                 }
                 names.sort();
                 let more = names.len().saturating_sub(LISTED_ENTRIES_MAX);
@@ -227,6 +235,17 @@ impl Home {
             Err(_) if self.dir.exists() => Err(HomeError::NotAFolder { home: self.dir.clone() }),
             Err(_) => self.create_dir(),
         }
+    }
+
+    /// Removes the genesis and node key of an init that stopped before `config.toml`;
+    /// that key never signed anything, because `vouchd start` needs `config.toml`.
+    fn remove_leftovers(&self, names: &[String]) -> Result<(), HomeError> {
+        for name in names.iter().filter(|name| name.as_str() != LOCK_FILE_NAME) {
+            let path = self.dir.join(name);
+            tracing::warn!(path = %path.display(), "removing a file left by an interrupted init");
+            fs::remove_file(&path).map_err(|error| HomeError::Write { path, error })?;
+        }
+        Ok(())
     }
 
     fn create_dir(&self) -> Result<(), HomeError> {
