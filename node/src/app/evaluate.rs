@@ -139,7 +139,7 @@ impl<B: Backend> Shared<B> {
             }
         })?;
         let read = Arc::new(read);
-        self.reads.insert(Arc::clone(&read));
+        self.reads.insert_committed(Arc::clone(&read));
         Ok(read)
     }
 
