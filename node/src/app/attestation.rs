@@ -34,7 +34,7 @@ pub const PENDING_READS_BYTES_MAX: usize = 256 * 1024 * 1024;
 
 /// Default bound of the reads of committed attestations kept for later evaluations of
 /// their images, in charged bytes.
-pub const COMMITTED_READS_BYTES_MAX: usize = 32 * 1024 * 1024;
+pub const COMMITTED_READS_BYTES_MAX: usize = 16 * 1024 * 1024;
 
 /// Bytes charged to one reading besides its envelope's length.
 const READ_OVERHEAD_BYTES: usize = 512;
