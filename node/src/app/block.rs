@@ -20,7 +20,6 @@ use crate::app::evaluate::{block_time, evaluate_all};
 use crate::app::execute::{DecodedTx, Execution, ExecutionParts, Mode, decode, kind_of};
 use crate::app::reevaluate::{ReevaluationCursor, expiry};
 use crate::app::{App, AppError, BlockOutcome, ChainTip, CheckedTx, Committed, Shared, TxRejection, governance};
-use crate::policy::abi;
 use crate::state::AuthenticatedState;
 use crate::store::{Backend, BlockWrite, TX_OUTCOME_BYTES_MAX};
 
@@ -231,13 +230,9 @@ impl<B: Backend> App<B> {
             execution.state.put(cursor_key, &selection.cursor);
         }
 
-        let images: BTreeSet<_> = execution.touched.iter().cloned().chain(selection.images).collect();
-        let mut jobs = Vec::with_capacity(images.len());
-        for image in &images {
-            jobs.push(self.shared.image_job(execution, image)?);
-        }
-        let block = abi::Block { height: execution.height.0, time_ms: block_time(execution.time_unix_ms) };
-        let records = evaluate_all(&self.shared.runtime, &jobs, block, execution.height, execution.time_unix_ms)?;
+        let images: Vec<_> =
+            execution.touched.iter().cloned().chain(selection.images).collect::<BTreeSet<_>>().into_iter().collect();
+        let records = evaluate_all(&self.shared, execution, &images)?;
         Ok(images.into_iter().zip(records).collect())
     }
 
