@@ -290,7 +290,7 @@ impl<B: Backend> App<B> {
 pub(crate) struct Prepared {
     /// The proposed block's hash.
     block_hash: BlockHash,
-    /// What executing its transactions did.
+    /// The execution of its transactions.
     parts: ExecutionParts,
     /// Each included transaction's outcome, in block order.
     tx_outcomes: Vec<(TxHash, String)>,

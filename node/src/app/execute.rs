@@ -73,7 +73,7 @@ pub(crate) enum Mode {
     Apply,
 }
 
-/// What an execution did, detached from the store so that it can be kept between
+/// The state of an execution, detached from the store so that it can be kept between
 /// proposing a block and applying it.
 pub(crate) struct ExecutionParts {
     writes: Writes,

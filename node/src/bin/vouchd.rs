@@ -24,9 +24,9 @@ use vouch_node::store::{LedgerStore, SledBackend};
 use vouch_protocol::signing::ChainId;
 
 // Under submission load, glibc's allocator took about a quarter of the node's CPU time
-// (fragmented arenas of many threads) and kept freed memory resident; jemalloc cut the
-// CPU per committed attestation by about a quarter in the same load run
-// (docs/BENCHMARKS.md) and returns unused pages after its decay time.
+// and kept freed memory resident. jemalloc cut the CPU per committed attestation by
+// about a quarter in the same load run (docs/BENCHMARKS.md), and it returns unused
+// pages after its decay time.
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 

@@ -66,11 +66,11 @@ impl SledBackend {
 ///
 /// sled 0.34 applies a batch under one epoch guard, so every page version that the
 /// batch replaces waits in crossbeam-epoch's garbage queue, and each later operation
-/// frees at most a few bags of it. After one large batch per block the queue grew
-/// faster than it drained: writing 15 batches of 24,000 entries in a test program
-/// left 670 MB resident with a 4 MiB page cache, against 28 MB for the same entries
+/// frees at most a few bags of it. With one large batch per block the queue grew
+/// faster than it drained. A test program that wrote 15 batches of 24,000 entries
+/// kept 670 MB resident with a 4 MiB page cache, against 28 MB for the same entries
 /// inserted one by one. Pinning and flushing a guard frees expired bags, so a few
-/// rounds after each batch keep the queue short; freeing is the cost the batch
+/// rounds after each batch keep the queue short. Freeing is the cost that the batch
 /// deferred (about 55 ms for those 24,000 entries), not extra work.
 // NOTE: `sled::pin` is hidden from sled's documentation, but public; sled 0.34 is the
 // last stable line and will not change it.
