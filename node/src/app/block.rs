@@ -238,11 +238,7 @@ impl<B: Backend> App<B> {
 
     /// Executes a block that this node did not propose, or whose proposal it no
     /// longer holds, and returns the execution with each transaction's outcome.
-    fn execute_block(
-        &self,
-        snapshot: &Committed,
-        block: &Block,
-    ) -> Result<(Execution<'_, B>, Vec<(TxHash, String)>), AppError> {
+    fn execute_block(&self, snapshot: &Committed, block: &Block) -> Result<(Execution<'_, B>, TxOutcomes), AppError> {
         let header = &block.header;
         let mut reads = pre_read(&self.shared, &snapshot.directory, &block.txs);
         let mut execution = Execution::new(
@@ -293,8 +289,11 @@ pub(crate) struct Prepared {
     /// The execution of its transactions.
     parts: ExecutionParts,
     /// Each included transaction's outcome, in block order.
-    tx_outcomes: Vec<(TxHash, String)>,
+    tx_outcomes: TxOutcomes,
 }
+
+/// Each transaction's hash and outcome text, in block order.
+type TxOutcomes = Vec<(TxHash, String)>;
 
 /// Returns the next height and the earliest time its block may carry.
 fn next_block(tip: &ChainTip) -> Result<(Height, u64), AppError> {
