@@ -11,7 +11,7 @@
 
 use std::collections::BTreeMap;
 use std::num::NonZeroUsize;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use vouch_protocol::digest::{Algorithm, Digest};
 use vouch_protocol::dsse::{DsseError, Envelope, Rejection};
@@ -27,18 +27,48 @@ use crate::app::lru::Lru;
 /// Maximum number of distinct image digests one attestation indexes.
 pub const ATTESTATION_IMAGES_MAX: usize = 64;
 
-/// Number of read attestations kept in memory, so a transaction checked for the
-/// mempool is not read again when its block applies, and policies get facts without
-/// parsing the envelope again.
-// NOTE: facts of a large report take tens of kilobytes, so this bounds the cache's
-// memory only through the envelope size limit; a byte bound would be tighter.
-pub const READ_CACHE_ENTRIES: usize = 4096;
+/// Default bound of the reads of attestations checked for the mempool and not yet
+/// committed, in charged bytes (see [`ReadCacheLimits`]). It matches the mempool's
+/// default size, so every waiting attestation's reading can stay until its block.
+pub const PENDING_READS_BYTES_MAX: usize = 256 * 1024 * 1024;
+
+/// Default bound of the reads of committed attestations kept for later evaluations of
+/// their images, in charged bytes.
+pub const COMMITTED_READS_BYTES_MAX: usize = 16 * 1024 * 1024;
+
+/// Bytes charged to one reading besides its envelope's length.
+const READ_OVERHEAD_BYTES: usize = 512;
+
+/// Memory bounds of the attestation read cache.
+///
+/// A reading is charged its envelope's length plus a fixed overhead.
+// NOTE: the charge is an estimate: the facts of a report usually take less memory than
+// its envelope's JSON, but a predicate made of many tiny fields can take more.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReadCacheLimits {
+    /// Bytes charged to reads of attestations not yet committed. A block whose
+    /// attestations were evicted reads them again while it is built.
+    pub pending_bytes_max: NonZeroUsize,
+    /// Bytes charged to reads of committed attestations.
+    pub committed_bytes_max: NonZeroUsize,
+}
+
+impl Default for ReadCacheLimits {
+    fn default() -> ReadCacheLimits {
+        ReadCacheLimits {
+            pending_bytes_max: NonZeroUsize::new(PENDING_READS_BYTES_MAX).expect("the default is not zero"),
+            committed_bytes_max: NonZeroUsize::new(COMMITTED_READS_BYTES_MAX).expect("the default is not zero"),
+        }
+    }
+}
 
 /// What an attestation says, after its signature was checked.
 #[derive(Debug)]
 pub(crate) struct ReadAttestation {
     /// BLAKE3 hash of the envelope bytes.
     pub(crate) envelope_hash: [u8; 32],
+    /// The envelope's length in bytes.
+    pub(crate) envelope_bytes: usize,
     /// The registered attester whose signature counted.
     pub(crate) attester: KeyId,
     /// The attester set the signature was checked against; `None` for a committed
@@ -52,31 +82,65 @@ pub(crate) struct ReadAttestation {
     pub(crate) facts: Option<Facts>,
 }
 
+impl ReadAttestation {
+    /// Returns the bytes the cache charges for this reading.
+    fn charge(&self) -> usize {
+        self.envelope_bytes.saturating_add(READ_OVERHEAD_BYTES)
+    }
+}
+
 /// Computes the envelope hash that identifies an attestation.
 pub(crate) fn envelope_hash(envelope: &[u8]) -> [u8; 32] {
     *blake3::hash(envelope).as_bytes()
 }
 
-/// Read attestations by envelope hash.
+/// Read attestations by envelope hash, in two parts: readings of attestations that
+/// wait for a block, and readings of committed ones.
 pub(crate) struct ReadCache {
-    entries: Mutex<Lru<[u8; 32], Arc<ReadAttestation>>>,
+    pending: Mutex<Lru<[u8; 32], Arc<ReadAttestation>>>,
+    committed: Mutex<Lru<[u8; 32], Arc<ReadAttestation>>>,
 }
 
 impl ReadCache {
-    pub(crate) fn new() -> ReadCache {
-        let capacity = NonZeroUsize::new(READ_CACHE_ENTRIES).expect("the cache size is not zero");
-        ReadCache { entries: Mutex::new(Lru::new(capacity)) }
+    pub(crate) fn new(limits: ReadCacheLimits) -> ReadCache {
+        ReadCache {
+            pending: Mutex::new(Lru::new(limits.pending_bytes_max)),
+            committed: Mutex::new(Lru::new(limits.committed_bytes_max)),
+        }
     }
 
     /// Returns the cached reading of the envelope `hash`, whatever attester set it was
     /// checked against.
     pub(crate) fn get(&self, hash: &[u8; 32]) -> Option<Arc<ReadAttestation>> {
-        self.entries.lock().unwrap_or_else(PoisonError::into_inner).get(hash)
+        if let Some(read) = lock(&self.pending).get(hash) {
+            return Some(read);
+        }
+        lock(&self.committed).get(hash)
     }
 
-    /// Caches a reading.
-    pub(crate) fn insert(&self, read: Arc<ReadAttestation>) {
-        self.entries.lock().unwrap_or_else(PoisonError::into_inner).insert(read.envelope_hash, read);
+    /// Caches the reading of a committed attestation.
+    pub(crate) fn insert_committed(&self, read: Arc<ReadAttestation>) {
+        let charge = read.charge();
+        lock(&self.committed).insert_weighted(read.envelope_hash, read, charge);
+    }
+
+    /// Moves the readings of a block's attestations to the committed part, once the
+    /// block is stored.
+    pub(crate) fn commit<'r>(&self, reads: impl IntoIterator<Item = &'r Arc<ReadAttestation>>) {
+        let mut pending = lock(&self.pending);
+        let mut committed = lock(&self.committed);
+        for read in reads {
+            pending.remove(&read.envelope_hash);
+            committed.insert_weighted(read.envelope_hash, Arc::clone(read), read.charge());
+        }
+    }
+
+    /// Returns the number of cached readings and the bytes charged for them, waiting
+    /// and committed.
+    pub(crate) fn usage(&self) -> ((usize, usize), (usize, usize)) {
+        let pending = lock(&self.pending);
+        let committed = lock(&self.committed);
+        ((pending.len(), pending.weight()), (committed.len(), committed.weight()))
     }
 
     /// Reads `envelope`, or returns the cached reading made against the same attesters.
@@ -100,9 +164,14 @@ impl ReadCache {
             return Ok(cached);
         }
         let read = Arc::new(read_attestation(envelope, hash, attesters)?);
-        self.entries.lock().unwrap_or_else(PoisonError::into_inner).insert(hash, Arc::clone(&read));
+        lock(&self.pending).insert_weighted(hash, Arc::clone(&read), read.charge());
         Ok(read)
     }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // Each cache operation leaves the map whole before it can panic.
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// Reads and checks one envelope against the registered attesters.
@@ -127,6 +196,7 @@ pub(crate) fn read_attestation(
 
     Ok(ReadAttestation {
         envelope_hash,
+        envelope_bytes: bytes.len(),
         attester,
         attester_set: Some(attesters.set_hash()),
         predicate_type: statement.predicate_type,
@@ -146,6 +216,7 @@ pub(crate) fn reread_committed(bytes: &[u8], attester: KeyId) -> Result<ReadAtte
         .map_err(|error| TxRejection::new("predicate_invalid", error.to_string()))?;
     Ok(ReadAttestation {
         envelope_hash: envelope_hash(bytes),
+        envelope_bytes: bytes.len(),
         attester,
         attester_set: None,
         predicate_type: statement.predicate_type,

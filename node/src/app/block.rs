@@ -6,21 +6,20 @@ use std::sync::{Arc, PoisonError};
 use std::time::Instant;
 
 use vouch_protocol::chain::{
-    BLOCK_BYTES_MAX, BLOCK_TXS_MAX, Block, Commit, Header, Height, Transaction, TxHash, txs_root,
+    BLOCK_BYTES_MAX, BLOCK_TXS_MAX, Block, BlockHash, Commit, Header, Height, Transaction, TxHash, txs_root,
 };
 use vouch_protocol::encoding;
 use vouch_protocol::keys::PublicKey;
-use vouch_protocol::ledger::{LedgerTx, TxBody};
+use vouch_protocol::ledger::TxBody;
 use vouch_protocol::state::StateKey;
 
 use crate::app::attestation::ReadAttestation;
 use crate::app::directory::{Directory, param, parameter};
 use crate::app::error::TxFailure;
 use crate::app::evaluate::{block_time, evaluate_all};
-use crate::app::execute::{Execution, Mode, decode, kind_of};
+use crate::app::execute::{DecodedTx, Execution, ExecutionParts, Mode, decode, kind_of};
 use crate::app::reevaluate::{ReevaluationCursor, expiry};
 use crate::app::{App, AppError, BlockOutcome, ChainTip, CheckedTx, Committed, Shared, TxRejection, governance};
-use crate::policy::abi;
 use crate::state::AuthenticatedState;
 use crate::store::{Backend, BlockWrite, TX_OUTCOME_BYTES_MAX};
 
@@ -28,7 +27,7 @@ impl<B: Backend> App<B> {
     /// Checks `tx` statelessly and against the latest committed state, for the mempool.
     pub fn check_tx(&self, tx: &Transaction) -> Result<CheckedTx, TxRejection> {
         let snapshot = self.snapshot();
-        let ledger_tx = decode(tx)?;
+        let decoded = decode(tx)?;
         let hash = tx.hash();
         self.reject_committed(&hash)?;
 
@@ -41,14 +40,14 @@ impl<B: Backend> App<B> {
             Err(TxFailure::Node(error)) => return Err(internal(error)),
         }
 
-        let kind = kind_of(&ledger_tx, &self.shared.chain_id).expect("an executed transaction has a kind");
+        let kind = kind_of(&decoded, &self.shared.chain_id).expect("an executed transaction has a kind");
         let image = execution.new_attestations.keys().next().cloned();
-        let account = match &ledger_tx {
-            LedgerTx::Account(signed) => {
+        let account = match &decoded {
+            DecodedTx::Account(signed) => {
                 let body: TxBody = encoding::decode(&signed.body).expect("an executed transaction decodes");
                 Some((signed.signer, body.nonce))
             }
-            LedgerTx::Attest { .. } => None,
+            DecodedTx::Attest { .. } => None,
         };
         Ok(CheckedTx { hash, kind, image, account })
     }
@@ -56,12 +55,17 @@ impl<B: Backend> App<B> {
     /// Builds the next block from candidate transactions, dropping those that fail the
     /// checks (each logged), with `app_hash` the state root after the latest block and
     /// a time at least 1 ms after the latest block's.
+    ///
+    /// The execution of the proposed block is kept, and [`App::apply_block`] reuses it
+    /// when it applies this exact block on the same state: the proposal executes the
+    /// block as its application would, in the same order from the same state.
     pub fn propose_block(
         &self,
         txs: Vec<Transaction>,
         time_unix_ms: u64,
         proposer: &PublicKey,
     ) -> Result<Block, AppError> {
+        let started = Instant::now();
         let snapshot = self.snapshot();
         let (height, earliest) = next_block(&snapshot.tip)?;
         let time = time_unix_ms.max(earliest);
@@ -72,10 +76,13 @@ impl<B: Backend> App<B> {
         let txs_max = (snapshot.directory.consensus.block_txs_max as usize).min(BLOCK_TXS_MAX);
         let mut execution =
             Execution::new(&self.shared, snapshot.directory.clone(), snapshot.tip.height, height, time, Mode::Check);
+        governance::expire(&mut execution).map_err(node_error)?;
+        let mut reads = pre_read(&self.shared, &snapshot.directory, &txs);
         let mut included: Vec<Transaction> = Vec::new();
+        let mut tx_outcomes = Vec::new();
         let mut seen = HashSet::new();
         let mut bytes = 1024;
-        for tx in txs {
+        for (candidate, tx) in txs.into_iter().enumerate() {
             if included.len() == txs_max || bytes + 8 + tx.0.len() > BLOCK_BYTES_MAX {
                 break;
             }
@@ -85,11 +92,13 @@ impl<B: Backend> App<B> {
                 false => Err(TxRejection::new("duplicate", "the transaction appears twice in the candidates")),
                 true => self.reject_committed(&hash),
             };
-            let result = checked.map_err(TxFailure::Rejected).and_then(|()| execution.execute(index, &tx, None));
+            let read = reads[candidate].take();
+            let result = checked.map_err(TxFailure::Rejected).and_then(|()| execution.execute(index, &tx, read));
             match result {
-                Ok(_) => {
+                Ok(outcome) => {
                     bytes += 8 + tx.0.len();
                     included.push(tx);
+                    tx_outcomes.push((hash, outcome));
                 }
                 Err(TxFailure::Rejected(rejection)) => {
                     tracing::info!(height = height.0, tx = %hash, code = rejection.code, %rejection, "transaction dropped from the proposal");
@@ -109,6 +118,11 @@ impl<B: Backend> App<B> {
             next_validators_hash: snapshot.directory.validators_hash(),
             proposer: *proposer,
         };
+        let parts = execution.into_parts(snapshot.tip.height);
+        *self.prepared.lock().unwrap_or_else(PoisonError::into_inner) =
+            Some(Prepared { block_hash: header.hash(), parts, tx_outcomes });
+        let elapsed_ms = started.elapsed().as_millis() as u64;
+        tracing::debug!(height = height.0, txs = included.len(), elapsed_ms, "block proposed");
         Ok(Block { header, txs: included })
     }
 
@@ -122,22 +136,12 @@ impl<B: Backend> App<B> {
         let header = &block.header;
         let (height, time) = (header.height, header.time_unix_ms);
 
-        let mut reads = pre_read(&self.shared, &snapshot.directory, &block.txs);
-        let read_ms = started.elapsed().as_millis() as u64;
-        let mut execution =
-            Execution::new(&self.shared, snapshot.directory.clone(), snapshot.tip.height, height, time, Mode::Apply);
-        governance::expire(&mut execution).map_err(node_error)?;
-        let mut tx_outcomes = Vec::with_capacity(block.txs.len());
-        for (index, tx) in block.txs.iter().enumerate() {
-            let position = u32::try_from(index).expect("a valid block holds at most BLOCK_TXS_MAX transactions");
-            let outcome = match execution.execute(position, tx, reads[index].take()) {
-                Ok(outcome) => outcome,
-                Err(TxFailure::Rejected(rejection)) => format!("rejected: {rejection}"),
-                Err(TxFailure::Node(error)) => return Err(error),
-            };
-            tx_outcomes.push((tx.hash(), outcome));
-        }
-
+        let prepared = self.take_prepared(&header.hash(), snapshot.tip.height);
+        let reused = prepared.is_some();
+        let (mut execution, tx_outcomes) = match prepared {
+            Some(prepared) => (Execution::from_parts(&self.shared, prepared.parts, Mode::Apply), prepared.tx_outcomes),
+            None => self.execute_block(&snapshot, block)?,
+        };
         let execute_ms = started.elapsed().as_millis() as u64;
         let evaluated = self.evaluate_block(&mut execution, &schedule)?;
         let evaluate_ms = started.elapsed().as_millis() as u64;
@@ -148,6 +152,7 @@ impl<B: Backend> App<B> {
 
         let directory = execution.directory.clone();
         let index_entries = std::mem::take(&mut execution.index_entries);
+        let block_reads = std::mem::take(&mut execution.block_reads);
         let changed_keys = execution.state.len();
         let changes = execution.state.into_changes()?;
         let (state_root, tree_writes) = AuthenticatedState::new(&self.shared.store).apply(height, &changes)?;
@@ -166,6 +171,7 @@ impl<B: Backend> App<B> {
             state_root,
         })?;
 
+        self.shared.reads.commit(block_reads.values());
         for (image, expiry) in &records {
             schedule.record(image, *expiry);
         }
@@ -177,17 +183,22 @@ impl<B: Backend> App<B> {
             validators: snapshot.tip.validators.clone(),
         };
         *self.committed.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(Committed { tip, directory });
+        let ((pending_reads, pending_read_bytes), (committed_reads, committed_read_bytes)) = self.shared.reads.usage();
         tracing::info!(
             height = height.0,
             txs = block.txs.len(),
             images = records.len(),
             keys = changed_keys,
             %state_root,
-            read_ms,
+            reused,
             execute_ms,
             evaluate_ms,
             tree_ms,
             elapsed_ms = started.elapsed().as_millis() as u64,
+            pending_reads,
+            pending_read_bytes,
+            committed_reads,
+            committed_read_bytes,
             "block committed"
         );
 
@@ -219,14 +230,44 @@ impl<B: Backend> App<B> {
             execution.state.put(cursor_key, &selection.cursor);
         }
 
-        let images: BTreeSet<_> = execution.touched.iter().cloned().chain(selection.images).collect();
-        let mut jobs = Vec::with_capacity(images.len());
-        for image in &images {
-            jobs.push(self.shared.image_job(execution, image)?);
-        }
-        let block = abi::Block { height: execution.height.0, time_ms: block_time(execution.time_unix_ms) };
-        let records = evaluate_all(&self.shared.runtime, &jobs, block, execution.height, execution.time_unix_ms)?;
+        let images: Vec<_> =
+            execution.touched.iter().cloned().chain(selection.images).collect::<BTreeSet<_>>().into_iter().collect();
+        let records = evaluate_all(&self.shared, execution, &images)?;
         Ok(images.into_iter().zip(records).collect())
+    }
+
+    /// Executes a block that this node did not propose, or whose proposal it no
+    /// longer holds, and returns the execution with each transaction's outcome.
+    fn execute_block(&self, snapshot: &Committed, block: &Block) -> Result<(Execution<'_, B>, TxOutcomes), AppError> {
+        let header = &block.header;
+        let mut reads = pre_read(&self.shared, &snapshot.directory, &block.txs);
+        let mut execution = Execution::new(
+            &self.shared,
+            snapshot.directory.clone(),
+            snapshot.tip.height,
+            header.height,
+            header.time_unix_ms,
+            Mode::Apply,
+        );
+        governance::expire(&mut execution).map_err(node_error)?;
+        let mut tx_outcomes = Vec::with_capacity(block.txs.len());
+        for (index, tx) in block.txs.iter().enumerate() {
+            let position = u32::try_from(index).expect("a valid block holds at most BLOCK_TXS_MAX transactions");
+            let outcome = match execution.execute(position, tx, reads[index].take()) {
+                Ok(outcome) => outcome,
+                Err(TxFailure::Rejected(rejection)) => format!("rejected: {rejection}"),
+                Err(TxFailure::Node(error)) => return Err(error),
+            };
+            tx_outcomes.push((tx.hash(), outcome));
+        }
+        Ok((execution, tx_outcomes))
+    }
+
+    /// Takes the kept execution of the proposal with hash `block_hash`, if it was
+    /// executed on the state at `base`.
+    fn take_prepared(&self, block_hash: &BlockHash, base: Height) -> Option<Prepared> {
+        let prepared = self.prepared.lock().unwrap_or_else(PoisonError::into_inner).take()?;
+        (prepared.block_hash == *block_hash && prepared.parts.base() == base).then_some(prepared)
     }
 
     fn reject_committed(&self, hash: &TxHash) -> Result<(), TxRejection> {
@@ -240,6 +281,19 @@ impl<B: Backend> App<B> {
         }
     }
 }
+
+/// The execution of the block this node proposed last, kept for its application.
+pub(crate) struct Prepared {
+    /// The proposed block's hash.
+    block_hash: BlockHash,
+    /// The execution of its transactions.
+    parts: ExecutionParts,
+    /// Each included transaction's outcome, in block order.
+    tx_outcomes: TxOutcomes,
+}
+
+/// Each transaction's hash and outcome text, in block order.
+type TxOutcomes = Vec<(TxHash, String)>;
 
 /// Returns the next height and the earliest time its block may carry.
 fn next_block(tip: &ChainTip) -> Result<(Height, u64), AppError> {
@@ -255,8 +309,8 @@ fn pre_read<B: Backend>(
     txs: &[Transaction],
 ) -> Vec<Option<Result<Arc<ReadAttestation>, TxRejection>>> {
     let envelope_max = directory.consensus.envelope_bytes_max as usize;
-    let read_one = |tx: &Transaction| match LedgerTx::from_bytes(&tx.0) {
-        Ok(LedgerTx::Attest { envelope }) => Some(shared.reads.read(&envelope, &directory.attesters, envelope_max)),
+    let read_one = |tx: &Transaction| match decode(tx) {
+        Ok(DecodedTx::Attest { envelope }) => Some(shared.reads.read(&envelope, &directory.attesters, envelope_max)),
         _ => None,
     };
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).min(txs.len()).max(1);

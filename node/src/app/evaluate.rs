@@ -6,8 +6,8 @@
 //!   position in the block), which is also block-time order, so "the newest report"
 //!   never depends on arrival order.
 //! - Attestations of attesters that were removed no longer count.
-//! - Images are evaluated in parallel, but each image's record depends only on the
-//!   state and the block, and records are written in digest order.
+//! - Images are read and evaluated in parallel, but each image's record depends only
+//!   on the state and the block, and records are written in digest order.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -139,7 +139,7 @@ impl<B: Backend> Shared<B> {
             }
         })?;
         let read = Arc::new(read);
-        self.reads.insert(Arc::clone(&read));
+        self.reads.insert_committed(Arc::clone(&read));
         Ok(read)
     }
 
@@ -219,32 +219,30 @@ fn bound_policies<B: Backend>(
     (name_bindings, policies)
 }
 
-/// Evaluates every job, in parallel over the available cores, and returns the image
-/// records in job order.
-pub(crate) fn evaluate_all(
-    runtime: &PolicyRuntime,
-    jobs: &[ImageJob],
-    block: abi::Block,
-    height: Height,
-    time_unix_ms: u64,
+/// Reads what each image's evaluation needs and evaluates it, in parallel over the
+/// available cores, and returns the image records in the order of `images`.
+pub(crate) fn evaluate_all<B: Backend>(
+    shared: &Shared<B>,
+    execution: &Execution<'_, B>,
+    images: &[Digest],
 ) -> Result<Vec<ImageRecord>, AppError> {
-    let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).min(jobs.len()).max(1);
+    let block = abi::Block { height: execution.height.0, time_ms: block_time(execution.time_unix_ms) };
+    let evaluate_one = |image: &Digest| {
+        let job = shared.image_job(execution, image)?;
+        evaluate_image(&shared.runtime, &job, block, execution.height, execution.time_unix_ms)
+    };
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).min(images.len()).max(1);
     if workers == 1 {
-        return jobs.iter().map(|job| evaluate_image(runtime, job, block, height, time_unix_ms)).collect();
+        return images.iter().map(evaluate_one).collect();
     }
-    let chunk = jobs.len().div_ceil(workers);
+    let chunk = images.len().div_ceil(workers);
+    let evaluate_one = &evaluate_one;
     let results: Vec<Result<Vec<ImageRecord>, AppError>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = jobs
-            .chunks(chunk)
-            .map(|part| {
-                scope.spawn(move || {
-                    part.iter().map(|job| evaluate_image(runtime, job, block, height, time_unix_ms)).collect()
-                })
-            })
-            .collect();
+        let handles: Vec<_> =
+            images.chunks(chunk).map(|part| scope.spawn(move || part.iter().map(evaluate_one).collect())).collect();
         handles.into_iter().map(|handle| handle.join().expect("an evaluation thread does not panic")).collect()
     });
-    let mut records = Vec::with_capacity(jobs.len());
+    let mut records = Vec::with_capacity(images.len());
     for part in results {
         records.extend(part?);
     }

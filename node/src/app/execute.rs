@@ -6,6 +6,7 @@
 //!   signed account transaction with the expected nonce always consumes its nonce.
 //! - The same transactions on the same state give the same writes on every node.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
@@ -18,7 +19,7 @@ use vouch_protocol::state::StateKey;
 use crate::app::attestation::ReadAttestation;
 use crate::app::directory::Directory;
 use crate::app::error::TxFailure;
-use crate::app::overlay::Overlay;
+use crate::app::overlay::{Overlay, Writes};
 use crate::app::{Shared, TxRejection, governance};
 use crate::store::Backend;
 
@@ -40,6 +41,9 @@ pub(crate) struct Execution<'a, B> {
     pub(crate) shared: &'a Shared<B>,
     pub(crate) state: Overlay<'a, B>,
     pub(crate) directory: Directory,
+    /// The hash of the attester set at the start of the block, which readings made
+    /// ahead of execution were checked against.
+    start_attester_set: [u8; 32],
     /// The height of the block.
     pub(crate) height: Height,
     /// The block time, Unix milliseconds.
@@ -69,6 +73,29 @@ pub(crate) enum Mode {
     Apply,
 }
 
+/// The state of an execution, detached from the store so that it can be kept between
+/// proposing a block and applying it.
+pub(crate) struct ExecutionParts {
+    writes: Writes,
+    directory: Directory,
+    start_attester_set: [u8; 32],
+    base: Height,
+    height: Height,
+    time_unix_ms: u64,
+    touched: BTreeSet<Digest>,
+    new_attestations: BTreeMap<Digest, Vec<(u32, [u8; 32])>>,
+    block_reads: HashMap<[u8; 32], Arc<ReadAttestation>>,
+    index_entries: Vec<(Digest, TxHash)>,
+    reevaluate_all: bool,
+}
+
+impl ExecutionParts {
+    /// Returns the height whose state the execution read.
+    pub(crate) fn base(&self) -> Height {
+        self.base
+    }
+}
+
 impl<'a, B: Backend> Execution<'a, B> {
     /// Starts a block at `height` on the committed state at `base`.
     pub(crate) fn new(
@@ -82,6 +109,7 @@ impl<'a, B: Backend> Execution<'a, B> {
         Execution {
             shared,
             state: Overlay::new(&shared.store, Some(base)),
+            start_attester_set: directory.attesters.set_hash(),
             directory,
             height,
             time_unix_ms,
@@ -94,19 +122,54 @@ impl<'a, B: Backend> Execution<'a, B> {
         }
     }
 
+    /// Detaches what the execution did from the store; `base` is the height its state
+    /// reads from.
+    pub(crate) fn into_parts(self, base: Height) -> ExecutionParts {
+        ExecutionParts {
+            writes: self.state.into_writes(),
+            directory: self.directory,
+            start_attester_set: self.start_attester_set,
+            base,
+            height: self.height,
+            time_unix_ms: self.time_unix_ms,
+            touched: self.touched,
+            new_attestations: self.new_attestations,
+            block_reads: self.block_reads,
+            index_entries: self.index_entries,
+            reevaluate_all: self.reevaluate_all,
+        }
+    }
+
+    /// Resumes a detached execution over `shared`'s store in `mode`.
+    pub(crate) fn from_parts(shared: &'a Shared<B>, parts: ExecutionParts, mode: Mode) -> Execution<'a, B> {
+        Execution {
+            shared,
+            state: Overlay::with_writes(&shared.store, Some(parts.base), parts.writes),
+            directory: parts.directory,
+            start_attester_set: parts.start_attester_set,
+            height: parts.height,
+            time_unix_ms: parts.time_unix_ms,
+            touched: parts.touched,
+            new_attestations: parts.new_attestations,
+            block_reads: parts.block_reads,
+            index_entries: parts.index_entries,
+            reevaluate_all: parts.reevaluate_all,
+            mode,
+        }
+    }
+
     /// Executes transaction `index` of the block, returning its outcome text.
-    /// `read` is the attestation read ahead of time against the block's starting
-    /// attesters, if it was.
+    /// `read` is the attestation read ahead of time against the attesters at the start
+    /// of the block, if it was.
     pub(crate) fn execute(
         &mut self,
         index: u32,
         tx: &Transaction,
         read: Option<Result<Arc<ReadAttestation>, TxRejection>>,
     ) -> Result<String, TxFailure> {
-        let ledger_tx = decode(tx)?;
-        match ledger_tx {
-            LedgerTx::Attest { envelope } => self.attest(index, tx.hash(), &envelope, read),
-            LedgerTx::Account(signed) => self.account(&signed),
+        match decode(tx)? {
+            DecodedTx::Attest { envelope } => self.attest(index, tx.hash(), &envelope, read),
+            DecodedTx::Account(signed) => self.account(&signed),
         }
     }
 
@@ -117,12 +180,11 @@ impl<'a, B: Backend> Execution<'a, B> {
         envelope: &[u8],
         read: Option<Result<Arc<ReadAttestation>, TxRejection>>,
     ) -> Result<String, TxFailure> {
+        // A reading made ahead of time holds only while the attesters are those at the
+        // start of the block: an attester registered or removed earlier in the block
+        // changes what the envelope's signatures prove.
         let read = match read {
-            Some(result)
-                if result.as_ref().map_or(true, |r| r.attester_set == Some(self.directory.attesters.set_hash())) =>
-            {
-                result?
-            }
+            Some(result) if self.directory.attesters.set_hash() == self.start_attester_set => result?,
             _ => self.shared.reads.read(envelope, &self.directory.attesters, self.envelope_bytes_max())?,
         };
         self.check_new_attestation(&read)?;
@@ -248,24 +310,56 @@ impl<'a, B: Backend> Execution<'a, B> {
     }
 }
 
+/// A block transaction, decoded with an attestation's envelope borrowed from the
+/// transaction bytes.
+pub(crate) enum DecodedTx<'t> {
+    /// [`LedgerTx::Attest`]: the envelope bytes, borrowed when the encoding is canonical.
+    Attest { envelope: Cow<'t, [u8]> },
+    /// [`LedgerTx::Account`].
+    Account(Box<SignedTx>),
+}
+
+/// The canonical encoding of [`LedgerTx::Attest`] starts with its variant index, a
+/// `u32` 0, and the envelope's length as a `u64`, both little-endian.
+const ATTEST_HEADER_BYTES: usize = 4 + 8;
+
 /// Decodes block bytes into a ledger transaction.
-pub(crate) fn decode(tx: &Transaction) -> Result<LedgerTx, TxRejection> {
+pub(crate) fn decode(tx: &Transaction) -> Result<DecodedTx<'_>, TxRejection> {
     if tx.0.len() > TX_BYTES_MAX {
         return Err(TxRejection::new(
             "tx_too_large",
             format!("the transaction is {} bytes, over the limit of {TX_BYTES_MAX} bytes", tx.0.len()),
         ));
     }
-    LedgerTx::from_bytes(&tx.0).map_err(|error| {
+    if let Some(envelope) = attest_envelope(&tx.0) {
+        return Ok(DecodedTx::Attest { envelope: Cow::Borrowed(envelope) });
+    }
+    let decoded = LedgerTx::from_bytes(&tx.0).map_err(|error| {
         TxRejection::new("tx_malformed", format!("{error}; encode a LedgerTx with vouch_protocol::encoding"))
+    })?;
+    Ok(match decoded {
+        LedgerTx::Attest { envelope } => DecodedTx::Attest { envelope: Cow::Owned(envelope) },
+        LedgerTx::Account(signed) => DecodedTx::Account(signed),
     })
 }
 
+/// Returns the envelope of a canonically encoded [`LedgerTx::Attest`] without copying
+/// it, or `None` when `bytes` is anything else. The full decoder accepts exactly these
+/// bytes as an attestation, because the raw envelope bytes re-encode to themselves;
+/// the unit tests compare the two.
+fn attest_envelope(bytes: &[u8]) -> Option<&[u8]> {
+    let (header, envelope) = bytes.split_first_chunk::<ATTEST_HEADER_BYTES>()?;
+    let (variant, length) = header.split_at(4);
+    let length = u64::from_le_bytes(length.try_into().expect("the header holds 8 length bytes"));
+    let canonical = variant == [0, 0, 0, 0] && u64::try_from(envelope.len()).is_ok_and(|len| len == length);
+    canonical.then_some(envelope)
+}
+
 /// Returns the kind of a decoded transaction.
-pub(crate) fn kind_of(tx: &LedgerTx, chain_id: &vouch_protocol::signing::ChainId) -> Option<TxKind> {
+pub(crate) fn kind_of(tx: &DecodedTx<'_>, chain_id: &vouch_protocol::signing::ChainId) -> Option<TxKind> {
     match tx {
-        LedgerTx::Attest { .. } => Some(TxKind::Attest),
-        LedgerTx::Account(signed) => match signed.verify(chain_id).ok()?.action {
+        DecodedTx::Attest { .. } => Some(TxKind::Attest),
+        DecodedTx::Account(signed) => match signed.verify(chain_id).ok()?.action {
             Action::Revoke { .. } => Some(TxKind::Revoke),
             Action::Propose { .. } => Some(TxKind::Propose),
             Action::Vote { .. } => Some(TxKind::Vote),
@@ -280,5 +374,70 @@ fn account_rejection(error: TxError) -> TxRejection {
             format!("{error}; sign the transaction body for this chain with the signer's key"),
         ),
         other => TxRejection::new("tx_malformed", other.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+    use vouch_protocol::keys::SigningKey;
+    use vouch_protocol::ledger::TxBody;
+    use vouch_protocol::signing::ChainId;
+
+    use super::*;
+
+    /// Returns the envelope that the full decoder reads from `bytes`, if it reads an
+    /// attestation.
+    fn decoded_envelope(bytes: &[u8]) -> Option<Vec<u8>> {
+        match LedgerTx::from_bytes(bytes) {
+            Ok(LedgerTx::Attest { envelope }) => Some(envelope),
+            _ => None,
+        }
+    }
+
+    fn account_tx() -> Vec<u8> {
+        let key = SigningKey::from_seed(&[9; 32]);
+        let chain = ChainId::new("vouch-test").unwrap();
+        let body = TxBody { nonce: 3, action: Action::Vote { proposal: 1, approve: true } };
+        LedgerTx::Account(Box::new(SignedTx::sign(&body, &key, &chain))).to_transaction().0
+    }
+
+    #[test]
+    fn attest_fast_path_matches_full_decoder() {
+        let attest = LedgerTx::Attest { envelope: b"{\"payload\":\"\"}".to_vec() }.to_transaction().0;
+        let empty = LedgerTx::Attest { envelope: Vec::new() }.to_transaction().0;
+        let mut trailing = attest.clone();
+        trailing.push(0);
+        let truncated = attest[..attest.len() - 1].to_vec();
+        let mut other_variant = attest.clone();
+        other_variant[0] = 2;
+        let cases = [attest, empty, trailing, truncated, other_variant, account_tx(), Vec::new(), vec![0; 11]];
+        for bytes in cases {
+            assert_eq!(attest_envelope(&bytes).map(<[u8]>::to_vec), decoded_envelope(&bytes), "input {bytes:?}");
+        }
+    }
+
+    #[test]
+    fn decode_reads_account_transactions_fully() {
+        let tx = Transaction(account_tx());
+        assert!(matches!(decode(&tx), Ok(DecodedTx::Account(_))));
+        let broken = Transaction(vec![1, 0, 0, 0, 5]);
+        assert_eq!(decode(&broken).err().map(|rejection| rejection.code), Some("tx_malformed"));
+    }
+
+    proptest! {
+        #[test]
+        fn attest_fast_path_agrees_on_any_bytes(prefix in proptest::collection::vec(any::<u8>(), 0..16), body in proptest::collection::vec(any::<u8>(), 0..64)) {
+            let mut bytes = prefix;
+            bytes.extend_from_slice(&body);
+            let fast = attest_envelope(&bytes).map(<[u8]>::to_vec);
+            // The fast path may decline what the full decoder reads, never the reverse,
+            // and where both read an attestation they agree.
+            if let Some(envelope) = &fast {
+                prop_assert_eq!(Some(envelope.clone()), decoded_envelope(&bytes));
+            }
+            let canonical = LedgerTx::Attest { envelope: body.clone() }.to_transaction().0;
+            prop_assert_eq!(attest_envelope(&canonical).map(<[u8]>::to_vec), Some(body));
+        }
     }
 }

@@ -1,53 +1,88 @@
-//! A bounded map that evicts its least recently used entry.
+//! A bounded map that evicts its least recently used entries.
 
 use std::collections::{BTreeMap, HashMap};
 use std::hash::Hash;
 use std::num::NonZeroUsize;
 
-/// At most `capacity` entries; reads and writes mark an entry as used.
+/// Entries whose weights sum to at most `capacity`; reads and writes mark an entry as
+/// used. An entry's weight is 1 unless it is inserted with [`Lru::insert_weighted`],
+/// which lets the capacity be a number of bytes.
 pub(crate) struct Lru<K, V> {
     capacity: NonZeroUsize,
-    entries: HashMap<K, (V, u64)>,
+    weight: usize,
+    entries: HashMap<K, Entry<V>>,
     by_use: BTreeMap<u64, K>,
     clock: u64,
 }
 
+struct Entry<V> {
+    value: V,
+    weight: usize,
+    last_used: u64,
+}
+
 impl<K: Clone + Eq + Hash, V: Clone> Lru<K, V> {
-    /// Creates an empty map that holds at most `capacity` entries.
+    /// Creates an empty map whose entries weigh at most `capacity` in total.
     pub(crate) fn new(capacity: NonZeroUsize) -> Lru<K, V> {
-        Lru { capacity, entries: HashMap::new(), by_use: BTreeMap::new(), clock: 0 }
+        Lru { capacity, weight: 0, entries: HashMap::new(), by_use: BTreeMap::new(), clock: 0 }
     }
 
     /// Returns a copy of the value under `key` and marks it used.
     pub(crate) fn get(&mut self, key: &K) -> Option<V> {
         self.clock += 1;
         let clock = self.clock;
-        let (value, last_used) = self.entries.get_mut(key)?;
-        self.by_use.remove(last_used);
-        *last_used = clock;
+        let entry = self.entries.get_mut(key)?;
+        self.by_use.remove(&entry.last_used);
+        entry.last_used = clock;
         self.by_use.insert(clock, key.clone());
-        Some(value.clone())
+        Some(entry.value.clone())
     }
 
-    /// Inserts `value` under `key`, evicting the least recently used entry when full.
+    /// Inserts `value` with weight 1 under `key`, evicting the least recently used
+    /// entries when full.
     pub(crate) fn insert(&mut self, key: K, value: V) {
-        self.clock += 1;
-        if let Some((_, last_used)) = self.entries.remove(&key) {
-            self.by_use.remove(&last_used);
-        } else if self.entries.len() == self.capacity.get()
-            && let Some((_, oldest)) = self.by_use.pop_first()
-        {
-            self.entries.remove(&oldest);
+        self.insert_weighted(key, value, 1);
+    }
+
+    /// Inserts `value` with `weight` under `key`, evicting the least recently used
+    /// entries until the total weight fits. An entry heavier than the whole capacity
+    /// is not kept.
+    pub(crate) fn insert_weighted(&mut self, key: K, value: V, weight: usize) {
+        self.remove(&key);
+        if weight > self.capacity.get() {
+            return;
         }
+        while self.weight + weight > self.capacity.get() {
+            let Some((_, oldest)) = self.by_use.pop_first() else { break };
+            if let Some(evicted) = self.entries.remove(&oldest) {
+                self.weight -= evicted.weight;
+            }
+        }
+
+        self.clock += 1;
         self.by_use.insert(self.clock, key.clone());
-        self.entries.insert(key, (value, self.clock));
+        self.entries.insert(key, Entry { value, weight, last_used: self.clock });
+        self.weight += weight;
         debug_assert_eq!(self.entries.len(), self.by_use.len(), "every entry has one use mark");
+        debug_assert!(self.weight <= self.capacity.get(), "the entries fit the capacity");
+    }
+
+    /// Removes the entry under `key` and returns its value.
+    pub(crate) fn remove(&mut self, key: &K) -> Option<V> {
+        let entry = self.entries.remove(key)?;
+        self.by_use.remove(&entry.last_used);
+        self.weight -= entry.weight;
+        Some(entry.value)
     }
 
     /// Returns the number of entries.
-    #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.entries.len()
+    }
+
+    /// Returns the total weight of the entries.
+    pub(crate) fn weight(&self) -> usize {
+        self.weight
     }
 }
 
@@ -69,5 +104,31 @@ mod tests {
         lru.insert("c", 4);
         assert_eq!(lru.len(), 2);
         assert_eq!(lru.get(&"c"), Some(4));
+    }
+
+    #[test]
+    fn weighted_entries_fit_the_capacity() {
+        let mut lru = Lru::new(NonZeroUsize::new(10).unwrap());
+        lru.insert_weighted("a", 1, 4);
+        lru.insert_weighted("b", 2, 6);
+        assert_eq!(lru.weight(), 10);
+
+        // At the capacity exactly, nothing is evicted; one past it evicts the oldest.
+        lru.insert_weighted("c", 3, 4);
+        assert_eq!(lru.get(&"a"), None);
+        assert_eq!(lru.weight(), 10);
+        assert_eq!(lru.get(&"b"), Some(2));
+
+        // An entry heavier than the capacity is not kept and evicts nothing.
+        lru.insert_weighted("huge", 9, 11);
+        assert_eq!(lru.get(&"huge"), None);
+        assert_eq!(lru.len(), 2);
+
+        // Replacing an entry frees its old weight first.
+        lru.insert_weighted("b", 5, 2);
+        assert_eq!(lru.weight(), 6);
+        assert_eq!(lru.remove(&"b"), Some(5));
+        assert_eq!(lru.weight(), 4);
+        assert_eq!(lru.remove(&"b"), None);
     }
 }

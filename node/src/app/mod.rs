@@ -32,7 +32,7 @@ mod reevaluate;
 pub use actions::{
     BINDING_POLICIES_MAX, PARAMETERS_BYTES_MAX, STORAGE_ENTRIES_MAX, STORAGE_KEY_BYTES_MAX, STORAGE_VALUE_BYTES_MAX,
 };
-pub use attestation::{ATTESTATION_IMAGES_MAX, READ_CACHE_ENTRIES};
+pub use attestation::{ATTESTATION_IMAGES_MAX, COMMITTED_READS_BYTES_MAX, PENDING_READS_BYTES_MAX, ReadCacheLimits};
 pub use error::{AppError, QueryError, TxRejection};
 pub use execute::TxKind;
 
@@ -125,6 +125,8 @@ pub struct App<B> {
     committed: RwLock<Arc<Committed>>,
     /// Held while a block applies; holds the known images and expiries.
     applying: Mutex<Schedule>,
+    /// The execution of the block this node proposed last.
+    prepared: Mutex<Option<block::Prepared>>,
 }
 
 impl<B: Backend> App<B> {
@@ -134,6 +136,16 @@ impl<B: Backend> App<B> {
     /// resumes at the last committed height. Standard policy code comes from
     /// `policy::standard::by_name`, checked against the genesis file's `code_hash`.
     pub fn open(store: LedgerStore<B>, genesis: &Genesis, runtime: RuntimeConfig) -> Result<App<B>, AppError> {
+        App::open_with_limits(store, genesis, runtime, ReadCacheLimits::default())
+    }
+
+    /// Opens the app as [`App::open`] does, with the given read cache bounds.
+    pub fn open_with_limits(
+        store: LedgerStore<B>,
+        genesis: &Genesis,
+        runtime: RuntimeConfig,
+        reads: ReadCacheLimits,
+    ) -> Result<App<B>, AppError> {
         let runtime = RuntimeConfig { limits: genesis.policy_limits.clone(), ..runtime };
         let runtime = PolicyRuntime::new(runtime)?;
         let capacity = NonZeroUsize::new(ENVELOPE_HASH_CACHE_ENTRIES).expect("the cache size is not zero");
@@ -141,7 +153,7 @@ impl<B: Backend> App<B> {
             store,
             runtime,
             chain_id: genesis.chain_id.clone(),
-            reads: ReadCache::new(),
+            reads: ReadCache::new(reads),
             envelope_hashes: Mutex::new(Lru::new(capacity)),
         };
 
@@ -161,7 +173,12 @@ impl<B: Backend> App<B> {
             images = schedule.image_count(),
             "ledger opened"
         );
-        Ok(App { shared, committed: RwLock::new(Arc::new(committed)), applying: Mutex::new(schedule) })
+        Ok(App {
+            shared,
+            committed: RwLock::new(Arc::new(committed)),
+            applying: Mutex::new(schedule),
+            prepared: Mutex::new(None),
+        })
     }
 
     /// Returns the chain id.

@@ -7,6 +7,7 @@
 //!   damaged state, never an input error.
 
 use std::collections::HashMap;
+use std::sync::OnceLock;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -15,20 +16,36 @@ use vouch_protocol::encoding;
 use vouch_protocol::state::StateKey;
 
 use crate::app::AppError;
-use crate::state::{AuthenticatedState, StateChanges};
+use crate::state::{AuthenticatedState, StateChanges, StateError, TreeSource};
 use crate::store::{Backend, LedgerStore};
+
+/// The pending writes of an overlay, by state key.
+pub(crate) type Writes = HashMap<StateKey, Option<Vec<u8>>>;
 
 /// The state at a base height with pending writes.
 pub(crate) struct Overlay<'a, B> {
     store: &'a LedgerStore<B>,
     base: Option<Height>,
-    writes: HashMap<StateKey, Option<Vec<u8>>>,
+    /// Set once the tree is known to hold version `base`.
+    base_checked: OnceLock<()>,
+    writes: Writes,
 }
 
 impl<'a, B: Backend> Overlay<'a, B> {
     /// Reads over the state at `base`; `None` starts from an empty state (genesis).
     pub(crate) fn new(store: &'a LedgerStore<B>, base: Option<Height>) -> Overlay<'a, B> {
-        Overlay { store, base, writes: HashMap::new() }
+        Overlay::with_writes(store, base, Writes::new())
+    }
+
+    /// Reads over the state at `base` with `writes` pending, as [`Overlay::into_writes`]
+    /// returned them.
+    pub(crate) fn with_writes(store: &'a LedgerStore<B>, base: Option<Height>, writes: Writes) -> Overlay<'a, B> {
+        Overlay { store, base, base_checked: OnceLock::new(), writes }
+    }
+
+    /// Returns the pending writes, consuming the overlay.
+    pub(crate) fn into_writes(self) -> Writes {
+        self.writes
     }
 
     /// Returns the canonical bytes of `key`.
@@ -36,7 +53,18 @@ impl<'a, B: Backend> Overlay<'a, B> {
         if let Some(value) = self.writes.get(key) {
             return Ok(value.clone());
         }
-        read_committed(self.store, self.base, key)
+        let Some(base) = self.base else {
+            return Ok(None);
+        };
+        // The tree reads values by version without visiting its nodes, so a version
+        // that was never stored would read as the newest one below it: check the base
+        // once, then read values directly.
+        if self.base_checked.get().is_none() {
+            AuthenticatedState::new(self.store).root(base)?;
+            let _ = self.base_checked.set(());
+        }
+        let key_hash = key.key_hash().map_err(StateError::from)?;
+        Ok(self.store.tree_value(base.0, key_hash)?)
     }
 
     /// Returns the record under `key`.
@@ -79,18 +107,6 @@ impl<'a, B: Backend> Overlay<'a, B> {
             }
         }
         Ok(changes)
-    }
-}
-
-/// Reads `key` from the committed state at `height` (nothing when `None`).
-pub(crate) fn read_committed<B: Backend>(
-    store: &LedgerStore<B>,
-    height: Option<Height>,
-    key: &StateKey,
-) -> Result<Option<Vec<u8>>, AppError> {
-    match height {
-        Some(height) => Ok(AuthenticatedState::new(store).get(key, height)?),
-        None => Ok(None),
     }
 }
 

@@ -9,11 +9,16 @@ use crate::store::{Backend, BackendError, Entry, StoreError, WriteBatch};
 /// just closed in this process.
 pub const SLED_LOCK_WAIT_MAX: Duration = Duration::from_secs(2);
 
-/// The pause between two attempts to take the directory lock.
 /// sled's own default page cache size, 1 GiB; the daemon passes its configured size.
 const SLED_DEFAULT_CACHE_BYTES: u64 = 1024 * 1024 * 1024;
 
+/// The pause between two attempts to take the directory lock.
 const SLED_LOCK_RETRY_INTERVAL: Duration = Duration::from_millis(20);
+
+/// Guard flushes after each batch: each frees up to eight expired garbage bags of
+/// crossbeam-epoch, and the epoch advances between two flushes when no other thread
+/// holds an old guard.
+const SLED_GARBAGE_FLUSHES: usize = 64;
 
 /// A sled database holding the whole ledger in its default tree.
 ///
@@ -57,6 +62,24 @@ impl SledBackend {
     }
 }
 
+/// Frees the old page versions that a batch left for sled's epoch-based reclamation.
+///
+/// sled 0.34 applies a batch under one epoch guard, so every page version that the
+/// batch replaces waits in crossbeam-epoch's garbage queue, and each later operation
+/// frees at most a few bags of it. With one large batch per block the queue grew
+/// faster than it drained. A test program that wrote 15 batches of 24,000 entries
+/// kept 670 MB resident with a 4 MiB page cache, against 28 MB for the same entries
+/// inserted one by one. Pinning and flushing a guard frees expired bags, so a few
+/// rounds after each batch keep the queue short. Freeing is the cost that the batch
+/// deferred (about 55 ms for those 24,000 entries), not extra work.
+// NOTE: `sled::pin` is hidden from sled's documentation, but public; sled 0.34 is the
+// last stable line and will not change it.
+fn release_garbage() {
+    for _ in 0..SLED_GARBAGE_FLUSHES {
+        sled::pin().flush();
+    }
+}
+
 /// Returns whether `error` says that another handle holds the directory lock. sled
 /// 0.34 reports it as an `Other` IO error whose text starts with this phrase
 /// (`Config::open` in its config.rs).
@@ -96,7 +119,9 @@ impl Backend for SledBackend {
         for (key, value) in batch.into_puts() {
             sled_batch.insert(key, value);
         }
-        self.db.apply_batch(sled_batch).map_err(|error| BackendError::new("apply", error))
+        let applied = self.db.apply_batch(sled_batch).map_err(|error| BackendError::new("apply", error));
+        release_garbage();
+        applied
     }
 
     fn flush(&self) -> Result<(), BackendError> {

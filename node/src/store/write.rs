@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::Ordering;
+use std::time::Instant;
 
 use vouch_protocol::chain::{Block, Commit, Height, TxHash};
 use vouch_protocol::digest::Digest;
@@ -72,6 +73,7 @@ impl<B: Backend> LedgerStore<B> {
         if self.is_poisoned() {
             return Err(StoreError::Poisoned);
         }
+        let started = Instant::now();
         let latest = self.latest_height().ok_or(StoreError::NotInitialized)?;
         let height = write.block.header.height;
         self.check_sequence(latest, &write)?;
@@ -80,15 +82,29 @@ impl<B: Backend> LedgerStore<B> {
         let positions = self.check_transactions(&write)?;
         check_attestations(&write, &positions)?;
         check_outcomes(&write, &positions)?;
+        let check_ms = started.elapsed().as_millis() as u64;
 
         let batch = block_batch(&write, &positions);
-        self.write_batch(batch, height)
+        let batch_ms = started.elapsed().as_millis() as u64;
+        self.write_batch(batch, height)?;
+        let elapsed_ms = started.elapsed().as_millis() as u64;
+        tracing::debug!(height = height.0, check_ms, batch_ms, elapsed_ms, "block stored");
+        Ok(())
     }
 
     /// Applies and flushes `batch`, then records `height` as committed. A failure
     /// poisons the store.
     fn write_batch(&self, batch: WriteBatch, height: Height) -> Result<(), StoreError> {
-        let written = self.backend.apply(batch).and_then(|()| self.backend.flush());
+        let started = Instant::now();
+        let entries = batch.puts().len();
+        let bytes = batch.bytes();
+        let written = self.backend.apply(batch).and_then(|()| {
+            let apply_ms = started.elapsed().as_millis() as u64;
+            self.backend.flush()?;
+            let flush_ms = started.elapsed().as_millis() as u64 - apply_ms;
+            tracing::debug!(height = height.0, entries, bytes, apply_ms, flush_ms, "batch written");
+            Ok(())
+        });
         if let Err(error) = written {
             self.poisoned.store(true, Ordering::SeqCst);
             return Err(error.into());
