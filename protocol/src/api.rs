@@ -1,7 +1,7 @@
 //! The JSON bodies of the node's HTTP API (`/v1/...`), shared by `vouchd` and every
 //! client, so both sides parse the same shapes. docs/API.md describes each endpoint.
 //!
-//! Hashes and keys are lowercase hex; canonical binary values (transactions, records,
+//! Hashes and keys are lowercase hex. Canonical binary values (transactions, records,
 //! headers, commits, proofs) are standard base64 of their [`crate::encoding`] bytes, so
 //! a client checks exactly the bytes the chain signed and hashed.
 
@@ -23,7 +23,7 @@ pub struct ErrorDetail {
     /// A stable code such as `invalid_digest`, `tx_rejected` or `rate_limited`; see
     /// docs/API.md for the list.
     pub code: String,
-    /// What went wrong and how to fix it.
+    /// The failure and how to fix it.
     pub message: String,
 }
 
@@ -33,12 +33,12 @@ pub struct ErrorDetail {
 pub struct SubmitTxRequest {
     /// Base64 of the canonical encoding of a [`crate::ledger::LedgerTx`].
     pub tx: String,
-    /// Whether to answer only after the transaction is committed (or the wait times out).
+    /// Whether to respond only after the transaction is committed (or the wait times out).
     #[serde(default)]
     pub wait: bool,
 }
 
-/// Where a submitted transaction stands.
+/// The state of a submitted transaction.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TxState {
@@ -48,18 +48,18 @@ pub enum TxState {
     Committed,
 }
 
-/// The answer to `POST /v1/txs`.
+/// The response to `POST /v1/txs`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SubmitTxResponse {
     /// The transaction's hash, hex.
     pub tx_hash: String,
-    /// Where it stands.
+    /// Its state.
     pub state: TxState,
     /// The height of the block that committed it, once committed.
     pub height: Option<u64>,
     /// The image that an attestation concerns, for attestations.
     pub image: Option<Digest>,
-    /// What the block did with it, once committed: `applied`, or the reason it had no
+    /// The block's outcome for it, once committed: `applied`, or the reason it had no
     /// effect (for example a proposal that was rejected when applied).
     pub outcome: Option<String>,
 }
@@ -73,7 +73,7 @@ pub struct ImageStatusResponse {
     pub status: ImageStatus,
     /// The repository the query named, if any.
     pub repository: Option<String>,
-    /// The state height the answer describes: the state after the block at that height.
+    /// The state height of the response: the state after the block at that height.
     pub height: u64,
     /// The names the image was seen under and the policies bound to each.
     pub names: Vec<NameView>,
@@ -115,7 +115,7 @@ pub struct VerdictView {
     pub attestations: Vec<String>,
 }
 
-/// What a light client needs to check an image status without trusting the node.
+/// The data a light client needs to check an image status without trusting the node.
 ///
 /// The record at state height `height` is proven against the `app_hash` of the header
 /// at `height + 1`, which `commit` certifies.

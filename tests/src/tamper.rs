@@ -1,11 +1,11 @@
 //! A loopback HTTP proxy that forwards each request to a node and changes the proof in
-//! image status answers, to check that clients reject a proof altered in transit.
+//! image status responses, to check that clients reject a proof altered in transit.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::thread;
 
-/// A change to make in the `proof` object of image status answers.
+/// A change to make in the `proof` object of image status responses.
 #[derive(Clone, Copy, Debug)]
 pub enum Tamper {
     /// Flip one bit of the proven record.

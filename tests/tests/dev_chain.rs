@@ -1,8 +1,9 @@
-//! The main job end to end on real files: a `vouchd start --dev` process, every Trivy
-//! and Grype report of the corpus attested through the `vouch` binary under its own
-//! image, each status checked against the standard vulnerability rule computed here
-//! from the raw JSON, a reviewer's approval and its revocation, and `vouch verify`'s
-//! exit codes on real proofs, also when a proxy alters the proof.
+//! The main job end to end on real files, against a `vouchd start --dev` process.
+//! Every Trivy and Grype report of the corpus is attested through the `vouch` binary
+//! under its own image, and each status is checked against the standard vulnerability
+//! rule computed from the raw JSON. A reviewer's approval and its revocation follow,
+//! and `vouch verify`'s exit codes are checked on real proofs, also when a proxy
+//! alters the proof.
 
 use std::path::Path;
 use std::process::{Command, Output};

@@ -29,7 +29,7 @@ pub struct RevokeArgs {
     /// --dry-run`); its BLAKE3 hash names the attestation.
     #[arg(long, value_name = "FILE")]
     pub envelope: Option<PathBuf>,
-    /// Why the attestation is withdrawn (at most 4096 bytes).
+    /// The reason for withdrawing the attestation (at most 4096 bytes).
     #[arg(long, default_value = "")]
     pub reason: String,
     #[command(flatten)]

@@ -1,4 +1,4 @@
-//! The daemon's seam implemented by the ledger state machine: [`App`] answers every
+//! The daemon's seam implemented by the ledger state machine: [`App`] serves every
 //! [`ChainApp`] call, and its results are mapped to the daemon's view of them.
 
 use vouch_protocol::api::{

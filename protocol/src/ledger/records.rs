@@ -105,7 +105,7 @@ pub enum ImageStatus {
     Approved,
     /// At least one bound policy quarantined the image.
     Quarantined,
-    /// The ledger knows nothing about the image yet, or a bound policy has no verdict.
+    /// The ledger has no record of the image yet, or a bound policy has no verdict.
     Pending,
 }
 
@@ -132,7 +132,7 @@ pub struct VerdictRecord {
     pub attestations: Vec<[u8; 32]>,
 }
 
-/// Which bound policies apply to one repository name an image was seen under.
+/// The bound policies that apply to one repository name an image was seen under.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NameBinding {
     /// The repository name, such as `ghcr.io/acme/api`.
@@ -196,7 +196,7 @@ pub struct Vote {
     pub approve: bool,
 }
 
-/// Where a proposal stands.
+/// The state of a proposal.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ProposalStatus {
     /// Open for votes.
@@ -207,7 +207,7 @@ pub enum ProposalStatus {
     Rejected,
     /// The voting period ended first.
     Expired,
-    /// It passed but the action could not be applied; the reason says why.
+    /// It passed, but the action could not be applied, for the given reason.
     Failed { reason: String },
 }
 
@@ -228,6 +228,6 @@ pub struct ProposalRecord {
     pub voting_ends_at: Height,
     /// The votes so far, one per validator, sorted by validator key.
     pub votes: Vec<Vote>,
-    /// Where it stands.
+    /// Its state.
     pub status: ProposalStatus,
 }

@@ -129,7 +129,7 @@ mod tests {
     }
 
     #[test]
-    fn prefix_does_not_match_a_longer_segment_or_itself() {
+    fn prefix_skips_longer_segment_and_itself() {
         let scope = Scope::parse("ghcr.io/acme/*").unwrap();
         assert!(!scope.matches("ghcr.io/acmecorp/api"));
         assert!(!scope.matches("ghcr.io/acme"));

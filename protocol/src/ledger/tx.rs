@@ -90,10 +90,10 @@ impl SignedTx {
     }
 }
 
-/// What an account asks the ledger to do, with the account's next nonce.
+/// The change an account requests, with the account's next nonce.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TxBody {
-    /// The number of transactions the account has had committed before this one; a body
+    /// The number of transactions the account has had committed before this one. A body
     /// with any other nonce is rejected, so a signed transaction applies at most once.
     pub nonce: u64,
     /// The requested change.
