@@ -1,6 +1,6 @@
 //! `vouch status`: an image's status as the node reports it, without checking a proof.
 
-use vouch_protocol::api::ImageStatusResponse;
+use vouch_protocol::api::{ImageStatusResponse, VerdictView};
 use vouch_protocol::ledger::{ImageStatus, Verdict};
 
 use crate::client::NodeArgs;
@@ -57,17 +57,7 @@ pub fn print_text(response: &ImageStatusResponse) -> anyhow::Result<()> {
     }
     if !response.verdicts.is_empty() {
         output::print_stdout("")?;
-        let header = ["POLICY", "VERSION", "VERDICT", "HEIGHT", "REASONS"].map(str::to_owned).to_vec();
-        let verdicts = response.verdicts.iter().map(|verdict| {
-            vec![
-                verdict.policy.clone(),
-                verdict.policy_version.to_string(),
-                verdict_name(verdict.verdict).to_owned(),
-                verdict.height.to_string(),
-                verdict.reasons.join("; "),
-            ]
-        });
-        output::print_table(&std::iter::once(header).chain(verdicts).collect::<Vec<_>>())?;
+        print_verdicts(&response.verdicts)?;
     }
     Ok(())
 }
@@ -79,6 +69,21 @@ pub fn status_name(status: ImageStatus) -> &'static str {
         ImageStatus::Quarantined => "quarantined",
         ImageStatus::Pending => "pending",
     }
+}
+
+/// Prints one table row per policy verdict: policy, version, verdict, height, reasons.
+pub fn print_verdicts(verdicts: &[VerdictView]) -> anyhow::Result<()> {
+    let header = ["POLICY", "VERSION", "VERDICT", "HEIGHT", "REASONS"].map(str::to_owned).to_vec();
+    let rows = verdicts.iter().map(|verdict| {
+        vec![
+            verdict.policy.clone(),
+            verdict.policy_version.to_string(),
+            verdict_name(verdict.verdict).to_owned(),
+            verdict.height.to_string(),
+            verdict.reasons.join("; "),
+        ]
+    });
+    output::print_table(&std::iter::once(header).chain(rows).collect::<Vec<_>>())
 }
 
 /// Returns the lowercase name of a verdict, as the JSON API spells it.

@@ -18,7 +18,7 @@ use vouch_protocol::light::{self, VerifiedImage};
 
 use crate::client::{NodeArgs, NodeClient};
 use crate::commands::image_arg::{self, ImageQuery};
-use crate::commands::status::{status_name, verdict_name};
+use crate::commands::status::{self, status_name};
 use crate::exit;
 use crate::output::{self, OutputFormat};
 
@@ -203,17 +203,7 @@ fn print_text(result: &VerifyOutput) -> anyhow::Result<()> {
         return Ok(());
     }
     output::print_stdout("")?;
-    let header = ["POLICY", "VERSION", "VERDICT", "HEIGHT", "REASONS"].map(str::to_owned).to_vec();
-    let verdicts = result.verdicts.iter().map(|verdict| {
-        vec![
-            verdict.policy.clone(),
-            verdict.policy_version.to_string(),
-            verdict_name(verdict.verdict).to_owned(),
-            verdict.height.to_string(),
-            verdict.reasons.join("; "),
-        ]
-    });
-    output::print_table(&std::iter::once(header).chain(verdicts).collect::<Vec<_>>())
+    status::print_verdicts(&result.verdicts)
 }
 
 #[cfg(test)]
