@@ -184,7 +184,8 @@ impl<B: Backend> App<B> {
         };
         *self.committed.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(Committed { tip, directory });
         let ((pending_reads, pending_read_bytes), (committed_reads, committed_read_bytes)) = self.shared.reads.usage();
-        tracing::info!(
+        // The producer logs each commit at info level; this line adds the phase times.
+        tracing::debug!(
             height = height.0,
             txs = block.txs.len(),
             images = records.len(),
