@@ -452,12 +452,22 @@ async fn submit_rejects_malformed_bodies() {
         json!({ "tx": good, "wait": false, "extra": 1 }).to_string(),
         json!({ "tx": "!!!not base64!!!" }).to_string(),
         json!({ "tx": 17 }).to_string(),
+        json!([good, false]).to_string(),
     ];
     for body in cases {
         let reply = call(&api.router, post("/v1/txs", body.clone())).await;
         assert_eq!((reply.status, reply.code()), (StatusCode::BAD_REQUEST, "invalid_body"), "{body}");
     }
     assert!(api.state.mempool.is_empty());
+}
+
+#[tokio::test]
+async fn submit_errors_name_the_fix() {
+    let api = api();
+    let array = call(&api.router, post("/v1/txs", json!([BASE64.encode(b"Nx"), false]).to_string())).await;
+    assert!(array.message().contains("not a JSON object"), "{}", array.message());
+    let text = call(&api.router, post("/v1/txs", json!({ "tx": "!!!" }).to_string())).await;
+    assert!(text.message().contains("standard base64"), "{}", text.message());
 }
 
 #[tokio::test]

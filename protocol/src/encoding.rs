@@ -101,6 +101,9 @@ fn describe(error: &bincode::error::DecodeError) -> String {
         bincode::error::DecodeError::UnexpectedEnd { additional } => {
             format!("input ends early; at least {additional} more bytes are needed")
         }
+        // serde's messages arrive wrapped; their Display shows the wrapper's Debug form.
+        bincode::error::DecodeError::OtherString(message) => message.clone(),
+        bincode::error::DecodeError::Other(message) => (*message).to_owned(),
         other => other.to_string(),
     }
 }

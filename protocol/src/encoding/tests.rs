@@ -162,3 +162,17 @@ fn hash_map_encoding_follows_iteration_order() {
         .collect();
     assert!(encodings.len() > 1, "16 equal HashMaps all encoded identically");
 }
+
+#[test]
+fn serde_message_is_shown_plainly() {
+    #[derive(Debug, Serialize, Deserialize)]
+    #[allow(dead_code, reason = "only decoded, to reach a serde error")]
+    enum Two {
+        A,
+        B,
+    }
+    let error = decode::<Two>(&5u32.to_le_bytes()).expect_err("variant 5 does not exist");
+    let message = error.to_string();
+    assert!(message.contains("variant index"), "{message}");
+    assert!(!message.contains("OtherString"), "{message}");
+}

@@ -32,7 +32,10 @@ pub async fn submit_tx(
     let request = parse_request(body)?;
     let tx =
         Transaction(BASE64.decode(request.tx.as_bytes()).map_err(|error| {
-            ApiError::bad_request(code::INVALID_BODY, format!("field `tx` is not base64: {error}"))
+            ApiError::bad_request(
+                code::INVALID_BODY,
+                format!("field `tx` is not base64: {error}; encode the transaction bytes with standard base64 (RFC 4648, with padding)"),
+            )
         })?);
     let hash = tx.hash();
 
@@ -66,6 +69,13 @@ fn parse_request(body: Result<Bytes, BytesRejection>) -> Result<SubmitTxRequest,
             ApiError::bad_request(code::INVALID_BODY, rejection.body_text())
         }
     })?;
+    // serde accepts a struct as a JSON array of its fields too; the API takes objects only.
+    if body.iter().find(|byte| !byte.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(ApiError::bad_request(
+            code::INVALID_BODY,
+            "the body is not a JSON object; send {\"tx\": \"<base64 of the transaction>\", \"wait\": true|false}",
+        ));
+    }
     serde_json::from_slice(&body).map_err(|error| {
         ApiError::bad_request(
             code::INVALID_BODY,
