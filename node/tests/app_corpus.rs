@@ -3,43 +3,18 @@
 //! vulnerability threshold computed by an independent Python reading of the raw JSON.
 
 mod app_support;
+mod corpus_support;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use app_support::*;
+use corpus_support::{corpus, independent_reading, reports};
 use serde_json::{Value, json};
 use vouch_protocol::digest::Digest;
 use vouch_protocol::ledger::ImageStatus;
 
-/// The default threshold rule read independently from the raw JSON; its first line
-/// is the verdict.
-const INDEPENDENT_RULE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/python/vulnerability_rule.py");
-
-fn corpus() -> Option<PathBuf> {
-    match std::env::var_os("VOUCH_CORPUS") {
-        Some(path) => Some(PathBuf::from(path)),
-        None => {
-            println!("skipped: VOUCH_CORPUS is not set (point it at the shared corpus folder)");
-            None
-        }
-    }
-}
-
-fn reports(folder: &Path) -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(folder)
-        .unwrap_or_else(|error| panic!("{}: {error}", folder.display()))
-        .map(|entry| entry.expect("directory entries are readable").path())
-        .filter(|path| path.extension().is_some_and(|extension| extension == "json"))
-        .collect();
-    files.sort();
-    files
-}
-
 fn expected(path: &Path) -> ImageStatus {
-    let output = Command::new("python3").arg(INDEPENDENT_RULE).arg(path).output().expect("python3 runs");
-    assert!(output.status.success(), "{}: {}", path.display(), String::from_utf8_lossy(&output.stderr));
-    match String::from_utf8_lossy(&output.stdout).lines().next().unwrap_or_default() {
+    match independent_reading(path).0.as_str() {
         "quarantined" => ImageStatus::Quarantined,
         "approved" => ImageStatus::Approved,
         other => panic!("{}: unexpected output {other:?}", path.display()),

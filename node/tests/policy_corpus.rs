@@ -2,47 +2,22 @@
 //! report of the shared corpus: each verdict must match the policy's rule applied
 //! by an independent Python reading of the raw JSON.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+mod corpus_support;
 
+use std::path::Path;
+
+use corpus_support::{corpus, independent_reading, reports};
 use vouch_node::policy::abi::{Attestation, Attester, Block, Facts, Input};
 use vouch_node::policy::{EncodedInput, PolicyRuntime, RuntimeConfig, Verdict, facts, standard};
 
-/// The default threshold rule read independently from the raw JSON: prints the
-/// verdict, the number of raw findings and the report's registry digest.
-const INDEPENDENT_RULE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/python/vulnerability_rule.py");
-
-fn corpus() -> Option<PathBuf> {
-    match std::env::var_os("VOUCH_CORPUS") {
-        Some(path) => Some(PathBuf::from(path)),
-        None => {
-            println!("skipped: VOUCH_CORPUS is not set (point it at the shared corpus folder)");
-            None
-        }
-    }
-}
-
-fn reports(folder: &Path) -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(folder)
-        .unwrap_or_else(|error| panic!("{}: {error}", folder.display()))
-        .map(|entry| entry.expect("directory entries are readable").path())
-        .filter(|path| path.extension().is_some_and(|extension| extension == "json"))
-        .collect();
-    files.sort();
-    files
-}
-
 fn expected(path: &Path) -> (Verdict, usize) {
-    let output = Command::new("python3").arg(INDEPENDENT_RULE).arg(path).output().expect("python3 runs");
-    assert!(output.status.success(), "{}: {}", path.display(), String::from_utf8_lossy(&output.stderr));
-    let text = String::from_utf8(output.stdout).expect("python prints UTF-8");
-    let mut lines = text.lines();
-    let verdict = match lines.next() {
-        Some("quarantined") => Verdict::Quarantined,
-        Some("approved") => Verdict::Approved,
+    let (verdict, count) = independent_reading(path);
+    let verdict = match verdict.as_str() {
+        "quarantined" => Verdict::Quarantined,
+        "approved" => Verdict::Approved,
         other => panic!("{}: unexpected output {other:?}", path.display()),
     };
-    (verdict, lines.next().and_then(|count| count.parse().ok()).expect("python prints the finding count"))
+    (verdict, count)
 }
 
 #[test]
