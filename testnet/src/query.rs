@@ -29,11 +29,11 @@ pub struct QueryRun {
     pub duration: Duration,
 }
 
-/// What a query run measured.
+/// The figures of one query run.
 pub struct QueryReport {
-    /// Verdict answers per second.
+    /// Verdict responses per second.
     pub verdicts_per_second: f64,
-    /// `/v1/status` answers per second.
+    /// `/v1/status` responses per second.
     pub status_per_second: f64,
 }
 
@@ -67,7 +67,7 @@ impl QueryRun {
                         let response = connection.get(&target)?;
                         if response.status != 200 {
                             bail!(
-                                "GET {target} answered HTTP {}: {}",
+                                "GET {target} returned HTTP {}: {}",
                                 response.status,
                                 String::from_utf8_lossy(&response.body)
                             );

@@ -32,7 +32,7 @@ pub struct SubmitRun {
     pub settle: Duration,
 }
 
-/// What a run measured.
+/// The figures of one submission run.
 pub struct SubmitReport {
     /// Attestations the node accepted.
     pub accepted: u64,
@@ -177,15 +177,15 @@ fn wait_for_commits(
 fn status(connection: &mut Connection) -> anyhow::Result<StatusResponse> {
     let response = connection.get("/v1/status")?;
     if response.status != 200 {
-        bail!("GET /v1/status answered HTTP {}", response.status);
+        bail!("GET /v1/status returned HTTP {}", response.status);
     }
-    serde_json::from_slice(&response.body).context("GET /v1/status answered a body that is not a status")
+    serde_json::from_slice(&response.body).context("GET /v1/status returned a body that is not a status")
 }
 
 fn block(connection: &mut Connection, height: u64) -> anyhow::Result<BlockResponse> {
     let response = connection.get(&format!("/v1/blocks/{height}"))?;
     if response.status != 200 {
-        bail!("GET /v1/blocks/{height} answered HTTP {}", response.status);
+        bail!("GET /v1/blocks/{height} returned HTTP {}", response.status);
     }
     serde_json::from_slice(&response.body).with_context(|| format!("GET /v1/blocks/{height}: not a block body"))
 }

@@ -75,9 +75,8 @@ pub trait ChainApp: Send + Sync + 'static {
     fn proposals(&self) -> Result<ProposalsResponse, QueryError>;
 }
 
-/// The latest committed block and the state after it.
-// NOTE: a placeholder until the app's own type replaces it; the daemon reads only these
-// fields.
+/// The latest committed block and the state after it, as the daemon sees them
+/// (`daemon::ledger` maps the app's tip to this).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ChainTip {
     /// The latest committed height, [`Height::GENESIS`] before the first block.
@@ -100,18 +99,17 @@ pub struct CheckedTx {
     pub image: Option<Digest>,
 }
 
-/// Why a transaction is not accepted.
+/// The reason a transaction is not accepted.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("{code}: {message}")]
 pub struct TxRejection {
     /// A stable snake_case code such as `signature_invalid` or `nonce_mismatch`.
     pub code: &'static str,
-    /// What is wrong with the transaction, naming the value and the fix.
+    /// The problem with the transaction, naming the value and the fix.
     pub message: String,
 }
 
-/// What applying a block did.
-// NOTE: a placeholder until the app's own type replaces it; the daemon reads no field.
+/// The daemon's view of an applied block: the outcome of each transaction.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct BlockOutcome {
     /// The outcome of each transaction, in block order.
@@ -132,13 +130,13 @@ pub enum AppError {
     Node(String),
 }
 
-/// A failure to answer a query.
+/// A failure of a query.
 #[derive(Debug, thiserror::Error)]
 pub enum QueryError {
     /// The requested object does not exist; the message names it.
     #[error("{0}")]
     NotFound(String),
-    /// The answer needs a block that is not committed yet; the message says what.
+    /// The response needs a block that is not committed yet; the message names it.
     #[error("{0}")]
     NotReady(String),
     /// Reading the state failed on this node.

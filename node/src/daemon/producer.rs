@@ -46,7 +46,7 @@ pub fn system_clock() -> Clock {
 pub struct ProducerConfig {
     /// Time between the starts of two blocks while transactions wait.
     pub interval: Duration,
-    /// Longest time without a block; an empty block is built then.
+    /// Maximum time without a block, after which an empty block is built.
     pub empty_interval: Duration,
     /// Maximum number of transactions offered to one block.
     pub txs_max: usize,
@@ -54,7 +54,7 @@ pub struct ProducerConfig {
     pub bytes_max: usize,
 }
 
-/// Why the producer stopped before it was asked to.
+/// The reason the producer stopped before shutdown.
 #[derive(Debug, thiserror::Error)]
 pub enum ProducerError {
     #[error("proposing the block at height {height} failed: {source}")]
@@ -75,7 +75,7 @@ pub enum ProducerError {
     TipNotAdvanced { applied: Height, tip: Height },
 }
 
-/// What one produced block held, for logs and tests.
+/// The contents of one produced block, for logs and tests.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ProducedBlock {
     /// The block's height.
