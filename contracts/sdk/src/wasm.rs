@@ -53,6 +53,17 @@ fn read_input() -> Vec<u8> {
 
 const PAGE_BYTES: usize = 65_536;
 
+unsafe extern "C" {
+    /// The first address after the shadow stack and the static data, set by the linker.
+    static __heap_base: u8;
+}
+
+/// Returns the first address that no static data or stack uses.
+fn heap_base() -> usize {
+    // SAFETY: only the symbol's address is taken; it is never read.
+    unsafe { core::ptr::addr_of!(__heap_base) as usize }
+}
+
 /// A bump allocator over linear memory that grows by whole pages.
 struct BumpAllocator {
     /// Next free address; 0 until the first allocation.
@@ -71,9 +82,11 @@ impl BumpAllocator {
     /// Makes `[next, new_next)` usable, growing memory when needed.
     fn reserve(&self, new_next: usize) -> bool {
         if self.end.get() == 0 {
-            let end = core::arch::wasm32::memory_size(0) * PAGE_BYTES;
-            self.next.set(end);
-            self.end.set(end);
+            // The free memory between the end of the data and the end of the initial
+            // memory comes first, so that a small evaluation never grows memory: each
+            // growth costs the node a change of page protection.
+            self.next.set(heap_base());
+            self.end.set(core::arch::wasm32::memory_size(0) * PAGE_BYTES);
         }
         if new_next <= self.end.get() {
             return true;

@@ -12,6 +12,8 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use rayon::prelude::*;
+
 use vouch_protocol::chain::{Height, TxHash};
 use vouch_protocol::digest::Digest;
 
@@ -231,22 +233,9 @@ pub(crate) fn evaluate_all<B: Backend>(
         let job = shared.image_job(execution, image)?;
         evaluate_image(&shared.runtime, &job, block, execution.height, execution.time_unix_ms)
     };
-    let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).min(images.len()).max(1);
-    if workers == 1 {
-        return images.iter().map(evaluate_one).collect();
-    }
-    let chunk = images.len().div_ceil(workers);
-    let evaluate_one = &evaluate_one;
-    let results: Vec<Result<Vec<ImageRecord>, AppError>> = std::thread::scope(|scope| {
-        let handles: Vec<_> =
-            images.chunks(chunk).map(|part| scope.spawn(move || part.iter().map(evaluate_one).collect())).collect();
-        handles.into_iter().map(|handle| handle.join().expect("an evaluation thread does not panic")).collect()
-    });
-    let mut records = Vec::with_capacity(images.len());
-    for part in results {
-        records.extend(part?);
-    }
-    Ok(records)
+    // rayon's threads live as long as the process, so an evaluation pays no thread
+    // start, and wasmtime's per-thread signal stack is set up once per thread.
+    images.par_iter().map(evaluate_one).collect()
 }
 
 fn evaluate_image(

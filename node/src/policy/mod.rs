@@ -160,6 +160,9 @@ fn engine_config(config: &RuntimeConfig) -> Config {
         .wasm_custom_page_sizes(false)
         .wasm_wide_arithmetic(false)
         .wasm_backtrace_max_frames(None)
+        // Tables are filled when an instance starts rather than on first use, which
+        // would fault in a fresh page of the table in every evaluation.
+        .table_lazy_init(false)
         .allocation_strategy(InstanceAllocationStrategy::Pooling(pooling_config(config)));
     engine
 }
@@ -172,6 +175,9 @@ fn engine_config(config: &RuntimeConfig) -> Config {
 // slots); it is not yet a `RuntimeConfig` field, and no test covers the memory it uses.
 const KEEP_RESIDENT_BYTES: usize = 1024 * 1024;
 
+/// Bytes of each pooled table that are reset in place, as for memories.
+const TABLE_KEEP_RESIDENT_BYTES: usize = 64 * 1024;
+
 fn pooling_config(config: &RuntimeConfig) -> PoolingAllocationConfig {
     let instances = config.concurrent_instances_max;
     let mut pool = PoolingAllocationConfig::new();
@@ -182,6 +188,9 @@ fn pooling_config(config: &RuntimeConfig) -> PoolingAllocationConfig {
         .max_tables_per_module(1)
         .max_memory_size(config.limits.memory_bytes_max as usize)
         .table_elements(config.limits.table_elements_max as usize)
-        .linear_memory_keep_resident(KEEP_RESIDENT_BYTES);
+        .linear_memory_keep_resident(KEEP_RESIDENT_BYTES)
+        .table_keep_resident(TABLE_KEEP_RESIDENT_BYTES)
+        // Where the kernel can list the pages an instance wrote, only those are reset.
+        .pagemap_scan(wasmtime::Enabled::Auto);
     pool
 }
