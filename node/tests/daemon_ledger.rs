@@ -50,11 +50,25 @@ fn run_until_serving(home: &Path, extra: &[&str]) -> Output {
 }
 
 /// Starts the node, expecting it to fail before it serves; returns its stderr.
+/// A node that starts anyway is stopped after a minute, so the test fails instead of
+/// hanging.
 fn start_fails(home: &Path) -> String {
-    let output = Command::new(VOUCHD)
+    let mut child = Command::new(VOUCHD)
         .args(["start", "--home", path_str(home), "--api-addr", "127.0.0.1:0"])
-        .output()
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
         .expect("vouchd runs");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while child.try_wait().expect("poll vouchd").is_none() {
+        if std::time::Instant::now() > deadline {
+            child.kill().expect("stop vouchd");
+            let output = child.wait_with_output().expect("vouchd exits");
+            panic!("vouchd kept running: {}", String::from_utf8_lossy(&output.stderr));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let output = child.wait_with_output().expect("vouchd exits");
     let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
     assert_eq!(output.status.code(), Some(1), "{stderr}");
     assert!(!String::from_utf8_lossy(&output.stdout).contains("http://"), "it must not serve: {stderr}");

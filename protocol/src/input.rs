@@ -89,6 +89,12 @@ pub fn read_file_bounded(path: &Path, max_bytes: u64) -> Result<Vec<u8>, InputEr
 /// type errors, the path of the offending field.
 pub fn parse_json<T: DeserializeOwned>(source_name: &str, bytes: &[u8]) -> Result<T, InputError> {
     check_json_start(source_name, bytes)?;
+    // Tracking the field path costs about as much as the parse, so it runs only to
+    // name the field once the plain parse has failed.
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    if let Ok(value) = T::deserialize(&mut deserializer).and_then(|value| deserializer.end().map(|()| value)) {
+        return Ok(value);
+    }
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
     let value: T = serde_path_to_error::deserialize(&mut deserializer)
         .map_err(|error| json_error(source_name, bytes, &error.path().to_string(), error.inner()))?;

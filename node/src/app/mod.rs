@@ -44,9 +44,9 @@ use vouch_protocol::digest::Digest;
 use vouch_protocol::keys::PublicKey;
 use vouch_protocol::ledger::{Genesis, GenesisValidator};
 use vouch_protocol::signing::ChainId;
-use vouch_protocol::state::StateRoot;
+use vouch_protocol::state::{StateKey, StateRoot};
 
-use crate::policy::{PolicyRuntime, RuntimeConfig};
+use crate::policy::{CodeHash, PolicyRuntime, RuntimeConfig};
 use crate::state::AuthenticatedState;
 use crate::store::{Backend, GenesisWrite, LedgerStore};
 
@@ -234,6 +234,7 @@ fn check_genesis_hash<B: Backend>(shared: &Shared<B>, latest: Height, genesis: &
 fn load_committed<B: Backend>(shared: &Shared<B>, height: Height) -> Result<Committed, AppError> {
     let state = Overlay::new(&shared.store, Some(height));
     let directory = Directory::load(&state)?;
+    check_policy_code(&state, &directory)?;
     let state_root = AuthenticatedState::new(&shared.store).root(height)?;
     let (block_hash, time_unix_ms) = match height {
         Height::GENESIS => (None, state.get(&parameter(param::GENESIS_TIME))?.unwrap_or(0)),
@@ -252,6 +253,26 @@ fn load_committed<B: Backend>(shared: &Shared<B>, height: Height) -> Result<Comm
         .collect();
     let tip = ChainTip { height, block_hash, time_unix_ms, state_root, validators };
     Ok(Committed { tip, directory })
+}
+
+/// Reads the code of every deployed policy and checks it against its hash, so that a
+/// damaged store is reported when the node opens rather than at the first evaluation.
+/// The code is compiled later, when an evaluation first needs it.
+fn check_policy_code<B: Backend>(state: &Overlay<'_, B>, directory: &Directory) -> Result<(), AppError> {
+    for record in directory.policies.values() {
+        let key = StateKey::PolicyCode { code_hash: record.code_hash };
+        let wasm = state.get_bytes(&key)?.ok_or_else(|| AppError::CorruptRecord {
+            key: format!("{key:?}"),
+            reason: format!("policy {} names this code, but the state holds none", record.name),
+        })?;
+        if CodeHash::of(&wasm).0 != record.code_hash {
+            return Err(AppError::CorruptRecord {
+                key: format!("{key:?}"),
+                reason: format!("the stored code of policy {} does not match its hash", record.name),
+            });
+        }
+    }
+    Ok(())
 }
 
 fn load_schedule<B: Backend>(shared: &Shared<B>, height: Height) -> Result<Schedule, AppError> {

@@ -6,16 +6,24 @@
 //! | `h`    | headers            | height (u64 BE)                       | `Header`                      |
 //! | `b`    | block bodies       | height (u64 BE)                       | `Vec<TxHash>` in block order  |
 //! | `c`    | commits            | height (u64 BE)                       | `Commit`                      |
-//! | `t`    | transactions       | tx hash (32 bytes)                    | `StoredTransaction`           |
+//! | `t`    | tx positions       | tx hash (32 bytes)                    | height (u64 BE), index (u32 BE) |
+//! | `x`    | transactions       | height (u64 BE), index (u32 BE)       | transaction bytes             |
 //! | `a`    | attestation index  | image digest (encoded), height, index | tx hash (32 bytes)            |
 //! | `o`    | tx outcomes        | tx hash (32 bytes)                    | outcome text (UTF-8)          |
 //! | `r`    | state roots        | height (u64 BE)                       | root (32 bytes)               |
 //! | `n`    | state tree nodes   | version (u64 BE), nibble path encoded | `jmt` node (encoded)          |
 //! | `v`    | state tree values  | key hash (32 bytes), version (u64 BE) | 0 = deleted, 1 and the bytes  |
 //!
+//! | `m`    | layout version     | `layout-version`                      | u32 big-endian                |
+//!
 //! Heights and versions are big-endian so that key order is height order. Values are
 //! the canonical encoding of `vouch_protocol::encoding` unless the table gives another
 //! format.
+//!
+//! Transactions are stored by position, so that a block's transactions are appended
+//! at the end of the key space instead of spread over it by hash: with random keys,
+//! every block rewrote database pages all over the store and read most of them back
+//! from disk first. Only the small position records are keyed by hash.
 
 use jmt::KeyHash;
 use jmt::storage::NodeKey;
@@ -26,10 +34,17 @@ use vouch_protocol::encoding;
 /// The key of the last committed height.
 pub(crate) const LATEST_HEIGHT_KEY: &[u8] = b"mlatest-height";
 
+/// The key of the layout version, written with the genesis state.
+pub(crate) const LAYOUT_VERSION_KEY: &[u8] = b"mlayout-version";
+
+/// The version of this layout. A store written with another layout is refused.
+pub(crate) const LAYOUT_VERSION: u32 = 2;
+
 const HEADER: u8 = b'h';
 const BODY: u8 = b'b';
 const COMMIT: u8 = b'c';
-const TRANSACTION: u8 = b't';
+const TX_POSITION: u8 = b't';
+const TRANSACTION: u8 = b'x';
 const ATTESTATION: u8 = b'a';
 const OUTCOME: u8 = b'o';
 const STATE_ROOT: u8 = b'r';
@@ -52,11 +67,38 @@ pub(crate) fn state_root_key(height: Height) -> Vec<u8> {
     height_key(STATE_ROOT, height)
 }
 
-pub(crate) fn transaction_key(hash: &TxHash) -> Vec<u8> {
+pub(crate) fn tx_position_key(hash: &TxHash) -> Vec<u8> {
     let mut key = Vec::with_capacity(33);
-    key.push(TRANSACTION);
+    key.push(TX_POSITION);
     key.extend_from_slice(&hash.0);
     key
+}
+
+/// Encodes where a transaction is: its block's height and its index in the block.
+pub(crate) fn encode_tx_position(height: Height, index: u32) -> Vec<u8> {
+    let mut value = Vec::with_capacity(12);
+    value.extend_from_slice(&height.0.to_be_bytes());
+    value.extend_from_slice(&index.to_be_bytes());
+    value
+}
+
+/// Decodes a transaction position, or returns `None` if it is not 12 bytes.
+pub(crate) fn decode_tx_position(bytes: &[u8]) -> Option<(Height, u32)> {
+    let bytes: &[u8; 12] = bytes.try_into().ok()?;
+    let height = u64::from_be_bytes(bytes[..8].try_into().ok()?);
+    let index = u32::from_be_bytes(bytes[8..].try_into().ok()?);
+    Some((Height(height), index))
+}
+
+pub(crate) fn transaction_key(height: Height, index: u32) -> Vec<u8> {
+    let mut key = height_key(TRANSACTION, height);
+    key.extend_from_slice(&index.to_be_bytes());
+    key
+}
+
+/// Returns the prefix of every transaction of the block at `height`, in block order.
+pub(crate) fn block_transactions_prefix(height: Height) -> Vec<u8> {
+    height_key(TRANSACTION, height)
 }
 
 pub(crate) fn outcome_key(hash: &TxHash) -> Vec<u8> {

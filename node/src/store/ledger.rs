@@ -74,19 +74,43 @@ impl<B: Backend> LedgerStore<B> {
             reason: format!("the header at height {height} is stored but its list of transactions is not"),
         })?;
 
-        let mut txs = Vec::with_capacity(hashes.len());
-        for hash in hashes {
-            let stored = self.transaction(&hash)?.ok_or_else(|| StoreError::Corrupted {
-                reason: format!("block at height {height} lists transaction {hash}, which is not stored"),
-            })?;
-            txs.push(stored.tx);
+        let prefix = layout::block_transactions_prefix(height);
+        let stored = self.backend.scan_prefix(&prefix, hashes.len().saturating_add(1))?;
+        if stored.len() != hashes.len() {
+            return Err(StoreError::Corrupted {
+                reason: format!(
+                    "block at height {height} lists {} transactions, but {} are stored",
+                    hashes.len(),
+                    stored.len()
+                ),
+            });
         }
+        let txs = stored.into_iter().map(|(_, bytes)| Transaction(bytes)).collect();
         Ok(Some(Block { header, txs }))
     }
 
     /// Returns the transaction with hash `hash` and where it is in the chain.
     pub fn transaction(&self, hash: &TxHash) -> Result<Option<StoredTransaction>, StoreError> {
-        self.read("transaction", &layout::transaction_key(hash))
+        let Some((height, index)) = self.tx_position(hash)? else {
+            return Ok(None);
+        };
+        let bytes =
+            self.backend.get(&layout::transaction_key(height, index))?.ok_or_else(|| StoreError::Corrupted {
+                reason: format!("transaction {hash} is recorded at height {height}, index {index}, but is not stored"),
+            })?;
+        Ok(Some(StoredTransaction { height, index, tx: Transaction(bytes) }))
+    }
+
+    /// Returns the height and block index of the committed transaction `hash`.
+    pub fn tx_position(&self, hash: &TxHash) -> Result<Option<(Height, u32)>, StoreError> {
+        let key = layout::tx_position_key(hash);
+        let Some(bytes) = self.backend.get(&key)? else {
+            return Ok(None);
+        };
+        let position = layout::decode_tx_position(&bytes).ok_or_else(|| StoreError::Corrupted {
+            reason: format!("the position stored for transaction {hash} is {} bytes, not 12", bytes.len()),
+        })?;
+        Ok(Some(position))
     }
 
     /// Returns the attestation index entries of `image` in chain order, at most

@@ -57,6 +57,11 @@ pub enum StoreError {
         "the ledger store is damaged: {reason}; restore the node's home from a backup or resynchronize it from peers"
     )]
     Corrupted { reason: String },
+    #[error(
+        "the ledger store was written with key layout {found}, but this vouchd reads layout {expected}; \
+         start a new chain in a fresh home, or use the vouchd version that wrote it"
+    )]
+    LayoutVersion { found: u32, expected: u32 },
     #[error("an earlier block write failed, so the store may hold part of it; reopen the store before writing again")]
     Poisoned,
     #[error("the ledger store holds no genesis state; commit the genesis state before any block")]

@@ -34,9 +34,27 @@ impl<B: Backend> LedgerStore<B> {
             poisoned: AtomicBool::new(false),
         };
         if let Some(height) = latest {
+            store.check_layout()?;
             store.check_committed(height)?;
         }
         Ok(store)
+    }
+
+    /// Checks that the store was written with this build's key layout.
+    fn check_layout(&self) -> Result<(), StoreError> {
+        let found = match self.backend.get(layout::LAYOUT_VERSION_KEY)? {
+            None => 1,
+            Some(bytes) => u32::from_be_bytes(
+                bytes
+                    .as_slice()
+                    .try_into()
+                    .map_err(|_| corrupted(format!("the layout version record is {} bytes, not 4", bytes.len())))?,
+            ),
+        };
+        if found != layout::LAYOUT_VERSION {
+            return Err(StoreError::LayoutVersion { found, expected: layout::LAYOUT_VERSION });
+        }
+        Ok(())
     }
 
     /// Checks the committed height: its stored state root is the tree's root, its

@@ -448,6 +448,33 @@ fn open_rejects_malformed_marker() {
 }
 
 #[test]
+fn open_rejects_other_layout_versions() {
+    let (backend, _) = store_with_blocks(1, 2);
+    backend.corrupt(layout::LAYOUT_VERSION_KEY, Some(3u32.to_be_bytes().to_vec()));
+    let error = LedgerStore::open(backend.clone()).err().expect("open must fail");
+    assert!(matches!(error, StoreError::LayoutVersion { found: 3, expected: layout::LAYOUT_VERSION }), "{error}");
+    assert!(error.to_string().contains("fresh home"), "{error}");
+
+    // Stores from before the version record were written with layout 1.
+    backend.corrupt(layout::LAYOUT_VERSION_KEY, None);
+    let error = LedgerStore::open(backend.clone()).err().expect("open must fail");
+    assert!(matches!(error, StoreError::LayoutVersion { found: 1, .. }), "{error}");
+
+    backend.corrupt(layout::LAYOUT_VERSION_KEY, Some(vec![0, 2]));
+    assert_corrupted(&backend, "2 bytes, not 4");
+}
+
+#[test]
+fn block_with_a_missing_transaction_is_corrupted() {
+    let (backend, store) = store_with_blocks(2, 3);
+    backend.corrupt(&layout::transaction_key(Height(2), 1), None);
+    let error = store.block(Height(2)).unwrap_err();
+    assert!(error.to_string().contains("lists 3 transactions, but 2 are stored"), "{error}");
+    let hash = store.block(Height(1)).unwrap().unwrap().txs[0].hash();
+    assert_eq!(store.transaction(&hash).unwrap().unwrap().height, Height(1));
+}
+
+#[test]
 fn undecodable_header_names_its_key() {
     let (backend, store) = store_with_blocks(2, 1);
     backend.corrupt(&layout::header_key(Height(1)), Some(vec![1, 2, 3]));

@@ -11,7 +11,7 @@ use vouch_protocol::encoding;
 use vouch_protocol::state::StateRoot;
 
 use crate::state::{STATE_VALUE_BYTES_MAX, TreeWrites};
-use crate::store::{Backend, LedgerStore, StoreError, StoredTransaction, WriteBatch, layout};
+use crate::store::{Backend, LedgerStore, StoreError, WriteBatch, layout};
 
 /// Maximum number of attestation index entries that one block adds.
 pub const BLOCK_ATTESTATIONS_MAX: usize = 100_000;
@@ -63,6 +63,7 @@ impl<B: Backend> LedgerStore<B> {
         put_tree_writes(&mut batch, &genesis.tree_writes);
         batch.put(layout::state_root_key(Height::GENESIS), genesis.state_root.0.to_vec());
         batch.put(layout::LATEST_HEIGHT_KEY.to_vec(), layout::encode_height(Height::GENESIS));
+        batch.put(layout::LAYOUT_VERSION_KEY.to_vec(), layout::LAYOUT_VERSION.to_be_bytes().to_vec());
         self.write_batch(batch, Height::GENESIS)
     }
 
@@ -159,8 +160,8 @@ impl<B: Backend> LedgerStore<B> {
             if positions.insert(hash, index).is_some() {
                 return Err(StoreError::DuplicateTransaction { height, hash, stored_at: height });
             }
-            if let Some(stored) = self.transaction(&hash)? {
-                return Err(StoreError::DuplicateTransaction { height, hash, stored_at: stored.height });
+            if let Some((stored_at, _)) = self.tx_position(&hash)? {
+                return Err(StoreError::DuplicateTransaction { height, hash, stored_at });
             }
         }
         Ok(positions)
@@ -254,8 +255,8 @@ fn block_batch(write: &BlockWrite, positions: &HashMap<TxHash, u32>) -> WriteBat
     batch.put(layout::body_key(height), encoding::encode(&hashes));
     for (index, (tx, hash)) in block.txs.iter().zip(&hashes).enumerate() {
         let index = u32::try_from(index).expect("a valid block has at most BLOCK_TXS_MAX transactions");
-        let stored = StoredTransaction { height, index, tx: tx.clone() };
-        batch.put(layout::transaction_key(hash), encoding::encode(&stored));
+        batch.put(layout::tx_position_key(hash), layout::encode_tx_position(height, index));
+        batch.put(layout::transaction_key(height, index), tx.0.clone());
     }
 
     let entries: BTreeSet<(&Digest, u32, &TxHash)> =

@@ -325,6 +325,10 @@ pub fn from_statement(predicate_type: &str, predicate: &Value) -> Result<Option<
 
 /// Deserializes a decoded predicate, naming the path of a field that does not fit.
 pub(crate) fn deserialize_value<T: DeserializeOwned>(source_name: &str, value: &Value) -> Result<T, FactsError> {
+    // The path is tracked only to name the field once the plain read has failed.
+    if let Ok(decoded) = T::deserialize(value) {
+        return Ok(decoded);
+    }
     serde_path_to_error::deserialize(value).map_err(|error| FactsError::InvalidField {
         source_name: source_name.to_owned(),
         path: error.path().to_string(),
