@@ -108,7 +108,7 @@ impl<'a, B: Backend> Execution<'a, B> {
     ) -> Execution<'a, B> {
         Execution {
             shared,
-            state: Overlay::new(&shared.store, Some(base)),
+            state: Overlay::on_committed(&shared.store, base),
             start_attester_set: directory.attesters.set_hash(),
             directory,
             height,

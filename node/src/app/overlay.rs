@@ -37,6 +37,15 @@ impl<'a, B: Backend> Overlay<'a, B> {
         Overlay::with_writes(store, base, Writes::new())
     }
 
+    /// Reads over the state at the committed height `tip`, which the store holds, so
+    /// that no read checks the base again: a check per transaction was a database
+    /// read of the root node on every mempool check.
+    pub(crate) fn on_committed(store: &'a LedgerStore<B>, tip: Height) -> Overlay<'a, B> {
+        let overlay = Overlay::new(store, Some(tip));
+        let _ = overlay.base_checked.set(());
+        overlay
+    }
+
     /// Reads over the state at `base` with `writes` pending, as [`Overlay::into_writes`]
     /// returned them.
     pub(crate) fn with_writes(store: &'a LedgerStore<B>, base: Option<Height>, writes: Writes) -> Overlay<'a, B> {

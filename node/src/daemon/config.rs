@@ -16,6 +16,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use vouch_protocol::input::{self, InputError};
 
+use crate::app::{COMMITTED_READS_BYTES_MAX, PENDING_READS_BYTES_MAX, ReadCacheLimits};
 use crate::policy::RuntimeConfig;
 
 /// Maximum size of a configuration file in bytes.
@@ -122,6 +123,10 @@ pub struct StorageConfig {
     pub data_dir: PathBuf,
     /// Size of the database's page cache in bytes.
     pub cache_bytes: u64,
+    /// Bytes of checked attestations kept for the blocks that will commit them.
+    pub pending_reads_bytes: u64,
+    /// Bytes of committed attestations kept for later evaluations of their images.
+    pub committed_reads_bytes: u64,
 }
 
 /// Node-local sizes of the policy runtime; the execution limits are in the genesis.
@@ -167,7 +172,12 @@ impl Default for Config {
                 txs_max: 10_000,
                 bytes_max: 16 * 1024 * 1024,
             },
-            storage: StorageConfig { data_dir: PathBuf::from("data"), cache_bytes: 32 * 1024 * 1024 },
+            storage: StorageConfig {
+                data_dir: PathBuf::from("data"),
+                cache_bytes: 32 * 1024 * 1024,
+                pending_reads_bytes: PENDING_READS_BYTES_MAX as u64,
+                committed_reads_bytes: COMMITTED_READS_BYTES_MAX as u64,
+            },
             policy: PolicyConfig { cached_modules_max: 32, concurrent_instances_max: 8 },
             log: LogConfig { level: "info".to_owned() },
         }
@@ -230,6 +240,19 @@ impl Config {
             cached_modules_max,
             concurrent_instances_max: self.policy.concurrent_instances_max,
             ..RuntimeConfig::default()
+        }
+    }
+
+    /// Returns the bounds of the attestation read cache; valid after
+    /// [`Config::validate`], which keeps both at least 1 MiB.
+    pub fn read_cache_limits(&self) -> ReadCacheLimits {
+        let bytes = |value: u64| {
+            let value = usize::try_from(value).unwrap_or(usize::MAX);
+            NonZeroUsize::new(value).unwrap_or(NonZeroUsize::MIN)
+        };
+        ReadCacheLimits {
+            pending_bytes_max: bytes(self.storage.pending_reads_bytes),
+            committed_bytes_max: bytes(self.storage.committed_reads_bytes),
         }
     }
 

@@ -130,7 +130,8 @@ pub fn open_ledger(home: &Home, loaded: &LoadedHome, recreate: bool) -> Result<A
     }
 
     let runtime = RuntimeConfig { limits: loaded.genesis.policy_limits.clone(), ..loaded.config.runtime_config() };
-    let app = catch_corruption(&data_dir, || App::open(store, &loaded.genesis, runtime))?
+    let reads = loaded.config.read_cache_limits();
+    let app = catch_corruption(&data_dir, || App::open_with_limits(store, &loaded.genesis, runtime, reads))?
         .map_err(|source| OpenError::App { path: data_dir.clone(), source })?;
     if marker.is_none() {
         write_marker(&marker_path, &LedgerMarker::of(&loaded.genesis))?;

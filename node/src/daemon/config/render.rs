@@ -49,6 +49,16 @@ pub(super) const FIELDS: &[FieldDoc] = &[
     doc("blocks", "bytes_max", "Total size of the transactions of one block, in bytes."),
     doc("storage", "data_dir", "Ledger database folder, relative to the home unless absolute."),
     doc("storage", "cache_bytes", "Page cache of the ledger database, in bytes."),
+    doc(
+        "storage",
+        "pending_reads_bytes",
+        "Checked attestations kept in memory until their block, in bytes; evicted ones are checked again.",
+    ),
+    doc(
+        "storage",
+        "committed_reads_bytes",
+        "Committed attestations kept in memory for later evaluations of their images, in bytes.",
+    ),
     doc("policy", "cached_modules_max", "Compiled policy modules kept in memory."),
     doc("policy", "concurrent_instances_max", "Policy instances that may run at one time."),
     doc("log", "level", "Log filter: error, warn, info, debug or trace, or directives; RUST_LOG overrides it."),

@@ -4,7 +4,7 @@ use vouch_protocol::chain::{BLOCK_BYTES_MAX, BLOCK_TXS_MAX};
 use vouch_protocol::ledger::TX_BYTES_MAX;
 
 use super::render::FIELDS;
-use super::validate::{BODY_BYTES_RANGE, CONCURRENCY_RANGE, CONNECTIONS_RANGE, READ_TIMEOUT_MAX};
+use super::validate::{BODY_BYTES_RANGE, CACHE_BYTES_MIN, CONCURRENCY_RANGE, CONNECTIONS_RANGE, READ_TIMEOUT_MAX};
 use super::*;
 
 fn invalid_field(change: impl FnOnce(&mut Config)) -> Option<&'static str> {
@@ -112,6 +112,8 @@ fn each_field_names_itself_when_invalid() {
         ("blocks.bytes_max", |c| c.blocks.bytes_max = 1024),
         ("storage.data_dir", |c| c.storage.data_dir = PathBuf::new()),
         ("storage.cache_bytes", |c| c.storage.cache_bytes = 4096),
+        ("storage.pending_reads_bytes", |c| c.storage.pending_reads_bytes = CACHE_BYTES_MIN - 1),
+        ("storage.committed_reads_bytes", |c| c.storage.committed_reads_bytes = 0),
         ("policy.cached_modules_max", |c| c.policy.cached_modules_max = 0),
         ("policy.concurrent_instances_max", |c| c.policy.concurrent_instances_max = 0),
         ("log.level", |c| c.log.level = "info,vouch_node=loud".to_owned()),
@@ -160,6 +162,27 @@ fn range_limits_hold_at_the_edge() {
         assert_eq!(invalid_field(|c| set(c, min - 1)), Some(*field), "{field} below its minimum");
         assert_eq!(invalid_field(|c| set(c, max + 1)), Some(*field), "{field} above its maximum");
     }
+}
+
+#[test]
+fn cache_sizes_hold_at_their_minimum() {
+    type Set = fn(&mut Config, u64);
+    let fields: &[(&str, Set)] = &[
+        ("storage.cache_bytes", |c, v| c.storage.cache_bytes = v),
+        ("storage.pending_reads_bytes", |c, v| c.storage.pending_reads_bytes = v),
+        ("storage.committed_reads_bytes", |c, v| c.storage.committed_reads_bytes = v),
+    ];
+    for (field, set) in fields {
+        assert_eq!(invalid_field(|c| set(c, CACHE_BYTES_MIN)), None, "{field} at its minimum");
+        assert_eq!(invalid_field(|c| set(c, CACHE_BYTES_MIN - 1)), Some(*field), "{field} below its minimum");
+        assert_eq!(invalid_field(|c| set(c, u64::MAX)), None, "{field} has no maximum");
+    }
+    let mut config = Config::default();
+    config.storage.pending_reads_bytes = CACHE_BYTES_MIN;
+    config.storage.committed_reads_bytes = u64::MAX;
+    let limits = config.read_cache_limits();
+    assert_eq!(limits.pending_bytes_max.get(), CACHE_BYTES_MIN as usize);
+    assert_eq!(limits.committed_bytes_max.get(), usize::MAX);
 }
 
 #[test]
