@@ -1,7 +1,8 @@
 //! `vouch-testnet load submit`: submits signed attestations to a node as fast as it
 //! accepts them and measures how many it commits per second.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -28,7 +29,8 @@ pub struct SubmitRun {
     pub connections: usize,
     /// The attester key.
     pub key: SigningKey,
-    /// How long to wait for the last commit after the last submission.
+    /// How long to wait for a new block once all submissions are in, while
+    /// transactions still wait in the node's mempool.
     pub settle: Duration,
 }
 
@@ -58,6 +60,7 @@ impl SubmitRun {
         let accepted = Arc::new(AtomicU64::new(0));
         let rejections = Arc::new(Mutex::new(Vec::<(String, u64)>::new()));
         let started = Instant::now();
+        let watcher = HeightWatcher::start(self.address, started, self.settle);
         let chunks: Vec<Vec<Vec<u8>>> = split(bodies, self.connections);
         let workers: Vec<_> = chunks
             .into_iter()
@@ -72,8 +75,8 @@ impl SubmitRun {
         let accepted = accepted.load(Ordering::Relaxed);
         eprintln!("submitted: {accepted} accepted in {:.1} s", started.elapsed().as_secs_f64());
 
-        let committed = wait_for_commits(&mut control, start_height, accepted, self.settle)?;
-        let seconds = started.elapsed().as_secs_f64();
+        let heights = watcher.until_drained()?;
+        let (committed, seconds) = count_commits(self.address, start_height, &heights, started)?;
         let rejections = rejections.lock().map_err(|_| anyhow::anyhow!("rejection list poisoned"))?.clone();
         Ok(SubmitReport { accepted, committed: committed.min(accepted), seconds, verify_rate, rejections })
     }
@@ -146,32 +149,96 @@ fn count_rejection(rejections: &Mutex<Vec<(String, u64)>>, code: String) {
     }
 }
 
-/// Polls the node until `expected` transactions are committed above `start_height` or
-/// `settle` passes without a new block; returns the committed count.
-fn wait_for_commits(
-    control: &mut Connection,
-    start_height: u64,
-    expected: u64,
+/// Polls `GET /v1/status` on its own connection from the first submission on, noting
+/// when each new height was first seen. Blocks are read only after the run, because
+/// serializing every block during the run took CPU from the node being measured.
+struct HeightWatcher {
+    stop: Arc<AtomicBool>,
+    thread: thread::JoinHandle<anyhow::Result<Vec<(u64, Duration)>>>,
+}
+
+impl HeightWatcher {
+    fn start(address: SocketAddr, started: Instant, settle: Duration) -> HeightWatcher {
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopping = Arc::clone(&stop);
+        let thread = thread::spawn(move || watch_heights(address, started, settle, &stopping));
+        HeightWatcher { stop, thread }
+    }
+
+    /// Waits until the node's mempool is empty or the settle time passes without a
+    /// new height, then returns each height seen with the time it was first seen.
+    fn until_drained(self) -> anyhow::Result<Vec<(u64, Duration)>> {
+        self.stop.store(true, Ordering::Relaxed);
+        self.thread.join().map_err(|_| anyhow::anyhow!("the height watcher panicked"))?
+    }
+}
+
+/// Polls the node's status until `stop` is set and the mempool has drained, or until
+/// `settle` passes without a new height after `stop` is set.
+fn watch_heights(
+    address: SocketAddr,
+    started: Instant,
     settle: Duration,
-) -> anyhow::Result<u64> {
-    let mut committed = 0;
-    let mut seen_height = start_height;
+    stop: &AtomicBool,
+) -> anyhow::Result<Vec<(u64, Duration)>> {
+    let mut control = Connection::open(address, Duration::from_secs(10))?;
+    let mut heights = Vec::new();
+    let mut seen = status_again(&mut control, address)?.latest_height;
     let mut last_progress = Instant::now();
-    while committed < expected {
-        let latest = status(control)?.latest_height;
-        for height in (seen_height + 1)..=latest {
-            committed += block(control, height)?.txs.len() as u64;
-        }
-        if latest > seen_height {
+    loop {
+        let current = status_again(&mut control, address)?;
+        if current.latest_height > seen {
+            let at = started.elapsed();
+            heights.extend((seen + 1..=current.latest_height).map(|height| (height, at)));
+            seen = current.latest_height;
             last_progress = Instant::now();
-            seen_height = latest;
-        } else if last_progress.elapsed() > settle {
-            eprintln!("no new block for {settle:?}; {committed} of {expected} committed");
-            break;
+        }
+        if stop.load(Ordering::Relaxed) {
+            if current.mempool_txs == 0 {
+                break;
+            }
+            if last_progress.elapsed() > settle {
+                eprintln!("no new block for {settle:?}; {} transactions still wait", current.mempool_txs);
+                break;
+            }
         }
         thread::sleep(Duration::from_millis(20));
     }
-    Ok(committed)
+    Ok(heights)
+}
+
+/// Reads the blocks seen during the run and returns the transactions they committed
+/// and the seconds from the first submission to the first sight of the last block
+/// that committed any.
+fn count_commits(
+    address: SocketAddr,
+    start_height: u64,
+    heights: &[(u64, Duration)],
+    started: Instant,
+) -> anyhow::Result<(u64, f64)> {
+    let mut control = Connection::open(address, Duration::from_secs(30))?;
+    let mut committed = 0;
+    let mut end = started.elapsed();
+    for (height, seen_at) in heights.iter().filter(|(height, _)| *height > start_height) {
+        let txs = block(&mut control, *height)?.txs.len() as u64;
+        if txs > 0 {
+            committed += txs;
+            end = *seen_at;
+        }
+    }
+    Ok((committed, end.as_secs_f64()))
+}
+
+/// Reads the status, opening a new connection once if the node closed the old one,
+/// as it does with connections idle for longer than its header read timeout.
+fn status_again(control: &mut Connection, address: SocketAddr) -> anyhow::Result<StatusResponse> {
+    match status(control) {
+        Ok(status) => Ok(status),
+        Err(_) => {
+            *control = Connection::open(address, Duration::from_secs(10))?;
+            status(control)
+        }
+    }
 }
 
 fn status(connection: &mut Connection) -> anyhow::Result<StatusResponse> {
