@@ -261,13 +261,14 @@ fn load_committed<B: Backend>(shared: &Shared<B>, height: Height) -> Result<Comm
 fn check_policy_code<B: Backend>(state: &Overlay<'_, B>, directory: &Directory) -> Result<(), AppError> {
     for record in directory.policies.values() {
         let key = StateKey::PolicyCode { code_hash: record.code_hash };
+        let name = format!("policy code {}", hex::encode(record.code_hash));
         let wasm = state.get_bytes(&key)?.ok_or_else(|| AppError::CorruptRecord {
-            key: format!("{key:?}"),
+            key: name.clone(),
             reason: format!("policy {} names this code, but the state holds none", record.name),
         })?;
         if CodeHash::of(&wasm).0 != record.code_hash {
             return Err(AppError::CorruptRecord {
-                key: format!("{key:?}"),
+                key: name,
                 reason: format!("the stored code of policy {} does not match its hash", record.name),
             });
         }

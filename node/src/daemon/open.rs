@@ -131,8 +131,14 @@ pub fn open_ledger(home: &Home, loaded: &LoadedHome, recreate: bool) -> Result<A
 
     let runtime = RuntimeConfig { limits: loaded.genesis.policy_limits.clone(), ..loaded.config.runtime_config() };
     let reads = loaded.config.read_cache_limits();
-    let app = catch_corruption(&data_dir, || App::open_with_limits(store, &loaded.genesis, runtime, reads))?
-        .map_err(|source| OpenError::App { path: data_dir.clone(), source })?;
+    let app = catch_corruption(&data_dir, || App::open_with_limits(store, &loaded.genesis, runtime, reads))?.map_err(
+        |source| match source {
+            // Damage found while loading the state gets the same advice as damage that
+            // sled finds itself: which of the two sees a deleted blob first varies.
+            AppError::CorruptRecord { .. } => OpenError::Corrupt { path: data_dir.clone(), detail: source.to_string() },
+            source => OpenError::App { path: data_dir.clone(), source },
+        },
+    )?;
     if marker.is_none() {
         write_marker(&marker_path, &LedgerMarker::of(&loaded.genesis))?;
     }

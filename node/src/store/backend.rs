@@ -64,6 +64,7 @@ impl WriteBatch {
 /// - [`Backend::apply`] makes either all or none of a batch's writes visible, also
 ///   after a crash at any point.
 /// - After [`Backend::flush`] returns, every applied batch survives a crash.
+/// - After [`Backend::append_log`] returns, the appended bytes survive a crash.
 pub trait Backend: Send + Sync {
     /// Returns the value stored under `key`.
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, BackendError>;
@@ -82,4 +83,19 @@ pub trait Backend: Send + Sync {
 
     /// Makes every applied batch durable.
     fn flush(&self) -> Result<(), BackendError>;
+
+    /// Appends `bytes` to the transaction log and makes them durable; returns the
+    /// offset where they start. The log holds the bytes of committed transactions,
+    /// and the entries of a batch point into it.
+    fn append_log(&self, bytes: &[u8]) -> Result<u64, BackendError>;
+
+    /// Reads `len` bytes of the transaction log from `offset`.
+    fn read_log(&self, offset: u64, len: usize) -> Result<Vec<u8>, BackendError>;
+
+    /// Returns the length of the transaction log in bytes.
+    fn log_len(&self) -> Result<u64, BackendError>;
+
+    /// Cuts the transaction log to `len` bytes, dropping appends that no committed
+    /// batch points into.
+    fn truncate_log(&self, len: u64) -> Result<(), BackendError>;
 }

@@ -14,6 +14,8 @@ pub enum Fault {
     AfterApply,
     /// `flush` returns an error without making anything durable.
     Flush,
+    /// The transaction log append writes nothing and returns an error.
+    Append,
 }
 
 /// Wraps a backend and injects one armed [`Fault`].
@@ -82,5 +84,24 @@ impl<B: Backend> Backend for FaultyBackend<B> {
             return Err(BackendError::new("flush", "injected fault"));
         }
         self.inner.flush()
+    }
+
+    fn append_log(&self, bytes: &[u8]) -> Result<u64, BackendError> {
+        if self.take(Fault::Append) {
+            return Err(BackendError::new("append", "injected fault"));
+        }
+        self.inner.append_log(bytes)
+    }
+
+    fn read_log(&self, offset: u64, len: usize) -> Result<Vec<u8>, BackendError> {
+        self.inner.read_log(offset, len)
+    }
+
+    fn log_len(&self) -> Result<u64, BackendError> {
+        self.inner.log_len()
+    }
+
+    fn truncate_log(&self, len: u64) -> Result<(), BackendError> {
+        self.inner.truncate_log(len)
     }
 }

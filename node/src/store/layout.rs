@@ -7,7 +7,7 @@
 //! | `b`    | block bodies       | height (u64 BE)                       | `Vec<TxHash>` in block order  |
 //! | `c`    | commits            | height (u64 BE)                       | `Commit`                      |
 //! | `t`    | tx positions       | tx hash (32 bytes)                    | height (u64 BE), index (u32 BE) |
-//! | `x`    | transactions       | height (u64 BE), index (u32 BE)       | transaction bytes             |
+//! | `x`    | transactions       | height (u64 BE), index (u32 BE)       | log offset (u64 BE), length (u32 BE) |
 //! | `a`    | attestation index  | image digest (encoded), height, index | tx hash (32 bytes)            |
 //! | `o`    | tx outcomes        | tx hash (32 bytes)                    | outcome text (UTF-8)          |
 //! | `r`    | state roots        | height (u64 BE)                       | root (32 bytes)               |
@@ -23,7 +23,9 @@
 //! Transactions are stored by position, so that a block's transactions are appended
 //! at the end of the key space instead of spread over it by hash: with random keys,
 //! every block rewrote database pages all over the store and read most of them back
-//! from disk first. Only the small position records are keyed by hash.
+//! from disk first. Only the small position records are keyed by hash. Their bytes
+//! are in the backend's transaction log (see `txlog.rs`), in block order, and the `x`
+//! entries say where.
 
 use jmt::KeyHash;
 use jmt::storage::NodeKey;
@@ -38,7 +40,7 @@ pub(crate) const LATEST_HEIGHT_KEY: &[u8] = b"mlatest-height";
 pub(crate) const LAYOUT_VERSION_KEY: &[u8] = b"mlayout-version";
 
 /// The version of this layout. A store written with another layout is refused.
-pub(crate) const LAYOUT_VERSION: u32 = 2;
+pub(crate) const LAYOUT_VERSION: u32 = 3;
 
 const HEADER: u8 = b'h';
 const BODY: u8 = b'b';
@@ -76,24 +78,51 @@ pub(crate) fn tx_position_key(hash: &TxHash) -> Vec<u8> {
 
 /// Encodes where a transaction is: its block's height and its index in the block.
 pub(crate) fn encode_tx_position(height: Height, index: u32) -> Vec<u8> {
-    let mut value = Vec::with_capacity(12);
-    value.extend_from_slice(&height.0.to_be_bytes());
-    value.extend_from_slice(&index.to_be_bytes());
-    value
+    encode_pair(height.0, index)
 }
 
 /// Decodes a transaction position, or returns `None` if it is not 12 bytes.
 pub(crate) fn decode_tx_position(bytes: &[u8]) -> Option<(Height, u32)> {
-    let bytes: &[u8; 12] = bytes.try_into().ok()?;
-    let height = u64::from_be_bytes(bytes[..8].try_into().ok()?);
-    let index = u32::from_be_bytes(bytes[8..].try_into().ok()?);
-    Some((Height(height), index))
+    decode_pair(bytes).map(|(height, index)| (Height(height), index))
 }
 
 pub(crate) fn transaction_key(height: Height, index: u32) -> Vec<u8> {
     let mut key = height_key(TRANSACTION, height);
     key.extend_from_slice(&index.to_be_bytes());
     key
+}
+
+/// Encodes where a transaction's bytes are in the transaction log.
+pub(crate) fn encode_tx_location(offset: u64, len: u32) -> Vec<u8> {
+    encode_pair(offset, len)
+}
+
+/// Decodes a transaction's log offset and length, or returns `None` if the record
+/// is not 12 bytes.
+pub(crate) fn decode_tx_location(bytes: &[u8]) -> Option<(u64, u32)> {
+    decode_pair(bytes)
+}
+
+/// Encodes a u64 and a u32 as 12 big-endian bytes.
+fn encode_pair(first: u64, second: u32) -> Vec<u8> {
+    let mut value = Vec::with_capacity(12);
+    value.extend_from_slice(&first.to_be_bytes());
+    value.extend_from_slice(&second.to_be_bytes());
+    value
+}
+
+fn decode_pair(bytes: &[u8]) -> Option<(u64, u32)> {
+    let bytes: &[u8; 12] = bytes.try_into().ok()?;
+    let first = u64::from_be_bytes(bytes[..8].try_into().ok()?);
+    let second = u32::from_be_bytes(bytes[8..].try_into().ok()?);
+    Some((first, second))
+}
+
+/// Returns the first and the last possible key of the transaction table.
+pub(crate) fn transactions_range() -> (Vec<u8>, Vec<u8>) {
+    let mut last = vec![TRANSACTION];
+    last.extend_from_slice(&[0xff; 12]);
+    (vec![TRANSACTION], last)
 }
 
 /// Returns the prefix of every transaction of the block at `height`, in block order.

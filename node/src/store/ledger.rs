@@ -85,8 +85,40 @@ impl<B: Backend> LedgerStore<B> {
                 ),
             });
         }
-        let txs = stored.into_iter().map(|(_, bytes)| Transaction(bytes)).collect();
+        let locations =
+            stored.iter().map(|(key, value)| location(key, value)).collect::<Result<Vec<(u64, u32)>, StoreError>>()?;
+        let txs = self.read_contiguous(height, &locations)?.into_iter().map(Transaction).collect();
         Ok(Some(Block { header, txs }))
+    }
+
+    /// Reads the transactions at `locations`, which one block wrote one after the
+    /// other, with one read of the log.
+    fn read_contiguous(&self, height: Height, locations: &[(u64, u32)]) -> Result<Vec<Vec<u8>>, StoreError> {
+        let Some(&(start, _)) = locations.first() else {
+            return Ok(Vec::new());
+        };
+        let mut end = start;
+        for &(offset, len) in locations {
+            if offset != end {
+                return Err(StoreError::Corrupted {
+                    reason: format!(
+                        "the transactions of height {height} are not contiguous in the transaction log: one starts at byte {offset}, the one before it ends at byte {end}"
+                    ),
+                });
+            }
+            end += u64::from(len);
+        }
+        let total = usize::try_from(end - start).map_err(|_| StoreError::Corrupted {
+            reason: format!("the transactions of height {height} span {} bytes", end - start),
+        })?;
+        let bytes = self.backend.read_log(start, total)?;
+        let mut txs = Vec::with_capacity(locations.len());
+        let mut cursor = 0;
+        for &(_, len) in locations {
+            txs.push(bytes[cursor..cursor + len as usize].to_vec());
+            cursor += len as usize;
+        }
+        Ok(txs)
     }
 
     /// Returns the transaction with hash `hash` and where it is in the chain.
@@ -94,10 +126,12 @@ impl<B: Backend> LedgerStore<B> {
         let Some((height, index)) = self.tx_position(hash)? else {
             return Ok(None);
         };
-        let bytes =
-            self.backend.get(&layout::transaction_key(height, index))?.ok_or_else(|| StoreError::Corrupted {
-                reason: format!("transaction {hash} is recorded at height {height}, index {index}, but is not stored"),
-            })?;
+        let key = layout::transaction_key(height, index);
+        let record = self.backend.get(&key)?.ok_or_else(|| StoreError::Corrupted {
+            reason: format!("transaction {hash} is recorded at height {height}, index {index}, but is not stored"),
+        })?;
+        let (offset, len) = location(&key, &record)?;
+        let bytes = self.backend.read_log(offset, len as usize)?;
         Ok(Some(StoredTransaction { height, index, tx: Transaction(bytes) }))
     }
 
@@ -177,6 +211,13 @@ impl<B: Backend> LedgerStore<B> {
     pub(crate) fn is_poisoned(&self) -> bool {
         self.poisoned.load(Ordering::SeqCst)
     }
+}
+
+/// Decodes the log location stored under the transaction key `key`.
+pub(crate) fn location(key: &[u8], value: &[u8]) -> Result<(u64, u32), StoreError> {
+    layout::decode_tx_location(value).ok_or_else(|| StoreError::Corrupted {
+        reason: format!("transaction record {} is {} bytes, not 12", hex::encode(key), value.len()),
+    })
 }
 
 fn attestation_entry(key: &[u8], value: &[u8]) -> Result<AttestationEntry, StoreError> {

@@ -11,6 +11,8 @@ use crate::store::{Backend, BackendError, Entry, WriteBatch};
 struct Entries {
     visible: BTreeMap<Vec<u8>, Vec<u8>>,
     durable: BTreeMap<Vec<u8>, Vec<u8>>,
+    /// The transaction log, durable as soon as it is appended to.
+    log: Vec<u8>,
 }
 
 /// An in-memory backend; clones share the same entries.
@@ -87,6 +89,39 @@ impl Backend for MemoryBackend {
     fn flush(&self) -> Result<(), BackendError> {
         let mut entries = self.lock();
         entries.durable = entries.visible.clone();
+        Ok(())
+    }
+
+    fn append_log(&self, bytes: &[u8]) -> Result<u64, BackendError> {
+        let mut entries = self.lock();
+        let start = entries.log.len() as u64;
+        entries.log.extend_from_slice(bytes);
+        Ok(start)
+    }
+
+    fn read_log(&self, offset: u64, len: usize) -> Result<Vec<u8>, BackendError> {
+        let entries = self.lock();
+        usize::try_from(offset)
+            .ok()
+            .and_then(|start| entries.log.get(start..start.checked_add(len)?))
+            .map(<[u8]>::to_vec)
+            .ok_or_else(|| {
+                let end = entries.log.len();
+                BackendError::new(
+                    "read",
+                    format!("{len} bytes at offset {offset} run past the end of the log ({end} bytes)"),
+                )
+            })
+    }
+
+    fn log_len(&self) -> Result<u64, BackendError> {
+        Ok(self.lock().log.len() as u64)
+    }
+
+    fn truncate_log(&self, len: u64) -> Result<(), BackendError> {
+        let mut entries = self.lock();
+        let len = usize::try_from(len).map_err(|error| BackendError::new("truncate", error))?;
+        entries.log.truncate(len);
         Ok(())
     }
 }

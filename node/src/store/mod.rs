@@ -26,6 +26,7 @@ mod ledger;
 mod memory;
 mod open;
 mod sled_backend;
+mod txlog;
 mod write;
 
 pub use backend::{Backend, BackendError, Entry, WriteBatch};
@@ -33,6 +34,7 @@ pub use faulty::{Fault, FaultyBackend};
 pub use ledger::{AttestationEntry, LedgerStore, StoredTransaction};
 pub use memory::MemoryBackend;
 pub use sled_backend::{SLED_LOCK_WAIT_MAX, SledBackend};
+pub use txlog::TX_LOG_FILE;
 pub use write::{BLOCK_ATTESTATIONS_MAX, BlockWrite, GenesisWrite, TX_OUTCOME_BYTES_MAX};
 
 use std::path::PathBuf;

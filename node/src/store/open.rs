@@ -37,7 +37,36 @@ impl<B: Backend> LedgerStore<B> {
             store.check_layout()?;
             store.check_committed(height)?;
         }
+        store.check_log()?;
         Ok(store)
+    }
+
+    /// Checks that the transaction log holds every committed transaction, and cuts
+    /// off what a block write appended before it failed or the process died.
+    fn check_log(&self) -> Result<(), StoreError> {
+        let (first, last) = layout::transactions_range();
+        let committed_end = match self.backend.last_in_range(&first, &last)? {
+            None => 0,
+            Some((key, value)) => {
+                let (offset, len) = super::ledger::location(&key, &value)?;
+                offset + u64::from(len)
+            }
+        };
+        let log_len = self.backend.log_len()?;
+        if log_len < committed_end {
+            return Err(corrupted(format!(
+                "the transaction log holds {log_len} bytes, but committed transactions reach byte {committed_end}; the log file was cut or replaced: restore the data directory from a backup"
+            )));
+        }
+        if log_len > committed_end {
+            self.backend.truncate_log(committed_end)?;
+            tracing::warn!(
+                committed_end,
+                dropped_bytes = log_len - committed_end,
+                "cut off the transaction log after the last committed transaction: a block write did not finish"
+            );
+        }
+        Ok(())
     }
 
     /// Checks that the store was written with this build's key layout.

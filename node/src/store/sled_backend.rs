@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use crate::store::txlog::{TX_LOG_FILE, TxLog};
 use crate::store::{Backend, BackendError, Entry, StoreError, WriteBatch};
 
 /// How long [`SledBackend::open`] waits for the directory lock of a database that was
@@ -25,12 +26,14 @@ const SLED_LOCK_RETRY_INTERVAL: Duration = Duration::from_millis(20);
 /// holds an old guard.
 const SLED_GARBAGE_FLUSHES: usize = 64;
 
-/// A sled database holding the whole ledger in its default tree.
+/// A sled database holding the whole ledger in its default tree, and the transaction
+/// log beside it in the same directory.
 ///
 /// Every table of the ledger is a key prefix in one sled tree, so one `sled::Batch`
 /// covers a whole block: sled applies a batch to one tree atomically.
 pub struct SledBackend {
     db: sled::Db,
+    log: TxLog,
     path: PathBuf,
 }
 
@@ -50,7 +53,12 @@ impl SledBackend {
         let started = Instant::now();
         loop {
             match sled::Config::new().path(path).cache_capacity(cache_bytes).mode(SLED_MODE).open() {
-                Ok(db) => return Ok(SledBackend { db, path: path.to_path_buf() }),
+                Ok(db) => {
+                    // sled has created the directory and holds its lock from here on.
+                    let log = TxLog::open(&path.join(TX_LOG_FILE))
+                        .map_err(|error| StoreError::Open { path: path.to_path_buf(), message: error.to_string() })?;
+                    return Ok(SledBackend { db, log, path: path.to_path_buf() });
+                }
                 Err(error) if is_lock_taken(&error) && started.elapsed() < SLED_LOCK_WAIT_MAX => {
                     std::thread::sleep(SLED_LOCK_RETRY_INTERVAL);
                 }
@@ -131,5 +139,21 @@ impl Backend for SledBackend {
 
     fn flush(&self) -> Result<(), BackendError> {
         self.db.flush().map(|_| ()).map_err(|error| BackendError::new("flush", error))
+    }
+
+    fn append_log(&self, bytes: &[u8]) -> Result<u64, BackendError> {
+        self.log.append(bytes)
+    }
+
+    fn read_log(&self, offset: u64, len: usize) -> Result<Vec<u8>, BackendError> {
+        self.log.read(offset, len)
+    }
+
+    fn log_len(&self) -> Result<u64, BackendError> {
+        Ok(self.log.len())
+    }
+
+    fn truncate_log(&self, len: u64) -> Result<(), BackendError> {
+        self.log.truncate(len)
     }
 }

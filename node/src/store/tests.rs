@@ -450,9 +450,10 @@ fn open_rejects_malformed_marker() {
 #[test]
 fn open_rejects_other_layout_versions() {
     let (backend, _) = store_with_blocks(1, 2);
-    backend.corrupt(layout::LAYOUT_VERSION_KEY, Some(3u32.to_be_bytes().to_vec()));
+    // Layout 2 kept transaction bytes in the key-value store instead of the log.
+    backend.corrupt(layout::LAYOUT_VERSION_KEY, Some(2u32.to_be_bytes().to_vec()));
     let error = LedgerStore::open(backend.clone()).err().expect("open must fail");
-    assert!(matches!(error, StoreError::LayoutVersion { found: 3, expected: layout::LAYOUT_VERSION }), "{error}");
+    assert!(matches!(error, StoreError::LayoutVersion { found: 2, expected: layout::LAYOUT_VERSION }), "{error}");
     assert!(error.to_string().contains("fresh home"), "{error}");
 
     // Stores from before the version record were written with layout 1.
@@ -472,6 +473,72 @@ fn block_with_a_missing_transaction_is_corrupted() {
     assert!(error.to_string().contains("lists 3 transactions, but 2 are stored"), "{error}");
     let hash = store.block(Height(1)).unwrap().unwrap().txs[0].hash();
     assert_eq!(store.transaction(&hash).unwrap().unwrap().height, Height(1));
+}
+
+#[test]
+fn failed_log_append_leaves_previous_block() {
+    let (backend, _) = fail_block_write(Fault::Append);
+    assert_eq!(backend.inner().log_len().unwrap(), log_end(backend.inner()));
+    assert_consistent_at(backend.inner(), Height(2));
+}
+
+/// Returns where the last committed transaction ends in the log.
+fn log_end(backend: &MemoryBackend) -> u64 {
+    let (first, last) = layout::transactions_range();
+    let (key, value) = backend.last_in_range(&first, &last).unwrap().expect("a transaction is stored");
+    let (offset, len) = ledger::location(&key, &value).unwrap();
+    offset + u64::from(len)
+}
+
+#[test]
+fn open_cuts_off_an_append_whose_block_never_committed() {
+    let (backend, store) = store_with_blocks(2, 3);
+    let committed_end = log_end(&backend);
+    drop(store);
+    // What a block write appends before the process dies ahead of its batch.
+    backend.append_log(&[7; 1000]).unwrap();
+
+    let store = LedgerStore::open(backend.clone()).unwrap();
+    assert_eq!(backend.log_len().unwrap(), committed_end);
+    let written = commit_next(&store, 4);
+    assert_eq!(store.block(Height(3)).unwrap(), Some(written.block.clone()));
+    let reopened = LedgerStore::open(backend.clone()).unwrap();
+    for tx in &written.block.txs {
+        assert_eq!(&reopened.transaction(&tx.hash()).unwrap().unwrap().tx, tx);
+    }
+    assert_eq!(reopened.block(Height(1)).unwrap().unwrap().txs.len(), 3);
+}
+
+#[test]
+fn open_rejects_a_log_shorter_than_the_committed_transactions() {
+    let (backend, store) = store_with_blocks(2, 3);
+    drop(store);
+    let committed_end = log_end(&backend);
+    backend.truncate_log(committed_end - 1).unwrap();
+    assert_corrupted(&backend, &format!("committed transactions reach byte {committed_end}"));
+}
+
+#[test]
+fn blocks_without_transactions_append_nothing() {
+    let (backend, store) = store_with_blocks(2, 3);
+    let before = backend.log_len().unwrap();
+    commit_next(&store, 0);
+    assert_eq!(backend.log_len().unwrap(), before);
+    assert_eq!(store.block(Height(3)).unwrap().unwrap().txs, Vec::<Transaction>::new());
+    assert!(LedgerStore::open(backend.clone()).is_ok());
+}
+
+#[test]
+fn scattered_transaction_records_are_corrupted() {
+    let (backend, store) = store_with_blocks(2, 3);
+    let key = layout::transaction_key(Height(2), 1);
+    let (offset, len) = ledger::location(&key, &backend.get(&key).unwrap().unwrap()).unwrap();
+    backend.corrupt(&key, Some(layout::encode_tx_location(offset + 1, len)));
+    let error = store.block(Height(2)).unwrap_err();
+    assert!(error.to_string().contains("not contiguous in the transaction log"), "{error}");
+    backend.corrupt(&key, Some(vec![1, 2]));
+    let error = store.block(Height(2)).unwrap_err();
+    assert!(error.to_string().contains("is 2 bytes, not 12"), "{error}");
 }
 
 #[test]
@@ -495,10 +562,45 @@ fn sled_store_commits_and_reopens() {
 
     let store = LedgerStore::open(SledBackend::open(directory.path()).unwrap()).unwrap();
     assert_eq!(store.latest_height(), Some(Height(2)));
-    assert_eq!(store.block(Height(2)).unwrap(), Some(written.block));
+    assert_eq!(store.block(Height(2)).unwrap(), Some(written.block.clone()));
+    for tx in &written.block.txs {
+        assert_eq!(&store.transaction(&tx.hash()).unwrap().unwrap().tx, tx);
+    }
+    let log = std::fs::metadata(directory.path().join(TX_LOG_FILE)).unwrap().len();
+    assert_eq!(log, store.backend.log_len().unwrap());
     let image = synthetic::SyntheticTx::at(Height(2), 0).image;
     assert!(!store.attestations(&image, 10).unwrap().is_empty());
     commit_next(&store, 5);
+}
+
+#[test]
+fn sled_store_handles_a_damaged_log_file() {
+    let directory = tempfile::tempdir().unwrap();
+    let log_path = directory.path().join(TX_LOG_FILE);
+    let committed = {
+        let store = LedgerStore::open(SledBackend::open(directory.path()).unwrap()).unwrap();
+        chain().init(&store).unwrap();
+        commit_next(&store, 5);
+        commit_next(&store, 5);
+        std::fs::metadata(&log_path).unwrap().len()
+    };
+
+    // Bytes that a killed block write left behind are cut off at open.
+    let mut file = std::fs::OpenOptions::new().append(true).open(&log_path).unwrap();
+    std::io::Write::write_all(&mut file, &[9; 4096]).unwrap();
+    drop(file);
+    let store = LedgerStore::open(SledBackend::open(directory.path()).unwrap()).unwrap();
+    assert_eq!(std::fs::metadata(&log_path).unwrap().len(), committed);
+    let written = commit_next(&store, 5);
+    assert_eq!(store.block(Height(3)).unwrap(), Some(written.block));
+    let committed = std::fs::metadata(&log_path).unwrap().len();
+    drop(store);
+
+    // A log that lost committed bytes is damage that opening reports.
+    std::fs::OpenOptions::new().write(true).open(&log_path).unwrap().set_len(committed - 10).unwrap();
+    let error = LedgerStore::open(SledBackend::open(directory.path()).unwrap()).err().expect("open must fail");
+    assert!(matches!(error, StoreError::Corrupted { .. }), "{error}");
+    assert!(error.to_string().contains(&format!("holds {} bytes", committed - 10)), "{error}");
 }
 
 #[test]

@@ -31,7 +31,7 @@ pub struct GenesisWrite {
 /// Everything that one committed block adds to the ledger.
 #[derive(Clone, Debug)]
 pub struct BlockWrite {
-    /// The block; its transactions are stored by hash.
+    /// The block; its transactions go to the transaction log, found by hash.
     pub block: Block,
     /// The commit that certifies the block.
     pub commit: Commit,
@@ -85,12 +85,31 @@ impl<B: Backend> LedgerStore<B> {
         check_outcomes(&write, &positions)?;
         let check_ms = started.elapsed().as_millis() as u64;
 
-        let batch = block_batch(&write, &positions);
+        let log_offset = self.append_transactions(&write.block)?;
+        let log_ms = started.elapsed().as_millis() as u64;
+        let batch = block_batch(&write, &positions, log_offset);
         let batch_ms = started.elapsed().as_millis() as u64;
         self.write_batch(batch, height)?;
         let elapsed_ms = started.elapsed().as_millis() as u64;
-        tracing::debug!(height = height.0, check_ms, batch_ms, elapsed_ms, "block stored");
+        tracing::debug!(height = height.0, check_ms, log_ms, batch_ms, elapsed_ms, "block stored");
         Ok(())
+    }
+
+    /// Appends the block's transactions to the transaction log in block order and
+    /// returns the offset of the first. A failure poisons the store like a failed
+    /// batch: the log may hold part of the append, which the next open cuts off.
+    fn append_transactions(&self, block: &Block) -> Result<u64, StoreError> {
+        let mut bytes = Vec::with_capacity(block.txs.iter().map(|tx| tx.0.len()).sum());
+        for tx in &block.txs {
+            bytes.extend_from_slice(&tx.0);
+        }
+        if bytes.is_empty() {
+            return Ok(self.backend.log_len()?);
+        }
+        self.backend.append_log(&bytes).map_err(|error| {
+            self.poisoned.store(true, Ordering::SeqCst);
+            StoreError::from(error)
+        })
     }
 
     /// Applies and flushes `batch`, then records `height` as committed. A failure
@@ -244,7 +263,7 @@ fn check_outcomes(write: &BlockWrite, positions: &HashMap<TxHash, u32>) -> Resul
 }
 
 /// Builds the one batch that stores a checked block write.
-fn block_batch(write: &BlockWrite, positions: &HashMap<TxHash, u32>) -> WriteBatch {
+fn block_batch(write: &BlockWrite, positions: &HashMap<TxHash, u32>, log_offset: u64) -> WriteBatch {
     let block = &write.block;
     let height = block.header.height;
     let mut batch = WriteBatch::new();
@@ -253,10 +272,13 @@ fn block_batch(write: &BlockWrite, positions: &HashMap<TxHash, u32>) -> WriteBat
     batch.put(layout::commit_key(height), write.commit.to_bytes());
     let hashes: Vec<TxHash> = block.txs.iter().map(|tx| tx.hash()).collect();
     batch.put(layout::body_key(height), encoding::encode(&hashes));
+    let mut offset = log_offset;
     for (index, (tx, hash)) in block.txs.iter().zip(&hashes).enumerate() {
         let index = u32::try_from(index).expect("a valid block has at most BLOCK_TXS_MAX transactions");
+        let len = u32::try_from(tx.0.len()).expect("a valid block's transactions are smaller than 4 GiB");
         batch.put(layout::tx_position_key(hash), layout::encode_tx_position(height, index));
-        batch.put(layout::transaction_key(height, index), tx.0.clone());
+        batch.put(layout::transaction_key(height, index), layout::encode_tx_location(offset, len));
+        offset += u64::from(len);
     }
 
     let entries: BTreeSet<(&Digest, u32, &TxHash)> =
