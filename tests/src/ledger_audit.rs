@@ -2,9 +2,9 @@
 //! height has a block and a commit that link to the previous block. Replaying the
 //! stored blocks on a fresh state machine gives the stored state root at each height.
 //!
-//! The database is opened with the node's own store code and only read. Opening sled
-//! still runs its recovery, which is the same recovery that the next `vouchd` start
-//! runs.
+//! The database is opened with the node's own store code and only read. Opening it
+//! still runs sled's recovery and cuts an unfinished append off the transaction log,
+//! the same repairs that the next `vouchd` start makes.
 
 use std::fmt;
 use std::fs::{OpenOptions, TryLockError};

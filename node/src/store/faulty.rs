@@ -14,7 +14,8 @@ pub enum Fault {
     AfterApply,
     /// `flush` returns an error without making anything durable.
     Flush,
-    /// The transaction log append writes nothing and returns an error.
+    /// The transaction log append writes the first half of its bytes, then returns
+    /// an error, as a write cut short by a full disk would.
     Append,
 }
 
@@ -88,7 +89,8 @@ impl<B: Backend> Backend for FaultyBackend<B> {
 
     fn append_log(&self, bytes: &[u8]) -> Result<u64, BackendError> {
         if self.take(Fault::Append) {
-            return Err(BackendError::new("append", "injected fault"));
+            self.inner.append_log(&bytes[..bytes.len() / 2])?;
+            return Err(BackendError::new("append", "injected fault after half of the bytes"));
         }
         self.inner.append_log(bytes)
     }

@@ -87,7 +87,10 @@ impl<B: Backend> LedgerStore<B> {
         }
         let locations =
             stored.iter().map(|(key, value)| location(key, value)).collect::<Result<Vec<(u64, u32)>, StoreError>>()?;
-        let txs = self.read_contiguous(height, &locations)?.into_iter().map(Transaction).collect();
+        let txs: Vec<Transaction> = self.read_contiguous(height, &locations)?.into_iter().map(Transaction).collect();
+        for (index, (tx, expected)) in txs.iter().zip(&hashes).enumerate() {
+            check_hash(tx, expected, height, index)?;
+        }
         Ok(Some(Block { header, txs }))
     }
 
@@ -106,19 +109,40 @@ impl<B: Backend> LedgerStore<B> {
                     ),
                 });
             }
-            end += u64::from(len);
+            end = end.checked_add(u64::from(len)).ok_or_else(|| StoreError::Corrupted {
+                reason: format!("the transactions of height {height} run past the largest log offset"),
+            })?;
         }
-        let total = usize::try_from(end - start).map_err(|_| StoreError::Corrupted {
-            reason: format!("the transactions of height {height} span {} bytes", end - start),
-        })?;
-        let bytes = self.backend.read_log(start, total)?;
+        let bytes = self.read_log(start, end - start, || format!("the transactions of height {height}"))?;
         let mut txs = Vec::with_capacity(locations.len());
-        let mut cursor = 0;
+        let mut rest = bytes.as_slice();
         for &(_, len) in locations {
-            txs.push(bytes[cursor..cursor + len as usize].to_vec());
-            cursor += len as usize;
+            let (tx, after) = rest.split_at(len as usize);
+            txs.push(tx.to_vec());
+            rest = after;
         }
         Ok(txs)
+    }
+
+    /// Reads `len` bytes of the log from `offset`, reporting a range past the end of
+    /// the log as damage to `what`.
+    fn read_log(&self, offset: u64, len: u64, what: impl Fn() -> String) -> Result<Vec<u8>, StoreError> {
+        let log_len = self.backend.log_len()?;
+        let past_end = || StoreError::Corrupted {
+            reason: format!(
+                "{} are recorded at {len} bytes from offset {offset} of the transaction log, which is {log_len} bytes long",
+                what()
+            ),
+        };
+        if offset.checked_add(len).is_none_or(|last| last > log_len) {
+            return Err(past_end());
+        }
+        let len = usize::try_from(len).map_err(|_| past_end())?;
+        let bytes = self.backend.read_log(offset, len)?;
+        if bytes.len() != len {
+            return Err(past_end());
+        }
+        Ok(bytes)
     }
 
     /// Returns the transaction with hash `hash` and where it is in the chain.
@@ -131,8 +155,9 @@ impl<B: Backend> LedgerStore<B> {
             reason: format!("transaction {hash} is recorded at height {height}, index {index}, but is not stored"),
         })?;
         let (offset, len) = location(&key, &record)?;
-        let bytes = self.backend.read_log(offset, len as usize)?;
-        Ok(Some(StoredTransaction { height, index, tx: Transaction(bytes) }))
+        let tx = Transaction(self.read_log(offset, u64::from(len), || format!("the bytes of transaction {hash}"))?);
+        check_hash(&tx, hash, height, index as usize)?;
+        Ok(Some(StoredTransaction { height, index, tx }))
     }
 
     /// Returns the height and block index of the committed transaction `hash`.
@@ -211,6 +236,20 @@ impl<B: Backend> LedgerStore<B> {
     pub(crate) fn is_poisoned(&self) -> bool {
         self.poisoned.load(Ordering::SeqCst)
     }
+}
+
+/// Checks that bytes read from the transaction log, which has no checksums of its
+/// own, are the transaction that the block lists.
+fn check_hash(tx: &Transaction, expected: &TxHash, height: Height, index: usize) -> Result<(), StoreError> {
+    let found = tx.hash();
+    if found != *expected {
+        return Err(StoreError::Corrupted {
+            reason: format!(
+                "transaction {index} of height {height} should hash to {expected}, but the bytes in the transaction log hash to {found}"
+            ),
+        });
+    }
+    Ok(())
 }
 
 /// Decodes the log location stored under the transaction key `key`.

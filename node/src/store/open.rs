@@ -4,7 +4,7 @@
 use std::sync::Mutex;
 use std::sync::atomic::AtomicBool;
 
-use vouch_protocol::chain::Height;
+use vouch_protocol::chain::{BLOCK_BYTES_MAX, Height};
 use vouch_protocol::state::StateRoot;
 
 use crate::state::AuthenticatedState;
@@ -37,36 +37,59 @@ impl<B: Backend> LedgerStore<B> {
             store.check_layout()?;
             store.check_committed(height)?;
         }
-        store.check_log()?;
+        store.check_log(latest)?;
         Ok(store)
     }
 
     /// Checks that the transaction log holds every committed transaction, and cuts
     /// off what a block write appended before it failed or the process died.
-    fn check_log(&self) -> Result<(), StoreError> {
-        let (first, last) = layout::transactions_range();
-        let committed_end = match self.backend.last_in_range(&first, &last)? {
-            None => 0,
-            Some((key, value)) => {
-                let (offset, len) = super::ledger::location(&key, &value)?;
-                offset + u64::from(len)
-            }
-        };
+    ///
+    /// Nothing is cut when the key-value store is empty or when the tail is longer
+    /// than one block. Neither comes from an unfinished write, and cutting would lose
+    /// the only copy of transactions that a restored database may still point to.
+    fn check_log(&self, latest: Option<Height>) -> Result<(), StoreError> {
         let log_len = self.backend.log_len()?;
+        if latest.is_none() {
+            if log_len > 0 {
+                return Err(corrupted(format!(
+                    "the key-value store is empty, but the transaction log is {log_len} bytes long; restore the whole data directory from a backup, or move it away to start a new chain"
+                )));
+            }
+            return Ok(());
+        }
+        let committed_end = self.committed_log_end()?;
         if log_len < committed_end {
             return Err(corrupted(format!(
-                "the transaction log holds {log_len} bytes, but committed transactions reach byte {committed_end}; the log file was cut or replaced: restore the data directory from a backup"
+                "the transaction log is {log_len} bytes long, but committed transactions reach byte {committed_end}; the log file was cut or replaced"
             )));
         }
-        if log_len > committed_end {
+        let tail = log_len - committed_end;
+        if tail > BLOCK_BYTES_MAX as u64 {
+            return Err(corrupted(format!(
+                "the transaction log has {tail} bytes past the last committed transaction (byte {committed_end}), more than one block of at most {BLOCK_BYTES_MAX} bytes appends"
+            )));
+        }
+        if tail > 0 {
             self.backend.truncate_log(committed_end)?;
             tracing::warn!(
                 committed_end,
-                dropped_bytes = log_len - committed_end,
+                dropped_bytes = tail,
                 "cut off the transaction log after the last committed transaction: a block write did not finish"
             );
         }
         Ok(())
+    }
+
+    /// Returns where the last committed transaction ends in the log: 0 without any.
+    fn committed_log_end(&self) -> Result<u64, StoreError> {
+        let (first, last) = layout::transactions_range();
+        let Some((key, value)) = self.backend.last_in_range(&first, &last)? else {
+            return Ok(0);
+        };
+        let (offset, len) = super::ledger::location(&key, &value)?;
+        offset.checked_add(u64::from(len)).ok_or_else(|| {
+            corrupted(format!("transaction record {} points past the largest log offset", hex::encode(&key)))
+        })
     }
 
     /// Checks that the store was written with this build's key layout.

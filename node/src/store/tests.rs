@@ -478,8 +478,55 @@ fn block_with_a_missing_transaction_is_corrupted() {
 #[test]
 fn failed_log_append_leaves_previous_block() {
     let (backend, _) = fail_block_write(Fault::Append);
-    assert_eq!(backend.inner().log_len().unwrap(), log_end(backend.inner()));
+    let committed_end = log_end(backend.inner());
+    assert!(backend.inner().log_len().unwrap() > committed_end, "the fault leaves half an append");
     assert_consistent_at(backend.inner(), Height(2));
+}
+
+#[test]
+fn open_rejects_a_log_without_a_store() {
+    let backend = MemoryBackend::new();
+    backend.append_log(b"transactions of a deleted database").unwrap();
+    assert_corrupted(&backend, "the key-value store is empty, but the transaction log is 34 bytes long");
+}
+
+#[test]
+fn open_rejects_a_tail_longer_than_a_block() {
+    let (backend, store) = store_with_blocks(1, 2);
+    drop(store);
+    backend.append_log(&vec![0; BLOCK_BYTES_MAX + 1]).unwrap();
+    assert_corrupted(&backend, &format!("has {} bytes past the last committed transaction", BLOCK_BYTES_MAX + 1));
+}
+
+#[test]
+fn log_bytes_that_do_not_match_their_hash_are_corrupted() {
+    let (backend, store) = store_with_blocks(2, 3);
+    let block = store.block(Height(2)).unwrap().unwrap();
+    let last = block.txs.last().unwrap();
+    let key = layout::transaction_key(Height(2), 2);
+    let (offset, len) = ledger::location(&key, &backend.get(&key).unwrap().unwrap()).unwrap();
+    backend.truncate_log(offset).unwrap();
+    backend.append_log(&vec![b'x'; len as usize]).unwrap();
+
+    let error = store.block(Height(2)).unwrap_err();
+    assert!(error.to_string().contains("transaction 2 of height 2 should hash to"), "{error}");
+    let error = store.transaction(&last.hash()).unwrap_err();
+    assert!(error.to_string().contains(&format!("should hash to {}", last.hash())), "{error}");
+    let first = &store.block(Height(1)).unwrap().unwrap().txs[0];
+    assert_eq!(&store.transaction(&first.hash()).unwrap().unwrap().tx, first);
+}
+
+#[test]
+fn records_past_the_end_of_the_log_are_corrupted() {
+    let (backend, store) = store_with_blocks(2, 3);
+    let tx = store.block(Height(2)).unwrap().unwrap().txs[0].clone();
+    let key = layout::transaction_key(Height(2), 0);
+    backend.corrupt(&key, Some(layout::encode_tx_location(u64::MAX - 1, 5)));
+    let error = store.transaction(&tx.hash()).unwrap_err();
+    assert!(matches!(error, StoreError::Corrupted { .. }), "{error}");
+    assert!(error.to_string().contains(&format!("the bytes of transaction {}", tx.hash())), "{error}");
+    let error = store.block(Height(2)).unwrap_err();
+    assert!(matches!(error, StoreError::Corrupted { .. }), "{error}");
 }
 
 /// Returns where the last committed transaction ends in the log.
@@ -600,7 +647,7 @@ fn sled_store_handles_a_damaged_log_file() {
     std::fs::OpenOptions::new().write(true).open(&log_path).unwrap().set_len(committed - 10).unwrap();
     let error = LedgerStore::open(SledBackend::open(directory.path()).unwrap()).err().expect("open must fail");
     assert!(matches!(error, StoreError::Corrupted { .. }), "{error}");
-    assert!(error.to_string().contains(&format!("holds {} bytes", committed - 10)), "{error}");
+    assert!(error.to_string().contains(&format!("is {} bytes long", committed - 10)), "{error}");
 }
 
 #[test]

@@ -11,6 +11,7 @@
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 use crate::store::BackendError;
@@ -23,37 +24,39 @@ pub const TX_LOG_FILE: &str = "transactions.log";
 pub struct TxLog {
     file: File,
     path: PathBuf,
-    /// The length of the log: where the next append starts.
-    end: Mutex<u64>,
+    /// The length of the log: where the next append starts. It moves only after the
+    /// bytes below it are durable, so readers never wait for an append's sync.
+    end: AtomicU64,
+    /// Held by appends and cuts, one at a time.
+    writing: Mutex<()>,
 }
 
 impl TxLog {
     /// Opens the log at `path`, creating an empty one when there is none.
     pub fn open(path: &Path) -> Result<TxLog, BackendError> {
         let failed = |error: std::io::Error| BackendError::new("open", format!("{}: {error}", path.display()));
-        let existed = path.exists();
         let file = OpenOptions::new().read(true).write(true).create(true).truncate(false).open(path).map_err(failed)?;
-        if !existed {
-            sync_parent(path).map_err(failed)?;
-        }
+        // Synced on every open, not only on creation: a process killed between the two
+        // would otherwise leave a file whose directory entry is never made durable.
+        sync_parent(path).map_err(failed)?;
         let end = file.metadata().map_err(failed)?.len();
-        Ok(TxLog { file, path: path.to_path_buf(), end: Mutex::new(end) })
+        Ok(TxLog { file, path: path.to_path_buf(), end: AtomicU64::new(end), writing: Mutex::new(()) })
     }
 
     /// Appends `bytes`, makes them durable and returns the offset where they start.
     /// A failed append leaves the length as it was, so the next one overwrites it.
     pub fn append(&self, bytes: &[u8]) -> Result<u64, BackendError> {
-        let mut end = self.lock();
-        let start = *end;
+        let _writing = self.lock();
+        let start = self.end.load(Ordering::Acquire);
         self.file.write_all_at(bytes, start).map_err(|error| self.error("append", error))?;
         self.file.sync_data().map_err(|error| self.error("append", error))?;
-        *end = start + bytes.len() as u64;
+        self.end.store(start + bytes.len() as u64, Ordering::Release);
         Ok(start)
     }
 
     /// Reads `len` bytes from `offset`, all of which an append has written.
     pub fn read(&self, offset: u64, len: usize) -> Result<Vec<u8>, BackendError> {
-        let end = *self.lock();
+        let end = self.end.load(Ordering::Acquire);
         if offset.checked_add(len as u64).is_none_or(|last| last > end) {
             return Err(BackendError::new(
                 "read",
@@ -67,15 +70,15 @@ impl TxLog {
 
     /// Returns the length of the log in bytes.
     pub fn len(&self) -> u64 {
-        *self.lock()
+        self.end.load(Ordering::Acquire)
     }
 
     /// Cuts the log to `len` bytes and makes the cut durable.
     pub fn truncate(&self, len: u64) -> Result<(), BackendError> {
-        let mut end = self.lock();
+        let _writing = self.lock();
         self.file.set_len(len).map_err(|error| self.error("truncate", error))?;
         self.file.sync_all().map_err(|error| self.error("truncate", error))?;
-        *end = len;
+        self.end.store(len, Ordering::Release);
         Ok(())
     }
 
@@ -83,9 +86,9 @@ impl TxLog {
         BackendError::new(operation, format!("{}: {error}", self.path.display()))
     }
 
-    fn lock(&self) -> MutexGuard<'_, u64> {
-        // The length is one integer, written only after the operation it records.
-        self.end.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    fn lock(&self) -> MutexGuard<'_, ()> {
+        // The guard protects no data: the length is stored only after a whole write.
+        self.writing.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
