@@ -120,3 +120,20 @@ fn image_status_proofs_verify_against_the_header() {
     let state_proof = StateProof::from_bytes(&BASE64.decode(&proof.state_proof).unwrap()).unwrap();
     verify_absence(&header.app_hash, &StateKey::Verdict { image: absent }, &state_proof).unwrap();
 }
+
+#[test]
+fn image_limit_counts_attestations_from_before_a_restart() {
+    let mut limited = genesis(&[10]);
+    limited.consensus.attestations_per_image_max = 2;
+    let chain = TestChain::start(limited);
+    let target = image("crowded");
+    chain.commit(vec![scan_tx("ghcr.io/acme/api:1", &target, &["LOW"])]);
+    chain.commit(vec![scan_tx("ghcr.io/acme/api:2", &target, &["LOW"])]);
+
+    // The reopened app still counts both attestations of the image.
+    let chain = chain.reopen();
+    let third = scan_tx("ghcr.io/acme/api:3", &target, &["LOW"]);
+    assert_eq!(chain.app.check_tx(&third).unwrap_err().code, "image_attestations_full");
+    let other = scan_tx("ghcr.io/acme/api:3", &image("roomy"), &["LOW"]);
+    assert!(chain.app.check_tx(&other).is_ok());
+}
