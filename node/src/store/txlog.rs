@@ -5,8 +5,9 @@
 //! consolidates one, so transactions of a few kilobytes stored as sled values were
 //! copied several times over and took half of each block write. A block's
 //! transactions are appended once, in block order, and made durable before the batch
-//! that points at them. Bytes past the last committed transaction belong to a write
-//! that did not commit, and opening the store cuts them off.
+//! that points at them. A tail of at most one block past the last committed
+//! transaction belongs to a write that did not commit, and opening the store cuts it
+//! off (`open.rs` says what counts as damage instead).
 
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::FileExt;
