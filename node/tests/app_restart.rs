@@ -122,7 +122,7 @@ fn image_status_proofs_verify_against_the_header() {
 }
 
 #[test]
-fn image_limit_counts_attestations_from_before_a_restart() {
+fn image_limit_survives_restart() {
     let mut limited = genesis(&[10]);
     limited.consensus.attestations_per_image_max = 2;
     let chain = TestChain::start(limited);

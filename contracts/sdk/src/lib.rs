@@ -38,9 +38,9 @@
 //!
 //! Build it with `cargo build --release --target wasm32-unknown-unknown` as a
 //! `cdylib`, linked with `-C link-arg=-zstack-size=65536` so the shadow stack does not
-//! take rustc's default of 1 MiB of the policy's memory, and with
+//! take rustc's default of 1 MiB of the policy's memory. Link it also with
 //! `-C link-arg=--initial-memory=1048576` so that a typical evaluation fits in the
-//! initial memory: the allocator hands out the free initial memory first, and every
+//! initial memory. The allocator hands out the free initial memory first, and every
 //! growth of memory costs the node a system call. docs/POLICY_ABI.md describes the
 //! ABI byte by byte.
 

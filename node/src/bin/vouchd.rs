@@ -31,7 +31,7 @@ static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 /// jemalloc's options, read when it starts. Without a background thread, an arena
 /// gives freed pages back only when a thread allocates from it again, so after a burst
-/// of submissions the idle node kept them; the background thread purges pages that
+/// of submissions the idle node kept them. The background thread purges pages that
 /// stayed unused for 3 s. `_RJEM_MALLOC_CONF` in the environment overrides these.
 #[unsafe(export_name = "_rjem_malloc_conf")]
 pub static JEMALLOC_OPTIONS: &[u8] = b"background_thread:true,dirty_decay_ms:3000,muzzy_decay_ms:0\0";

@@ -134,7 +134,8 @@ pub fn open_ledger(home: &Home, loaded: &LoadedHome, recreate: bool) -> Result<A
     let app = catch_corruption(&data_dir, || App::open_with_limits(store, &loaded.genesis, runtime, reads))?.map_err(
         |source| match source {
             // Damage found while loading the state gets the same advice as damage that
-            // sled finds itself: which of the two sees a deleted blob first varies.
+            // sled finds itself, because which of the two detects a deleted blob first
+            // varies with timing.
             AppError::CorruptRecord { .. } => OpenError::Corrupt { path: data_dir.clone(), detail: source.to_string() },
             source => OpenError::App { path: data_dir.clone(), source },
         },

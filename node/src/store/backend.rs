@@ -84,8 +84,8 @@ pub trait Backend: Send + Sync {
     /// Makes every applied batch durable.
     fn flush(&self) -> Result<(), BackendError>;
 
-    /// Appends `bytes` to the transaction log and makes them durable; returns the
-    /// offset where they start. The log holds the bytes of committed transactions,
+    /// Appends `bytes` to the transaction log, makes them durable and returns the
+    /// offset where they start. The log contains the bytes of committed transactions,
     /// and the entries of a batch point into it.
     fn append_log(&self, bytes: &[u8]) -> Result<u64, BackendError>;
 

@@ -21,7 +21,7 @@
 //! format.
 //!
 //! Transactions are stored by position, so that a block's transactions are appended
-//! at the end of the key space instead of spread over it by hash: with random keys,
+//! at the end of the key space instead of spread over it by hash. With random keys,
 //! every block rewrote database pages all over the store and read most of them back
 //! from disk first. Only the small position records are keyed by hash. Their bytes
 //! are in the backend's transaction log (see `txlog.rs`), in block order, and the `x`

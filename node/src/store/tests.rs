@@ -484,14 +484,14 @@ fn failed_log_append_leaves_previous_block() {
 }
 
 #[test]
-fn open_rejects_a_log_without_a_store() {
+fn open_rejects_log_without_store() {
     let backend = MemoryBackend::new();
     backend.append_log(b"transactions of a deleted database").unwrap();
     assert_corrupted(&backend, "the key-value store is empty, but the transaction log is 34 bytes long");
 }
 
 #[test]
-fn open_rejects_a_tail_longer_than_a_block() {
+fn open_rejects_tail_over_block() {
     let (backend, store) = store_with_blocks(1, 2);
     drop(store);
     backend.append_log(&vec![0; BLOCK_BYTES_MAX + 1]).unwrap();
@@ -499,7 +499,7 @@ fn open_rejects_a_tail_longer_than_a_block() {
 }
 
 #[test]
-fn log_bytes_that_do_not_match_their_hash_are_corrupted() {
+fn log_bytes_with_wrong_hash_fail() {
     let (backend, store) = store_with_blocks(2, 3);
     let block = store.block(Height(2)).unwrap().unwrap();
     let last = block.txs.last().unwrap();
@@ -517,7 +517,7 @@ fn log_bytes_that_do_not_match_their_hash_are_corrupted() {
 }
 
 #[test]
-fn records_past_the_end_of_the_log_are_corrupted() {
+fn record_past_log_end_fails() {
     let (backend, store) = store_with_blocks(2, 3);
     let tx = store.block(Height(2)).unwrap().unwrap().txs[0].clone();
     let key = layout::transaction_key(Height(2), 0);
@@ -538,7 +538,7 @@ fn log_end(backend: &MemoryBackend) -> u64 {
 }
 
 #[test]
-fn open_cuts_off_an_append_whose_block_never_committed() {
+fn open_cuts_uncommitted_append() {
     let (backend, store) = store_with_blocks(2, 3);
     let committed_end = log_end(&backend);
     drop(store);
@@ -557,7 +557,7 @@ fn open_cuts_off_an_append_whose_block_never_committed() {
 }
 
 #[test]
-fn open_rejects_a_log_shorter_than_the_committed_transactions() {
+fn open_rejects_short_log() {
     let (backend, store) = store_with_blocks(2, 3);
     drop(store);
     let committed_end = log_end(&backend);
@@ -576,7 +576,7 @@ fn blocks_without_transactions_append_nothing() {
 }
 
 #[test]
-fn scattered_transaction_records_are_corrupted() {
+fn scattered_records_fail() {
     let (backend, store) = store_with_blocks(2, 3);
     let key = layout::transaction_key(Height(2), 1);
     let (offset, len) = ledger::location(&key, &backend.get(&key).unwrap().unwrap()).unwrap();
@@ -621,7 +621,7 @@ fn sled_store_commits_and_reopens() {
 }
 
 #[test]
-fn sled_store_handles_a_damaged_log_file() {
+fn sled_damaged_log_file() {
     let directory = tempfile::tempdir().unwrap();
     let log_path = directory.path().join(TX_LOG_FILE);
     let committed = {

@@ -7,7 +7,7 @@
 //! transactions are appended once, in block order, and made durable before the batch
 //! that points at them. A tail of at most one block past the last committed
 //! transaction belongs to a write that did not commit, and opening the store cuts it
-//! off (`open.rs` says what counts as damage instead).
+//! off. `open.rs` lists what counts as damage instead.
 
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::FileExt;
