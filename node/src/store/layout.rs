@@ -25,7 +25,7 @@
 //! every block rewrote database pages all over the store and read most of them back
 //! from disk first. Only the small position records are keyed by hash. Their bytes
 //! are in the backend's transaction log (see `txlog.rs`), in block order, and the `x`
-//! entries say where.
+//! entries record where.
 
 use jmt::KeyHash;
 use jmt::storage::NodeKey;

@@ -25,8 +25,9 @@ pub const TX_LOG_FILE: &str = "transactions.log";
 pub struct TxLog {
     file: File,
     path: PathBuf,
-    /// The length of the log: where the next append starts. It moves only after the
-    /// bytes below it are durable, so readers never wait for an append's sync.
+    /// The length of the log: where the next append starts. An append stores it only
+    /// after its sync, and readers load it without taking `writing`, so a read does
+    /// not wait for an append's sync.
     end: AtomicU64,
     /// Held by appends and cuts, one at a time.
     writing: Mutex<()>,
