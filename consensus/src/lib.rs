@@ -1,0 +1,49 @@
+//! A sans-IO Tendermint consensus core with stake-weighted voting.
+//!
+//! The core is a state machine: [`Consensus::handle`] takes one [`Input`] (a start of a
+//! height, a proposal or vote from the network, an expired timeout, an answer of the
+//! application) with the host's clock time, and returns the [`Effect`]s that the host
+//! performs in order (send, schedule a timeout, ask the application, persist before
+//! sending, commit). The core reads no clock, opens no socket and writes no file, so a
+//! simulator can run many instances on one thread from a seed.
+//!
+//! # What is agreed on
+//! A [`Value`] is opaque to the core except for its hash, which votes name, and its
+//! block time, which must equal the BFT time ([`time`]) fixed by the previous height's
+//! commit. Proposals carry the whole value; the application judges its validity through
+//! [`Effect::ValidateValue`] and [`Input::Verdict`]. `vouch_protocol::chain::Block`
+//! implements [`Value`].
+//!
+//! # Signing and restarts
+//! A validator's instance holds its signing key and signs its own proposals and votes.
+//! Before each broadcast of a signed message it emits [`Effect::PersistSigned`] with
+//! the (height, round, step) of that message, and the host must store it durably before
+//! it performs the broadcast. A restarted instance is given the last stored position and
+//! never signs at or before it again.
+
+mod actions;
+pub mod certificate;
+pub mod effect;
+pub mod error;
+mod height;
+pub mod input;
+mod machine;
+pub mod messages;
+pub mod proposer;
+mod rules;
+pub mod time;
+pub mod timeouts;
+pub mod validators;
+pub mod votes;
+
+pub use certificate::{CertificateError, CommitCertificate};
+pub use effect::{Decision, Effect, SignedStep, Timeout};
+pub use error::{ConfigError, InputError};
+pub use height::{FUTURE_ROUNDS_PER_VALIDATOR_MAX, PROPOSALS_PER_ROUND_MAX};
+pub use input::{Input, PreviousBlock};
+pub use machine::{Consensus, ConsensusConfig, PROPOSAL_ROUNDS_AHEAD_MAX};
+pub use messages::{MessageError, Proposal, SignedProposal, SignedVote, Value, Vote, VoteKind};
+pub use proposer::{ProposerPriorities, ProposerSchedule};
+pub use timeouts::{Step, TimeoutConfig, TimeoutConfigError};
+pub use validators::{Validator, ValidatorSet, ValidatorSetError, VotingPower};
+pub use votes::{Equivocation, VOTES_PER_HEIGHT_MAX};
