@@ -63,7 +63,9 @@ pub enum Effect<V> {
     /// Feed `Input::Timeout(timeout)` back after `duration`.
     ScheduleTimeout { timeout: Timeout, duration: Duration },
     /// Build a value to propose at this height and round, with exactly this block time,
-    /// and feed it back as `Input::ProposalValue`.
+    /// and feed it back as `Input::ProposalValue`. The core treats that value as valid
+    /// without a validation request, so the application must build only values it
+    /// would accept from another proposer.
     RequestValue { height: Height, round: u32, time_unix_ms: u64 },
     /// Decide whether the value is valid at this height and feed the verdict back as
     /// `Input::Verdict`. The core asks once per block hash and height.
