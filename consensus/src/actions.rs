@@ -1,5 +1,5 @@
-//! What this validator does when a rule fires: sign and send a proposal or vote behind
-//! the double-sign check, and assemble the commit certificate of a decision.
+//! The actions of a rule that fires: signing and sending this validator's proposals
+//! and votes behind the double-sign check, and the commit certificate of a decision.
 
 use tracing::{debug, warn};
 use vouch_protocol::chain::BlockHash;

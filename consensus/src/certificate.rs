@@ -47,9 +47,13 @@ pub enum CertificateError {
 /// The precommits that decided a block, sorted by validator index.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CommitCertificate {
+    /// The decided height.
     pub height: Height,
+    /// The round whose precommits decided it.
     pub round: u32,
+    /// The decided block.
     pub block_hash: BlockHash,
+    /// The precommits for the block in that round, in increasing validator index order.
     pub precommits: Vec<SignedVote>,
 }
 

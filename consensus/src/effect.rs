@@ -1,5 +1,5 @@
-//! What the core asks its host to do: the effects returned by
-//! [`crate::Consensus::handle`].
+//! Effects: the actions that [`crate::Consensus::handle`] returns for the host to
+//! perform.
 //!
 //! # Order
 //! The host performs the effects of one call in the order given. A
@@ -24,8 +24,11 @@ use crate::votes::Equivocation;
 /// The derived order compares height, then round, then step.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct SignedStep {
+    /// The height of the signed message.
     pub height: Height,
+    /// The round of the signed message.
     pub round: u32,
+    /// The step that the message belongs to: a proposal, a prevote or a precommit.
     pub step: Step,
 }
 
@@ -38,15 +41,20 @@ impl fmt::Display for SignedStep {
 /// A timeout of one step of one round.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Timeout {
+    /// The height that scheduled the timeout.
     pub height: Height,
+    /// The round that scheduled the timeout.
     pub round: u32,
+    /// The step whose wait expired.
     pub step: Step,
 }
 
 /// A decided value with the precommits that prove it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Decision<V> {
+    /// The decided value.
     pub value: V,
+    /// The precommits for the value, in validator index order.
     pub certificate: CommitCertificate,
 }
 
@@ -68,7 +76,7 @@ pub enum Effect<V> {
     /// would accept from another proposer.
     RequestValue { height: Height, round: u32, time_unix_ms: u64 },
     /// Decide whether the value is valid at this height and feed the verdict back as
-    /// `Input::Verdict`. The core asks once per block hash and height.
+    /// `Input::Verdict`. The core requests this once per block hash and height.
     ValidateValue { height: Height, round: u32, value: V },
     /// The height is decided: commit the value with its certificate, then start the next
     /// height with `Input::StartHeight`.

@@ -1,4 +1,4 @@
-//! Why the core rejected an input or a configuration.
+//! Errors of rejected inputs and configurations, one variant per failed check.
 
 use vouch_protocol::chain::{BlockHash, Height};
 use vouch_protocol::signing::SignatureError;

@@ -24,9 +24,9 @@ use crate::votes::HeightVotes;
 pub const PROPOSALS_PER_ROUND_MAX: usize = 4;
 
 /// Maximum number of rounds past the current one in which a validator may have votes
-/// stored. A correct validator is rarely more than one round ahead; the bound keeps a
-/// faulty one from filling memory with votes of far rounds, while votes of any round
-/// still count toward the round skip rule.
+/// stored. A correct validator is rarely more than one round ahead, so the bound costs
+/// it nothing and keeps a faulty one from filling memory with votes of far rounds.
+/// Votes of any round still count toward the round skip rule.
 pub const FUTURE_ROUNDS_PER_VALIDATOR_MAX: usize = 2;
 
 /// A value with the round it was locked or found valid in.
@@ -127,7 +127,7 @@ impl<V: Value> HeightState<V> {
         Ok(Stored::New)
     }
 
-    /// Returns the application's verdict on `block_hash`, if it has answered.
+    /// Returns the application's verdict on `block_hash`, if one was received.
     pub(crate) fn verdict(&self, block_hash: BlockHash) -> Option<bool> {
         self.verdicts.get(&block_hash).copied()
     }

@@ -1,4 +1,5 @@
-//! What the host feeds into the core: messages, timeouts and the application's answers.
+//! Inputs that the host feeds into the core: messages, timeouts and the application's
+//! responses.
 
 use vouch_protocol::chain::{BlockHash, Height};
 
@@ -7,7 +8,7 @@ use crate::effect::Timeout;
 use crate::messages::{SignedProposal, SignedVote};
 use crate::validators::ValidatorSet;
 
-/// How the block before a new height was decided, which fixes the new block's time.
+/// The decision of the block before a new height, which fixes the new block's time.
 #[derive(Clone, Debug)]
 pub enum PreviousBlock {
     /// The new height is 1; its block time is the genesis time.

@@ -1,10 +1,10 @@
 //! A sans-IO Tendermint consensus core with stake-weighted voting.
 //!
-//! The core is a state machine: [`Consensus::handle`] takes one [`Input`] (a start of a
-//! height, a proposal or vote from the network, an expired timeout, an answer of the
-//! application) with the host's clock time, and returns the [`Effect`]s that the host
-//! performs in order (send, schedule a timeout, ask the application, persist before
-//! sending, commit). The core reads no clock, opens no socket and writes no file, so a
+//! The core is a state machine. [`Consensus::handle`] takes one [`Input`] (a start of a
+//! height, a proposal or vote from the network, an expired timeout, a response of the
+//! application) with the host's clock time. It returns the [`Effect`]s that the host
+//! performs in order: send, schedule a timeout, call the application, persist before
+//! sending, commit. The core reads no clock, opens no socket and writes no file, so a
 //! simulator can run many instances on one thread from a seed.
 //!
 //! # What is agreed on

@@ -25,7 +25,7 @@ use crate::votes::Added;
 
 /// Maximum number of rounds past the current one for which proposals are accepted.
 /// Checking a proposal's proposer computes the rotation up to its round, so this bound
-/// keeps a far-future round from costing work; gossip sends a proposal again once the
+/// keeps a far-future round from costing work. Gossip sends a proposal again once the
 /// receiver reaches its round.
 pub const PROPOSAL_ROUNDS_AHEAD_MAX: u32 = 16;
 
@@ -209,8 +209,8 @@ impl<V: Value> Consensus<V> {
         Ok(())
     }
 
-    /// Rejects a value with the wrong block time at once, and asks the application
-    /// about any other value it has not judged yet.
+    /// Marks a value with the wrong block time invalid at once, and requests validation
+    /// of any other value that has no verdict yet.
     fn check_value(&mut self, round: u32, value: V, effects: &mut Vec<Effect<V>>) {
         let state = self.state.as_mut().expect("a height is started");
         let block_hash = value.block_hash();

@@ -25,8 +25,8 @@ pub const VOTE_BYTES_MAX: usize = 256;
 /// proposer index and signature come to 93 bytes.
 pub const PROPOSAL_OVERHEAD_BYTES_MAX: usize = 256;
 
-/// What the validators agree on at each height. The core reads only its hash and its
-/// time; the application builds and validates everything else.
+/// The value that validators agree on at each height. The core reads only its hash and
+/// its time, and the application builds and validates everything else.
 pub trait Value: Clone + fmt::Debug + PartialEq + Serialize + DeserializeOwned {
     /// Maximum size of the value's canonical encoding.
     const BYTES_MAX: usize;
@@ -67,7 +67,9 @@ pub enum MessageError {
 /// The two kinds of vote.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum VoteKind {
+    /// A first-stage vote: the value looks acceptable to the voter in this round.
     Prevote,
+    /// A second-stage vote, cast after prevotes of more than 2/3 of the power.
     Precommit,
 }
 
@@ -90,8 +92,11 @@ impl fmt::Display for VoteKind {
 /// A prevote or precommit for a block hash, or for nil (no block).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Vote {
+    /// Prevote or precommit, which selects the signature domain.
     pub kind: VoteKind,
+    /// The height voted at.
     pub height: Height,
+    /// The round voted in.
     pub round: u32,
     /// The block voted for, or `None` for nil.
     pub block_hash: Option<BlockHash>,
@@ -131,7 +136,9 @@ impl Vote {
 /// A vote with its signature.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SignedVote {
+    /// The signed fields.
     pub vote: Vote,
+    /// The voter's signature over [`Vote::signed_bytes`].
     pub signature: Signature,
 }
 
@@ -156,11 +163,14 @@ impl SignedVote {
 /// A proposer's value for one round.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Proposal<V> {
+    /// The height proposed for.
     pub height: Height,
+    /// The round proposed in.
     pub round: u32,
-    /// The proof-of-lock round: the earlier round in which more than 2/3 of the power
-    /// prevoted for this value, when the proposer re-proposes it; `None` for a new value.
+    /// The proof-of-lock round, set when the proposer re-proposes a value: the earlier
+    /// round in which more than 2/3 of the power prevoted for it. `None` for a new value.
     pub pol_round: Option<u32>,
+    /// The proposed value, bound to the signature through its hash.
     pub value: V,
     /// The proposer's index in the validator set of `height`.
     pub proposer_index: u32,
@@ -195,7 +205,9 @@ impl<V: Value> Proposal<V> {
 /// A proposal with its signature.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SignedProposal<V> {
+    /// The proposal, with the value that its signature covers by hash.
     pub proposal: Proposal<V>,
+    /// The proposer's signature over [`Proposal::signed_bytes`].
     pub signature: Signature,
 }
 

@@ -22,10 +22,10 @@
 //! height's set starts one step later ([`ValidatorSet::for_next_height`]), so the rotation
 //! continues across heights whatever round each height ended in.
 //!
-//! This is the proposer priority algorithm of CometBFT (v0.38), with two differences
-//! that every Vouch node shares: ties go to the lowest index instead of the lowest
-//! address, and rescaling and centering run before every step instead of once per batch
-//! of steps, so the proposer of a round does not depend on how a node reached it.
+//! This is the proposer priority algorithm of CometBFT (`types/validator_set.go`), with
+//! two differences that every Vouch node shares. Ties go to the lowest index instead of
+//! the lowest address. Rescaling and centering run before every step instead of once per
+//! batch of steps, so the proposer of a round does not depend on how a node reached it.
 
 use crate::validators::{Validator, ValidatorSet, VotingPower};
 
@@ -63,7 +63,8 @@ impl ProposerPriorities {
     }
 }
 
-/// The proposers of one height, computed round by round as far as a caller asks.
+/// The proposers of one height, computed round by round up to the highest round
+/// requested so far.
 #[derive(Clone, Debug)]
 pub struct ProposerSchedule {
     set: ValidatorSet,
@@ -249,6 +250,7 @@ mod tests {
         let set = set(&[half, half - 1, 1]);
         let proposers = sequence(&set, 200);
         assert!(proposers.iter().all(|&index| index < 3));
-        assert!(proposers.contains(&0) && proposers.contains(&1));
+        assert!(proposers.contains(&0));
+        assert!(proposers.contains(&1));
     }
 }

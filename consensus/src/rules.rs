@@ -116,8 +116,8 @@ impl<V: Value> Consensus<V> {
                 .find(|(block_hash, power)| block_hash.is_some() && state.validators.is_quorum(*power))?;
             let block_hash = block_hash.expect("nil was filtered out");
             let proposal = state.proposal_for(round, block_hash)?;
-            // NOTE: without the proposal the core cannot decide; the host must fetch the
-            // block by its hash from peers (block sync) and feed its proposal in.
+            // NOTE: without the proposal the core cannot decide. The host must then fetch
+            // the signed proposal of that round from peers (block sync) and feed it in.
             (state.verdict(block_hash) == Some(true)).then(|| (round, block_hash, proposal.proposal.value.clone()))
         });
         let Some((round, block_hash, value)) = committed else {

@@ -12,8 +12,8 @@
 
 use crate::validators::VotingPower;
 
-/// Returns the earliest time `t` such that the votes with times at or before `t` hold
-/// more than half of the votes' total power; `None` when the votes hold no power.
+/// Returns the earliest time `t` such that the votes with times at or before `t` have
+/// more than half of the votes' total power, or `None` when the votes have no power.
 ///
 /// `votes` are `(time_unix_ms, voting power)` pairs in any order.
 pub fn weighted_median_time(votes: &[(u64, VotingPower)]) -> Option<u64> {

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-/// The longest value accepted for any timeout setting: one hour.
+/// The maximum value of any timeout setting: one hour.
 pub const TIMEOUT_SETTING_MAX: Duration = Duration::from_secs(3600);
 
 /// The step of a round that a timeout belongs to.
@@ -58,8 +58,8 @@ pub struct TimeoutConfig {
 }
 
 impl Default for TimeoutConfig {
-    /// The base and delta values of CometBFT's default configuration (v0.38), with a
-    /// cap of 10 seconds a step, so a round never lasts more than about 30 seconds.
+    /// Returns the base and delta values of CometBFT's `DefaultConsensusConfig`, with a
+    /// cap of 10 seconds a step, so a round that ends by timeouts lasts at most 30 seconds.
     fn default() -> TimeoutConfig {
         TimeoutConfig {
             propose: Duration::from_millis(3000),

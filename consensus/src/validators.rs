@@ -83,6 +83,9 @@ impl ValidatorSet {
 
     /// Builds a set whose proposer priorities continue from an earlier height, for
     /// example as stored by the host.
+    // TODO: a validator that joins the set needs a starting priority below the others
+    // (CometBFT gives it -1.125 times the total power), or it may propose at once
+    // after joining. Validator set changes must choose it before they reach this call.
     pub fn with_priorities(
         validators: Vec<Validator>,
         priorities: Vec<i64>,

@@ -33,7 +33,7 @@ pub struct Equivocation {
     pub second: SignedVote,
 }
 
-/// What adding one vote did.
+/// The outcome of adding one vote.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Added {
     /// The vote was counted.

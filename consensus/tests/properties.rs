@@ -20,8 +20,8 @@ const HONEST: usize = 3;
 const BYZANTINE: usize = 3;
 const ROUNDS: u32 = 4;
 
-/// The application's rule, the same on every honest validator: ids divisible by 7 are
-/// invalid.
+/// Returns whether the application accepts `value`. The rule is the same on every
+/// honest validator: ids divisible by 7 are invalid.
 fn is_valid(value: &TestValue) -> bool {
     !value.id.is_multiple_of(7)
 }
@@ -223,7 +223,7 @@ impl Network {
     }
 }
 
-/// The Byzantine validator's value for honest validator `node` in `round`.
+/// Returns the Byzantine validator's value for honest validator `node` in `round`.
 fn byzantine_value(round: u32, node: usize) -> TestValue {
     TestValue { id: 1000 + 10 * u64::from(round) + node as u64, time_unix_ms: GENESIS_MS }
 }
