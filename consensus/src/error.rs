@@ -33,8 +33,8 @@ pub enum InputError {
     },
     #[error("{what} is for height {height}, but the core is at height {current}")]
     WrongHeight { what: &'static str, height: Height, current: Height },
-    #[error("proposal for round {round} is more than {max} rounds past the current round {current}")]
-    RoundTooFarAhead { round: u32, current: u32, max: u32 },
+    #[error("{what} for round {round} is more than {max} rounds past the current round {current}")]
+    RoundTooFarAhead { what: &'static str, round: u32, current: u32, max: u32 },
     #[error(
         "{kind} of validator {index} for round {round}: it already has messages in {count} rounds past the current round {current}, the limit"
     )]

@@ -41,7 +41,7 @@ pub use effect::{Decision, Effect, SignedStep, Timeout};
 pub use error::{ConfigError, InputError};
 pub use height::{FUTURE_ROUNDS_PER_VALIDATOR_MAX, PROPOSALS_PER_ROUND_MAX};
 pub use input::{Input, PreviousBlock};
-pub use machine::{Consensus, ConsensusConfig, PROPOSAL_ROUNDS_AHEAD_MAX};
+pub use machine::{Consensus, ConsensusConfig, PROPOSAL_ROUNDS_AHEAD_MAX, VOTE_ROUNDS_AHEAD_MAX};
 pub use messages::{MessageError, Proposal, SignedProposal, SignedVote, Value, Vote, VoteKind};
 pub use proposer::{ProposerPriorities, ProposerSchedule};
 pub use timeouts::{Step, TimeoutConfig, TimeoutConfigError};

@@ -29,6 +29,12 @@ use crate::votes::Added;
 /// receiver reaches its round.
 pub const PROPOSAL_ROUNDS_AHEAD_MAX: u32 = 16;
 
+/// Maximum number of rounds past the current one for which votes are accepted. A jump
+/// to a far round through the round skip rule computes the proposer rotation up to that
+/// round, so the bound caps that work. A validator this far behind its peers' rounds
+/// (weeks of failed rounds) needs block sync instead.
+pub const VOTE_ROUNDS_AHEAD_MAX: u32 = 100_000;
+
 /// Settings shared by all validators of a network.
 #[derive(Clone, Debug)]
 pub struct ConsensusConfig {
@@ -178,7 +184,8 @@ impl<V: Value> Consensus<V> {
             return Err(InputError::WrongHeight { what: "proposal", height, current: state.height });
         }
         if round > state.round.saturating_add(PROPOSAL_ROUNDS_AHEAD_MAX) {
-            return Err(InputError::RoundTooFarAhead { round, current: state.round, max: PROPOSAL_ROUNDS_AHEAD_MAX });
+            let (what, current, max) = ("proposal", state.round, PROPOSAL_ROUNDS_AHEAD_MAX);
+            return Err(InputError::RoundTooFarAhead { what, round, current, max });
         }
         if let Some(pol_round) = proposal.pol_round.filter(|pol_round| *pol_round >= round) {
             return Err(InputError::InvalidPolRound { round, pol_round });
@@ -202,6 +209,9 @@ impl<V: Value> Consensus<V> {
         let value = signed.proposal.value.clone();
         if let Stored::Duplicate = state.store_proposal(signed)? {
             return Ok(());
+        }
+        if state.proposals.get(&round).is_some_and(|stored| stored.len() > 1) {
+            warn!(height = %height, round, validator = index, "proposer signed conflicting proposals");
         }
         state.votes.note_sender(round, index, proposer.voting_power);
         debug!(height = %height, round, validator = index, block_hash = %value.block_hash(), "proposal received");
@@ -248,6 +258,10 @@ impl<V: Value> Consensus<V> {
             index,
             validators: state.validators.len(),
         })?;
+        if vote.round > state.round.saturating_add(VOTE_ROUNDS_AHEAD_MAX) {
+            let (what, current, max) = ("vote", state.round, VOTE_ROUNDS_AHEAD_MAX);
+            return Err(InputError::RoundTooFarAhead { what, round: vote.round, current, max });
+        }
         if state.votes.contains(&signed) {
             return Ok(());
         }

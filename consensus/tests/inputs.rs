@@ -6,7 +6,7 @@ mod support;
 use support::{Fixture, GENESIS_MS, NOW_MS, TestValue, config, effects, key, validator_set, value};
 use vouch_consensus::{
     CertificateError, CommitCertificate, Consensus, Effect, Input, InputError, PROPOSAL_ROUNDS_AHEAD_MAX,
-    PreviousBlock, SignedStep, Step, Value, Vote, VoteKind,
+    PreviousBlock, SignedStep, Step, VOTE_ROUNDS_AHEAD_MAX, Value, Vote, VoteKind,
 };
 use vouch_protocol::chain::Height;
 
@@ -50,7 +50,32 @@ fn proposal_far_ahead_is_rejected() {
     let round = PROPOSAL_ROUNDS_AHEAD_MAX + 1;
     let proposer = (round % 4) as usize;
     let error = f.node.handle(NOW_MS, f.proposal(proposer, round, &value(7), None)).unwrap_err();
-    assert!(matches!(error, InputError::RoundTooFarAhead { current: 0, .. }), "{error}");
+    assert!(matches!(error, InputError::RoundTooFarAhead { what: "proposal", current: 0, .. }), "{error}");
+}
+
+#[test]
+fn vote_far_ahead_is_rejected() {
+    let mut f = started(3);
+    assert_eq!(f.feed(f.prevote(0, VOTE_ROUNDS_AHEAD_MAX, None)), vec![]);
+    let error = f.node.handle(NOW_MS, f.prevote(1, VOTE_ROUNDS_AHEAD_MAX + 1, None)).unwrap_err();
+    assert!(matches!(error, InputError::RoundTooFarAhead { what: "vote", current: 0, .. }), "{error}");
+}
+
+#[test]
+fn conflicting_proposals_are_kept_up_to_limit() {
+    // An equivocating proposer's extra proposals are kept, so a decision on any of them
+    // can still be found, up to PROPOSALS_PER_ROUND_MAX; the first one drives the prevote.
+    let mut f = started(3);
+    let first = value(1);
+    assert_eq!(f.feed(f.proposal(0, 0, &first, None)), vec![f.validate(0, &first)]);
+    for id in 2..=vouch_consensus::PROPOSALS_PER_ROUND_MAX as u64 {
+        assert_eq!(f.feed(f.proposal(0, 0, &value(id), None)), vec![f.validate(0, &value(id))]);
+    }
+    let extra = value(99);
+    let error = f.node.handle(NOW_MS, f.proposal(0, 0, &extra, None)).unwrap_err();
+    assert!(matches!(error, InputError::TooManyProposals { index: 0, .. }), "{error}");
+    assert_eq!(f.feed(f.verdict(&value(2), true)), vec![]);
+    assert_eq!(f.feed(f.verdict(&first, true)), f.my_prevote(0, Some(&first)));
 }
 
 #[test]
