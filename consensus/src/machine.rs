@@ -169,7 +169,9 @@ impl<V: Value> Consensus<V> {
                 certificate
                     .verify(&self.config.chain_id, &validators)
                     .map_err(|source| InputError::InvalidPreviousCommit { height, source })?;
-                Ok(certificate.next_block_time_unix_ms(&validators).expect("a verified certificate holds voting power"))
+                Ok(certificate
+                    .next_block_time_unix_ms(&validators)
+                    .expect("a verified certificate has more than 2/3 of the voting power"))
             }
         }
     }

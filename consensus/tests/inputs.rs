@@ -63,8 +63,8 @@ fn vote_far_ahead_is_rejected() {
 
 #[test]
 fn conflicting_proposals_are_kept_up_to_limit() {
-    // An equivocating proposer's extra proposals are kept, so a decision on any of them
-    // can still be found, up to PROPOSALS_PER_ROUND_MAX; the first one drives the prevote.
+    // An equivocating proposer's extra proposals are kept up to PROPOSALS_PER_ROUND_MAX,
+    // so a decision on any of them can still be found. The first one drives the prevote.
     let mut f = started(3);
     let first = value(1);
     assert_eq!(f.feed(f.proposal(0, 0, &first, None)), vec![f.validate(0, &first)]);
@@ -149,7 +149,7 @@ fn value_with_wrong_time_is_rejected() {
     let late = TestValue { id: 7, time_unix_ms: GENESIS_MS + 5 };
     let error = f.node.handle(NOW_MS, f.proposal_value(0, &late)).unwrap_err();
     assert!(matches!(error, InputError::WrongValueTime { expected: GENESIS_MS, found, .. } if found == GENESIS_MS + 5));
-    // The request still stands, and a value with the right time is proposed.
+    // The request remains open, and a value with the right time is proposed.
     assert_eq!(
         f.feed(f.proposal_value(0, &value(7))),
         effects([f.my_proposal(0, &value(7), None), f.my_prevote(0, Some(&value(7)))])
@@ -249,7 +249,7 @@ fn every_broadcast_follows_its_persist() {
     }
 }
 
-/// A certificate of height 1 for `v`, signed by `signers` with their vote times.
+/// Builds a certificate of height 1 for `v`, signed by `signers` with their vote times.
 fn certificate(v: &TestValue, signers: &[(usize, u64)]) -> CommitCertificate {
     let precommits = signers
         .iter()
