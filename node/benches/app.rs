@@ -152,7 +152,7 @@ fn apply_blocks(c: &mut Criterion) {
         std::env::var("VOUCH_BENCH_BLOCK_TXS").ok().and_then(|v| v.parse().ok()).unwrap_or(DEFAULT_BLOCK_TXS);
     let report = report();
     // A block is at most BLOCK_BYTES_MAX bytes, which bounds blocks of large reports.
-    let tx_bytes = attestation(&report, 0).0.len() + 8;
+    let tx_bytes = attestation(&report, 0).len() + 8;
     let count = count.min(BLOCK_BYTES_MAX / tx_bytes - 1);
     let dir = tempfile::tempdir().unwrap();
     let measured = open(SledBackend::open(dir.path()).unwrap());

@@ -63,7 +63,7 @@ fn block_input(height: u64) -> BlockInput {
         )
         .repeat(2)
         .into_bytes();
-        let tx = Transaction(encoding::encode(&(height, index, &record)));
+        let tx = Transaction::new(encoding::encode(&(height, index, &record)));
         let StateKey::Attestation { image, .. } = &key else { unreachable!("the key is an attestation key") };
         input.attestations.push((image.clone(), tx.hash()));
         input.plain.push((key.to_bytes().unwrap(), record.clone()));

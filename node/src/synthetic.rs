@@ -80,13 +80,13 @@ fn attestation_id(height: u64, index: u64) -> (Digest, [u8; 32]) {
 
 /// Returns the `count` synthetic transactions of the block at `height`.
 pub fn transactions(height: Height, count: u64) -> Vec<Transaction> {
-    (0..count).map(|index| Transaction(encoding::encode(&SyntheticTx::at(height, index)))).collect()
+    (0..count).map(|index| Transaction::new(encoding::encode(&SyntheticTx::at(height, index)))).collect()
 }
 
 /// Decodes the synthetic transactions of a block.
 pub fn decode(txs: &[Transaction]) -> Result<Vec<SyntheticTx>, SyntheticError> {
     let decode_one = |(index, tx): (usize, &Transaction)| {
-        encoding::decode(&tx.0).map_err(|source| SyntheticError::InvalidTransaction { index, source })
+        encoding::decode(tx.bytes()).map_err(|source| SyntheticError::InvalidTransaction { index, source })
     };
     txs.iter().enumerate().map(decode_one).collect()
 }

@@ -69,7 +69,7 @@ fn check_rejects_each_bad_attestation_with_its_code() {
     assert_eq!(code(&chain, &attest_tx(envelope(only_sha512, &key(100)))), "subject_missing");
 
     assert_eq!(code(&chain, &attest_tx(b"not json".to_vec())), "envelope_invalid");
-    assert_eq!(code(&chain, &Transaction(vec![9, 9, 9])), "tx_malformed");
+    assert_eq!(code(&chain, &Transaction::new(vec![9, 9, 9])), "tx_malformed");
 
     let bad_predicate = statement(&[("x", &target)], VULN_TYPE, json!({"scanner": {"result": 5}}));
     assert_eq!(code(&chain, &attest_tx(envelope(bad_predicate, &key(100)))), "predicate_invalid");

@@ -105,7 +105,7 @@ fn post(uri: &str, body: impl Into<Body>) -> Request<Body> {
 }
 
 fn submit_body(tx: &Transaction, wait: bool) -> String {
-    json!({ "tx": BASE64.encode(&tx.0), "wait": wait }).to_string()
+    json!({ "tx": BASE64.encode(tx.bytes()), "wait": wait }).to_string()
 }
 
 fn from_ip(mut request: Request<Body>, last: u8) -> Request<Body> {
@@ -671,10 +671,10 @@ async fn mempool_full_is_retryable() {
 #[tokio::test]
 async fn oversized_transaction_is_rejected() {
     let api = api_with(LIMITS, MempoolLimits { txs_max: 10, bytes_max: 16 }, Duration::from_secs(1), 100);
-    let at_limit = Transaction([b"N".as_slice(), &[b'x'; 15]].concat());
+    let at_limit = Transaction::new([b"N".as_slice(), &[b'x'; 15]].concat());
     let reply = call(&api.router, post("/v1/txs", submit_body(&at_limit, false))).await;
     assert_eq!(reply.status, StatusCode::ACCEPTED);
-    let over = Transaction([b"N".as_slice(), &[b'y'; 16]].concat());
+    let over = Transaction::new([b"N".as_slice(), &[b'y'; 16]].concat());
     let reply = call(&api.router, post("/v1/txs", submit_body(&over, false))).await;
     assert_eq!(reply.code(), "tx_rejected");
     assert!(reply.message().starts_with("tx_too_large: "), "{}", reply.message());

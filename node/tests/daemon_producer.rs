@@ -104,10 +104,10 @@ fn mempool_byte_limit_holds_at_the_edge() {
 fn mempool_tx_size_limit_holds_at_the_edge() {
     let node = node_with(MempoolLimits { txs_max: 100, bytes_max: 64 }, PRODUCER);
     assert_eq!(node.mempool.tx_bytes_max(), 64);
-    let at_limit = Transaction([b"N".as_slice(), &[b'x'; 63]].concat());
+    let at_limit = Transaction::new([b"N".as_slice(), &[b'x'; 63]].concat());
     node.mempool.submit(node.app.as_ref(), at_limit).expect("64 bytes fits");
-    node.mempool.remove(&[Transaction([b"N".as_slice(), &[b'x'; 63]].concat()).hash()]);
-    let over = Transaction([b"N".as_slice(), &[b'x'; 64]].concat());
+    node.mempool.remove(&[Transaction::new([b"N".as_slice(), &[b'x'; 63]].concat()).hash()]);
+    let over = Transaction::new([b"N".as_slice(), &[b'x'; 64]].concat());
     let error = node.mempool.submit(node.app.as_ref(), over).expect_err("65 bytes is over");
     assert!(matches!(error, MempoolError::TooLarge { size: 65, max: 64 }), "{error}");
 }

@@ -49,7 +49,7 @@ async fn request(address: std::net::SocketAddr, method: &'static str, path: Stri
 }
 
 fn submit_body(tx: &Transaction, wait: bool) -> String {
-    serde_json::json!({ "tx": BASE64.encode(&tx.0), "wait": wait }).to_string()
+    serde_json::json!({ "tx": BASE64.encode(tx.bytes()), "wait": wait }).to_string()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

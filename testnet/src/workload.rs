@@ -33,7 +33,7 @@ pub fn submit_body(run: &str, index: u64, findings: usize, key: &SigningKey) -> 
     let keyid = KeyId::of(&key.public_key());
     let envelope = Envelope::sign(INTOTO_PAYLOAD_TYPE, statement.to_json_bytes(), &[(&keyid, key)])?;
     let tx = LedgerTx::Attest { envelope: envelope.to_json().into_bytes() };
-    let body = json!({ "tx": STANDARD.encode(tx.to_transaction().0), "wait": false });
+    let body = json!({ "tx": STANDARD.encode(tx.to_transaction().bytes()), "wait": false });
     Ok(serde_json::to_vec(&body)?)
 }
 

@@ -75,7 +75,7 @@ impl NodeHttp {
     /// commits the transaction, or after its commit wait ends.
     pub fn submit(&self, tx: &Transaction, wait: bool) -> Result<Submitted, HttpError> {
         let url = format!("{}/v1/txs", self.base);
-        let request = SubmitTxRequest { tx: STANDARD.encode(&tx.0), wait };
+        let request = SubmitTxRequest { tx: STANDARD.encode(tx.bytes()), wait };
         let body = serde_json::to_vec(&request).expect("a submit request serializes");
         let result = self.agent.post(&url).header("content-type", "application/json").send(&body[..]);
         let response = result.map_err(|error| transport(&url, error))?;

@@ -77,7 +77,7 @@ pub fn submit_action(
 
 /// Submits `tx` with `wait: true` and checks that it was committed and applied.
 pub fn submit_tx(client: &NodeClient, tx: &LedgerTx) -> anyhow::Result<SubmitTxResponse> {
-    let request = SubmitTxRequest { tx: STANDARD.encode(tx.to_transaction().0), wait: true };
+    let request = SubmitTxRequest { tx: STANDARD.encode(tx.to_transaction().bytes()), wait: true };
     let response = client.submit(&request)?;
     check_committed(&response)?;
     Ok(response)

@@ -83,7 +83,7 @@ impl<B: Backend> App<B> {
         let mut seen = HashSet::new();
         let mut bytes = 1024;
         for (candidate, tx) in txs.into_iter().enumerate() {
-            if included.len() == txs_max || bytes + 8 + tx.0.len() > BLOCK_BYTES_MAX {
+            if included.len() == txs_max || bytes + 8 + tx.len() > BLOCK_BYTES_MAX {
                 break;
             }
             let hash = tx.hash();
@@ -96,7 +96,7 @@ impl<B: Backend> App<B> {
             let result = checked.map_err(TxFailure::Rejected).and_then(|()| execution.execute(index, &tx, read));
             match result {
                 Ok(outcome) => {
-                    bytes += 8 + tx.0.len();
+                    bytes += 8 + tx.len();
                     included.push(tx);
                     tx_outcomes.push((hash, outcome));
                 }

@@ -119,7 +119,7 @@ impl<B: Backend> Shared<B> {
             .store
             .transaction(tx_hash)?
             .ok_or_else(|| corrupt("the attestation index names it, but it is not stored"))?;
-        match LedgerTx::from_bytes(&stored.tx.0) {
+        match LedgerTx::from_bytes(stored.tx.bytes()) {
             Ok(LedgerTx::Attest { envelope }) => Ok(envelope),
             _ => Err(corrupt("the attestation index names it, but it is not an attestation")),
         }

@@ -325,16 +325,16 @@ const ATTEST_HEADER_BYTES: usize = 4 + 8;
 
 /// Decodes block bytes into a ledger transaction.
 pub(crate) fn decode(tx: &Transaction) -> Result<DecodedTx<'_>, TxRejection> {
-    if tx.0.len() > TX_BYTES_MAX {
+    if tx.len() > TX_BYTES_MAX {
         return Err(TxRejection::new(
             "tx_too_large",
-            format!("the transaction is {} bytes, over the limit of {TX_BYTES_MAX} bytes", tx.0.len()),
+            format!("the transaction is {} bytes, over the limit of {TX_BYTES_MAX} bytes", tx.len()),
         ));
     }
-    if let Some(envelope) = attest_envelope(&tx.0) {
+    if let Some(envelope) = attest_envelope(tx.bytes()) {
         return Ok(DecodedTx::Attest { envelope: Cow::Borrowed(envelope) });
     }
-    let decoded = LedgerTx::from_bytes(&tx.0).map_err(|error| {
+    let decoded = LedgerTx::from_bytes(tx.bytes()).map_err(|error| {
         TxRejection::new("tx_malformed", format!("{error}; encode a LedgerTx with vouch_protocol::encoding"))
     })?;
     Ok(match decoded {
@@ -399,13 +399,13 @@ mod tests {
         let key = SigningKey::from_seed(&[9; 32]);
         let chain = ChainId::new("vouch-test").unwrap();
         let body = TxBody { nonce: 3, action: Action::Vote { proposal: 1, approve: true } };
-        LedgerTx::Account(Box::new(SignedTx::sign(&body, &key, &chain))).to_transaction().0
+        LedgerTx::Account(Box::new(SignedTx::sign(&body, &key, &chain))).to_transaction().bytes().to_vec()
     }
 
     #[test]
     fn attest_fast_path_matches_full_decoder() {
-        let attest = LedgerTx::Attest { envelope: b"{\"payload\":\"\"}".to_vec() }.to_transaction().0;
-        let empty = LedgerTx::Attest { envelope: Vec::new() }.to_transaction().0;
+        let attest = LedgerTx::Attest { envelope: b"{\"payload\":\"\"}".to_vec() }.to_transaction().bytes().to_vec();
+        let empty = LedgerTx::Attest { envelope: Vec::new() }.to_transaction().bytes().to_vec();
         let mut trailing = attest.clone();
         trailing.push(0);
         let truncated = attest[..attest.len() - 1].to_vec();
@@ -419,9 +419,9 @@ mod tests {
 
     #[test]
     fn decode_reads_account_transactions_fully() {
-        let tx = Transaction(account_tx());
+        let tx = Transaction::new(account_tx());
         assert!(matches!(decode(&tx), Ok(DecodedTx::Account(_))));
-        let broken = Transaction(vec![1, 0, 0, 0, 5]);
+        let broken = Transaction::new(vec![1, 0, 0, 0, 5]);
         assert_eq!(decode(&broken).err().map(|rejection| rejection.code), Some("tx_malformed"));
     }
 
@@ -436,7 +436,7 @@ mod tests {
             if let Some(envelope) = &fast {
                 prop_assert_eq!(Some(envelope.clone()), decoded_envelope(&bytes));
             }
-            let canonical = LedgerTx::Attest { envelope: body.clone() }.to_transaction().0;
+            let canonical = LedgerTx::Attest { envelope: body.clone() }.to_transaction().bytes().to_vec();
             prop_assert_eq!(attest_envelope(&canonical).map(<[u8]>::to_vec), Some(body));
         }
     }

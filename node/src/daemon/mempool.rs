@@ -73,7 +73,7 @@ impl Mempool {
     /// Cheap rejections (size, duplicate, capacity) come before the app's check, which
     /// runs without the mempool's lock so that submissions are checked in parallel.
     pub fn submit(&self, app: &dyn ChainApp, tx: Transaction) -> Result<CheckedTx, MempoolError> {
-        let size = tx.0.len();
+        let size = tx.len();
         if size > self.tx_bytes_max() {
             return Err(MempoolError::TooLarge { size, max: self.tx_bytes_max() });
         }
@@ -101,10 +101,10 @@ impl Mempool {
         let mut taken = Vec::new();
         let mut bytes = 0usize;
         for (hash, tx) in queue.by_arrival.values().take(txs_max) {
-            if bytes + tx.0.len() > bytes_max {
+            if bytes + tx.len() > bytes_max {
                 break;
             }
-            bytes += tx.0.len();
+            bytes += tx.len();
             taken.push((*hash, tx.clone()));
         }
         taken
@@ -118,7 +118,7 @@ impl Mempool {
                 continue;
             };
             if let Some((_, tx)) = queue.by_arrival.remove(&arrival) {
-                queue.bytes -= tx.0.len();
+                queue.bytes -= tx.len();
             }
         }
         debug_assert_eq!(queue.arrivals.len(), queue.by_arrival.len());

@@ -84,18 +84,18 @@ pub trait Backend: Send + Sync {
     /// Makes every applied batch durable.
     fn flush(&self) -> Result<(), BackendError>;
 
-    /// Appends `bytes` to the transaction log, makes them durable and returns the
+    /// Appends `bytes` to the ledger log, makes them durable and returns the
     /// offset where they start. The log contains the bytes of committed transactions,
     /// and the entries of a batch point into it.
     fn append_log(&self, bytes: &[u8]) -> Result<u64, BackendError>;
 
-    /// Reads `len` bytes of the transaction log from `offset`.
+    /// Reads `len` bytes of the ledger log from `offset`.
     fn read_log(&self, offset: u64, len: usize) -> Result<Vec<u8>, BackendError>;
 
-    /// Returns the length of the transaction log in bytes.
+    /// Returns the length of the ledger log in bytes.
     fn log_len(&self) -> Result<u64, BackendError>;
 
-    /// Cuts the transaction log to `len` bytes, dropping appends that no committed
+    /// Cuts the ledger log to `len` bytes, dropping appends that no committed
     /// batch points into.
     fn truncate_log(&self, len: u64) -> Result<(), BackendError>;
 }

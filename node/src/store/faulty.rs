@@ -14,7 +14,7 @@ pub enum Fault {
     AfterApply,
     /// `flush` returns an error without making anything durable.
     Flush,
-    /// The transaction log append writes the first half of its bytes, then returns
+    /// The ledger log append writes the first half of its bytes, then returns
     /// an error, as a write cut short by a full disk would.
     Append,
 }

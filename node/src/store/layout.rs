@@ -11,10 +11,11 @@
 //! | `a`    | attestation index  | image digest (encoded), height, index | tx hash (32 bytes)            |
 //! | `o`    | tx outcomes        | tx hash (32 bytes)                    | outcome text (UTF-8)          |
 //! | `r`    | state roots        | height (u64 BE)                       | root (32 bytes)               |
-//! | `n`    | state tree nodes   | version (u64 BE), nibble path encoded | `jmt` node (encoded)          |
+//! | `n`    | state tree nodes   | version (u64 BE), nibble path encoded | the node or its log location (`nodes.rs`) |
 //! | `v`    | state tree values  | key hash (32 bytes), version (u64 BE) | 0 = deleted, 1 and the bytes  |
 //!
 //! | `m`    | layout version     | `layout-version`                      | u32 big-endian                |
+//! | `m`    | ledger log length  | `log-end`                             | u64 big-endian                |
 //!
 //! Heights and versions are big-endian so that key order is height order. Values are
 //! the canonical encoding of `vouch_protocol::encoding` unless the table gives another
@@ -24,8 +25,9 @@
 //! at the end of the key space instead of spread over it by hash. With random keys,
 //! every block rewrote database pages all over the store and read most of them back
 //! from disk first. Only the small position records are keyed by hash. Their bytes
-//! are in the backend's transaction log (see `txlog.rs`), in block order, and the `x`
-//! entries record where.
+//! are in the backend's ledger log (see `ledger_log.rs`), in block order, and the `x`
+//! entries record where. The state tree nodes of every block after genesis follow
+//! the block's transactions in the log, and the `n` entries record where.
 
 use jmt::KeyHash;
 use jmt::storage::NodeKey;
@@ -39,8 +41,11 @@ pub(crate) const LATEST_HEIGHT_KEY: &[u8] = b"mlatest-height";
 /// The key of the layout version, written with the genesis state.
 pub(crate) const LAYOUT_VERSION_KEY: &[u8] = b"mlayout-version";
 
+/// The key of the ledger log's committed length, written with every block.
+pub(crate) const LOG_END_KEY: &[u8] = b"mlog-end";
+
 /// The version of this layout. A store written with another layout is refused.
-pub(crate) const LAYOUT_VERSION: u32 = 3;
+pub(crate) const LAYOUT_VERSION: u32 = 4;
 
 const HEADER: u8 = b'h';
 const BODY: u8 = b'b';
@@ -92,7 +97,7 @@ pub(crate) fn transaction_key(height: Height, index: u32) -> Vec<u8> {
     key
 }
 
-/// Encodes where a transaction's bytes are in the transaction log.
+/// Encodes where a transaction's bytes are in the ledger log.
 pub(crate) fn encode_tx_location(offset: u64, len: u32) -> Vec<u8> {
     encode_pair(offset, len)
 }
@@ -116,13 +121,6 @@ fn decode_pair(bytes: &[u8]) -> Option<(u64, u32)> {
     let first = u64::from_be_bytes(bytes[..8].try_into().ok()?);
     let second = u32::from_be_bytes(bytes[8..].try_into().ok()?);
     Some((first, second))
-}
-
-/// Returns the first and the last possible key of the transaction table.
-pub(crate) fn transactions_range() -> (Vec<u8>, Vec<u8>) {
-    let mut last = vec![TRANSACTION];
-    last.extend_from_slice(&[0xff; 12]);
-    (vec![TRANSACTION], last)
 }
 
 /// Returns the prefix of every transaction of the block at `height`, in block order.

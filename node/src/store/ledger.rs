@@ -87,7 +87,7 @@ impl<B: Backend> LedgerStore<B> {
         }
         let locations =
             stored.iter().map(|(key, value)| location(key, value)).collect::<Result<Vec<(u64, u32)>, StoreError>>()?;
-        let txs: Vec<Transaction> = self.read_contiguous(height, &locations)?.into_iter().map(Transaction).collect();
+        let txs: Vec<Transaction> = self.read_contiguous(height, &locations)?.into_iter().map(Transaction::new).collect();
         for (index, (tx, expected)) in txs.iter().zip(&hashes).enumerate() {
             check_hash(tx, expected, height, index)?;
         }
@@ -105,7 +105,7 @@ impl<B: Backend> LedgerStore<B> {
             if offset != end {
                 return Err(StoreError::Corrupted {
                     reason: format!(
-                        "the transactions of height {height} are not contiguous in the transaction log: one starts at byte {offset}, the one before it ends at byte {end}"
+                        "the transactions of height {height} are not contiguous in the ledger log: one starts at byte {offset}, the one before it ends at byte {end}"
                     ),
                 });
             }
@@ -126,11 +126,11 @@ impl<B: Backend> LedgerStore<B> {
 
     /// Reads `len` bytes of the log from `offset`, reporting a range past the end of
     /// the log as damage to `what`.
-    fn read_log(&self, offset: u64, len: u64, what: impl Fn() -> String) -> Result<Vec<u8>, StoreError> {
+    pub(crate) fn read_log(&self, offset: u64, len: u64, what: impl Fn() -> String) -> Result<Vec<u8>, StoreError> {
         let log_len = self.backend.log_len()?;
         let past_end = || StoreError::Corrupted {
             reason: format!(
-                "{} are recorded at {len} bytes from offset {offset} of the transaction log, which is {log_len} bytes long",
+                "{} are recorded at {len} bytes from offset {offset} of the ledger log, which is {log_len} bytes long",
                 what()
             ),
         };
@@ -155,7 +155,7 @@ impl<B: Backend> LedgerStore<B> {
             reason: format!("transaction {hash} is recorded at height {height}, index {index}, but is not stored"),
         })?;
         let (offset, len) = location(&key, &record)?;
-        let tx = Transaction(self.read_log(offset, u64::from(len), || format!("the bytes of transaction {hash}"))?);
+        let tx = Transaction::new(self.read_log(offset, u64::from(len), || format!("the bytes of transaction {hash}"))?);
         check_hash(&tx, hash, height, index as usize)?;
         Ok(Some(StoredTransaction { height, index, tx }))
     }
@@ -238,14 +238,14 @@ impl<B: Backend> LedgerStore<B> {
     }
 }
 
-/// Checks that bytes read from the transaction log, which has no checksums of its
+/// Checks that bytes read from the ledger log, which has no checksums of its
 /// own, are the transaction that the block lists.
 fn check_hash(tx: &Transaction, expected: &TxHash, height: Height, index: usize) -> Result<(), StoreError> {
     let found = tx.hash();
     if found != *expected {
         return Err(StoreError::Corrupted {
             reason: format!(
-                "transaction {index} of height {height} should hash to {expected}, but the bytes in the transaction log hash to {found}"
+                "transaction {index} of height {height} should hash to {expected}, but the bytes in the ledger log hash to {found}"
             ),
         });
     }
@@ -271,7 +271,7 @@ impl<B: Backend> TreeSource for LedgerStore<B> {
     type Error = StoreError;
 
     fn tree_node(&self, key: &NodeKey) -> Result<Option<Node>, StoreError> {
-        self.read("state tree node", &layout::tree_node_key(key))
+        self.stored_node(key)
     }
 
     fn tree_value(&self, max_version: u64, key_hash: KeyHash) -> Result<Option<Vec<u8>>, StoreError> {

@@ -1,13 +1,14 @@
-//! The transaction log: one append-only file with the bytes of every committed
-//! transaction, which the key-value store points into by offset and length.
+//! The ledger log: one append-only file with the bytes of every committed
+//! transaction and of the state tree nodes that each block adds, which the key-value
+//! store points into by offset and length.
 //!
 //! sled 0.34 rewrites a whole leaf of up to 16 entries each time it splits or
-//! consolidates one, so transactions of a few kilobytes stored as sled values were
-//! copied several times over and took half of each block write. A block's
-//! transactions are appended once, in block order, and made durable before the batch
-//! that points at them. A tail of at most one block past the last committed
-//! transaction belongs to a write that did not commit, and opening the store cuts it
-//! off. `open.rs` lists what counts as damage instead.
+//! consolidates one, so transactions of a few kilobytes and tree nodes of a few
+//! hundred bytes stored as sled values were copied several times over and took most
+//! of each block write. A block's transactions and nodes are appended once, and made
+//! durable before the batch that points at them. A tail of at most one block's append
+//! past the committed length belongs to a write that did not commit, and opening the
+//! store cuts it off. `open.rs` lists what counts as damage instead.
 
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::FileExt;
@@ -18,11 +19,11 @@ use std::sync::{Mutex, MutexGuard};
 use crate::store::BackendError;
 
 /// The name of the log file inside the database directory.
-pub const TX_LOG_FILE: &str = "transactions.log";
+pub const LEDGER_LOG_FILE: &str = "ledger.log";
 
-/// An open transaction log file.
+/// An open ledger log file.
 #[derive(Debug)]
-pub struct TxLog {
+pub struct LedgerLog {
     file: File,
     path: PathBuf,
     /// The length of the log: where the next append starts. An append stores it only
@@ -33,16 +34,16 @@ pub struct TxLog {
     writing: Mutex<()>,
 }
 
-impl TxLog {
+impl LedgerLog {
     /// Opens the log at `path`, creating an empty one when there is none.
-    pub fn open(path: &Path) -> Result<TxLog, BackendError> {
+    pub fn open(path: &Path) -> Result<LedgerLog, BackendError> {
         let failed = |error: std::io::Error| BackendError::new("open", format!("{}: {error}", path.display()));
         let file = OpenOptions::new().read(true).write(true).create(true).truncate(false).open(path).map_err(failed)?;
         // Synced on every open, not only on creation: a process killed between the two
         // would otherwise leave a file whose directory entry is never made durable.
         sync_parent(path).map_err(failed)?;
         let end = file.metadata().map_err(failed)?.len();
-        Ok(TxLog { file, path: path.to_path_buf(), end: AtomicU64::new(end), writing: Mutex::new(()) })
+        Ok(LedgerLog { file, path: path.to_path_buf(), end: AtomicU64::new(end), writing: Mutex::new(()) })
     }
 
     /// Appends `bytes`, makes them durable and returns the offset where they start.
@@ -109,13 +110,13 @@ mod tests {
     #[test]
     fn appends_survive_reopening() {
         let directory = tempfile::tempdir().unwrap();
-        let path = directory.path().join(TX_LOG_FILE);
-        let log = TxLog::open(&path).unwrap();
+        let path = directory.path().join(LEDGER_LOG_FILE);
+        let log = LedgerLog::open(&path).unwrap();
         assert_eq!(log.append(b"first").unwrap(), 0);
         assert_eq!(log.append(b"second").unwrap(), 5);
         drop(log);
 
-        let log = TxLog::open(&path).unwrap();
+        let log = LedgerLog::open(&path).unwrap();
         assert_eq!(log.len(), 11);
         assert_eq!(log.read(5, 6).unwrap(), b"second");
         assert_eq!(log.read(0, 11).unwrap(), b"firstsecond");
@@ -124,7 +125,7 @@ mod tests {
     #[test]
     fn read_past_end_fails() {
         let directory = tempfile::tempdir().unwrap();
-        let log = TxLog::open(&directory.path().join(TX_LOG_FILE)).unwrap();
+        let log = LedgerLog::open(&directory.path().join(LEDGER_LOG_FILE)).unwrap();
         log.append(b"abc").unwrap();
         assert_eq!(log.read(3, 0).unwrap(), b"");
         let error = log.read(2, 2).unwrap_err().to_string();
@@ -136,8 +137,8 @@ mod tests {
     #[test]
     fn truncate_moves_next_append() {
         let directory = tempfile::tempdir().unwrap();
-        let path = directory.path().join(TX_LOG_FILE);
-        let log = TxLog::open(&path).unwrap();
+        let path = directory.path().join(LEDGER_LOG_FILE);
+        let log = LedgerLog::open(&path).unwrap();
         log.append(b"kept").unwrap();
         log.append(b"dropped").unwrap();
         log.truncate(4).unwrap();

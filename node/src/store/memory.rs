@@ -11,7 +11,7 @@ use crate::store::{Backend, BackendError, Entry, WriteBatch};
 struct Entries {
     visible: BTreeMap<Vec<u8>, Vec<u8>>,
     durable: BTreeMap<Vec<u8>, Vec<u8>>,
-    /// The transaction log, durable as soon as it is appended to.
+    /// The ledger log, durable as soon as it is appended to.
     log: Vec<u8>,
 }
 

@@ -24,17 +24,18 @@ mod faulty;
 mod layout;
 mod ledger;
 mod memory;
+mod nodes;
 mod open;
+mod ledger_log;
 mod sled_backend;
-mod txlog;
 mod write;
 
 pub use backend::{Backend, BackendError, Entry, WriteBatch};
 pub use faulty::{Fault, FaultyBackend};
 pub use ledger::{AttestationEntry, LedgerStore, StoredTransaction};
 pub use memory::MemoryBackend;
+pub use ledger_log::LEDGER_LOG_FILE;
 pub use sled_backend::{SLED_LOCK_WAIT_MAX, SledBackend};
-pub use txlog::TX_LOG_FILE;
 pub use write::{BLOCK_ATTESTATIONS_MAX, BlockWrite, GenesisWrite, TX_OUTCOME_BYTES_MAX};
 
 use std::path::PathBuf;

@@ -4,10 +4,11 @@
 use std::sync::Mutex;
 use std::sync::atomic::AtomicBool;
 
-use vouch_protocol::chain::{BLOCK_BYTES_MAX, Height};
+use vouch_protocol::chain::Height;
 use vouch_protocol::state::StateRoot;
 
 use crate::state::AuthenticatedState;
+use crate::store::write::BLOCK_LOG_BYTES_MAX;
 use crate::store::{Backend, LedgerStore, StoreError, layout};
 
 impl<B: Backend> LedgerStore<B> {
@@ -41,18 +42,19 @@ impl<B: Backend> LedgerStore<B> {
         Ok(store)
     }
 
-    /// Checks that the transaction log holds every committed transaction, and cuts
-    /// off what a block write appended before it failed or the process died.
+    /// Checks that the ledger log holds everything committed, and cuts off what a
+    /// block write appended before it failed or the process died.
     ///
     /// Nothing is cut when the key-value store is empty or when the tail is longer
-    /// than one block. Neither comes from an unfinished write, and cutting would lose
-    /// the only copy of transactions that a restored database may still point to.
+    /// than one block's append. Neither comes from an unfinished write, and cutting
+    /// would lose the only copy of transactions that a restored database may still
+    /// point to.
     fn check_log(&self, latest: Option<Height>) -> Result<(), StoreError> {
         let log_len = self.backend.log_len()?;
         if latest.is_none() {
             if log_len > 0 {
                 return Err(corrupted(format!(
-                    "the key-value store is empty, but the transaction log is {log_len} bytes long; restore the whole data directory from a backup, or move it away to start a new chain"
+                    "the key-value store is empty, but the ledger log is {log_len} bytes long; restore the whole data directory from a backup, or move it away to start a new chain"
                 )));
             }
             return Ok(());
@@ -60,13 +62,13 @@ impl<B: Backend> LedgerStore<B> {
         let committed_end = self.committed_log_end()?;
         if log_len < committed_end {
             return Err(corrupted(format!(
-                "the transaction log is {log_len} bytes long, but committed transactions reach byte {committed_end}; the log file was cut or replaced"
+                "the ledger log is {log_len} bytes long, but committed blocks reach byte {committed_end}; the log file was cut or replaced"
             )));
         }
         let tail = log_len - committed_end;
-        if tail > BLOCK_BYTES_MAX as u64 {
+        if tail > BLOCK_LOG_BYTES_MAX {
             return Err(corrupted(format!(
-                "the transaction log has {tail} bytes past the last committed transaction (byte {committed_end}), more than one block of at most {BLOCK_BYTES_MAX} bytes appends"
+                "the ledger log has {tail} bytes past the committed length of {committed_end} bytes, more than one block appends (at most {BLOCK_LOG_BYTES_MAX} bytes)"
             )));
         }
         if tail > 0 {
@@ -74,22 +76,22 @@ impl<B: Backend> LedgerStore<B> {
             tracing::warn!(
                 committed_end,
                 dropped_bytes = tail,
-                "cut off the transaction log after the last committed transaction: a block write did not finish"
+                "cut off the ledger log after the committed length: a block write did not finish"
             );
         }
         Ok(())
     }
 
-    /// Returns where the last committed transaction ends in the log: 0 without any.
+    /// Returns the committed length of the ledger log, which every block records.
     fn committed_log_end(&self) -> Result<u64, StoreError> {
-        let (first, last) = layout::transactions_range();
-        let Some((key, value)) = self.backend.last_in_range(&first, &last)? else {
-            return Ok(0);
-        };
-        let (offset, len) = super::ledger::location(&key, &value)?;
-        offset.checked_add(u64::from(len)).ok_or_else(|| {
-            corrupted(format!("transaction record {} points past the largest log offset", hex::encode(&key)))
-        })
+        let bytes = self
+            .backend
+            .get(layout::LOG_END_KEY)?
+            .ok_or_else(|| corrupted("no committed length of the ledger log is recorded".to_owned()))?;
+        let bytes: [u8; 8] = bytes.as_slice().try_into().map_err(|_| {
+            corrupted(format!("the committed length of the ledger log is recorded in {} bytes, not 8", bytes.len()))
+        })?;
+        Ok(u64::from_be_bytes(bytes))
     }
 
     /// Checks that the store was written with this build's key layout.

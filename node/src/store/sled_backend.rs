@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use crate::store::txlog::{TX_LOG_FILE, TxLog};
+use crate::store::ledger_log::{LEDGER_LOG_FILE, LedgerLog};
 use crate::store::{Backend, BackendError, Entry, StoreError, WriteBatch};
 
 /// How long [`SledBackend::open`] waits for the directory lock of a database that was
@@ -33,7 +33,7 @@ const SLED_GARBAGE_FLUSHES: usize = 64;
 /// covers a whole block: sled applies a batch to one tree atomically.
 pub struct SledBackend {
     db: sled::Db,
-    log: TxLog,
+    log: LedgerLog,
     path: PathBuf,
 }
 
@@ -55,7 +55,7 @@ impl SledBackend {
             match sled::Config::new().path(path).cache_capacity(cache_bytes).mode(SLED_MODE).open() {
                 Ok(db) => {
                     // sled has created the directory and holds its lock from here on.
-                    let log = TxLog::open(&path.join(TX_LOG_FILE))
+                    let log = LedgerLog::open(&path.join(LEDGER_LOG_FILE))
                         .map_err(|error| StoreError::Open { path: path.to_path_buf(), message: error.to_string() })?;
                     return Ok(SledBackend { db, log, path: path.to_path_buf() });
                 }

@@ -6,6 +6,7 @@ use vouch_protocol::digest::Digest;
 use vouch_protocol::state::{StateKey, StateRoot, verify_inclusion};
 
 use super::*;
+use crate::store::write::BLOCK_LOG_BYTES_MAX;
 use crate::state::{AuthenticatedState, STATE_VALUE_BYTES_MAX, StateChanges, TreeWrites};
 use crate::synthetic::{self, SyntheticChain};
 
@@ -227,7 +228,7 @@ fn tree_writes_of_other_version_are_rejected() {
 #[test]
 fn repeated_transaction_in_block_is_rejected() {
     let (_, store) = store_with_blocks(1, 0);
-    let tx = Transaction(b"same".to_vec());
+    let tx = Transaction::new(b"same".to_vec());
     let write = empty_write(&store, vec![tx.clone(), tx]);
     let error = store.commit_block(write).unwrap_err();
     assert!(matches!(error, StoreError::DuplicateTransaction { stored_at: Height(2), .. }), "{error}");
@@ -236,7 +237,7 @@ fn repeated_transaction_in_block_is_rejected() {
 #[test]
 fn transaction_of_earlier_block_is_rejected() {
     let (_, store) = store_with_blocks(1, 0);
-    let tx = Transaction(b"once".to_vec());
+    let tx = Transaction::new(b"once".to_vec());
     store.commit_block(empty_write(&store, vec![tx.clone()])).unwrap();
     let error = store.commit_block(empty_write(&store, vec![tx])).unwrap_err();
     assert!(matches!(error, StoreError::DuplicateTransaction { stored_at: Height(2), .. }), "{error}");
@@ -246,13 +247,13 @@ fn transaction_of_earlier_block_is_rejected() {
 fn attestation_of_unknown_transaction_is_rejected() {
     let (_, store) = store_with_blocks(1, 0);
     let mut write = next_write(&store, 1);
-    write.attestations.push((Digest::sha256(b"x"), Transaction(b"elsewhere".to_vec()).hash()));
+    write.attestations.push((Digest::sha256(b"x"), Transaction::new(b"elsewhere".to_vec()).hash()));
     let error = store.commit_block(write).unwrap_err();
     assert!(matches!(error, StoreError::UnknownAttestationTransaction { .. }), "{error}");
 }
 
 fn write_with_attestations(store: &LedgerStore<MemoryBackend>, count: usize) -> BlockWrite {
-    let tx = Transaction(b"many subjects".to_vec());
+    let tx = Transaction::new(b"many subjects".to_vec());
     let attestations = (0..count).map(|index| (Digest::sha256(&index.to_le_bytes()), tx.hash())).collect();
     chain().block_write(store, vec![tx], &StateChanges::new(), attestations).unwrap()
 }
@@ -272,8 +273,8 @@ fn attestation_count_past_limit_is_rejected() {
 }
 
 fn block_of_bytes(store: &LedgerStore<MemoryBackend>, encoded_size: usize) -> BlockWrite {
-    let overhead = empty_write(store, vec![Transaction(vec![])]).block.encoded_len();
-    empty_write(store, vec![Transaction(vec![3; encoded_size - overhead])])
+    let overhead = empty_write(store, vec![Transaction::new(vec![])]).block.encoded_len();
+    empty_write(store, vec![Transaction::new(vec![3; encoded_size - overhead])])
 }
 
 #[test]
@@ -487,15 +488,16 @@ fn failed_log_append_leaves_previous_block() {
 fn open_rejects_log_without_store() {
     let backend = MemoryBackend::new();
     backend.append_log(b"transactions of a deleted database").unwrap();
-    assert_corrupted(&backend, "the key-value store is empty, but the transaction log is 34 bytes long");
+    assert_corrupted(&backend, "the key-value store is empty, but the ledger log is 34 bytes long");
 }
 
 #[test]
 fn open_rejects_tail_over_block() {
     let (backend, store) = store_with_blocks(1, 2);
     drop(store);
-    backend.append_log(&vec![0; BLOCK_BYTES_MAX + 1]).unwrap();
-    assert_corrupted(&backend, &format!("has {} bytes past the last committed transaction", BLOCK_BYTES_MAX + 1));
+    let tail = BLOCK_LOG_BYTES_MAX + 1;
+    backend.append_log(&vec![0; tail as usize]).unwrap();
+    assert_corrupted(&backend, &format!("has {tail} bytes past the committed length"));
 }
 
 #[test]
@@ -529,12 +531,10 @@ fn record_past_log_end_fails() {
     assert!(matches!(error, StoreError::Corrupted { .. }), "{error}");
 }
 
-/// Returns where the last committed transaction ends in the log.
+/// Returns the committed length of the ledger log that the last block recorded.
 fn log_end(backend: &MemoryBackend) -> u64 {
-    let (first, last) = layout::transactions_range();
-    let (key, value) = backend.last_in_range(&first, &last).unwrap().expect("a transaction is stored");
-    let (offset, len) = ledger::location(&key, &value).unwrap();
-    offset + u64::from(len)
+    let bytes = backend.get(layout::LOG_END_KEY).unwrap().expect("the log length is recorded");
+    u64::from_be_bytes(bytes.try_into().unwrap())
 }
 
 #[test]
@@ -562,17 +562,80 @@ fn open_rejects_short_log() {
     drop(store);
     let committed_end = log_end(&backend);
     backend.truncate_log(committed_end - 1).unwrap();
-    assert_corrupted(&backend, &format!("committed transactions reach byte {committed_end}"));
+    assert_corrupted(&backend, &format!("committed blocks reach byte {committed_end}"));
 }
 
 #[test]
-fn blocks_without_transactions_append_nothing() {
+fn blocks_without_transactions_append_only_nodes() {
     let (backend, store) = store_with_blocks(2, 3);
     let before = backend.log_len().unwrap();
-    commit_next(&store, 0);
-    assert_eq!(backend.log_len().unwrap(), before);
+    let write = commit_next(&store, 0);
+    let node_bytes: usize = write.tree_writes.nodes().map(|(_, node)| vouch_protocol::encoding::encode(node).len()).sum();
+    assert!(node_bytes > 0, "every height has a root node");
+    assert_eq!(backend.log_len().unwrap(), before + node_bytes as u64);
     assert_eq!(store.block(Height(3)).unwrap().unwrap().txs, Vec::<Transaction>::new());
-    assert!(LedgerStore::open(backend.clone()).is_ok());
+    let reopened = LedgerStore::open(backend.clone()).unwrap();
+    assert_eq!(AuthenticatedState::new(&reopened).root(Height(3)).unwrap(), write.state_root);
+}
+
+#[test]
+fn genesis_writes_nothing_to_the_log() {
+    let backend = MemoryBackend::new();
+    let store = LedgerStore::open(backend.clone()).unwrap();
+    chain().init(&store).unwrap();
+    assert_eq!(backend.log_len().unwrap(), 0);
+    assert_eq!(log_end(&backend), 0);
+    let reopened = LedgerStore::open(backend.clone()).unwrap();
+    assert!(AuthenticatedState::new(&reopened).root(Height::GENESIS).is_ok());
+}
+
+#[test]
+fn tree_nodes_read_back_from_the_log() {
+    let (backend, store) = store_with_blocks(3, 4);
+    let written = commit_next(&store, 4);
+    drop(store);
+    let store = LedgerStore::open(backend.clone()).unwrap();
+    for (key, node) in written.tree_writes.nodes() {
+        assert_eq!(store.stored_node(key).unwrap().as_ref(), Some(node));
+    }
+}
+
+#[test]
+fn changed_node_bytes_in_the_log_fail_the_checksum() {
+    let (backend, store) = store_with_blocks(2, 3);
+    let written = commit_next(&store, 3);
+    let (key, _) = written.tree_writes.nodes().next().unwrap();
+    let entry = backend.get(&layout::tree_node_key(key)).unwrap().unwrap();
+    let offset = u64::from_be_bytes(entry[1..9].try_into().unwrap());
+    let len = u32::from_be_bytes(entry[9..13].try_into().unwrap());
+    let mut bytes = backend.read_log(offset, len as usize).unwrap();
+    let rest = backend.read_log(offset + u64::from(len), (backend.log_len().unwrap() - offset) as usize - len as usize);
+    bytes[len as usize / 2] ^= 1;
+    backend.truncate_log(offset).unwrap();
+    backend.append_log(&bytes).unwrap();
+    backend.append_log(&rest.unwrap()).unwrap();
+
+    let error = store.stored_node(key).unwrap_err();
+    assert!(matches!(error, StoreError::Corrupted { .. }), "{error}");
+    assert!(error.to_string().contains("do not match the node's checksum"), "{error}");
+}
+
+#[test]
+fn node_entry_of_unknown_format_fails() {
+    let (backend, store) = store_with_blocks(2, 3);
+    let written = commit_next(&store, 3);
+    let (key, _) = written.tree_writes.nodes().next().unwrap();
+    backend.corrupt(&layout::tree_node_key(key), Some(vec![1, 2, 3]));
+    let error = store.stored_node(key).unwrap_err();
+    assert!(error.to_string().contains("3 bytes with an unknown format"), "{error}");
+}
+
+#[test]
+fn open_rejects_store_without_log_length() {
+    let (backend, store) = store_with_blocks(2, 3);
+    drop(store);
+    backend.corrupt(layout::LOG_END_KEY, None);
+    assert_corrupted(&backend, "no committed length of the ledger log is recorded");
 }
 
 #[test]
@@ -582,7 +645,7 @@ fn scattered_records_fail() {
     let (offset, len) = ledger::location(&key, &backend.get(&key).unwrap().unwrap()).unwrap();
     backend.corrupt(&key, Some(layout::encode_tx_location(offset + 1, len)));
     let error = store.block(Height(2)).unwrap_err();
-    assert!(error.to_string().contains("not contiguous in the transaction log"), "{error}");
+    assert!(error.to_string().contains("not contiguous in the ledger log"), "{error}");
     backend.corrupt(&key, Some(vec![1, 2]));
     let error = store.block(Height(2)).unwrap_err();
     assert!(error.to_string().contains("is 2 bytes, not 12"), "{error}");
@@ -613,7 +676,7 @@ fn sled_store_commits_and_reopens() {
     for tx in &written.block.txs {
         assert_eq!(&store.transaction(&tx.hash()).unwrap().unwrap().tx, tx);
     }
-    let log = std::fs::metadata(directory.path().join(TX_LOG_FILE)).unwrap().len();
+    let log = std::fs::metadata(directory.path().join(LEDGER_LOG_FILE)).unwrap().len();
     assert_eq!(log, store.backend.log_len().unwrap());
     let image = synthetic::SyntheticTx::at(Height(2), 0).image;
     assert!(!store.attestations(&image, 10).unwrap().is_empty());
@@ -623,7 +686,7 @@ fn sled_store_commits_and_reopens() {
 #[test]
 fn sled_damaged_log_file() {
     let directory = tempfile::tempdir().unwrap();
-    let log_path = directory.path().join(TX_LOG_FILE);
+    let log_path = directory.path().join(LEDGER_LOG_FILE);
     let committed = {
         let store = LedgerStore::open(SledBackend::open(directory.path()).unwrap()).unwrap();
         chain().init(&store).unwrap();
@@ -673,8 +736,8 @@ fn sled_reopens_right_after_close() {
 #[test]
 fn concurrent_writes_of_one_height_commit_once() {
     let (backend, store) = store_with_blocks(1, 0);
-    let first = empty_write(&store, vec![Transaction(b"first".to_vec())]);
-    let second = empty_write(&store, vec![Transaction(b"second".to_vec())]);
+    let first = empty_write(&store, vec![Transaction::new(b"first".to_vec())]);
+    let second = empty_write(&store, vec![Transaction::new(b"second".to_vec())]);
 
     let results: Vec<Result<(), StoreError>> = std::thread::scope(|scope| {
         let handles = [first, second].map(|write| scope.spawn(|| store.commit_block(write)));
@@ -693,7 +756,7 @@ fn outcomes_are_stored_with_the_block_within_the_limit() {
     let hashes: Vec<_> = write.block.txs.iter().map(Transaction::hash).collect();
 
     let mut unknown = write.clone();
-    unknown.outcomes = vec![(Transaction(b"elsewhere".to_vec()).hash(), "applied".into())];
+    unknown.outcomes = vec![(Transaction::new(b"elsewhere".to_vec()).hash(), "applied".into())];
     assert!(matches!(store.commit_block(unknown), Err(StoreError::UnknownOutcomeTransaction { .. })));
     let mut too_long = write.clone();
     too_long.outcomes = vec![(hashes[0], "x".repeat(TX_OUTCOME_BYTES_MAX + 1))];

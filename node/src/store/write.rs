@@ -5,19 +5,28 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
-use vouch_protocol::chain::{Block, Commit, Height, TxHash};
+use jmt::storage::NodeKey;
+use vouch_protocol::chain::{BLOCK_BYTES_MAX, Block, Commit, Height, TxHash};
 use vouch_protocol::digest::Digest;
 use vouch_protocol::encoding;
 use vouch_protocol::state::StateRoot;
 
 use crate::state::{STATE_VALUE_BYTES_MAX, TreeWrites};
-use crate::store::{Backend, LedgerStore, StoreError, WriteBatch, layout};
+use crate::store::{Backend, LedgerStore, StoreError, WriteBatch, layout, nodes};
 
 /// Maximum number of attestation index entries that one block adds.
 pub const BLOCK_ATTESTATIONS_MAX: usize = 100_000;
 
 /// Maximum length in bytes of one transaction's stored outcome text.
 pub const TX_OUTCOME_BYTES_MAX: usize = 1024;
+
+/// Maximum total size of the encoded state tree nodes that one block adds. A block
+/// that changes [`crate::state::STATE_CHANGES_MAX`] keys adds about twice as many
+/// nodes of a few hundred bytes each, far below this.
+pub const BLOCK_NODE_BYTES_MAX: usize = 256 * 1024 * 1024;
+
+/// Maximum number of bytes that one block appends to the ledger log.
+pub const BLOCK_LOG_BYTES_MAX: u64 = (BLOCK_BYTES_MAX + BLOCK_NODE_BYTES_MAX) as u64;
 
 /// The genesis state: the tree of height 0 and its root.
 #[derive(Clone, Debug)]
@@ -31,7 +40,7 @@ pub struct GenesisWrite {
 /// Everything that one committed block adds to the ledger.
 #[derive(Clone, Debug)]
 pub struct BlockWrite {
-    /// The block; its transactions go to the transaction log, found by hash.
+    /// The block; its transactions go to the ledger log, found by hash.
     pub block: Block,
     /// The commit that certifies the block.
     pub commit: Commit,
@@ -60,8 +69,12 @@ impl<B: Backend> LedgerStore<B> {
         check_tree_writes(Height::GENESIS, &genesis.tree_writes, genesis.state_root)?;
 
         let mut batch = WriteBatch::new();
-        put_tree_writes(&mut batch, &genesis.tree_writes);
+        for (key, node) in genesis.tree_writes.nodes() {
+            batch.put(layout::tree_node_key(key), nodes::inline_entry(node));
+        }
+        put_tree_values(&mut batch, &genesis.tree_writes);
         batch.put(layout::state_root_key(Height::GENESIS), genesis.state_root.0.to_vec());
+        batch.put(layout::LOG_END_KEY.to_vec(), 0u64.to_be_bytes().to_vec());
         batch.put(layout::LATEST_HEIGHT_KEY.to_vec(), layout::encode_height(Height::GENESIS));
         batch.put(layout::LAYOUT_VERSION_KEY.to_vec(), layout::LAYOUT_VERSION.to_be_bytes().to_vec());
         self.write_batch(batch, Height::GENESIS)
@@ -85,9 +98,10 @@ impl<B: Backend> LedgerStore<B> {
         check_outcomes(&write, &positions)?;
         let check_ms = started.elapsed().as_millis() as u64;
 
-        let log_offset = self.append_transactions(&write.block)?;
+        let append = LogAppend::new(&write)?;
+        let log_offset = self.append_log(&append.bytes)?;
         let log_ms = started.elapsed().as_millis() as u64;
-        let batch = block_batch(&write, &positions, log_offset);
+        let batch = block_batch(&write, &positions, &append, log_offset);
         let batch_ms = started.elapsed().as_millis() as u64;
         self.write_batch(batch, height)?;
         let elapsed_ms = started.elapsed().as_millis() as u64;
@@ -95,18 +109,14 @@ impl<B: Backend> LedgerStore<B> {
         Ok(())
     }
 
-    /// Appends the block's transactions to the transaction log in block order and
-    /// returns the offset of the first. A failure poisons the store like a failed
-    /// batch: the log may hold part of the append, which the next open cuts off.
-    fn append_transactions(&self, block: &Block) -> Result<u64, StoreError> {
-        let mut bytes = Vec::with_capacity(block.txs.iter().map(|tx| tx.0.len()).sum());
-        for tx in &block.txs {
-            bytes.extend_from_slice(&tx.0);
-        }
+    /// Appends a block's bytes to the ledger log and returns the offset where they
+    /// start. A failure poisons the store like a failed batch: the log may hold part of
+    /// the append, which the next open cuts off.
+    fn append_log(&self, bytes: &[u8]) -> Result<u64, StoreError> {
         if bytes.is_empty() {
             return Ok(self.backend.log_len()?);
         }
-        self.backend.append_log(&bytes).map_err(|error| {
+        self.backend.append_log(bytes).map_err(|error| {
             self.poisoned.store(true, Ordering::SeqCst);
             StoreError::from(error)
         })
@@ -262,8 +272,42 @@ fn check_outcomes(write: &BlockWrite, positions: &HashMap<TxHash, u32>) -> Resul
     Ok(())
 }
 
-/// Builds the one batch that stores a checked block write.
-fn block_batch(write: &BlockWrite, positions: &HashMap<TxHash, u32>, log_offset: u64) -> WriteBatch {
+/// What one block appends to the ledger log: its transactions in block order, then
+/// the encodings of its new state tree nodes.
+struct LogAppend<'a> {
+    bytes: Vec<u8>,
+    /// Each node's key with the start and end of its encoding in `bytes`.
+    nodes: Vec<(&'a NodeKey, usize, usize)>,
+}
+
+impl<'a> LogAppend<'a> {
+    /// Encodes the block's append, or fails if its nodes are over the limit.
+    fn new(write: &'a BlockWrite) -> Result<LogAppend<'a>, StoreError> {
+        let txs_len: usize = write.block.txs.iter().map(|tx| tx.len()).sum();
+        let node_count = write.tree_writes.nodes().count();
+        let mut bytes = Vec::with_capacity(txs_len + node_count * 512);
+        for tx in &write.block.txs {
+            bytes.extend_from_slice(tx.bytes());
+        }
+        let mut nodes = Vec::with_capacity(node_count);
+        for (key, node) in write.tree_writes.nodes() {
+            let start = bytes.len();
+            bytes.extend_from_slice(&encoding::encode(node));
+            nodes.push((key, start, bytes.len()));
+        }
+        let node_bytes = bytes.len() - txs_len;
+        if node_bytes > BLOCK_NODE_BYTES_MAX {
+            let height = write.block.header.height;
+            let reason = format!("the nodes are {node_bytes} bytes, over the limit of {BLOCK_NODE_BYTES_MAX} bytes");
+            return Err(StoreError::InvalidTreeWrites { height, reason });
+        }
+        Ok(LogAppend { bytes, nodes })
+    }
+}
+
+/// Builds the one batch that stores a checked block write, whose log append starts
+/// at `log_offset`.
+fn block_batch(write: &BlockWrite, positions: &HashMap<TxHash, u32>, append: &LogAppend, log_offset: u64) -> WriteBatch {
     let block = &write.block;
     let height = block.header.height;
     let mut batch = WriteBatch::new();
@@ -275,7 +319,7 @@ fn block_batch(write: &BlockWrite, positions: &HashMap<TxHash, u32>, log_offset:
     let mut offset = log_offset;
     for (index, (tx, hash)) in block.txs.iter().zip(&hashes).enumerate() {
         let index = u32::try_from(index).expect("a valid block has at most BLOCK_TXS_MAX transactions");
-        let len = u32::try_from(tx.0.len()).expect("a valid block's transactions are smaller than 4 GiB");
+        let len = u32::try_from(tx.len()).expect("a valid block's transactions are smaller than 4 GiB");
         batch.put(layout::tx_position_key(hash), layout::encode_tx_position(height, index));
         batch.put(layout::transaction_key(height, index), layout::encode_tx_location(offset, len));
         offset += u64::from(len);
@@ -291,16 +335,19 @@ fn block_batch(write: &BlockWrite, positions: &HashMap<TxHash, u32>, log_offset:
         batch.put(layout::outcome_key(hash), outcome.as_bytes().to_vec());
     }
 
-    put_tree_writes(&mut batch, &write.tree_writes);
+    for &(key, start, end) in &append.nodes {
+        let entry = nodes::logged_entry(log_offset + start as u64, &append.bytes[start..end]);
+        batch.put(layout::tree_node_key(key), entry);
+    }
+    put_tree_values(&mut batch, &write.tree_writes);
     batch.put(layout::state_root_key(height), write.state_root.0.to_vec());
+    let log_end = log_offset + append.bytes.len() as u64;
+    batch.put(layout::LOG_END_KEY.to_vec(), log_end.to_be_bytes().to_vec());
     batch.put(layout::LATEST_HEIGHT_KEY.to_vec(), layout::encode_height(height));
     batch
 }
 
-fn put_tree_writes(batch: &mut WriteBatch, writes: &TreeWrites) {
-    for (key, node) in writes.nodes() {
-        batch.put(layout::tree_node_key(key), encoding::encode(node));
-    }
+fn put_tree_values(batch: &mut WriteBatch, writes: &TreeWrites) {
     for ((version, key_hash), value) in writes.values() {
         batch.put(layout::tree_value_key(key_hash, *version), layout::encode_tree_value(value.as_deref()));
     }

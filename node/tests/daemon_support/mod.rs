@@ -45,7 +45,7 @@ pub fn validator_key() -> SigningKey {
 
 /// Returns an attestation transaction of the double about `sha256(label)`.
 pub fn attestation(label: &str) -> Transaction {
-    Transaction([b"A", label.as_bytes()].concat())
+    Transaction::new([b"A", label.as_bytes()].concat())
 }
 
 /// Returns the image of [`attestation`]`(label)`.
@@ -55,17 +55,17 @@ pub fn image_of(label: &str) -> Digest {
 
 /// Returns an account transaction of the double.
 pub fn account_tx(label: &str) -> Transaction {
-    Transaction([b"N", label.as_bytes()].concat())
+    Transaction::new([b"N", label.as_bytes()].concat())
 }
 
 /// Returns a transaction that passes the first check but that the next block leaves out.
 pub fn doomed_tx(label: &str) -> Transaction {
-    Transaction([b"D", label.as_bytes()].concat())
+    Transaction::new([b"D", label.as_bytes()].concat())
 }
 
 /// Returns a transaction that the check rejects.
 pub fn bad_tx(label: &str) -> Transaction {
-    Transaction([b"X", label.as_bytes()].concat())
+    Transaction::new([b"X", label.as_bytes()].concat())
 }
 
 /// A gate that blocks `validators()` while closed, so tests can hold requests in
@@ -197,8 +197,8 @@ impl ChainApp for DoubleApp {
         if state.committed.contains_key(&hash) {
             return Err(reject("duplicate", "the transaction is already committed"));
         }
-        match tx.0.first() {
-            Some(b'A') => Ok(CheckedTx { hash, image: Some(Digest::sha256(&tx.0[1..])) }),
+        match tx.bytes().first() {
+            Some(b'A') => Ok(CheckedTx { hash, image: Some(Digest::sha256(&tx.bytes()[1..])) }),
             Some(b'N') => Ok(CheckedTx { hash, image: None }),
             Some(b'D') if state.dropped.contains(&hash) => {
                 Err(reject("nonce_mismatch", "the nonce is 0 but the account's next nonce is 1"))
@@ -213,7 +213,7 @@ impl ChainApp for DoubleApp {
         let mut state = self.state.lock().unwrap();
         let mut kept = Vec::new();
         for tx in txs {
-            match tx.0.first() {
+            match tx.bytes().first() {
                 Some(b'A' | b'N') => kept.push(tx),
                 _ => {
                     state.dropped.insert(tx.hash());
@@ -371,8 +371,8 @@ impl DoubleApp {
         for tx in &block.txs {
             let hash = tx.hash();
             state.committed.insert(hash, height);
-            if tx.0.first() == Some(&b'A') {
-                state.attested.entry(Digest::sha256(&tx.0[1..])).or_default().push((hash, height));
+            if tx.bytes().first() == Some(&b'A') {
+                state.attested.entry(Digest::sha256(&tx.bytes()[1..])).or_default().push((hash, height));
             }
             outcomes.push((hash, "applied".to_owned()));
         }

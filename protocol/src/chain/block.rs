@@ -1,6 +1,7 @@
 //! Blocks, their transactions, and the Merkle root over the transactions.
 
 use std::fmt;
+use std::sync::{Arc, OnceLock};
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -15,19 +16,57 @@ const TXS_ROOT_CONTEXT: &str = "vouch/v1 transactions root";
 
 /// One transaction as the canonical bytes that its sender signed; the block format does
 /// not look inside.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Transaction(pub Vec<u8>);
+///
+/// The bytes are shared: a clone is a reference count, not a copy, so the mempool, the
+/// proposal, the block and the store's write hold one buffer. The hash is computed on
+/// first use and kept, because a transaction's hash is asked for at every step from
+/// submission to storage.
+#[derive(Clone)]
+pub struct Transaction(Arc<Shared>);
+
+struct Shared {
+    bytes: Vec<u8>,
+    hash: OnceLock<TxHash>,
+}
 
 impl Transaction {
-    /// Computes the transaction's hash, under which the ledger stores it.
+    /// Wraps the canonical bytes of a transaction.
+    pub fn new(bytes: Vec<u8>) -> Transaction {
+        Transaction(Arc::new(Shared { bytes, hash: OnceLock::new() }))
+    }
+
+    /// Returns the transaction's bytes.
+    pub fn bytes(&self) -> &[u8] {
+        &self.0.bytes
+    }
+
+    /// Returns the size of the transaction in bytes.
+    pub fn len(&self) -> usize {
+        self.0.bytes.len()
+    }
+
+    /// Returns whether the transaction has no bytes.
+    pub fn is_empty(&self) -> bool {
+        self.0.bytes.is_empty()
+    }
+
+    /// Returns the transaction's hash, under which the ledger stores it.
     pub fn hash(&self) -> TxHash {
-        TxHash(hash_with_context(TX_HASH_CONTEXT, &self.0))
+        *self.0.hash.get_or_init(|| TxHash(hash_with_context(TX_HASH_CONTEXT, &self.0.bytes)))
     }
 }
 
+impl PartialEq for Transaction {
+    fn eq(&self, other: &Transaction) -> bool {
+        self.bytes() == other.bytes()
+    }
+}
+
+impl Eq for Transaction {}
+
 impl fmt::Debug for Transaction {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Transaction({} bytes, {})", self.0.len(), self.hash())
+        write!(f, "Transaction({} bytes, {})", self.len(), self.hash())
     }
 }
 
@@ -35,7 +74,7 @@ impl fmt::Debug for Transaction {
 // bytes: the same encoding as a Vec<u8>, written in one copy instead of byte by byte.
 impl Serialize for Transaction {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_bytes(&self.0)
+        serializer.serialize_bytes(self.bytes())
     }
 }
 
@@ -55,11 +94,11 @@ impl<'de> serde::de::Visitor<'de> for TransactionVisitor {
     }
 
     fn visit_bytes<E: serde::de::Error>(self, bytes: &[u8]) -> Result<Transaction, E> {
-        Ok(Transaction(bytes.to_vec()))
+        Ok(Transaction::new(bytes.to_vec()))
     }
 
     fn visit_byte_buf<E: serde::de::Error>(self, bytes: Vec<u8>) -> Result<Transaction, E> {
-        Ok(Transaction(bytes))
+        Ok(Transaction::new(bytes))
     }
 }
 
@@ -110,7 +149,7 @@ impl Block {
     /// Returns the size of the block's encoding without building it.
     pub fn encoded_len(&self) -> usize {
         // The header, the u64 transaction count, and per transaction a u64 length and its bytes.
-        let txs: usize = self.txs.iter().map(|tx| 8 + tx.0.len()).sum();
+        let txs: usize = self.txs.iter().map(|tx| 8 + tx.len()).sum();
         self.header.to_bytes().len() + 8 + txs
     }
 }

@@ -31,7 +31,7 @@ fn block(height: u64, txs: Vec<Transaction>) -> Block {
 }
 
 fn tx(bytes: &[u8]) -> Transaction {
-    Transaction(bytes.to_vec())
+    Transaction::new(bytes.to_vec())
 }
 
 /// Hashes under a context string, written out again from the BLAKE3 API.
@@ -42,7 +42,7 @@ fn context_hash(context: &str, bytes: &[u8]) -> [u8; 32] {
 }
 
 fn txs_leaf(tx: &Transaction) -> [u8; 32] {
-    let tx_hash = context_hash("vouch/v1 transaction", &tx.0);
+    let tx_hash = context_hash("vouch/v1 transaction", tx.bytes());
     context_hash("vouch/v1 transactions root", &[&[0u8][..], &tx_hash].concat())
 }
 

@@ -17,7 +17,7 @@ fn revoke(nonce: u64) -> TxBody {
 fn signed_tx_round_trips_through_block_bytes() {
     let key = SigningKey::from_seed(&[7; 32]);
     let tx = LedgerTx::Account(Box::new(SignedTx::sign(&revoke(4), &key, &chain("dev"))));
-    let decoded = LedgerTx::from_bytes(&tx.to_transaction().0).unwrap();
+    let decoded = LedgerTx::from_bytes(tx.to_transaction().bytes()).unwrap();
     let LedgerTx::Account(signed) = decoded else { panic!("decoded another kind: {decoded:?}") };
     assert_eq!(signed.verify(&chain("dev")).unwrap(), revoke(4));
     assert_eq!(signed.signer, key.public_key());

@@ -46,7 +46,7 @@ pub enum LedgerTx {
 impl LedgerTx {
     /// Encodes the transaction as block bytes.
     pub fn to_transaction(&self) -> Transaction {
-        Transaction(encoding::encode(self))
+        Transaction::new(encoding::encode(self))
     }
 
     /// Decodes block bytes, accepting only canonical encodings within [`TX_BYTES_MAX`].

@@ -31,7 +31,7 @@ pub async fn submit_tx(
 ) -> Result<(StatusCode, Json<SubmitTxResponse>), ApiError> {
     let request = parse_request(body)?;
     let tx =
-        Transaction(BASE64.decode(request.tx.as_bytes()).map_err(|error| {
+        Transaction::new(BASE64.decode(request.tx.as_bytes()).map_err(|error| {
             ApiError::bad_request(
                 code::INVALID_BODY,
                 format!("field `tx` is not base64: {error}; encode the transaction bytes with standard base64 (RFC 4648, with padding)"),
