@@ -20,12 +20,18 @@
 //! the (height, round, step) of that message, and the host must store it durably before
 //! it performs the broadcast. A restarted instance is given the last stored position and
 //! never signs at or before it again.
+//!
+//! # Core and host
+//! Every module at the top of this crate belongs to the core and performs no IO. The
+//! [`host`] module holds what a validator's host runs beside it: the write-ahead log,
+//! the double-sign guard and their storage, behind [`host::DurableConsensus`].
 
 mod actions;
 pub mod certificate;
 pub mod effect;
 pub mod error;
 mod height;
+pub mod host;
 pub mod input;
 mod machine;
 pub mod messages;
