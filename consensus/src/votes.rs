@@ -2,10 +2,19 @@
 //! validator counted once, and detection of validators that vote twice.
 //!
 //! # Invariants
-//! - A validator adds its power at most once per (round, kind). A second vote with the
-//!   same block hash is a duplicate and changes nothing. A second vote with another
-//!   block hash (or nil against a block) is an equivocation: it is not counted, and both
-//!   signed votes are kept as evidence, reported once per (validator, round, kind).
+//! - A validator adds its power at most once per (round, kind) to the power of any
+//!   value, and at most once per (round, kind, value) to that value's power. A second
+//!   vote with the same block hash is a duplicate and changes nothing. A second vote with
+//!   another block hash (or nil against a block) is an equivocation: it counts toward its
+//!   own value only, and both signed votes are kept as evidence, reported once per
+//!   (validator, round, kind).
+//! - Counting an equivocating vote for its value is what the rules of Tendermint's
+//!   Algorithm 1 do ("The latest gossip on BFT consensus", 2018), which count messages
+//!   per value. It keeps validators live when they first saw different
+//!   votes of one equivocator: otherwise a validator that saw the equivocator's nil vote
+//!   first could never see the polka that another validator locked on. Safety is
+//!   unchanged, because two sets of more than 2/3 of the power still share an honest
+//!   validator, which votes once.
 //! - Only votes whose signatures and ranges the caller has checked reach this module.
 //! - At most [`VOTES_PER_HEIGHT_MAX`] votes and pieces of evidence are stored per height.
 
@@ -40,7 +49,8 @@ pub(crate) enum Added {
     Counted,
     /// The validator had already cast this vote.
     Duplicate,
-    /// The validator had voted for another value; the vote was not counted.
+    /// The validator had voted for another value; the vote counts for its own value
+    /// only, and the evidence is returned the first time.
     Equivocation(Option<Box<Equivocation>>),
     /// The height's vote store is full; the vote was not counted.
     StoreFull,
@@ -49,7 +59,10 @@ pub(crate) enum Added {
 /// The votes of one kind in one round.
 #[derive(Clone, Debug, Default)]
 struct Tally {
+    /// The first vote of each validator.
     votes: BTreeMap<u32, SignedVote>,
+    /// Later votes of equivocating validators, one per (validator, value).
+    conflicting: BTreeMap<(u32, Option<BlockHash>), SignedVote>,
     power_by_value: BTreeMap<Option<BlockHash>, u64>,
     power: u64,
 }
@@ -98,6 +111,7 @@ impl HeightVotes {
                 return Added::Duplicate;
             }
             let first = *existing;
+            self.count_conflicting(signed, power);
             return Added::Equivocation(self.report(first, signed));
         }
         if self.stored >= VOTES_PER_HEIGHT_MAX {
@@ -114,6 +128,19 @@ impl HeightVotes {
             round.sender_power += power.0;
         }
         Added::Counted
+    }
+
+    /// Counts an equivocating vote toward its own value, once per (validator, value).
+    fn count_conflicting(&mut self, signed: SignedVote, power: VotingPower) {
+        let vote = signed.vote;
+        if self.stored >= VOTES_PER_HEIGHT_MAX {
+            return;
+        }
+        let tally = self.rounds.entry(vote.round).or_default().tally_mut(vote.kind);
+        if tally.conflicting.insert((vote.validator_index, vote.block_hash), signed).is_none() {
+            *tally.power_by_value.entry(vote.block_hash).or_default() += power.0;
+            self.stored += 1;
+        }
     }
 
     /// Records that a validator sent a valid message in `round`, for the round skip rule.
@@ -150,9 +177,11 @@ impl HeightVotes {
     /// verifying a gossiped copy again.
     pub(crate) fn contains(&self, signed: &SignedVote) -> bool {
         let vote = &signed.vote;
-        let counted =
-            self.rounds.get(&vote.round).and_then(|round| round.tally(vote.kind).votes.get(&vote.validator_index));
-        counted == Some(signed)
+        let Some(tally) = self.rounds.get(&vote.round).map(|round| round.tally(vote.kind)) else {
+            return false;
+        };
+        tally.votes.get(&vote.validator_index) == Some(signed)
+            || tally.conflicting.get(&(vote.validator_index, vote.block_hash)) == Some(signed)
     }
 
     /// Returns the rounds that have any votes or senders, in increasing order.
@@ -168,12 +197,21 @@ impl HeightVotes {
         votes.tally(kind).power_by_value.iter().map(|(hash, power)| (*hash, VotingPower(*power))).collect()
     }
 
-    /// Returns the `kind` votes for `block_hash` in `round`, in validator index order.
+    /// Returns the `kind` votes for `block_hash` in `round`, in validator index order,
+    /// including equivocating validators' votes for it.
     pub(crate) fn votes_for(&self, round: u32, kind: VoteKind, block_hash: Option<BlockHash>) -> Vec<SignedVote> {
         let Some(votes) = self.rounds.get(&round) else {
             return Vec::new();
         };
-        votes.tally(kind).votes.values().filter(|signed| signed.vote.block_hash == block_hash).copied().collect()
+        let tally = votes.tally(kind);
+        let first = tally.votes.values();
+        let conflicting = tally.conflicting.values();
+        let by_index: BTreeMap<u32, SignedVote> = first
+            .chain(conflicting)
+            .filter(|signed| signed.vote.block_hash == block_hash)
+            .map(|signed| (signed.vote.validator_index, *signed))
+            .collect();
+        by_index.into_values().collect()
     }
 
     /// Returns the evidence for `second` against `first` unless it was reported before.
@@ -239,8 +277,26 @@ mod tests {
         let added = votes.add(second, VotingPower(5));
         assert_eq!(added, Added::Equivocation(Some(Box::new(Equivocation { first, second }))));
         assert_eq!(votes.add(vote(VoteKind::Prevote, 0, 4, Some(2)), VotingPower(5)), Added::Equivocation(None));
-        assert_eq!(votes.power_for(0, VoteKind::Prevote, None), VotingPower(0));
+        assert_eq!(votes.power_for(0, VoteKind::Prevote, None), VotingPower(5));
         assert_eq!(votes.power_any(0, VoteKind::Prevote), VotingPower(5));
+    }
+
+    #[test]
+    fn conflicting_vote_counts_for_its_value_once() {
+        let mut votes = HeightVotes::default();
+        votes.add(vote(VoteKind::Precommit, 0, 1, None), VotingPower(4));
+        votes.add(vote(VoteKind::Precommit, 0, 2, Some(1)), VotingPower(3));
+        let conflicting = vote(VoteKind::Precommit, 0, 1, Some(1));
+        votes.add(conflicting, VotingPower(4));
+        votes.add(conflicting, VotingPower(4));
+
+        assert_eq!(votes.power_for(0, VoteKind::Precommit, Some(BlockHash([1; 32]))), VotingPower(7));
+        assert_eq!(votes.power_for(0, VoteKind::Precommit, None), VotingPower(4));
+        assert_eq!(votes.power_any(0, VoteKind::Precommit), VotingPower(7));
+        assert!(votes.contains(&conflicting));
+        let for_block = votes.votes_for(0, VoteKind::Precommit, Some(BlockHash([1; 32])));
+        let indexes: Vec<u32> = for_block.iter().map(|signed| signed.vote.validator_index).collect();
+        assert_eq!(indexes, vec![1, 2]);
     }
 
     #[test]

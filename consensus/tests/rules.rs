@@ -334,7 +334,7 @@ fn duplicate_vote_counts_once() {
 }
 
 #[test]
-fn equivocation_is_reported_not_counted() {
+fn equivocation_is_reported_and_counted_per_value() {
     let mut f = Fixture::new(&EQUAL, 3);
     let (v, w) = (value(7), value(8));
     let first = f.signed_vote(0, VoteKind::Prevote, 0, Some(&v));
@@ -346,10 +346,12 @@ fn equivocation_is_reported_not_counted() {
         (vouch_consensus::Input::Vote(first), vec![]),
         (vouch_consensus::Input::Vote(second), vec![Effect::Evidence(Equivocation { first, second })]),
         (vouch_consensus::Input::Vote(second), vec![]),
-        // w has validators 3 and 1 only: no polka, so no precommit.
-        (f.prevote(1, 0, Some(&w)), vec![f.schedule(0, Step::Prevote)]),
+        // Validator 0's second vote counts for w, as the paper counts messages per
+        // value: w has validators 3, 0 and 1, a polka, while the sum of all prevotes
+        // still counts validator 0 once.
+        (f.prevote(1, 0, Some(&w)), effects([vec![f.schedule(0, Step::Prevote)], f.my_precommit(0, Some(&w))])),
     ]);
-    assert_eq!(f.node.round_step(), Some((0, Step::Prevote)));
+    assert_eq!(f.node.round_step(), Some((0, Step::Precommit)));
 }
 
 #[test]
