@@ -2,6 +2,7 @@
 
 mod http;
 mod query;
+mod simulate;
 mod submit;
 mod verify_rate;
 mod workload;
@@ -38,6 +39,8 @@ enum Command {
         #[arg(long)]
         pid: u32,
     },
+    /// Run seeds of the deterministic consensus simulator and check every run.
+    Simulate(simulate::SimulateArgs),
 }
 
 #[derive(Subcommand)]
@@ -113,6 +116,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Load(Load::Submit(args)) => submit(args),
         Command::Load(Load::Query(args)) => query(args),
         Command::Rss { pid } => rss(pid),
+        Command::Simulate(args) => simulate::simulate(args),
     }
 }
 

@@ -1,0 +1,347 @@
+//! A simulated validator's host: its durable consensus instance over crashable
+//! in-memory storage, its committed chain, its application, and catching up from
+//! peers' commits.
+//!
+//! The host turns each event into inputs for the instance and each effect into an
+//! [`Action`] for the simulation: messages to send, timers to set, decisions to check.
+
+use std::collections::VecDeque;
+
+use rand::RngExt;
+use rand_chacha::ChaCha8Rng;
+use tracing::debug;
+use vouch_consensus::host::{DurableConsensus, HeightStart, HostError, MemoryStorage, WalConfig};
+use vouch_consensus::{
+    CommitCertificate, ConsensusConfig, Effect, Equivocation, Input, PreviousBlock, Timeout, ValidatorSet, Value,
+};
+use vouch_protocol::chain::Height;
+use vouch_protocol::keys::SigningKey;
+
+use crate::packet::{CommitMessage, Message, Packet};
+use crate::value::SimBlock;
+
+/// The genesis block time of every simulated chain.
+pub const GENESIS_MS: u64 = 1_700_000_000_000;
+
+/// The clock that hosts feed to their cores.
+// NOTE: every core reads the genesis time as its clock, so honest votes carry the block
+// time plus 1 ms and any certificate of a height gives the same next block time. With
+// clocks that differ, two validators that decide one block with different sets of
+// precommits compute different block times for the next height. They then reject each
+// other's proposals, because the core takes the time from the host's certificate and
+// not from one that the proposal carries.
+pub const CORE_CLOCK_MS: u64 = GENESIS_MS;
+
+/// Own messages of the current height kept for sending again; older ones are dropped.
+const OWN_PACKETS_MAX: usize = 1024;
+
+/// The validator sets of every height, built on demand from the genesis set.
+#[derive(Debug)]
+pub struct Validators {
+    sets: Vec<ValidatorSet>,
+}
+
+impl Validators {
+    /// Starts from the set of height 1.
+    pub fn new(genesis: ValidatorSet) -> Validators {
+        Validators { sets: vec![genesis] }
+    }
+
+    /// Returns the set of `height` (at least 1).
+    pub fn at(&mut self, height: Height) -> &ValidatorSet {
+        let index = usize::try_from(height.0.max(1) - 1).expect("simulated heights fit in usize");
+        while self.sets.len() <= index {
+            let next = self.sets.last().expect("the genesis set is first").for_next_height();
+            self.sets.push(next);
+        }
+        &self.sets[index]
+    }
+}
+
+/// A block in a validator's committed chain.
+#[derive(Clone, Debug)]
+pub struct Committed {
+    pub value: SimBlock,
+    pub certificate: CommitCertificate,
+    /// The virtual time of the commit.
+    pub at_ms: u64,
+}
+
+/// An operation that the simulation performs on behalf of a validator.
+#[derive(Debug)]
+pub enum Action {
+    /// Send to every other validator.
+    Broadcast(Packet),
+    /// Send to one validator.
+    Send { to: usize, packet: Packet },
+    /// Deliver the timeout back at this virtual time.
+    Timer { at_ms: u64, timeout: Timeout },
+    /// The validator committed a block, by its own decision or from a peer's commit.
+    Committed { height: Height, value: SimBlock, certificate: CommitCertificate, synced: bool, latency_ms: u64 },
+    /// The validator's core reported two conflicting votes of one validator.
+    Evidence(Equivocation),
+}
+
+/// One simulated validator.
+#[derive(Debug)]
+pub struct Node {
+    pub index: usize,
+    key: SigningKey,
+    config: ConsensusConfig,
+    engine: Option<DurableConsensus<SimBlock, MemoryStorage>>,
+    /// The storage while the validator is down.
+    stored: Option<MemoryStorage>,
+    /// Bumped at each crash, so timers of an earlier run of the process are ignored.
+    pub incarnation: u32,
+    /// The committed chain; the application stores it durably before it starts the
+    /// next height, so it survives crashes.
+    pub chain: Vec<Committed>,
+    /// Own signed messages of the current height, sent again at each gossip.
+    own: Vec<Packet>,
+    height_started_ms: u64,
+    /// Signature checks the core made or will make for this validator's inputs: an
+    /// upper bound, since the core skips repeated votes before checking.
+    pub signature_checks: u64,
+}
+
+impl Node {
+    /// Builds a validator that is down until [`Node::start`].
+    pub fn new(index: usize, key: SigningKey, config: ConsensusConfig) -> Node {
+        Node {
+            index,
+            key,
+            config,
+            engine: None,
+            stored: Some(MemoryStorage::new()),
+            incarnation: 0,
+            chain: Vec::new(),
+            own: Vec::new(),
+            height_started_ms: 0,
+            signature_checks: 0,
+        }
+    }
+
+    /// Returns whether the validator's process runs.
+    pub fn is_up(&self) -> bool {
+        self.engine.is_some()
+    }
+
+    /// Returns the height in progress, after the committed chain.
+    pub fn height(&self) -> Height {
+        Height(self.chain.len() as u64 + 1)
+    }
+
+    /// Starts the process from its storage: replays its log or starts the next height.
+    pub fn start(&mut self, now_ms: u64, validators: &mut Validators) -> Result<Vec<Action>, HostError> {
+        let storage = self.stored.take().expect("a validator that is down keeps its storage");
+        let start = self.height_start(validators);
+        let key = Some(SigningKey::from_seed(&self.key.seed()));
+        let opened =
+            DurableConsensus::open(self.config.clone(), key, WalConfig::default(), storage, CORE_CLOCK_MS, start)?;
+        debug!(validator = self.index, height = %self.height(), recovery = ?opened.recovery, "validator started");
+        self.engine = Some(opened.consensus);
+        self.own.clear();
+        self.height_started_ms = now_ms;
+        let mut actions = Vec::new();
+        let mut inputs = VecDeque::new();
+        self.perform(now_ms, opened.effects, &mut inputs, &mut actions, validators);
+        self.run(now_ms, inputs, &mut actions, validators);
+        Ok(actions)
+    }
+
+    /// Cuts the power: unsynced writes are lost except a random torn prefix.
+    pub fn crash(&mut self, rng: &mut ChaCha8Rng) {
+        let Some(engine) = self.engine.take() else {
+            return;
+        };
+        let mut storage = engine.into_storage();
+        storage.crash(|_, unsynced| rng.random_range(0..=unsynced));
+        self.stored = Some(storage);
+        self.incarnation += 1;
+        self.own.clear();
+    }
+
+    /// Handles a packet from validator `from`.
+    pub fn receive(&mut self, now_ms: u64, from: usize, packet: &Packet, validators: &mut Validators) -> Vec<Action> {
+        let mut actions = Vec::new();
+        if !self.is_up() {
+            return actions;
+        }
+        let Ok(message) = packet.decode() else {
+            return actions;
+        };
+        let input = match message {
+            Message::Proposal(signed) => Input::Proposal(signed),
+            Message::Vote(signed) => Input::Vote(signed),
+            Message::Status { height } => {
+                if let Some(committed) = self.committed_at(height) {
+                    let packet = Packet::commit(&committed.value, &committed.certificate);
+                    actions.push(Action::Send { to: from, packet });
+                }
+                return actions;
+            }
+            Message::Commit(commit) => {
+                self.catch_up(now_ms, commit, &mut actions, validators);
+                return actions;
+            }
+        };
+        self.signature_checks += 1;
+        self.run(now_ms, VecDeque::from([input]), &mut actions, validators);
+        actions
+    }
+
+    /// Handles an expired timeout.
+    pub fn timer(&mut self, now_ms: u64, timeout: Timeout, validators: &mut Validators) -> Vec<Action> {
+        let mut actions = Vec::new();
+        if self.is_up() {
+            self.run(now_ms, VecDeque::from([Input::Timeout(timeout)]), &mut actions, validators);
+        }
+        actions
+    }
+
+    /// Returns the gossip of this validator: its status and its own messages of the
+    /// current height.
+    pub fn gossip(&self) -> Vec<Action> {
+        if !self.is_up() {
+            return Vec::new();
+        }
+        let mut actions = vec![Action::Broadcast(Packet::Status { height: self.height() })];
+        actions.extend(self.own.iter().cloned().map(Action::Broadcast));
+        actions
+    }
+
+    fn committed_at(&self, height: Height) -> Option<&Committed> {
+        let index = usize::try_from(height.0).ok()?.checked_sub(1)?;
+        self.chain.get(index)
+    }
+
+    fn height_start(&self, validators: &mut Validators) -> HeightStart {
+        let height = self.height();
+        let previous = match self.chain.last() {
+            None => PreviousBlock::Genesis { time_unix_ms: GENESIS_MS },
+            Some(last) => PreviousBlock::Committed {
+                certificate: last.certificate.clone(),
+                validators: validators.at(last.certificate.height).clone(),
+            },
+        };
+        HeightStart { height, validators: validators.at(height).clone(), previous }
+    }
+
+    /// Feeds inputs, and the inputs that their effects lead to, until none is left.
+    fn run(
+        &mut self,
+        now_ms: u64,
+        mut inputs: VecDeque<Input<SimBlock>>,
+        actions: &mut Vec<Action>,
+        validators: &mut Validators,
+    ) {
+        while let Some(input) = inputs.pop_front() {
+            let Some(engine) = self.engine.as_mut() else {
+                return;
+            };
+            match engine.handle(CORE_CLOCK_MS, input) {
+                Ok(effects) => self.perform(now_ms, effects, &mut inputs, actions, validators),
+                Err(error) if !error.stops_validator() => {}
+                Err(error) => panic!(
+                    "validator {} stopped on a storage error that the simulator never injects: {error}",
+                    self.index
+                ),
+            }
+        }
+    }
+
+    fn perform(
+        &mut self,
+        now_ms: u64,
+        effects: Vec<Effect<SimBlock>>,
+        inputs: &mut VecDeque<Input<SimBlock>>,
+        actions: &mut Vec<Action>,
+        validators: &mut Validators,
+    ) {
+        for effect in effects {
+            match effect {
+                Effect::PersistSigned(_) => unreachable!("the durable instance persists signatures itself"),
+                Effect::BroadcastProposal(signed) => self.send_own(Packet::proposal(&signed), actions),
+                Effect::BroadcastVote(signed) => self.send_own(Packet::vote(&signed), actions),
+                Effect::ScheduleTimeout { timeout, duration } => {
+                    let at_ms = now_ms + crate::network::duration_ms(duration);
+                    actions.push(Action::Timer { at_ms, timeout });
+                }
+                Effect::RequestValue { height, round, time_unix_ms } => {
+                    let payload = height.0 << 20 | u64::from(round) << 8 | self.index as u64;
+                    let value = SimBlock::new(height, round, self.index as u32, payload, time_unix_ms);
+                    inputs.push_back(Input::ProposalValue { height, round, value });
+                }
+                Effect::ValidateValue { height, value, .. } => {
+                    let valid = value.is_valid_at(height);
+                    inputs.push_back(Input::Verdict { height, block_hash: value.block_hash(), valid });
+                }
+                Effect::Decide(decision) => {
+                    let commit = CommitMessage { value: decision.value, certificate: decision.certificate };
+                    self.commit(now_ms, commit, false, inputs, actions, validators);
+                }
+                Effect::Evidence(evidence) => actions.push(Action::Evidence(evidence)),
+            }
+        }
+    }
+
+    fn send_own(&mut self, packet: Packet, actions: &mut Vec<Action>) {
+        if self.own.len() >= OWN_PACKETS_MAX {
+            self.own.remove(0);
+        }
+        self.own.push(packet.clone());
+        actions.push(Action::Broadcast(packet));
+    }
+
+    /// Commits a peer's decision of the height in progress, after checking it.
+    fn catch_up(&mut self, now_ms: u64, commit: CommitMessage, actions: &mut Vec<Action>, validators: &mut Validators) {
+        let height = commit.certificate.height;
+        if height != self.height() || commit.value.block_hash() != commit.certificate.block_hash {
+            return;
+        }
+        if !commit.value.is_valid_at(height) {
+            return;
+        }
+        self.signature_checks += commit.certificate.precommits.len() as u64;
+        if commit.certificate.verify(&self.config.chain_id, validators.at(height)).is_err() {
+            return;
+        }
+        let mut inputs = VecDeque::new();
+        self.commit(now_ms, commit, true, &mut inputs, actions, validators);
+        self.run(now_ms, inputs, actions, validators);
+        // Ask again at once, in case the peers are further ahead.
+        actions.push(Action::Broadcast(Packet::Status { height: self.height() }));
+    }
+
+    /// Appends the block to the chain and queues the start of the next height.
+    fn commit(
+        &mut self,
+        now_ms: u64,
+        commit: CommitMessage,
+        synced: bool,
+        inputs: &mut VecDeque<Input<SimBlock>>,
+        actions: &mut Vec<Action>,
+        validators: &mut Validators,
+    ) {
+        let height = commit.certificate.height;
+        debug_assert_eq!(height, self.height(), "a validator commits the height in progress");
+        actions.push(Action::Committed {
+            height,
+            value: commit.value.clone(),
+            certificate: commit.certificate.clone(),
+            synced,
+            latency_ms: now_ms - self.height_started_ms,
+        });
+        self.chain.push(Committed { value: commit.value, certificate: commit.certificate, at_ms: now_ms });
+
+        self.own.clear();
+        self.height_started_ms = now_ms;
+        self.signature_checks += self.chain.last().map_or(0, |last| last.certificate.precommits.len() as u64);
+        let start = self.height_start(validators);
+        inputs.push_back(Input::StartHeight {
+            height: start.height,
+            validators: start.validators,
+            previous: start.previous,
+        });
+    }
+}

@@ -1,0 +1,139 @@
+//! Seeded runs of the simulator: 504 seeds across the six fault mixes, the same seed
+//! giving the same run, and adversaries with 1/3 of the power, which the checks must
+//! catch. `VOUCH_SIM_SEEDS_PER_MIX` changes the number of seeds per mix.
+
+use std::time::Duration;
+
+use vouch_sim::{
+    Adversary, Failure, FaultMix, Latency, RunReport, SimConfig, Stakes, VALIDATORS_MIN, replay_command, run,
+};
+
+/// Seeds per fault mix unless `VOUCH_SIM_SEEDS_PER_MIX` is set: 6 mixes make 504.
+const SEEDS_PER_MIX: u64 = 84;
+
+fn seeds_per_mix() -> u64 {
+    match std::env::var("VOUCH_SIM_SEEDS_PER_MIX") {
+        Ok(text) => text.parse().unwrap_or_else(|_| panic!("VOUCH_SIM_SEEDS_PER_MIX={text:?} is not a number")),
+        Err(_) => SEEDS_PER_MIX,
+    }
+}
+
+/// Runs the seeds of one mix, with 4 to 10 validators in turn, and fails with the
+/// replay command of every failing seed.
+fn run_mix(mix: &str, first_seed: u64) {
+    let faults: FaultMix = mix.parse().unwrap();
+    let mut failed = Vec::new();
+    for seed in first_seed..first_seed + seeds_per_mix() {
+        let config = SimConfig { validators: VALIDATORS_MIN + (seed % 7) as usize, faults, ..SimConfig::default() };
+        let report = run(&config, seed).unwrap();
+        if !report.passed() {
+            let command = replay_command(&config, seed).expect("the mixes use replayable settings");
+            failed.push(format!("seed {seed}: {}\n  replay: {command}", report.failures[0]));
+        }
+    }
+    assert!(failed.is_empty(), "{} seeds of mix {mix} failed:\n{}", failed.len(), failed.join("\n"));
+}
+
+#[test]
+fn seeds_without_faults_pass() {
+    run_mix("none", 0);
+}
+
+#[test]
+fn seeds_with_drops_pass() {
+    run_mix("drops", 10_000);
+}
+
+#[test]
+fn seeds_with_partitions_pass() {
+    run_mix("partitions", 20_000);
+}
+
+#[test]
+fn seeds_with_crashes_pass() {
+    run_mix("crashes", 30_000);
+}
+
+#[test]
+fn seeds_with_byzantine_pass() {
+    run_mix("byzantine", 40_000);
+}
+
+#[test]
+fn seeds_with_all_faults_pass() {
+    run_mix("all", 50_000);
+}
+
+fn all_faults(validators: usize) -> SimConfig {
+    SimConfig { validators, faults: FaultMix::all(), ..SimConfig::default() }
+}
+
+#[test]
+fn same_seed_gives_same_run() {
+    let config = all_faults(7);
+    let first = run(&config, 77).unwrap();
+    let second = run(&config, 77).unwrap();
+    assert_eq!(first.trace_hash, second.trace_hash);
+    assert_eq!(first.committed, second.committed);
+    assert_eq!(first.state_hash(), second.state_hash());
+    assert_eq!(first.events, second.events);
+    assert!(first.passed(), "{:?}", first.failures);
+    assert!(first.crashes > 0, "the run injected no crash");
+    assert!(first.partitions > 0, "the run injected no partition");
+
+    let other = run(&config, 78).unwrap();
+    assert_ne!(other.trace_hash, first.trace_hash);
+}
+
+fn split_brain(count: usize, seed: u64) -> RunReport {
+    let config = SimConfig {
+        validators: 4,
+        stakes: Stakes::Equal,
+        faults: "byzantine".parse().unwrap(),
+        adversary: Adversary::SplitBrain { count },
+        ..SimConfig::default()
+    };
+    run(&config, seed).unwrap()
+}
+
+#[test]
+fn split_brain_with_third_breaks_agreement() {
+    // Two of four equal validators have 1/2 of the power, so each honest validator gets
+    // a quorum for its own value and the checker must report a broken agreement.
+    for seed in 0..4 {
+        let report = split_brain(2, seed);
+        let agreement = report.failures.iter().any(|failure| matches!(failure, Failure::Agreement { .. }));
+        assert!(agreement, "seed {seed}: no agreement failure in {:?}", report.failures);
+    }
+}
+
+#[test]
+fn split_brain_minority_keeps_agreement() {
+    for seed in 0..4 {
+        let report = split_brain(1, seed);
+        assert!(report.passed(), "seed {seed}: {:?}", report.failures);
+        assert!(report.misbehaviour.equivocations > 0, "seed {seed}: the adversary never equivocated");
+    }
+}
+
+#[test]
+fn offline_validator_costs_one_round() {
+    let config = SimConfig { validators: 4, heights: 24, stakes: Stakes::Equal, offline: 1, ..SimConfig::default() };
+    let report = run(&config, 5).unwrap();
+    assert!(report.passed(), "{:?}", report.failures);
+    assert!(report.rounds.len() >= 24);
+    for rounds in &report.rounds {
+        let expected = if rounds.first_proposer == 3 { 1 } else { 0 };
+        assert_eq!(rounds.round, expected, "height {} proposed first by {}", rounds.height, rounds.first_proposer);
+    }
+}
+
+#[test]
+fn latency_is_three_message_delays() {
+    let latency = Latency { base: Duration::from_millis(100), jitter: Duration::ZERO };
+    let config = SimConfig { validators: 4, heights: 10, stakes: Stakes::Equal, latency, ..SimConfig::default() };
+    let report = run(&config, 9).unwrap();
+    assert!(report.passed(), "{:?}", report.failures);
+    let slowest = report.commit_latencies_ms.iter().max().copied();
+    assert_eq!(slowest, Some(300));
+}
