@@ -33,7 +33,12 @@ pub const GENESIS_MS: u64 = 1_700_000_000_000;
 pub const CORE_CLOCK_MS: u64 = GENESIS_MS;
 
 /// Own messages of the current height kept for sending again; older ones are dropped.
+/// Three messages a round make this about 340 rounds.
 const OWN_PACKETS_MAX: usize = 1024;
+
+/// Messages of the next height kept until the validator starts it; later ones are
+/// dropped, and gossip sends them again.
+const NEXT_HEIGHT_INPUTS_MAX: usize = 256;
 
 /// The validator sets of every height, built on demand from the genesis set.
 #[derive(Debug)]
@@ -98,6 +103,9 @@ pub struct Node {
     pub chain: Vec<Committed>,
     /// Own signed messages of the current height, sent again at each gossip.
     own: Vec<Packet>,
+    /// Proposals and votes of the next height, which arrive when a peer decided the
+    /// current height first.
+    next_height: Vec<Input<SimBlock>>,
     height_started_ms: u64,
     /// Signature checks the core made or will make for this validator's inputs: an
     /// upper bound, since the core skips repeated votes before checking.
@@ -116,6 +124,7 @@ impl Node {
             incarnation: 0,
             chain: Vec::new(),
             own: Vec::new(),
+            next_height: Vec::new(),
             height_started_ms: 0,
             signature_checks: 0,
         }
@@ -159,6 +168,7 @@ impl Node {
         self.stored = Some(storage);
         self.incarnation += 1;
         self.own.clear();
+        self.next_height.clear();
     }
 
     /// Handles a packet from validator `from`.
@@ -170,9 +180,9 @@ impl Node {
         let Ok(message) = packet.decode() else {
             return actions;
         };
-        let input = match message {
-            Message::Proposal(signed) => Input::Proposal(signed),
-            Message::Vote(signed) => Input::Vote(signed),
+        let (height, input) = match message {
+            Message::Proposal(signed) => (signed.proposal.height, Input::Proposal(signed)),
+            Message::Vote(signed) => (signed.vote.height, Input::Vote(signed)),
             Message::Status { height } => {
                 if let Some(committed) = self.committed_at(height) {
                     let packet = Packet::commit(&committed.value, &committed.certificate);
@@ -185,6 +195,12 @@ impl Node {
                 return actions;
             }
         };
+        if height.0 == self.height().0 + 1 {
+            if self.next_height.len() < NEXT_HEIGHT_INPUTS_MAX {
+                self.next_height.push(input);
+            }
+            return actions;
+        }
         self.signature_checks += 1;
         self.run(now_ms, VecDeque::from([input]), &mut actions, validators);
         actions
@@ -343,5 +359,7 @@ impl Node {
             validators: start.validators,
             previous: start.previous,
         });
+        self.signature_checks += self.next_height.len() as u64;
+        inputs.extend(self.next_height.drain(..));
     }
 }
