@@ -255,6 +255,12 @@ mod tests {
     }
 
     #[test]
+    fn liveness_bound_of_ten_validators() {
+        let config = SimConfig { validators: 10, ..SimConfig::default() };
+        assert_eq!(config.liveness_bound(), Duration::from_millis(74_400));
+    }
+
+    #[test]
     fn config_rejects_bad_counts() {
         let config = |validators, offline| SimConfig { validators, offline, ..SimConfig::default() };
         assert_eq!(config(3, 0).validate(), Err(SimConfigError::Validators(3)));
