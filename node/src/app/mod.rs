@@ -24,7 +24,7 @@ mod evaluate;
 mod execute;
 mod genesis;
 mod governance;
-mod lru;
+pub(crate) mod lru;
 mod overlay;
 mod query;
 mod reevaluate;

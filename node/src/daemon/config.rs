@@ -18,6 +18,7 @@ use vouch_protocol::input::{self, InputError};
 
 use crate::app::{COMMITTED_READS_BYTES_MAX, PENDING_READS_BYTES_MAX, ReadCacheLimits};
 use crate::policy::RuntimeConfig;
+use crate::store::NODE_CACHE_BYTES_DEFAULT;
 
 /// Maximum size of a configuration file in bytes.
 pub const CONFIG_BYTES_MAX: u64 = 1024 * 1024;
@@ -127,6 +128,8 @@ pub struct StorageConfig {
     pub pending_reads_bytes: u64,
     /// Bytes of committed attestations kept for later evaluations of their images.
     pub committed_reads_bytes: u64,
+    /// Bytes of internal state tree nodes kept in memory for the next blocks.
+    pub tree_cache_bytes: u64,
 }
 
 /// Node-local sizes of the policy runtime; the execution limits are in the genesis.
@@ -177,6 +180,7 @@ impl Default for Config {
                 cache_bytes: 32 * 1024 * 1024,
                 pending_reads_bytes: PENDING_READS_BYTES_MAX as u64,
                 committed_reads_bytes: COMMITTED_READS_BYTES_MAX as u64,
+                tree_cache_bytes: NODE_CACHE_BYTES_DEFAULT.get() as u64,
             },
             policy: PolicyConfig { cached_modules_max: 32, concurrent_instances_max: 8 },
             log: LogConfig { level: "info".to_owned() },
@@ -246,14 +250,16 @@ impl Config {
     /// Returns the bounds of the attestation read cache; valid after
     /// [`Config::validate`], which keeps both at least 1 MiB.
     pub fn read_cache_limits(&self) -> ReadCacheLimits {
-        let bytes = |value: u64| {
-            let value = usize::try_from(value).unwrap_or(usize::MAX);
-            NonZeroUsize::new(value).unwrap_or(NonZeroUsize::MIN)
-        };
         ReadCacheLimits {
-            pending_bytes_max: bytes(self.storage.pending_reads_bytes),
-            committed_bytes_max: bytes(self.storage.committed_reads_bytes),
+            pending_bytes_max: cache_size(self.storage.pending_reads_bytes),
+            committed_bytes_max: cache_size(self.storage.committed_reads_bytes),
         }
+    }
+
+    /// Returns the bound of the state tree node cache; valid after
+    /// [`Config::validate`], which keeps it at least 1 MiB.
+    pub fn tree_cache_bytes(&self) -> NonZeroUsize {
+        cache_size(self.storage.tree_cache_bytes)
     }
 
     /// Returns the database folder: `storage.data_dir` under `home` unless absolute.
@@ -280,3 +286,8 @@ mod millis {
 
 #[cfg(test)]
 mod tests;
+
+/// Converts a configured cache size to the cache's bound, saturating on 32-bit targets.
+fn cache_size(value: u64) -> NonZeroUsize {
+    NonZeroUsize::new(usize::try_from(value).unwrap_or(usize::MAX)).unwrap_or(NonZeroUsize::MIN)
+}

@@ -115,9 +115,10 @@ pub fn open_ledger(home: &Home, loaded: &LoadedHome, recreate: bool) -> Result<A
     }
 
     let cache_bytes = loaded.config.storage.cache_bytes;
+    let tree_cache_bytes = loaded.config.tree_cache_bytes();
     let store = catch_corruption(&data_dir, || {
         let backend = SledBackend::open_with_cache(&data_dir, cache_bytes)?;
-        LedgerStore::open(backend)
+        LedgerStore::open_with_node_cache(backend, tree_cache_bytes)
     })?
     .map_err(|source| OpenError::Store { path: data_dir.clone(), source })?;
 

@@ -104,7 +104,13 @@ impl<'a, S: TreeSource> AuthenticatedState<'a, S> {
         let key_hash = key.key_hash()?;
         // jmt reads values by version without visiting the tree, so a height that was
         // never stored would read as the newest value below it.
-        self.root(height)?;
+        match self.source.has_version(height.0) {
+            Some(true) => {}
+            Some(false) => return Err(StateError::MissingHeight { height }),
+            None => {
+                self.root(height)?;
+            }
+        }
         let reader = Reader::new(self.source);
         let tree = JellyfishMerkleTree::<_, StateHasher>::new(&reader);
         tree.get(key_hash, height.0).map_err(|error| tree_error(height, &error))

@@ -16,6 +16,12 @@ pub trait TreeSource {
     /// Returns the newest value of `key_hash` written at a version at most
     /// `max_version`; `None` if there is none or the newest is a deletion.
     fn tree_value(&self, max_version: u64, key_hash: KeyHash) -> Result<Option<Vec<u8>>, Self::Error>;
+
+    /// Returns whether the tree has a root at `version`, if the source knows without
+    /// reading the root node; `None` by default.
+    fn has_version(&self, _version: u64) -> Option<bool> {
+        None
+    }
 }
 
 /// The nodes and values that one tree version adds, to be stored with its block.
@@ -32,6 +38,11 @@ impl TreeWrites {
     /// Returns the new nodes by node key.
     pub fn nodes(&self) -> impl Iterator<Item = (&NodeKey, &Node)> {
         self.batch.nodes().iter()
+    }
+
+    /// Returns the new node under `key`, if these writes add one.
+    pub fn node(&self, key: &NodeKey) -> Option<&Node> {
+        self.batch.nodes().get(key)
     }
 
     /// Returns the new values by (version, key hash); `None` records a deletion.

@@ -75,6 +75,10 @@ pub trait Backend: Send + Sync {
     /// Returns up to `limit` entries whose keys start with `prefix`, in key order.
     fn scan_prefix(&self, prefix: &[u8], limit: usize) -> Result<Vec<Entry>, BackendError>;
 
+    /// Calls `visit` with every key that starts with `prefix`, in key order, without
+    /// keeping the entries in memory.
+    fn visit_keys(&self, prefix: &[u8], visit: &mut dyn FnMut(&[u8])) -> Result<(), BackendError>;
+
     /// Returns whether the store has no entries at all.
     fn is_empty(&self) -> Result<bool, BackendError>;
 

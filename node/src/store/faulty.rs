@@ -65,6 +65,10 @@ impl<B: Backend> Backend for FaultyBackend<B> {
         self.inner.scan_prefix(prefix, limit)
     }
 
+    fn visit_keys(&self, prefix: &[u8], visit: &mut dyn FnMut(&[u8])) -> Result<(), BackendError> {
+        self.inner.visit_keys(prefix, visit)
+    }
+
     fn is_empty(&self) -> Result<bool, BackendError> {
         self.inner.is_empty()
     }

@@ -11,7 +11,8 @@
 //! | `a`    | attestation index  | image digest (encoded), height, index | tx hash (32 bytes)            |
 //! | `o`    | tx outcomes        | tx hash (32 bytes)                    | outcome text (UTF-8)          |
 //! | `r`    | state roots        | height (u64 BE)                       | root (32 bytes)               |
-//! | `n`    | state tree nodes   | version (u64 BE), nibble path encoded | the node or its log location (`nodes.rs`) |
+//! | `n`    | genesis tree nodes | version 0 (u64 BE), nibble path encoded | `jmt` node (encoded)        |
+//! | `g`    | tree node groups   | version (u64 BE), up to 2 path nibbles | log locations (`nodes.rs`)   |
 //! | `v`    | state tree values  | key hash (32 bytes), version (u64 BE) | 0 = deleted, 1 and the bytes  |
 //!
 //! | `m`    | layout version     | `layout-version`                      | u32 big-endian                |
@@ -27,13 +28,15 @@
 //! from disk first. Only the small position records are keyed by hash. Their bytes
 //! are in the backend's ledger log (see `ledger_log.rs`), in block order, and the `x`
 //! entries record where. The state tree nodes of every block after genesis follow
-//! the block's transactions in the log, and the `n` entries record where.
+//! the block's transactions in the log, and the `g` entries record where.
 
 use jmt::KeyHash;
 use jmt::storage::NodeKey;
 use vouch_protocol::chain::{Height, TxHash};
 use vouch_protocol::digest::Digest;
 use vouch_protocol::encoding;
+
+use crate::store::filter::Table;
 
 /// The key of the last committed height.
 pub(crate) const LATEST_HEIGHT_KEY: &[u8] = b"mlatest-height";
@@ -56,7 +59,19 @@ const ATTESTATION: u8 = b'a';
 const OUTCOME: u8 = b'o';
 const STATE_ROOT: u8 = b'r';
 const TREE_NODE: u8 = b'n';
+const TREE_NODE_GROUP: u8 = b'g';
 const TREE_VALUE: u8 = b'v';
+
+/// Returns the prefix of a table that the key filter covers, and the part of each of
+/// its keys that the filter records: a transaction hash, a state key hash, or an
+/// encoded image digest.
+pub(crate) fn filtered_table(table: Table) -> (u8, fn(&[u8]) -> Option<&[u8]>) {
+    match table {
+        Table::TxPosition => (TX_POSITION, |key| key.get(1..33)),
+        Table::TreeValue => (TREE_VALUE, |key| key.get(1..33)),
+        Table::Attestations => (ATTESTATION, |key| key.get(1..key.len().checked_sub(12)?)),
+    }
+}
 
 pub(crate) fn header_key(height: Height) -> Vec<u8> {
     height_key(HEADER, height)
@@ -175,6 +190,17 @@ pub(crate) fn tree_node_key(node_key: &NodeKey) -> Vec<u8> {
     let mut key = vec![TREE_NODE];
     key.extend_from_slice(&node_key.version().to_be_bytes());
     key.extend_from_slice(&encoding::encode(node_key.nibble_path()));
+    key
+}
+
+/// Builds the key of the group of nodes of `version` whose paths start with
+/// `group_path`, one nibble a byte (see `nodes.rs`).
+pub(crate) fn tree_node_group_key(version: u64, group_path: &[u8]) -> Vec<u8> {
+    let mut key = Vec::with_capacity(11);
+    key.push(TREE_NODE_GROUP);
+    key.extend_from_slice(&version.to_be_bytes());
+    key.push(group_path.len() as u8);
+    key.extend(group_path.chunks(2).map(|pair| (pair[0] << 4) | pair.get(1).copied().unwrap_or(0)));
     key
 }
 

@@ -14,6 +14,8 @@ use vouch_protocol::encoding;
 use vouch_protocol::state::StateRoot;
 
 use crate::state::TreeSource;
+use crate::app::lru::Lru;
+use crate::store::filter::{KeyFilter, Table};
 use crate::store::{ATTESTATIONS_READ_MAX, Backend, StoreError, layout};
 
 /// A transaction as stored, with its position in the chain.
@@ -46,6 +48,11 @@ pub struct LedgerStore<B> {
     /// Held for a whole write, so two writes never check against the same height.
     pub(crate) writing: Mutex<()>,
     pub(crate) poisoned: AtomicBool,
+    /// The keys of the tables read by hash, so that reads of absent keys skip the
+    /// backend.
+    pub(crate) filter: KeyFilter,
+    /// Internal state tree nodes of committed blocks, most recently used kept.
+    pub(crate) node_cache: Mutex<Lru<NodeKey, Node>>,
 }
 
 impl<B: Backend> LedgerStore<B> {
@@ -162,6 +169,9 @@ impl<B: Backend> LedgerStore<B> {
 
     /// Returns the height and block index of the committed transaction `hash`.
     pub fn tx_position(&self, hash: &TxHash) -> Result<Option<(Height, u32)>, StoreError> {
+        if !self.filter.may_contain(Table::TxPosition, &hash.0) {
+            return Ok(None);
+        }
         let key = layout::tx_position_key(hash);
         let Some(bytes) = self.backend.get(&key)? else {
             return Ok(None);
@@ -176,6 +186,9 @@ impl<B: Backend> LedgerStore<B> {
     /// `limit` of them (and never more than [`ATTESTATIONS_READ_MAX`]).
     pub fn attestations(&self, image: &Digest, limit: usize) -> Result<Vec<AttestationEntry>, StoreError> {
         let prefix = layout::attestation_prefix(image);
+        if !self.filter.may_contain(Table::Attestations, &prefix[1..]) {
+            return Ok(Vec::new());
+        }
         let entries = self.backend.scan_prefix(&prefix, limit.min(ATTESTATIONS_READ_MAX))?;
         entries.iter().map(|(key, value)| attestation_entry(key, value)).collect()
     }
@@ -274,7 +287,16 @@ impl<B: Backend> TreeSource for LedgerStore<B> {
         self.stored_node(key)
     }
 
+    /// Every committed height has a root, and the store keeps every height, so this
+    /// reads nothing.
+    fn has_version(&self, version: u64) -> Option<bool> {
+        Some(self.latest_height().is_some_and(|latest| version <= latest.0))
+    }
+
     fn tree_value(&self, max_version: u64, key_hash: KeyHash) -> Result<Option<Vec<u8>>, StoreError> {
+        if !self.filter.may_contain(Table::TreeValue, &key_hash.0) {
+            return Ok(None);
+        }
         let start = layout::tree_value_key(&key_hash, 0);
         let end = layout::tree_value_key(&key_hash, max_version);
         let Some((key, encoded)) = self.backend.last_in_range(&start, &end)? else {

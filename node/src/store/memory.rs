@@ -74,6 +74,14 @@ impl Backend for MemoryBackend {
         Ok(matching.take(limit).map(|(key, value)| (key.clone(), value.clone())).collect())
     }
 
+    fn visit_keys(&self, prefix: &[u8], visit: &mut dyn FnMut(&[u8])) -> Result<(), BackendError> {
+        let entries = self.lock();
+        for key in entries.visible.range(prefix.to_vec()..).map(|(key, _)| key).take_while(|key| key.starts_with(prefix)) {
+            visit(key);
+        }
+        Ok(())
+    }
+
     fn is_empty(&self) -> Result<bool, BackendError> {
         Ok(self.lock().visible.is_empty())
     }

@@ -21,6 +21,7 @@
 
 mod backend;
 mod faulty;
+mod filter;
 mod layout;
 mod ledger;
 mod memory;
@@ -35,6 +36,7 @@ pub use faulty::{Fault, FaultyBackend};
 pub use ledger::{AttestationEntry, LedgerStore, StoredTransaction};
 pub use memory::MemoryBackend;
 pub use ledger_log::LEDGER_LOG_FILE;
+pub use nodes::NODE_CACHE_BYTES_DEFAULT;
 pub use sled_backend::{SLED_LOCK_WAIT_MAX, SledBackend};
 pub use write::{BLOCK_ATTESTATIONS_MAX, BlockWrite, GenesisWrite, TX_OUTCOME_BYTES_MAX};
 

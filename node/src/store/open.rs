@@ -1,7 +1,9 @@
 //! Opening the ledger store: reading the committed height and checking that the
 //! records at that height agree with the state tree.
 
+use std::num::NonZeroUsize;
 use std::sync::Mutex;
+use std::time::Instant;
 use std::sync::atomic::AtomicBool;
 
 use vouch_protocol::chain::Height;
@@ -9,6 +11,9 @@ use vouch_protocol::state::StateRoot;
 
 use crate::state::AuthenticatedState;
 use crate::store::write::BLOCK_LOG_BYTES_MAX;
+use crate::app::lru::Lru;
+use crate::store::filter::{KeyFilter, Table};
+use crate::store::nodes::NODE_CACHE_BYTES_DEFAULT;
 use crate::store::{Backend, LedgerStore, StoreError, layout};
 
 impl<B: Backend> LedgerStore<B> {
@@ -18,6 +23,12 @@ impl<B: Backend> LedgerStore<B> {
     /// marker, or if the header, commit and state root of the committed height do not
     /// agree with the state tree.
     pub fn open(backend: B) -> Result<LedgerStore<B>, StoreError> {
+        LedgerStore::open_with_node_cache(backend, NODE_CACHE_BYTES_DEFAULT)
+    }
+
+    /// Opens the ledger like [`LedgerStore::open`], with a cache of at most
+    /// `node_cache_bytes` of internal state tree nodes.
+    pub fn open_with_node_cache(backend: B, node_cache_bytes: NonZeroUsize) -> Result<LedgerStore<B>, StoreError> {
         let marker = backend.get(layout::LATEST_HEIGHT_KEY)?;
         let latest = match marker {
             None if backend.is_empty()? => None,
@@ -33,13 +44,35 @@ impl<B: Backend> LedgerStore<B> {
             latest: Mutex::new(latest),
             writing: Mutex::new(()),
             poisoned: AtomicBool::new(false),
+            filter: KeyFilter::default(),
+            node_cache: Mutex::new(Lru::new(node_cache_bytes)),
         };
         if let Some(height) = latest {
             store.check_layout()?;
             store.check_committed(height)?;
         }
         store.check_log(latest)?;
+        store.fill_filter()?;
         Ok(store)
+    }
+
+    /// Adds every stored key of the filtered tables to the key filter.
+    fn fill_filter(&self) -> Result<(), StoreError> {
+        let started = Instant::now();
+        for table in [Table::TxPosition, Table::TreeValue, Table::Attestations] {
+            let (prefix, part) = layout::filtered_table(table);
+            let mut malformed = None;
+            self.backend.visit_keys(&[prefix], &mut |key| match part(key) {
+                Some(part) => self.filter.insert(table, [part]),
+                None => malformed = Some(hex::encode(key)),
+            })?;
+            if let Some(key) = malformed {
+                return Err(corrupted(format!("the key {key} is too short for its table")));
+            }
+        }
+        let (keys, bytes) = self.filter.usage();
+        tracing::info!(keys, bytes, elapsed_ms = started.elapsed().as_millis() as u64, "key filter filled");
+        Ok(())
     }
 
     /// Checks that the ledger log holds everything committed, and cuts off what a

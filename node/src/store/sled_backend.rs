@@ -123,6 +123,13 @@ impl Backend for SledBackend {
         Ok(entries)
     }
 
+    fn visit_keys(&self, prefix: &[u8], visit: &mut dyn FnMut(&[u8])) -> Result<(), BackendError> {
+        for key in self.db.scan_prefix(prefix).keys() {
+            visit(&key.map_err(|error| BackendError::new("scan", error))?);
+        }
+        Ok(())
+    }
+
     fn is_empty(&self) -> Result<bool, BackendError> {
         Ok(self.db.is_empty())
     }

@@ -421,7 +421,7 @@ fn open_rejects_missing_root_node() {
     let (backend, store) = store_with_blocks(2, 2);
     let write = commit_next(&store, 2);
     let (root_key, _) = write.tree_writes.nodes().find(|(key, _)| key.nibble_path().is_empty()).unwrap();
-    backend.corrupt(&layout::tree_node_key(root_key), None);
+    backend.corrupt(&layout::tree_node_group_key(root_key.version(), &[]), None);
     assert_corrupted(&backend, "no readable root at height 3");
 }
 
@@ -601,33 +601,31 @@ fn tree_nodes_read_back_from_the_log() {
 }
 
 #[test]
-fn changed_node_bytes_in_the_log_fail_the_checksum() {
+fn changed_node_bytes_fail_the_checksum() {
     let (backend, store) = store_with_blocks(2, 3);
     let written = commit_next(&store, 3);
-    let (key, _) = written.tree_writes.nodes().next().unwrap();
-    let entry = backend.get(&layout::tree_node_key(key)).unwrap().unwrap();
-    let offset = u64::from_be_bytes(entry[1..9].try_into().unwrap());
-    let len = u32::from_be_bytes(entry[9..13].try_into().unwrap());
-    let mut bytes = backend.read_log(offset, len as usize).unwrap();
-    let rest = backend.read_log(offset + u64::from(len), (backend.log_len().unwrap() - offset) as usize - len as usize);
-    bytes[len as usize / 2] ^= 1;
-    backend.truncate_log(offset).unwrap();
-    backend.append_log(&bytes).unwrap();
-    backend.append_log(&rest.unwrap()).unwrap();
+    let (key, _) = written.tree_writes.nodes().find(|(_, node)| matches!(node, jmt::storage::Node::Leaf(_))).unwrap();
+    let location = store.node_location(key).unwrap().unwrap();
+    let log = backend.read_log(0, backend.log_len().unwrap() as usize).unwrap();
+    let mut changed = log.clone();
+    changed[(location.offset + u64::from(location.len) / 2) as usize] ^= 1;
+    backend.truncate_log(0).unwrap();
+    backend.append_log(&changed).unwrap();
 
     let error = store.stored_node(key).unwrap_err();
     assert!(matches!(error, StoreError::Corrupted { .. }), "{error}");
-    assert!(error.to_string().contains("do not match the node's checksum"), "{error}");
+    assert!(error.to_string().contains("do not match the checksum of state tree node"), "{error}");
 }
 
 #[test]
-fn node_entry_of_unknown_format_fails() {
+fn malformed_node_group_fails() {
     let (backend, store) = store_with_blocks(2, 3);
     let written = commit_next(&store, 3);
-    let (key, _) = written.tree_writes.nodes().next().unwrap();
-    backend.corrupt(&layout::tree_node_key(key), Some(vec![1, 2, 3]));
+    let (key, _) = written.tree_writes.nodes().find(|(_, node)| matches!(node, jmt::storage::Node::Leaf(_))).unwrap();
+    let group: Vec<u8> = key.nibble_path().nibbles().take(2).map(u8::from).collect();
+    backend.corrupt(&layout::tree_node_group_key(key.version(), &group), Some(vec![1, 2, 3]));
     let error = store.stored_node(key).unwrap_err();
-    assert!(error.to_string().contains("3 bytes with an unknown format"), "{error}");
+    assert!(error.to_string().contains("3 bytes, too short for the base offset"), "{error}");
 }
 
 #[test]
@@ -772,4 +770,46 @@ fn outcomes_are_stored_with_the_block_within_the_limit() {
         write.attestations.iter().map(|(image, _)| image.clone()).collect();
     let indexed = store.indexed_images().unwrap();
     assert!(expected.is_subset(&indexed));
+}
+
+#[test]
+fn state_read_past_latest_height_fails() {
+    let (_, store) = store_with_blocks(2, 3);
+    let state = AuthenticatedState::new(&store);
+    let key = StateKey::Parameter { name: "any".into() };
+    assert!(state.get(&key, Height(2)).is_ok());
+    let error = state.get(&key, Height(3)).unwrap_err();
+    assert!(matches!(error, crate::state::StateError::MissingHeight { height: Height(3) }), "{error}");
+}
+
+#[test]
+fn filter_covers_keys_after_reopening() {
+    let (backend, store) = store_with_blocks(3, 4);
+    let block = store.block(Height(2)).unwrap().unwrap();
+    let images: Vec<Digest> = store.indexed_images().unwrap().into_iter().collect();
+    drop(store);
+
+    let reopened = LedgerStore::open(backend.clone()).unwrap();
+    for tx in &block.txs {
+        assert_eq!(reopened.tx_position(&tx.hash()).unwrap().map(|(height, _)| height), Some(Height(2)));
+    }
+    assert!(!images.is_empty());
+    for image in &images {
+        assert!(!reopened.attestations(image, 10).unwrap().is_empty(), "{image}");
+    }
+    let absent = Transaction::new(b"never submitted".to_vec()).hash();
+    assert_eq!(reopened.tx_position(&absent).unwrap(), None);
+}
+
+#[test]
+fn internal_nodes_are_served_from_the_cache() {
+    let (backend, store) = store_with_blocks(2, 3);
+    let written = commit_next(&store, 3);
+    let (root_key, root) = written.tree_writes.nodes().find(|(key, _)| key.nibble_path().is_empty()).unwrap();
+    backend.corrupt(&layout::tree_node_group_key(root_key.version(), &[]), None);
+    assert_eq!(store.stored_node(root_key).unwrap().as_ref(), Some(root), "the written root is cached");
+
+    let reopened = LedgerStore::open(backend.clone());
+    let error = reopened.err().expect("a fresh store has no cached root");
+    assert!(error.to_string().contains("no readable root at height 3"), "{error}");
 }

@@ -12,6 +12,7 @@ use vouch_protocol::encoding;
 use vouch_protocol::state::StateRoot;
 
 use crate::state::{STATE_VALUE_BYTES_MAX, TreeWrites};
+use crate::store::filter::Table;
 use crate::store::{Backend, LedgerStore, StoreError, WriteBatch, layout, nodes};
 
 /// Maximum number of attestation index entries that one block adds.
@@ -68,6 +69,7 @@ impl<B: Backend> LedgerStore<B> {
         }
         check_tree_writes(Height::GENESIS, &genesis.tree_writes, genesis.state_root)?;
 
+        self.filter_tree_values(&genesis.tree_writes);
         let mut batch = WriteBatch::new();
         for (key, node) in genesis.tree_writes.nodes() {
             batch.put(layout::tree_node_key(key), nodes::inline_entry(node));
@@ -98,12 +100,17 @@ impl<B: Backend> LedgerStore<B> {
         check_outcomes(&write, &positions)?;
         let check_ms = started.elapsed().as_millis() as u64;
 
+        self.filter_block_keys(&write);
         let append = LogAppend::new(&write)?;
         let log_offset = self.append_log(&append.bytes)?;
         let log_ms = started.elapsed().as_millis() as u64;
         let batch = block_batch(&write, &positions, &append, log_offset);
         let batch_ms = started.elapsed().as_millis() as u64;
         self.write_batch(batch, height)?;
+        for &(key, start, end) in &append.nodes {
+            let node = write.tree_writes.node(key).expect("every appended node is in the tree writes");
+            self.cache_node(key, node, end - start);
+        }
         let elapsed_ms = started.elapsed().as_millis() as u64;
         tracing::debug!(height = height.0, check_ms, log_ms, batch_ms, elapsed_ms, "block stored");
         Ok(())
@@ -120,6 +127,20 @@ impl<B: Backend> LedgerStore<B> {
             self.poisoned.store(true, Ordering::SeqCst);
             StoreError::from(error)
         })
+    }
+
+    /// Adds the keys that a block's batch writes to the filtered tables. They are added
+    /// before the batch, so that no reader finds a stored key missing from the filter.
+    fn filter_block_keys(&self, write: &BlockWrite) {
+        let hashes: Vec<TxHash> = write.block.txs.iter().map(|tx| tx.hash()).collect();
+        self.filter.insert(Table::TxPosition, hashes.iter().map(|hash| hash.0.as_slice()));
+        let images: BTreeSet<Vec<u8>> = write.attestations.iter().map(|(image, _)| encoding::encode(image)).collect();
+        self.filter.insert(Table::Attestations, images.iter().map(Vec::as_slice));
+        self.filter_tree_values(&write.tree_writes);
+    }
+
+    fn filter_tree_values(&self, writes: &TreeWrites) {
+        self.filter.insert(Table::TreeValue, writes.values().map(|((_, key_hash), _)| key_hash.0.as_slice()));
     }
 
     /// Applies and flushes `batch`, then records `height` as committed. A failure
@@ -335,10 +356,7 @@ fn block_batch(write: &BlockWrite, positions: &HashMap<TxHash, u32>, append: &Lo
         batch.put(layout::outcome_key(hash), outcome.as_bytes().to_vec());
     }
 
-    for &(key, start, end) in &append.nodes {
-        let entry = nodes::logged_entry(log_offset + start as u64, &append.bytes[start..end]);
-        batch.put(layout::tree_node_key(key), entry);
-    }
+    nodes::put_logged_nodes(&mut batch, &append.nodes, &append.bytes, log_offset);
     put_tree_values(&mut batch, &write.tree_writes);
     batch.put(layout::state_root_key(height), write.state_root.0.to_vec());
     let log_end = log_offset + append.bytes.len() as u64;

@@ -114,6 +114,7 @@ fn each_field_names_itself_when_invalid() {
         ("storage.cache_bytes", |c| c.storage.cache_bytes = 4096),
         ("storage.pending_reads_bytes", |c| c.storage.pending_reads_bytes = CACHE_BYTES_MIN - 1),
         ("storage.committed_reads_bytes", |c| c.storage.committed_reads_bytes = 0),
+        ("storage.tree_cache_bytes", |c| c.storage.tree_cache_bytes = 0),
         ("policy.cached_modules_max", |c| c.policy.cached_modules_max = 0),
         ("policy.concurrent_instances_max", |c| c.policy.concurrent_instances_max = 0),
         ("log.level", |c| c.log.level = "info,vouch_node=loud".to_owned()),
@@ -171,6 +172,7 @@ fn cache_sizes_hold_at_their_minimum() {
         ("storage.cache_bytes", |c, v| c.storage.cache_bytes = v),
         ("storage.pending_reads_bytes", |c, v| c.storage.pending_reads_bytes = v),
         ("storage.committed_reads_bytes", |c, v| c.storage.committed_reads_bytes = v),
+        ("storage.tree_cache_bytes", |c, v| c.storage.tree_cache_bytes = v),
     ];
     for (field, set) in fields {
         assert_eq!(invalid_field(|c| set(c, CACHE_BYTES_MIN)), None, "{field} at its minimum");
