@@ -24,6 +24,8 @@ pub enum Failure {
     Certificate { height: Height, validator: usize, reason: String },
     /// An honest validator signed two different messages at one position.
     DoubleSign { validator: usize, position: SignedStep },
+    /// A crashed validator failed to start again from its storage.
+    Restart { validator: usize, reason: String },
     /// An honest validator did not commit in time after the faults stopped.
     Liveness { validator: usize, reason: String },
     /// The run used up its event budget.
@@ -50,6 +52,9 @@ impl fmt::Display for Failure {
             }
             Failure::DoubleSign { validator, position } => {
                 write!(f, "double sign: honest validator {validator} signed two different messages at {position}")
+            }
+            Failure::Restart { validator, reason } => {
+                write!(f, "restart: validator {validator} failed to start from its storage: {reason}")
             }
             Failure::Liveness { validator, reason } => write!(f, "liveness: validator {validator} {reason}"),
             Failure::EventBudget { events } => {

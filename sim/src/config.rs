@@ -151,7 +151,7 @@ impl Default for SimConfig {
             stakes: Stakes::Random,
             adversary: Adversary::Minority,
             latency: Latency { base: Duration::from_millis(5), jitter: Duration::from_millis(45) },
-            faults_until: Duration::from_secs(10),
+            faults_until: Duration::from_secs(6),
             offline: 0,
             gossip_interval: Duration::from_millis(500),
             timeouts: TimeoutConfig {

@@ -10,7 +10,7 @@ use std::collections::VecDeque;
 use rand::RngExt;
 use rand_chacha::ChaCha8Rng;
 use tracing::debug;
-use vouch_consensus::host::{DurableConsensus, HeightStart, HostError, MemoryStorage, WalConfig};
+use vouch_consensus::host::{DurableConsensus, HeightStart, HostError, MemoryStorage, PowerSwitch, WalConfig};
 use vouch_consensus::{
     CommitCertificate, ConsensusConfig, Effect, Equivocation, Input, PreviousBlock, Timeout, ValidatorSet, Value,
 };
@@ -85,6 +85,8 @@ pub enum Action {
     Committed { height: Height, value: SimBlock, certificate: CommitCertificate, synced: bool, latency_ms: u64 },
     /// The validator's core reported two conflicting votes of one validator.
     Evidence(Equivocation),
+    /// A storage operation failed because the power went out; the process is dead.
+    PowerLost,
 }
 
 /// One simulated validator.
@@ -96,6 +98,8 @@ pub struct Node {
     engine: Option<DurableConsensus<SimBlock, MemoryStorage>>,
     /// The storage while the validator is down.
     stored: Option<MemoryStorage>,
+    /// Cuts the storage's power in the middle of an input.
+    power: PowerSwitch,
     /// Bumped at each crash, so timers of an earlier run of the process are ignored.
     pub incarnation: u32,
     /// The committed chain; the application stores it durably before it starts the
@@ -115,12 +119,14 @@ pub struct Node {
 impl Node {
     /// Builds a validator that is down until [`Node::start`].
     pub fn new(index: usize, key: SigningKey, config: ConsensusConfig) -> Node {
+        let storage = MemoryStorage::new();
         Node {
             index,
             key,
             config,
             engine: None,
-            stored: Some(MemoryStorage::new()),
+            power: storage.power_switch(),
+            stored: Some(storage),
             incarnation: 0,
             chain: Vec::new(),
             own: Vec::new(),
@@ -169,6 +175,18 @@ impl Node {
         self.incarnation += 1;
         self.own.clear();
         self.next_height.clear();
+    }
+
+    /// Makes the storage lose power after `operations` more operations, so the process
+    /// dies in the middle of an input.
+    pub fn cut_power_after(&self, operations: u64) {
+        self.power.cut_after(operations);
+    }
+
+    /// Cancels a power cut before any storage operation failed from it, and returns
+    /// whether there was one.
+    pub fn cancel_power_cut(&self) -> bool {
+        self.power.cancel()
     }
 
     /// Handles a packet from validator `from`.
@@ -258,10 +276,13 @@ impl Node {
             match engine.handle(CORE_CLOCK_MS, input) {
                 Ok(effects) => self.perform(now_ms, effects, &mut inputs, actions, validators),
                 Err(error) if !error.stops_validator() => {}
-                Err(error) => panic!(
-                    "validator {} stopped on a storage error that the simulator never injects: {error}",
-                    self.index
-                ),
+                Err(HostError::Storage { .. }) if self.power.is_cut() => {
+                    actions.push(Action::PowerLost);
+                    return;
+                }
+                Err(error) => {
+                    panic!("validator {} stopped on an error that no injected fault explains: {error}", self.index)
+                }
             }
         }
     }

@@ -17,8 +17,9 @@ pub enum Event {
     Timer { node: usize, incarnation: u32, timeout: Timeout },
     /// A validator sends its status and its messages of the current height again.
     Gossip { node: usize, incarnation: u32 },
-    /// A validator loses power.
-    Crash { node: usize },
+    /// A validator loses power now, or after this many more storage operations, in the
+    /// middle of handling some input.
+    Crash { node: usize, operations_left: Option<u64> },
     /// A crashed validator starts again from its storage.
     Restart { node: usize },
     /// The network splits: validators whose flag is set reach only each other.
@@ -84,8 +85,8 @@ mod tests {
     fn queue_orders_by_time_then_schedule() {
         let mut queue = EventQueue::default();
         queue.push(20, Event::Heal);
-        queue.push(10, Event::Crash { node: 1 });
-        queue.push(10, Event::Crash { node: 2 });
+        queue.push(10, Event::Crash { node: 1, operations_left: None });
+        queue.push(10, Event::Crash { node: 2, operations_left: None });
         let order: Vec<(u64, u64)> =
             std::iter::from_fn(|| queue.pop()).map(|(time, sequence, _)| (time, sequence)).collect();
         assert_eq!(order, vec![(10, 1), (10, 2), (20, 0)]);

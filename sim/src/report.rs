@@ -42,7 +42,10 @@ pub struct RunReport {
     /// Signature checks of the cores (an upper bound) and the checker.
     pub signature_checks: u64,
     pub misbehaviour: Misbehaviour,
+    /// Crashes, counting power cuts.
     pub crashes: u32,
+    /// Crashes in the middle of an input, when a storage operation failed.
+    pub power_cuts: u32,
     pub partitions: u32,
 }
 

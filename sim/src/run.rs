@@ -59,6 +59,7 @@ struct Simulation {
     latencies_ms: Vec<u64>,
     rounds: BTreeMap<Height, u32>,
     crashes: u32,
+    power_cuts: u32,
     partitions: u32,
 }
 
@@ -106,6 +107,7 @@ impl Simulation {
             latencies_ms: Vec::new(),
             rounds: BTreeMap::new(),
             crashes: 0,
+            power_cuts: 0,
             partitions: 0,
         }
     }
@@ -151,7 +153,10 @@ impl Simulation {
             let node = candidates[self.rng.random_range(0..candidates.len())];
             let at = self.rng.random_range(0..until.max(1));
             let down = self.rng.random_range(200..=5_000u64);
-            self.queue.push(at, Event::Crash { node });
+            // Half of the crashes happen in the middle of an input, a few storage
+            // operations into it.
+            let operations_left = self.rng.random_bool(0.5).then(|| self.rng.random_range(0..=6u64));
+            self.queue.push(at, Event::Crash { node, operations_left });
             self.queue.push((at + down).min(until), Event::Restart { node });
         }
     }
@@ -230,16 +235,20 @@ impl Simulation {
                     self.queue.push(next, Event::Gossip { node, incarnation });
                 }
             }
-            Event::Crash { node } => {
-                if self.nodes[node].is_up() {
-                    debug!(seed = self.seed, validator = node, time_ms = self.now_ms, "validator crashed");
-                    self.nodes[node].crash(&mut self.rng);
-                    self.crashes += 1;
-                }
-            }
+            Event::Crash { node, operations_left } => match operations_left {
+                _ if !self.nodes[node].is_up() => {}
+                Some(operations) => self.nodes[node].cut_power_after(operations),
+                None => self.crash(node),
+            },
             Event::Restart { node } => {
                 if !self.nodes[node].is_up() {
                     self.restart(node);
+                } else if self.nodes[node].cancel_power_cut() {
+                    debug!(
+                        seed = self.seed,
+                        validator = node,
+                        "validator wrote nothing before its restart time; the power cut is cancelled"
+                    );
                 }
             }
             Event::Partition { side } => {
@@ -256,11 +265,22 @@ impl Simulation {
         }
     }
 
-    /// Starts a validator's process from its storage, with a new gossip schedule.
+    fn crash(&mut self, node: usize) {
+        debug!(seed = self.seed, validator = node, time_ms = self.now_ms, "validator crashed");
+        self.nodes[node].crash(&mut self.rng);
+        self.crashes += 1;
+    }
+
+    /// Starts a validator's process from its storage, with a new gossip schedule. A
+    /// failure to start is a failure of the run.
     fn restart(&mut self, node: usize) {
-        let actions = self.nodes[node].start(self.now_ms, &mut self.validators).unwrap_or_else(|error| {
-            panic!("validator {node} failed to restart from its storage (seed {}): {error}", self.seed)
-        });
+        let actions = match self.nodes[node].start(self.now_ms, &mut self.validators) {
+            Ok(actions) => actions,
+            Err(error) => {
+                self.checker.failures.push(Failure::Restart { validator: node, reason: error.to_string() });
+                return;
+            }
+        };
         self.perform(node, actions);
         let first = self.now_ms + self.rng.random_range(0..=duration_ms(self.config.gossip_interval));
         let incarnation = self.nodes[node].incarnation;
@@ -291,6 +311,10 @@ impl Simulation {
                     if self.honest[node] {
                         self.checker.on_evidence(&evidence);
                     }
+                }
+                Action::PowerLost => {
+                    self.power_cuts += 1;
+                    self.crash(node);
                 }
             }
         }
@@ -343,8 +367,9 @@ impl Simulation {
                 trace.update(&[2, *node as u8]);
                 trace.update(&incarnation.to_le_bytes());
             }
-            Event::Crash { node } => {
+            Event::Crash { node, operations_left } => {
                 trace.update(&[3, *node as u8]);
+                trace.update(&operations_left.map_or(u64::MAX, |operations| operations).to_le_bytes());
             }
             Event::Restart { node } => {
                 trace.update(&[4, *node as u8]);
@@ -385,6 +410,7 @@ impl Simulation {
             signature_checks,
             misbehaviour: self.byzantine.counts,
             crashes: self.crashes,
+            power_cuts: self.power_cuts,
             partitions: self.partitions,
         }
     }

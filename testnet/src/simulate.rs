@@ -109,6 +109,11 @@ struct Summary {
     events: u64,
     virtual_ms: u64,
     signature_checks: u64,
+    crashes: u64,
+    power_cuts: u64,
+    partitions: u64,
+    /// Byzantine messages withheld, equivocations and malformed messages.
+    misbehaviour: [u64; 3],
     /// Virtual commit latency in milliseconds, with its count.
     latencies: BTreeMap<u64, u64>,
 }
@@ -123,6 +128,17 @@ impl Summary {
         self.events += report.events;
         self.virtual_ms += report.virtual_ms;
         self.signature_checks += report.signature_checks;
+        self.crashes += u64::from(report.crashes);
+        self.power_cuts += u64::from(report.power_cuts);
+        self.partitions += u64::from(report.partitions);
+        let misbehaviour = report.misbehaviour;
+        for (total, count) in self.misbehaviour.iter_mut().zip([
+            misbehaviour.withheld,
+            misbehaviour.equivocations,
+            misbehaviour.malformed,
+        ]) {
+            *total += count;
+        }
         for latency in &report.commit_latencies_ms {
             *self.latencies.entry(*latency).or_default() += 1;
         }
@@ -135,6 +151,12 @@ impl Summary {
         self.events += other.events;
         self.virtual_ms += other.virtual_ms;
         self.signature_checks += other.signature_checks;
+        self.crashes += other.crashes;
+        self.power_cuts += other.power_cuts;
+        self.partitions += other.partitions;
+        for (total, count) in self.misbehaviour.iter_mut().zip(other.misbehaviour) {
+            *total += count;
+        }
         for (latency, count) in other.latencies {
             *self.latencies.entry(latency).or_default() += count;
         }
@@ -184,6 +206,12 @@ fn print_summary(config: &SimConfig, summary: &Summary, wall: Duration, jobs: us
     }
     println!("heights committed (fewest per run, summed): {}", summary.heights);
     println!("events: {}, virtual time: {:.1} s", summary.events, summary.virtual_ms as f64 / 1000.0);
+    println!(
+        "faults: {} crashes ({} in the middle of an input), {} partitions",
+        summary.crashes, summary.power_cuts, summary.partitions
+    );
+    let [withheld, equivocations, malformed] = summary.misbehaviour;
+    println!("byzantine: {withheld} messages withheld, {equivocations} equivocations, {malformed} malformed messages");
     println!("wall time: {:.2} s", wall.as_secs_f64());
     print_latencies(&summary.latencies);
     print_signature_share(summary.signature_checks, wall.mul_f64(jobs as f64));

@@ -4,10 +4,13 @@
 //! [`MemoryStorage::crash`] drops the unsynced bytes of every file, keeping a prefix of
 //! them as a torn tail, as a power loss does. [`MemoryStorage::cut_power_after`] makes
 //! every write after a given count fail, so a test can stop a validator between any two
-//! storage operations.
+//! storage operations. A [`PowerSwitch`] does the same while another owner, such as a
+//! [`crate::host::DurableConsensus`], owns the store.
 
 use std::collections::BTreeMap;
 use std::io;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::host::storage::Storage;
 
@@ -21,14 +24,69 @@ struct MemoryFile {
     entry_durable: bool,
 }
 
-/// Files in memory with the durability contract of [`Storage`].
-#[derive(Clone, Debug, Default)]
+/// The operation counter of a store and the count after which its power is cut
+/// (`u64::MAX` for never), shared with its [`PowerSwitch`]es.
+#[derive(Debug)]
+struct Power {
+    operations: AtomicU64,
+    cut_after: AtomicU64,
+}
+
+impl Power {
+    fn new(operations: u64, cut_after: u64) -> Arc<Power> {
+        Arc::new(Power { operations: AtomicU64::new(operations), cut_after: AtomicU64::new(cut_after) })
+    }
+}
+
+/// A handle that cuts the power of a [`MemoryStorage`] from outside its owner.
+#[derive(Clone, Debug)]
+pub struct PowerSwitch(Arc<Power>);
+
+impl PowerSwitch {
+    /// Makes every operation after the next `operations` ones fail.
+    pub fn cut_after(&self, operations: u64) {
+        let now = self.0.operations.load(Ordering::Relaxed);
+        self.0.cut_after.store(now.saturating_add(operations), Ordering::Relaxed);
+    }
+
+    /// Returns whether the power is cut now.
+    pub fn is_cut(&self) -> bool {
+        self.0.operations.load(Ordering::Relaxed) >= self.0.cut_after.load(Ordering::Relaxed)
+    }
+
+    /// Cancels a cut before any operation failed from it, and returns whether there
+    /// was one.
+    pub fn cancel(&self) -> bool {
+        let cut_after = self.0.cut_after.load(Ordering::Relaxed);
+        // A failed operation is counted too, so none failed while the count is at most
+        // the cut.
+        let pending = cut_after != u64::MAX && self.0.operations.load(Ordering::Relaxed) <= cut_after;
+        if pending {
+            self.0.cut_after.store(u64::MAX, Ordering::Relaxed);
+        }
+        pending
+    }
+}
+
+/// Files in memory with the durability contract of [`Storage`]. A clone is a separate
+/// store with its own power.
+#[derive(Debug)]
 pub struct MemoryStorage {
     files: BTreeMap<String, MemoryFile>,
-    /// Writes, syncs, truncations and replacements performed so far.
-    operations: u64,
-    /// The number of operations after which every write fails.
-    power_cut_after: Option<u64>,
+    power: Arc<Power>,
+}
+
+impl Default for MemoryStorage {
+    fn default() -> MemoryStorage {
+        MemoryStorage { files: BTreeMap::new(), power: Power::new(0, u64::MAX) }
+    }
+}
+
+impl Clone for MemoryStorage {
+    fn clone(&self) -> MemoryStorage {
+        let power = Power::new(self.operations(), self.power.cut_after.load(Ordering::Relaxed));
+        MemoryStorage { files: self.files.clone(), power }
+    }
 }
 
 impl MemoryStorage {
@@ -40,18 +98,23 @@ impl MemoryStorage {
     /// Returns the number of writes, syncs, truncations and replacements so far,
     /// counting failed ones.
     pub fn operations(&self) -> u64 {
-        self.operations
+        self.power.operations.load(Ordering::Relaxed)
     }
 
     /// Makes every operation after the first `operations` ones (counted from the
     /// store's creation) fail without effect, as if the power went out.
     pub fn cut_power_after(&mut self, operations: u64) {
-        self.power_cut_after = Some(operations);
+        self.power.cut_after.store(operations, Ordering::Relaxed);
+    }
+
+    /// Returns a switch that cuts this store's power while another owner has it.
+    pub fn power_switch(&self) -> PowerSwitch {
+        PowerSwitch(Arc::clone(&self.power))
     }
 
     /// Returns whether the power is cut.
     pub fn power_is_cut(&self) -> bool {
-        self.power_cut_after.is_some_and(|limit| self.operations >= limit)
+        self.operations() >= self.power.cut_after.load(Ordering::Relaxed)
     }
 
     /// Returns the bytes of file `name` that survive a crash now.
@@ -74,7 +137,7 @@ impl MemoryStorage {
             *file = MemoryFile { durable: survived.clone(), current: survived, entry_durable: exists };
             exists
         });
-        self.power_cut_after = None;
+        self.power.cut_after.store(u64::MAX, Ordering::Relaxed);
     }
 
     /// Returns file `name` for a test to damage, changing its durable bytes as well.
@@ -88,7 +151,7 @@ impl MemoryStorage {
     /// Counts one operation and fails it if the power is cut.
     fn operate(&mut self) -> io::Result<()> {
         let cut = self.power_is_cut();
-        self.operations += 1;
+        self.power.operations.fetch_add(1, Ordering::Relaxed);
         if cut {
             return Err(io::Error::other("simulated power loss: the storage accepts no more writes"));
         }
@@ -174,5 +237,38 @@ mod tests {
         storage.crash(|_, unsynced| unsynced);
         assert_eq!(storage.read("log").unwrap().as_deref(), Some(&b"abc"[..]));
         assert_eq!(storage.read("guard").unwrap(), None);
+    }
+
+    #[test]
+    fn power_switch_cuts_after_more_operations() {
+        let mut storage = MemoryStorage::new();
+        storage.append("log", b"a").unwrap();
+        let switch = storage.power_switch();
+        switch.cut_after(1);
+        storage.append("log", b"b").unwrap();
+        assert!(storage.append("log", b"c").is_err());
+        assert!(switch.is_cut());
+        assert!(!switch.cancel(), "the cut already happened");
+
+        let copy = storage.clone();
+        storage.crash(|_, unsynced| unsynced);
+        switch.cut_after(0);
+        assert!(storage.append("log", b"d").is_err());
+        assert!(copy.power_is_cut(), "a clone keeps the power state it was copied with");
+        assert_eq!(storage.read("log").unwrap().as_deref(), Some(&b"ab"[..]));
+    }
+
+    #[test]
+    fn power_switch_cancel_restores_power() {
+        let mut storage = MemoryStorage::new();
+        let switch = storage.power_switch();
+        switch.cut_after(2);
+        storage.append("log", b"x").unwrap();
+        storage.append("log", b"x").unwrap();
+        assert!(switch.is_cut());
+        assert!(switch.cancel(), "no operation failed yet");
+        for _ in 0..5 {
+            storage.append("log", b"x").unwrap();
+        }
     }
 }

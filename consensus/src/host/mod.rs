@@ -21,6 +21,6 @@ pub use dir::DirStorage;
 pub use durable::{DurableConsensus, HeightStart, Opened, Recovery};
 pub use error::HostError;
 pub use guard::GUARD_FILE;
-pub use memory::MemoryStorage;
+pub use memory::{MemoryStorage, PowerSwitch};
 pub use storage::Storage;
 pub use wal::{WAL_FILE, WAL_FILE_BYTES_MIN, WalConfig, WalConfigError};
