@@ -120,10 +120,12 @@ fn proof(root: StateRoot, tree: &MemoryTree, validators: usize) -> ImageProof {
         next_validators_hash: [8; 32],
         proposer: key(0).public_key(),
     };
-    let precommit = Precommit { height: header.height, round: 0, block_hash: header.hash() };
+    let time_unix_ms = header.time_unix_ms + 1;
+    let precommit = Precommit { height: header.height, round: 0, block_hash: Some(header.hash()), time_unix_ms };
     let signatures = (0..validators)
         .map(|index| CommitSignature {
             validator_index: index as u32,
+            time_unix_ms,
             signature: precommit.sign(&key(index), &header.chain_id),
         })
         .collect();
@@ -155,7 +157,7 @@ fn bench(criterion: &mut Criterion) {
     let digest = image(7);
 
     let chain_id = ChainId::new("vouch-bench").unwrap();
-    let precommit = Precommit { height: Height(2), round: 0, block_hash: BlockHash([9; 32]) };
+    let precommit = Precommit { height: Height(2), round: 0, block_hash: Some(BlockHash([9; 32])), time_unix_ms: 1 };
     let signature = precommit.sign(&key(0), &chain_id);
     let public_key = key(0).public_key();
     let reference = || precommit.verify(black_box(&public_key), &chain_id, black_box(&signature)).unwrap();

@@ -7,7 +7,7 @@
 //! with a valid signature, together holding more than 2/3 of the set's power.
 
 use serde::{Deserialize, Serialize};
-use vouch_protocol::chain::{BlockHash, Height};
+use vouch_protocol::chain::{BlockHash, Commit, CommitSignature, Height};
 use vouch_protocol::signing::{ChainId, SignatureError};
 
 use crate::messages::{SignedVote, VoteKind};
@@ -94,6 +94,22 @@ impl CommitCertificate {
             return Err(CertificateError::InsufficientPower { height, signed, total: validators.total_power() });
         }
         Ok(())
+    }
+
+    /// Returns the ledger's form of this certificate: each precommit's validator index,
+    /// vote time and signature. The protocol's `Precommit` encodes exactly the bytes
+    /// that a precommit vote signs, so the commit verifies with the same signatures.
+    pub fn to_commit(&self) -> Commit {
+        let signatures = self
+            .precommits
+            .iter()
+            .map(|precommit| CommitSignature {
+                validator_index: precommit.vote.validator_index,
+                time_unix_ms: precommit.vote.time_unix_ms,
+                signature: precommit.signature,
+            })
+            .collect();
+        Commit { height: self.height, round: self.round, block_hash: self.block_hash, signatures }
     }
 
     /// Returns the BFT time of the next block: the power-weighted median of the

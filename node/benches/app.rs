@@ -102,13 +102,15 @@ fn attestation(report: &Value, sequence: u64) -> Transaction {
 }
 
 fn commit_of(block: &Block, chain_id: &ChainId) -> Commit {
-    let precommit = Precommit { height: block.header.height, round: 0, block_hash: block.header.hash() };
+    let time_unix_ms = block.header.time_unix_ms + 1;
+    let block_hash = block.header.hash();
+    let precommit = Precommit { height: block.header.height, round: 0, block_hash: Some(block_hash), time_unix_ms };
     let signature = precommit.sign(&validator(), chain_id);
     Commit {
         height: block.header.height,
         round: 0,
-        block_hash: precommit.block_hash,
-        signatures: vec![CommitSignature { validator_index: 0, signature }],
+        block_hash,
+        signatures: vec![CommitSignature { validator_index: 0, time_unix_ms, signature }],
     }
 }
 

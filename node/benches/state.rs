@@ -194,7 +194,7 @@ fn print_proof_figures(fixture: &Fixture) {
     let encoded: Vec<Vec<u8>> = keys.iter().map(|key| key.to_bytes().unwrap()).collect();
     let proofs: Vec<_> = keys.iter().map(|key| state.prove(key, height).unwrap()).collect();
     let signer = SigningKey::from_seed(&[3; 32]);
-    let precommit = Precommit { height, round: 0, block_hash: BlockHash([5; 32]) };
+    let precommit = Precommit { height, round: 0, block_hash: Some(BlockHash([5; 32])), time_unix_ms: 1 };
     let chain_id = fixture.chain.chain_id();
     let signature = precommit.sign(&signer, chain_id);
 

@@ -210,13 +210,15 @@ impl SyntheticChain {
     }
 
     fn commit(&self, header: &Header) -> Commit {
-        let precommit = Precommit { height: header.height, round: 0, block_hash: header.hash() };
+        let time_unix_ms = header.time_unix_ms + 1;
+        let block_hash = header.hash();
+        let precommit = Precommit { height: header.height, round: 0, block_hash: Some(block_hash), time_unix_ms };
         let signature = precommit.sign(&self.validator, &self.chain_id);
         Commit {
             height: header.height,
             round: 0,
-            block_hash: precommit.block_hash,
-            signatures: vec![CommitSignature { validator_index: 0, signature }],
+            block_hash,
+            signatures: vec![CommitSignature { validator_index: 0, time_unix_ms, signature }],
         }
     }
 }

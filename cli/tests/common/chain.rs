@@ -145,11 +145,13 @@ impl Fixture {
 }
 
 pub fn commit(header: &Header, signers: &[usize], key_of: impl Fn(usize) -> SigningKey) -> Commit {
-    let precommit = Precommit { height: header.height, round: 0, block_hash: header.hash() };
+    let time_unix_ms = header.time_unix_ms + 1;
+    let precommit = Precommit { height: header.height, round: 0, block_hash: Some(header.hash()), time_unix_ms };
     let signatures = signers
         .iter()
         .map(|index| CommitSignature {
             validator_index: *index as u32,
+            time_unix_ms,
             signature: precommit.sign(&key_of(*index), &header.chain_id),
         })
         .collect();

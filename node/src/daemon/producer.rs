@@ -178,14 +178,18 @@ impl Producer {
     }
 
     /// Signs the block's precommit as the only validator, which makes its commit.
+    /// Its vote time is the clock's, and at least 1 ms after the block's time.
     fn sign_commit(&self, block: &Block) -> Commit {
-        let precommit = Precommit { height: block.header.height, round: ROUND, block_hash: block.header.hash() };
+        let header = &block.header;
+        let time_unix_ms = (self.clock)().max(header.time_unix_ms.saturating_add(1));
+        let block_hash = header.hash();
+        let precommit = Precommit { height: header.height, round: ROUND, block_hash: Some(block_hash), time_unix_ms };
         let signature = precommit.sign(&self.key, self.app.chain_id());
         Commit {
-            height: precommit.height,
+            height: header.height,
             round: ROUND,
-            block_hash: precommit.block_hash,
-            signatures: vec![CommitSignature { validator_index: VALIDATOR_INDEX, signature }],
+            block_hash,
+            signatures: vec![CommitSignature { validator_index: VALIDATOR_INDEX, time_unix_ms, signature }],
         }
     }
 

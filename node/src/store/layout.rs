@@ -48,7 +48,7 @@ pub(crate) const LAYOUT_VERSION_KEY: &[u8] = b"mlayout-version";
 pub(crate) const LOG_END_KEY: &[u8] = b"mlog-end";
 
 /// The version of this layout. A store written with another layout is refused.
-pub(crate) const LAYOUT_VERSION: u32 = 5;
+pub(crate) const LAYOUT_VERSION: u32 = 6;
 
 const HEADER: u8 = b'h';
 const BODY: u8 = b'b';

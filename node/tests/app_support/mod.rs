@@ -146,15 +146,18 @@ impl TestChain {
 
     /// Signs a commit of `block` by the validators at `indexes`.
     pub fn sign_commit(&self, block: &Block, indexes: &[usize]) -> Commit {
-        let precommit = Precommit { height: block.header.height, round: 0, block_hash: block.header.hash() };
+        let time_unix_ms = block.header.time_unix_ms + 1;
+        let block_hash = block.header.hash();
+        let precommit = Precommit { height: block.header.height, round: 0, block_hash: Some(block_hash), time_unix_ms };
         let signatures = indexes
             .iter()
             .map(|index| CommitSignature {
                 validator_index: *index as u32,
+                time_unix_ms,
                 signature: precommit.sign(&key(*index as u8 + 1), &self.genesis.chain_id),
             })
             .collect();
-        Commit { height: block.header.height, round: 0, block_hash: precommit.block_hash, signatures }
+        Commit { height: block.header.height, round: 0, block_hash, signatures }
     }
 
     /// Returns the nonce that `signer`'s next transaction must carry.

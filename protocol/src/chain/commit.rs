@@ -8,21 +8,23 @@ use crate::keys::{PublicKey, Signature, SigningKey};
 use crate::signing::{self, ChainId, SignKind};
 
 /// Maximum size of an encoded commit: the fixed fields and [`COMMIT_SIGNATURES_MAX`]
-/// signatures of 4 + 8 + 64 bytes each.
-const COMMIT_BYTES_MAX: usize = 128 + COMMIT_SIGNATURES_MAX * 76;
+/// signatures of 4 + 8 + 8 + 64 bytes each.
+const COMMIT_BYTES_MAX: usize = 128 + COMMIT_SIGNATURES_MAX * 84;
 
 /// The message that a validator signs to precommit a block, with
-/// [`SignKind::Precommit`].
-// NOTE: consensus with BFT time adds the validator's vote time here, which changes the
-// signed bytes; commits stored before that change cannot be re-verified afterwards.
+/// [`SignKind::Precommit`]. Its encoding is the one that the consensus core signs for
+/// a precommit vote, so a commit is made of the votes themselves.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Precommit {
     /// The height of the block.
     pub height: Height,
     /// The consensus round in which the block was committed.
     pub round: u32,
-    /// The hash of the block.
-    pub block_hash: BlockHash,
+    /// The hash of the block; a vote for no block (nil) never enters a commit.
+    pub block_hash: Option<BlockHash>,
+    /// The validator's clock when it voted, in milliseconds since the Unix epoch. The
+    /// next block's time is the median of a commit's vote times, weighted by power.
+    pub time_unix_ms: u64,
 }
 
 impl Precommit {
@@ -47,6 +49,8 @@ impl Precommit {
 pub struct CommitSignature {
     /// The validator's position in the validator set of the block's height.
     pub validator_index: u32,
+    /// The time of the validator's precommit, which its signature covers.
+    pub time_unix_ms: u64,
     /// The validator's signature over the commit's [`Precommit`].
     pub signature: Signature,
 }
@@ -65,9 +69,14 @@ pub struct Commit {
 }
 
 impl Commit {
-    /// Returns the message that each signature of this commit covers.
-    pub fn precommit(&self) -> Precommit {
-        Precommit { height: self.height, round: self.round, block_hash: self.block_hash }
+    /// Returns the message that `entry`, one of this commit's signatures, covers.
+    pub fn precommit(&self, entry: &CommitSignature) -> Precommit {
+        Precommit {
+            height: self.height,
+            round: self.round,
+            block_hash: Some(self.block_hash),
+            time_unix_ms: entry.time_unix_ms,
+        }
     }
 
     /// Encodes the commit canonically.
@@ -91,7 +100,6 @@ impl Commit {
     /// the consensus layer's rule.
     pub fn verify_signatures(&self, chain_id: &ChainId, validators: &[PublicKey]) -> Result<(), ChainError> {
         self.check_count()?;
-        let precommit = encoding::encode(&self.precommit());
         let mut previous: Option<u32> = None;
 
         for entry in &self.signatures {
@@ -106,6 +114,7 @@ impl Commit {
                 index,
                 validators: validators.len(),
             })?;
+            let precommit = encoding::encode(&self.precommit(entry));
             signing::verify(key, chain_id, SignKind::Precommit, &precommit, &entry.signature)
                 .map_err(|source| ChainError::InvalidSignature { height: self.height, index, source })?;
         }

@@ -211,12 +211,14 @@ fn block_past_byte_limit_is_rejected() {
     assert!(matches!(Block::from_bytes(&bytes), Err(ChainError::TooLarge { what: "block", .. })));
 }
 
+/// Signs a commit with one validator per seed, each voting 10 ms after the one before.
 fn signed_commit(signers: &[u8], block_hash: BlockHash) -> Commit {
     let mut commit = Commit { height: Height(4), round: 1, block_hash, signatures: vec![] };
-    let precommit = commit.precommit();
     for (index, seed) in signers.iter().enumerate() {
+        let time_unix_ms = 1_000 + 10 * index as u64;
+        let precommit = Precommit { height: Height(4), round: 1, block_hash: Some(block_hash), time_unix_ms };
         let signature = precommit.sign(&validator(*seed), &chain_id());
-        commit.signatures.push(CommitSignature { validator_index: index as u32, signature });
+        commit.signatures.push(CommitSignature { validator_index: index as u32, time_unix_ms, signature });
     }
     commit
 }
@@ -234,6 +236,7 @@ fn commit_golden_bytes() {
     expected.extend_from_slice(&[0x55; 32]);
     expected.extend_from_slice(&1u64.to_le_bytes());
     expected.extend_from_slice(&0u32.to_le_bytes());
+    expected.extend_from_slice(&1_000u64.to_le_bytes());
     expected.extend_from_slice(&64u64.to_le_bytes());
     expected.extend_from_slice(commit.signatures[0].signature.as_bytes());
     assert_eq!(commit.to_bytes(), expected);
@@ -242,9 +245,10 @@ fn commit_golden_bytes() {
 
 #[test]
 fn precommit_signing_bytes_are_domain_separated() {
-    let precommit = Precommit { height: Height(4), round: 1, block_hash: BlockHash([0x55; 32]) };
+    let precommit =
+        Precommit { height: Height(4), round: 1, block_hash: Some(BlockHash([0x55; 32])), time_unix_ms: 1_000 };
     let message = encoding::encode(&precommit);
-    assert_eq!(message.len(), 8 + 4 + 32);
+    assert_eq!(message.len(), 8 + 4 + 1 + 32 + 8);
     let signature = precommit.sign(&validator(1), &chain_id());
     let as_header = crate::signing::verify(
         &validator(1).public_key(),
@@ -304,7 +308,7 @@ fn commit_at_signature_limit_decodes() {
     let mut commit = signed_commit(&[1], BlockHash([0x55; 32]));
     let signature = commit.signatures[0].signature;
     commit.signatures = (0..COMMIT_SIGNATURES_MAX as u32)
-        .map(|validator_index| CommitSignature { validator_index, signature })
+        .map(|validator_index| CommitSignature { validator_index, time_unix_ms: 1_000, signature })
         .collect();
     assert_eq!(Commit::from_bytes(&commit.to_bytes()).unwrap().signatures.len(), COMMIT_SIGNATURES_MAX);
 }
@@ -314,7 +318,7 @@ fn commit_past_signature_limit_is_rejected() {
     let mut commit = signed_commit(&[1], BlockHash([0x55; 32]));
     let signature = commit.signatures[0].signature;
     commit.signatures = (0..=COMMIT_SIGNATURES_MAX as u32)
-        .map(|validator_index| CommitSignature { validator_index, signature })
+        .map(|validator_index| CommitSignature { validator_index, time_unix_ms: 1_000, signature })
         .collect();
     let error = Commit::from_bytes(&commit.to_bytes()).unwrap_err();
     assert!(matches!(error, ChainError::TooLarge { what: "commit", .. } | ChainError::TooMany { .. }), "{error}");
@@ -327,4 +331,13 @@ fn height_steps() {
     assert_eq!(Height::GENESIS.previous(), None);
     assert_eq!(Height(u64::MAX).next(), None);
     assert_eq!(encoding::encode(&Height(7)), 7u64.to_le_bytes());
+}
+
+#[test]
+fn commit_signature_covers_vote_time() {
+    let mut commit = signed_commit(&[1, 2], BlockHash([0x55; 32]));
+    assert!(commit.verify_signatures(&chain_id(), &validator_keys(&[1, 2])).is_ok());
+    commit.signatures[1].time_unix_ms += 1;
+    let error = commit.verify_signatures(&chain_id(), &validator_keys(&[1, 2])).unwrap_err();
+    assert!(matches!(error, ChainError::InvalidSignature { index: 1, .. }), "{error}");
 }

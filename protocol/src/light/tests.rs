@@ -63,11 +63,13 @@ fn header(chain: &str, height: u64) -> Header {
 
 /// Signs a commit of `header` with `signers` as (validator index, key seed).
 fn commit(header: &Header, signers: &[(u32, u8)]) -> Commit {
-    let precommit = Precommit { height: header.height, round: 0, block_hash: header.hash() };
+    let time_unix_ms = header.time_unix_ms + 1;
+    let precommit = Precommit { height: header.height, round: 0, block_hash: Some(header.hash()), time_unix_ms };
     let signatures = signers
         .iter()
         .map(|(index, seed)| CommitSignature {
             validator_index: *index,
+            time_unix_ms,
             signature: precommit.sign(&key(*seed), &header.chain_id),
         })
         .collect();
