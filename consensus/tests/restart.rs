@@ -11,7 +11,7 @@ use vouch_consensus::host::Recovery;
 
 /// The subject has 2 of the 7 units of voting power, so the other three decide without it.
 const POWERS: [u64; VALIDATORS] = [2, 2, 2, 1];
-const HEIGHTS: usize = 3;
+const HEIGHTS: usize = 8;
 
 /// Checks agreement and that the subject signed each position once.
 fn check(cluster: &Cluster, context: &str) {
