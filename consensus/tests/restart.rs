@@ -47,7 +47,7 @@ fn crash_at_every_storage_operation_never_double_signs() {
             let mut cluster = Cluster::new(&POWERS, HEIGHTS, Some(operations), torn);
             assert!(cluster.run(), "{context}: the run did not finish");
             check(&cluster, &context);
-            assert_eq!(cluster.recoveries.len(), 2, "{context}: expected one restart");
+            assert_eq!(cluster.recoveries.len(), 3, "{context}: expected a restart after the crash and one more");
             match &cluster.recoveries[1] {
                 Recovery::Fresh { .. } => fresh += 1,
                 Recovery::Replayed { cut_at, .. } => {

@@ -140,3 +140,14 @@ fn latency_is_three_message_delays() {
     let slowest = report.commit_latencies_ms.iter().max().copied();
     assert_eq!(slowest, Some(300));
 }
+
+#[test]
+fn crash_before_guard_write_replays_again() {
+    // This seed cuts a validator's power between a signature record's log sync and its
+    // guard write. Its recovery once appended that signature to the log a second time,
+    // so its next restart failed to replay.
+    let config = SimConfig { validators: 4, faults: "crashes".parse().unwrap(), ..SimConfig::default() };
+    let report = run(&config, 4_700_034).unwrap();
+    assert!(report.passed(), "{:?}", report.failures);
+    assert!(report.power_cuts > 0, "the seed no longer cuts the power in the middle of an input");
+}

@@ -265,6 +265,7 @@ fn replay<V: Value, S: Storage>(
     }
 
     let produced = signatures(&effects);
+    let last_recorded = recorded.back().map(|(_, position, _)| *position);
     check_recorded(&produced, recorded).map_err(|(offset, reason)| failed(offset, reason))?;
     if let Some(guarded) = guard.last_signed().filter(|guarded| Some(*guarded) > core.last_signed()) {
         let replayed = core.last_signed().map_or_else(|| "none".to_owned(), |position| position.to_string());
@@ -274,6 +275,12 @@ fn replay<V: Value, S: Storage>(
     let recovery = Recovery::Replayed { inputs, signatures: produced.len(), cut_at: log.cut.map(|cut| cut.offset) };
     info!(height = %log.wal.height, ?recovery, "consensus log replayed");
     let mut consensus = DurableConsensus { core, storage, wal_config, wal: log.wal, guard, stopped: false };
+    // A crash between a signature record's sync and the guard write leaves the guard
+    // behind the log. Catch it up first, so that persisting the replayed effects does not
+    // append the recorded signatures a second time.
+    if let Some(position) = last_recorded.filter(|position| consensus.guard.last_signed() < Some(*position)) {
+        consensus.guard.record(&mut consensus.storage, position)?;
+    }
     let effects = consensus.persist(effects)?;
     Ok(Opened { consensus, effects, recovery })
 }

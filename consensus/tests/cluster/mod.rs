@@ -178,6 +178,10 @@ impl Cluster {
         storage.crash(|_, unsynced| torn.kept(unsynced));
         self.open_subject(storage);
 
+        // Restart once more without a crash: the log that the recovery left must replay.
+        let storage = self.subject.take().expect("the subject is running").into_storage();
+        self.open_subject(storage);
+
         // The peers send their messages again, as gossip does for a node that
         // reconnects; the subject's unsynced inputs were lost.
         let height = self.subject().core().height().expect("the subject started a height");
