@@ -3,6 +3,7 @@
 
 pub mod app;
 pub mod daemon;
+mod lru;
 pub mod policy;
 pub mod state;
 pub mod store;

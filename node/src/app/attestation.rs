@@ -22,7 +22,7 @@ use vouch_protocol::reference::Reference;
 
 use crate::app::TxRejection;
 use crate::app::directory::Attesters;
-use crate::app::lru::Lru;
+use crate::lru::Lru;
 
 /// Maximum number of distinct image digests one attestation indexes.
 pub const ATTESTATION_IMAGES_MAX: usize = 64;

@@ -24,7 +24,6 @@ mod evaluate;
 mod execute;
 mod genesis;
 mod governance;
-pub(crate) mod lru;
 mod overlay;
 mod query;
 mod reevaluate;
@@ -50,9 +49,9 @@ use crate::policy::{CodeHash, PolicyRuntime, RuntimeConfig};
 use crate::state::AuthenticatedState;
 use crate::store::{Backend, GenesisWrite, LedgerStore};
 
+use crate::lru::Lru;
 use attestation::ReadCache;
 use directory::{Directory, param, parameter};
-use lru::Lru;
 use overlay::Overlay;
 use reevaluate::Schedule;
 

@@ -159,7 +159,8 @@ mod tests {
         let filter = KeyFilter::default();
         let keys: Vec<[u8; 8]> = (0..200_000).map(key).collect();
         filter.insert(Table::TreeValue, keys.iter().map(|key| key.as_slice()));
-        let false_positives = (200_000..300_000).filter(|&index| filter.may_contain(Table::TreeValue, &key(index))).count();
+        let false_positives =
+            (200_000..300_000).filter(|&index| filter.may_contain(Table::TreeValue, &key(index))).count();
         // Three filters at about 0.3% each: well under 2% of 100,000 absent keys.
         assert!(false_positives < 2_000, "{false_positives} false positives");
     }

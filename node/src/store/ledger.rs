@@ -13,8 +13,8 @@ use vouch_protocol::digest::Digest;
 use vouch_protocol::encoding;
 use vouch_protocol::state::StateRoot;
 
+use crate::lru::Lru;
 use crate::state::TreeSource;
-use crate::app::lru::Lru;
 use crate::store::filter::{KeyFilter, Table};
 use crate::store::{ATTESTATIONS_READ_MAX, Backend, StoreError, layout};
 
@@ -94,7 +94,8 @@ impl<B: Backend> LedgerStore<B> {
         }
         let locations =
             stored.iter().map(|(key, value)| location(key, value)).collect::<Result<Vec<(u64, u32)>, StoreError>>()?;
-        let txs: Vec<Transaction> = self.read_contiguous(height, &locations)?.into_iter().map(Transaction::new).collect();
+        let txs: Vec<Transaction> =
+            self.read_contiguous(height, &locations)?.into_iter().map(Transaction::new).collect();
         for (index, (tx, expected)) in txs.iter().zip(&hashes).enumerate() {
             check_hash(tx, expected, height, index)?;
         }
@@ -162,7 +163,8 @@ impl<B: Backend> LedgerStore<B> {
             reason: format!("transaction {hash} is recorded at height {height}, index {index}, but is not stored"),
         })?;
         let (offset, len) = location(&key, &record)?;
-        let tx = Transaction::new(self.read_log(offset, u64::from(len), || format!("the bytes of transaction {hash}"))?);
+        let tx =
+            Transaction::new(self.read_log(offset, u64::from(len), || format!("the bytes of transaction {hash}"))?);
         check_hash(&tx, hash, height, index as usize)?;
         Ok(Some(StoredTransaction { height, index, tx }))
     }

@@ -76,7 +76,9 @@ impl Backend for MemoryBackend {
 
     fn visit_keys(&self, prefix: &[u8], visit: &mut dyn FnMut(&[u8])) -> Result<(), BackendError> {
         let entries = self.lock();
-        for key in entries.visible.range(prefix.to_vec()..).map(|(key, _)| key).take_while(|key| key.starts_with(prefix)) {
+        for key in
+            entries.visible.range(prefix.to_vec()..).map(|(key, _)| key).take_while(|key| key.starts_with(prefix))
+        {
             visit(key);
         }
         Ok(())

@@ -161,8 +161,11 @@ impl<B: Backend> LedgerStore<B> {
                 (layout::tree_node_key(node_key), self.logged_node(node_key, &location)?)
             }
         };
-        let node = encoding::decode(&bytes)
-            .map_err(|source| StoreError::Decode { what: "state tree node", key: hex::encode(&key), source })?;
+        let node = encoding::decode(&bytes).map_err(|source| StoreError::Decode {
+            what: "state tree node",
+            key: hex::encode(&key),
+            source,
+        })?;
         if node_key.version() > 0 {
             self.cache_node(node_key, &node, bytes.len());
         }
@@ -225,13 +228,18 @@ mod tests {
     #[test]
     fn records_are_found_by_path() {
         let bytes = b"rootnode-abc-abcd";
-        let keys = [NodeKey::new(3, path(0, &[])), NodeKey::new(3, path(3, &[0xab, 0xc0])), NodeKey::new(3, path(4, &[0xab, 0xcd]))];
+        let keys = [
+            NodeKey::new(3, path(0, &[])),
+            NodeKey::new(3, path(3, &[0xab, 0xc0])),
+            NodeKey::new(3, path(4, &[0xab, 0xcd])),
+        ];
         let spans = [(&keys[0], 0, 8), (&keys[1], 8, 12), (&keys[2], 12, 17)];
         let mut batch = WriteBatch::new();
         put_logged_nodes(&mut batch, &spans, bytes, 1000);
         assert_eq!(batch.puts().len(), 2, "the root and the group ab");
 
-        let group = &batch.puts().iter().find(|(key, _)| *key == layout::tree_node_group_key(3, &[0xa, 0xb])).unwrap().1;
+        let group =
+            &batch.puts().iter().find(|(key, _)| *key == layout::tree_node_group_key(3, &[0xa, 0xb])).unwrap().1;
         let found = find_record(group, 4, &[0xab, 0xcd]).unwrap().unwrap();
         assert_eq!((found.offset, found.len), (1012, 5));
         assert_eq!(found.checksum, checksum(b"-abcd"));

@@ -3,17 +3,17 @@
 
 use std::num::NonZeroUsize;
 use std::sync::Mutex;
-use std::time::Instant;
 use std::sync::atomic::AtomicBool;
+use std::time::Instant;
 
 use vouch_protocol::chain::Height;
 use vouch_protocol::state::StateRoot;
 
+use crate::lru::Lru;
 use crate::state::AuthenticatedState;
-use crate::store::write::BLOCK_LOG_BYTES_MAX;
-use crate::app::lru::Lru;
 use crate::store::filter::{KeyFilter, Table};
 use crate::store::nodes::NODE_CACHE_BYTES_DEFAULT;
+use crate::store::write::BLOCK_LOG_BYTES_MAX;
 use crate::store::{Backend, LedgerStore, StoreError, layout};
 
 impl<B: Backend> LedgerStore<B> {

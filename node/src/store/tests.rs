@@ -6,8 +6,8 @@ use vouch_protocol::digest::Digest;
 use vouch_protocol::state::{StateKey, StateRoot, verify_inclusion};
 
 use super::*;
-use crate::store::write::BLOCK_LOG_BYTES_MAX;
 use crate::state::{AuthenticatedState, STATE_VALUE_BYTES_MAX, StateChanges, TreeWrites};
+use crate::store::write::BLOCK_LOG_BYTES_MAX;
 use crate::synthetic::{self, SyntheticChain};
 
 fn chain() -> SyntheticChain {
@@ -570,7 +570,8 @@ fn blocks_without_transactions_append_only_nodes() {
     let (backend, store) = store_with_blocks(2, 3);
     let before = backend.log_len().unwrap();
     let write = commit_next(&store, 0);
-    let node_bytes: usize = write.tree_writes.nodes().map(|(_, node)| vouch_protocol::encoding::encode(node).len()).sum();
+    let node_bytes: usize =
+        write.tree_writes.nodes().map(|(_, node)| vouch_protocol::encoding::encode(node).len()).sum();
     assert!(node_bytes > 0, "every height has a root node");
     assert_eq!(backend.log_len().unwrap(), before + node_bytes as u64);
     assert_eq!(store.block(Height(3)).unwrap().unwrap().txs, Vec::<Transaction>::new());

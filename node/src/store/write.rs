@@ -328,7 +328,12 @@ impl<'a> LogAppend<'a> {
 
 /// Builds the one batch that stores a checked block write, whose log append starts
 /// at `log_offset`.
-fn block_batch(write: &BlockWrite, positions: &HashMap<TxHash, u32>, append: &LogAppend, log_offset: u64) -> WriteBatch {
+fn block_batch(
+    write: &BlockWrite,
+    positions: &HashMap<TxHash, u32>,
+    append: &LogAppend,
+    log_offset: u64,
+) -> WriteBatch {
     let block = &write.block;
     let height = block.header.height;
     let mut batch = WriteBatch::new();
