@@ -15,7 +15,7 @@
 //! implements [`Value`].
 //!
 //! # Signing and restarts
-//! A validator's instance holds its signing key and signs its own proposals and votes.
+//! A validator's instance keeps its signing key and signs its own proposals and votes.
 //! Before each broadcast of a signed message it emits [`Effect::PersistSigned`] with
 //! the (height, round, step) of that message, and the host must store it durably before
 //! it performs the broadcast. A restarted instance is given the last stored position and
@@ -23,7 +23,7 @@
 //!
 //! # Core and host
 //! Every module at the top of this crate belongs to the core and performs no IO. The
-//! [`host`] module holds what a validator's host runs beside it: the write-ahead log,
+//! [`host`] module contains what a validator's host runs beside it: the write-ahead log,
 //! the double-sign guard and their storage, behind [`host::DurableConsensus`].
 
 mod actions;

@@ -17,7 +17,7 @@
 //! validator is chosen in proportion to its voting power, and a validator with a small
 //! power still proposes regularly instead of starving.
 //!
-//! A [`ValidatorSet`] holds the priorities before the first step of its height. The
+//! A [`ValidatorSet`] contains the priorities before the first step of its height. The
 //! proposer of round `r` is the validator chosen by step `r + 1` from there, and the next
 //! height's set starts one step later ([`ValidatorSet::for_next_height`]), so the rotation
 //! continues across heights whatever round each height ended in.

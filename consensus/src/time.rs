@@ -2,9 +2,9 @@
 //! sets the chain's clock.
 //!
 //! The time of block `h + 1` is the power-weighted median of the times in the precommits
-//! of the commit certificate of block `h`. A certificate holds more than 2/3 of the
-//! total power and faulty validators hold less than 1/3 of it, so faulty validators hold
-//! less than half of the certificate's power. The median is then never earlier than the
+//! of the commit certificate of block `h`. A certificate carries more than 2/3 of
+//! the total power and faulty validators have less than 1/3 of it, so faulty validators
+//! have less than half of the certificate's power. The median is then never earlier than the
 //! earliest honest time nor later than the latest honest one.
 //!
 //! An honest validator votes for a block with the time `max(now, block time + 1 ms)`
@@ -58,9 +58,9 @@ mod tests {
 
     #[test]
     fn median_follows_power() {
-        // 10 holds 5 of 9: more than half.
+        // Times at or before 10 have 5 of 9: more than half.
         assert_eq!(weighted_median_time(&votes(&[(10, 5), (20, 2), (30, 2)])), Some(10));
-        // 30 holds 5 of 9, and the votes at or before 20 hold only 4.
+        // Times at or after 30 have 5 of 9, and the votes at or before 20 have only 4.
         assert_eq!(weighted_median_time(&votes(&[(10, 2), (20, 2), (30, 5)])), Some(30));
     }
 

@@ -240,7 +240,7 @@ fn check_rejection(input: &str, error: &InputError) {
     assert!(expected, "{input} rejected: {error}");
 }
 
-/// Powers where the Byzantine validator holds less than 1/3 of the total.
+/// Powers where the Byzantine validator has less than 1/3 of the total.
 fn powers() -> impl Strategy<Value = Vec<u64>> {
     (1u64..=10, 1u64..=10, 1u64..=10).prop_flat_map(|(a, b, c)| {
         let honest = a + b + c;

@@ -112,7 +112,7 @@ fn nil_polka_precommits_nil() {
 #[test]
 fn precommit_timeout_starts_next_round() {
     // Line 47 schedules the timeout once; line 65 starts round 1, where validator 1 is
-    // the proposer and asks for a value.
+    // the proposer and requests a value.
     let mut f = Fixture::new(&EQUAL, 1);
     f.run(vec![
         (f.start(), vec![f.schedule(0, Step::Propose)]),

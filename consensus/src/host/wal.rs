@@ -4,7 +4,7 @@
 //! # Rotation rule
 //! The file contains exactly one height. Starting a height replaces the whole file
 //! atomically with a new one whose only record is that height's start record, so the
-//! file never holds more than one height's inputs and is bounded by
+//! file never contains more than one height's inputs and is bounded by
 //! [`WalConfig::file_bytes_max`]. The host starts a height only after the application
 //! has committed the previous one, so no record that a restart needs is dropped.
 //!

@@ -41,7 +41,7 @@ impl Value for TestValue {
     }
 }
 
-/// A value of height 1, which carries the genesis time.
+/// Builds a value of height 1, which carries the genesis time.
 pub fn value(id: u64) -> TestValue {
     TestValue { id, time_unix_ms: GENESIS_MS }
 }
@@ -132,7 +132,7 @@ impl Fixture {
         Input::Proposal(self.signed_proposal(from, round, value, pol_round))
     }
 
-    /// A vote of validator `from`, with the time an honest validator puts in at [`NOW_MS`].
+    /// Signs a vote of validator `from`, with the time an honest validator puts in at [`NOW_MS`].
     pub fn signed_vote(&self, from: usize, kind: VoteKind, round: u32, value: Option<&TestValue>) -> SignedVote {
         let vote = Vote {
             kind,
@@ -208,7 +208,7 @@ impl Fixture {
         ]
     }
 
-    /// The decision of `value` with the precommits of `signers` in `round`.
+    /// Builds the decision of `value` with the precommits of `signers` in `round`.
     pub fn decide(&self, round: u32, value: &TestValue, signers: &[usize]) -> Effect<TestValue> {
         let precommits =
             signers.iter().map(|&from| self.signed_vote(from, VoteKind::Precommit, round, Some(value))).collect();

@@ -17,8 +17,8 @@ pub trait TreeSource {
     /// `max_version`; `None` if there is none or the newest is a deletion.
     fn tree_value(&self, max_version: u64, key_hash: KeyHash) -> Result<Option<Vec<u8>>, Self::Error>;
 
-    /// Returns whether the tree has a root at `version`, if the source knows without
-    /// reading the root node; `None` by default.
+    /// Returns whether the tree has a root at `version`, or `None` (the default) when
+    /// the source cannot tell without reading the root node.
     fn has_version(&self, _version: u64) -> Option<bool> {
         None
     }

@@ -289,8 +289,8 @@ impl<B: Backend> TreeSource for LedgerStore<B> {
         self.stored_node(key)
     }
 
-    /// Every committed height has a root, and the store keeps every height, so this
-    /// reads nothing.
+    /// Answers from the committed height without a read: every committed height has a
+    /// root, and the store keeps every height.
     fn has_version(&self, version: u64) -> Option<bool> {
         Some(self.latest_height().is_some_and(|latest| version <= latest.0))
     }

@@ -13,10 +13,10 @@
 //!
 //! # Group entry format
 //! An entry starts with the base offset in the log (u64, big-endian), then has one
-//! record per node. A record is the number of nibbles in the node's path (u8), the path
-//! packed two nibbles a byte with the high nibble first, the offset from the base
-//! (u32), the length (u32), and the first 4 bytes of the BLAKE3 hash of the node's
-//! encoding. The log has no checksums of its own, so a read checks those 4 bytes.
+//! record per node. A record starts with the number of nibbles in the node's path (u8)
+//! and the path packed two nibbles a byte, high nibble first. Then come the offset from
+//! the base (u32), the length (u32), and the first 4 bytes of the BLAKE3 hash of the
+//! node's encoding. The log has no checksums of its own, so a read checks those 4 bytes.
 //!
 //! # Node cache
 //! Updating the tree for a block reads the nodes on the path of every changed key.

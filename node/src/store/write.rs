@@ -293,8 +293,8 @@ fn check_outcomes(write: &BlockWrite, positions: &HashMap<TxHash, u32>) -> Resul
     Ok(())
 }
 
-/// What one block appends to the ledger log: its transactions in block order, then
-/// the encodings of its new state tree nodes.
+/// The bytes that one block appends to the ledger log: its transactions in block
+/// order, then the encodings of its new state tree nodes.
 struct LogAppend<'a> {
     bytes: Vec<u8>,
     /// Each node's key with the start and end of its encoding in `bytes`.
