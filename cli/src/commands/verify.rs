@@ -8,13 +8,13 @@
 //! until the proof's height reaches the newest verdict's height or `--wait` ends.
 
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, bail};
 use serde::Serialize;
 use vouch_protocol::api::{ImageStatusResponse, NameView, VerdictView};
 use vouch_protocol::ledger::{Genesis, ImageRecord, ImageStatus};
-use vouch_protocol::light::{self, VerifiedImage};
+use vouch_protocol::light::{self, TrustOptions, VerifiedImage};
 
 use crate::client::{NodeArgs, NodeClient};
 use crate::commands::image_arg::{self, ImageQuery};
@@ -42,6 +42,11 @@ pub struct VerifyArgs {
     /// normalized as in an image reference (`busybox` is `docker.io/library/busybox`).
     #[arg(long, value_name = "NAME")]
     pub repository: Option<String>,
+    /// How long a trusted header (first the genesis) vouches for later headers, such as
+    /// 14d or 72h. Keep it below the chain's unbonding period. The default is the light
+    /// client's trust period of two weeks.
+    #[arg(long, value_name = "DURATION", value_parser = parse_trust_period)]
+    pub trust_period: Option<Duration>,
     /// How long to wait for a proof that covers the node's newest evaluation of the
     /// image, such as 10s, 500ms or 2m (at most 10m); 0 takes the first proof.
     #[arg(long, value_name = "DURATION", default_value = DEFAULT_WAIT, value_parser = parse_wait)]
@@ -61,6 +66,16 @@ fn parse_wait(text: &str) -> Result<Duration, String> {
         return Err(format!("{text} is longer than the maximum of {}", humantime::format_duration(WAIT_MAX)));
     }
     Ok(wait)
+}
+
+/// Parses `--trust-period`: a humantime duration such as `14d`, longer than zero.
+fn parse_trust_period(text: &str) -> Result<Duration, String> {
+    let period =
+        humantime::parse_duration(text).map_err(|error| format!("{error}; write a duration such as 14d or 72h"))?;
+    if period.is_zero() {
+        return Err("the trust period must be longer than 0; write a duration such as 14d".to_owned());
+    }
+    Ok(period)
 }
 
 /// The result of `verify --output json`.
@@ -97,7 +112,11 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<u8> {
             query.digest
         );
     }
-    let verified = light::verify_image_proof(&genesis, &query.digest, proof)
+    let mut options = TrustOptions::default();
+    if let Some(trust_period) = args.trust_period {
+        options.trust_period = trust_period;
+    }
+    let verified = light::verify_image_proof_from_genesis(&genesis, &query.digest, proof, options, unix_now_ms()?)
         .with_context(|| format!("the proof from {} failed verification", client.base_url()))?;
 
     if verified.height.0 < evaluated {
@@ -123,6 +142,12 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<u8> {
         OutputFormat::Text => print_text(&result)?,
     }
     Ok(exit::for_status(status))
+}
+
+/// Reads the system clock as Unix milliseconds, the unit of block times.
+fn unix_now_ms() -> anyhow::Result<u64> {
+    let elapsed = SystemTime::now().duration_since(UNIX_EPOCH).context("the system clock is before 1970")?;
+    Ok(u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX))
 }
 
 /// Returns the height of the node's newest verdict about the image, unproven; 0 when

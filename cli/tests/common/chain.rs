@@ -1,6 +1,8 @@
 //! A real chain state for proof tests: an authenticated state tree with image records,
 //! a header over its root and commits signed by four genesis validators.
 
+use std::time::{SystemTime, UNIX_EPOCH};
+
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use vouch_node::state::{AuthenticatedState, MemoryTree, StateChanges};
@@ -13,6 +15,7 @@ use vouch_protocol::ledger::{
     ConsensusParams, Genesis, GenesisValidator, GovernanceParams, ImageRecord, NameBinding, PolicyLimits, Verdict,
     VerdictRecord,
 };
+use vouch_protocol::light::{LightError, TrustOptions, ValidatorSet, VerifiedImage, verify_image_proof_from_genesis};
 use vouch_protocol::signing::ChainId;
 use vouch_protocol::state::{StateKey, StateRoot};
 
@@ -20,6 +23,27 @@ use vouch_protocol::state::{StateKey, StateRoot};
 pub const STATE_HEIGHT: u64 = 1;
 /// Stakes of the four genesis validators: 9 in total, so 6 is exactly 2/3.
 pub const STAKES: [u64; 4] = [4, 2, 2, 1];
+/// Milliseconds in a day.
+const DAY_MS: u64 = 24 * 60 * 60 * 1000;
+
+/// Returns the genesis time: the start of yesterday (UTC), so the genesis is well inside
+/// the light client's trust period when `vouch verify` reads the real clock, and every
+/// call within one test returns the same value (except across midnight).
+pub fn genesis_time_unix_ms() -> u64 {
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as u64;
+    (now / DAY_MS - 1) * DAY_MS
+}
+
+/// Returns the current time, Unix milliseconds.
+pub fn now_unix_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as u64
+}
+
+/// Verifies `proof` for `image` from `genesis` with the default trust options at the
+/// current time, as `vouch verify` does.
+pub fn verify(genesis: &Genesis, image: &Digest, proof: &ImageProof) -> Result<VerifiedImage, LightError> {
+    verify_image_proof_from_genesis(genesis, image, proof, TrustOptions::default(), now_unix_ms())
+}
 
 pub fn image(number: u32) -> Digest {
     Digest::sha256(format!("image manifest {number}").as_bytes())
@@ -45,7 +69,7 @@ pub fn genesis() -> Genesis {
         .collect();
     Genesis {
         chain_id: chain_id(),
-        genesis_time_unix_ms: 1_700_000_000_000,
+        genesis_time_unix_ms: genesis_time_unix_ms(),
         validators,
         attesters: Vec::new(),
         policies: Vec::new(),
@@ -54,6 +78,11 @@ pub fn genesis() -> Genesis {
         consensus: ConsensusParams::default(),
         policy_limits: PolicyLimits::default(),
     }
+}
+
+/// Returns the hash of the genesis validator set, which every fixture header names.
+pub fn genesis_validators_hash() -> [u8; 32] {
+    ValidatorSet::from_genesis(&genesis()).unwrap().hash()
 }
 
 /// A record with one name and one verdict per policy.
@@ -113,12 +142,12 @@ impl Fixture {
         Header {
             chain_id: chain_id(),
             height: Height(STATE_HEIGHT + 1),
-            time_unix_ms: 1_700_000_002_000,
+            time_unix_ms: genesis_time_unix_ms() + 2_000,
             previous_block_hash: Some(BlockHash([3; 32])),
             txs_root: [4; 32],
             app_hash: self.root,
-            validators_hash: [7; 32],
-            next_validators_hash: [7; 32],
+            validators_hash: genesis_validators_hash(),
+            next_validators_hash: genesis_validators_hash(),
             proposer: validator_key(0).public_key(),
         }
     }

@@ -1,15 +1,26 @@
-//! Unit tests of the header and commit checks, over an empty state whose absence proof
-//! needs no tree. Tests with real state proofs built by the node's tree are in the CLI
-//! crate's `light_client` tests.
+//! Unit tests of image proofs verified from genesis, over an empty state whose absence
+//! proof needs no tree. Tests with real state proofs built by the node's tree are in the
+//! CLI crate's `light_client` tests. Tests of skipping verification over generated
+//! chains are in the submodules.
+
+mod forged;
+mod generator;
+mod property;
+mod skipping;
+
+use std::time::Duration;
 
 use super::*;
-use crate::chain::{BlockHash, CommitSignature, Precommit};
+use crate::chain::BlockHash;
 use crate::keys::SigningKey;
-use crate::ledger::{ConsensusParams, GenesisValidator, GovernanceParams, PolicyLimits};
+use crate::light::tally::{is_over_one_third, is_over_two_thirds};
 use crate::signing::ChainId;
 use crate::state::StateRoot;
 
 const STATE_HEIGHT: u64 = 6;
+
+/// The verifier's clock in these tests: one minute after the proof's header.
+const NOW_UNIX_MS: u64 = 1_700_000_067_000;
 
 /// The proof of absence in a tree with no keys: no leaf (byte 0) and no siblings (a
 /// u64 count of 0).
@@ -20,34 +31,23 @@ fn chain_id(text: &str) -> ChainId {
 }
 
 fn key(seed: u8) -> SigningKey {
-    SigningKey::from_seed(&[seed; 32])
+    generator::key(u16::from(seed))
 }
 
 /// Builds a genesis whose validator `i` has key seed `i + 1` and stake `stakes[i]`.
 fn genesis(stakes: &[u64]) -> Genesis {
-    let validators = stakes
-        .iter()
-        .enumerate()
-        .map(|(index, stake)| GenesisValidator {
-            name: format!("validator-{index}"),
-            public_key: key(index as u8 + 1).public_key(),
-            stake: *stake,
-        })
-        .collect();
-    Genesis {
-        chain_id: chain_id("vouch-light"),
-        genesis_time_unix_ms: 1_700_000_000_000,
-        validators,
-        attesters: Vec::new(),
-        policies: Vec::new(),
-        bindings: Vec::new(),
-        governance: GovernanceParams::default(),
-        consensus: ConsensusParams::default(),
-        policy_limits: PolicyLimits::default(),
-    }
+    let members: Vec<(u16, u64)> = stakes.iter().enumerate().map(|(index, stake)| (index as u16 + 1, *stake)).collect();
+    generator::genesis(&members)
 }
 
+/// Builds a header that names the validator set of `genesis(&[1])`.
 fn header(chain: &str, height: u64) -> Header {
+    header_for(&[1], chain, height)
+}
+
+/// Builds a header that names the validator set of `genesis(stakes)`.
+fn header_for(stakes: &[u64], chain: &str, height: u64) -> Header {
+    let validators_hash = ValidatorSet::from_genesis(&genesis(stakes)).unwrap().hash();
     Header {
         chain_id: chain_id(chain),
         height: Height(height),
@@ -55,25 +55,16 @@ fn header(chain: &str, height: u64) -> Header {
         previous_block_hash: Some(BlockHash([7; 32])),
         txs_root: [1; 32],
         app_hash: StateRoot::EMPTY,
-        validators_hash: [2; 32],
-        next_validators_hash: [2; 32],
+        validators_hash,
+        next_validators_hash: validators_hash,
         proposer: key(1).public_key(),
     }
 }
 
 /// Signs a commit of `header` with `signers` as (validator index, key seed).
 fn commit(header: &Header, signers: &[(u32, u8)]) -> Commit {
-    let time_unix_ms = header.time_unix_ms + 1;
-    let precommit = Precommit { height: header.height, round: 0, block_hash: Some(header.hash()), time_unix_ms };
-    let signatures = signers
-        .iter()
-        .map(|(index, seed)| CommitSignature {
-            validator_index: *index,
-            time_unix_ms,
-            signature: precommit.sign(&key(*seed), &header.chain_id),
-        })
-        .collect();
-    Commit { height: header.height, round: 0, block_hash: header.hash(), signatures }
+    let signers: Vec<(u32, u16)> = signers.iter().map(|(index, seed)| (*index, u16::from(*seed))).collect();
+    generator::sign_at_indexes(header, &signers)
 }
 
 fn proof(header: &Header, commit: &Commit) -> ImageProof {
@@ -90,10 +81,15 @@ fn image() -> Digest {
     Digest::sha256(b"an image manifest")
 }
 
+/// Verifies `proof` from `genesis` with the default options at [`NOW_UNIX_MS`].
+fn verify(genesis: &Genesis, proof: &ImageProof) -> Result<VerifiedImage, LightError> {
+    verify_image_proof_from_genesis(genesis, &image(), proof, TrustOptions::default(), NOW_UNIX_MS)
+}
+
 /// Verifies a proof of the empty state signed by `signers` under `stakes`.
 fn verify_signed(stakes: &[u64], signers: &[(u32, u8)]) -> Result<VerifiedImage, LightError> {
-    let header = header("vouch-light", STATE_HEIGHT + 1);
-    verify_image_proof(&genesis(stakes), &image(), &proof(&header, &commit(&header, signers)))
+    let header = header_for(stakes, generator::CHAIN_ID, STATE_HEIGHT + 1);
+    verify(&genesis(stakes), &proof(&header, &commit(&header, signers)))
 }
 
 #[test]
@@ -109,7 +105,7 @@ fn absent_image_is_pending() {
 fn exactly_two_thirds_fails() {
     // Total 9: validators 0 and 1 hold 6, exactly 2/3.
     let error = verify_signed(&[4, 2, 2, 1], &[(0, 1), (1, 2)]).unwrap_err();
-    assert!(matches!(error, LightError::InsufficientStake { signed: 6, total: 9 }), "{error}");
+    assert!(matches!(error, LightError::InsufficientPower { signed: 6, total: 9, .. }), "{error}");
 }
 
 #[test]
@@ -122,142 +118,173 @@ fn just_over_two_thirds_passes() {
 fn many_small_signers_fail_against_one_large() {
     // Total 10: the three small validators hold 3.
     let error = verify_signed(&[7, 1, 1, 1], &[(1, 2), (2, 3), (3, 4)]).unwrap_err();
-    assert!(matches!(error, LightError::InsufficientStake { signed: 3, total: 10 }), "{error}");
+    assert!(matches!(error, LightError::InsufficientPower { signed: 3, total: 10, .. }), "{error}");
 }
 
 #[test]
 fn two_thirds_arithmetic_at_edges() {
+    let max = u128::from(u64::MAX) * 1024;
     assert!(!is_over_two_thirds(2, 3));
     assert!(is_over_two_thirds(3, 4));
     assert!(!is_over_two_thirds(0, 0));
-    assert!(is_over_two_thirds(u64::MAX, u64::MAX));
-    assert!(!is_over_two_thirds(u64::MAX / 3 * 2, u64::MAX / 3 * 3));
-    assert!(is_over_two_thirds(u64::MAX / 3 * 2 + 1, u64::MAX / 3 * 3));
+    assert!(is_over_two_thirds(max, max));
+    assert!(!is_over_two_thirds(max / 3 * 2, max / 3 * 3));
+    assert!(is_over_two_thirds(max / 3 * 2 + 1, max / 3 * 3));
+}
+
+#[test]
+fn one_third_arithmetic_at_edges() {
+    let max = u128::from(u64::MAX) * 1024;
+    assert!(!is_over_one_third(1, 3));
+    assert!(is_over_one_third(2, 5));
+    assert!(!is_over_one_third(0, 0));
+    assert!(!is_over_one_third(max / 3, max / 3 * 3));
+    assert!(is_over_one_third(max / 3 + 1, max / 3 * 3));
 }
 
 #[test]
 fn key_outside_set_is_rejected() {
     let error = verify_signed(&[1, 1, 1], &[(0, 1), (1, 2), (2, 99)]).unwrap_err();
     assert!(matches!(error, LightError::InvalidSignature { index: 2, .. }), "{error}");
-    assert!(error.to_string().contains("validator-2"), "{error}");
+    assert!(error.to_string().contains(&key(3).public_key().to_hex()), "{error}");
 }
 
 #[test]
 fn unknown_index_is_rejected() {
     let error = verify_signed(&[1, 1], &[(0, 1), (2, 3)]).unwrap_err();
-    assert!(matches!(error, LightError::UnknownValidator { index: 2, validators: 2 }), "{error}");
+    assert!(matches!(error, LightError::UnknownValidator { index: 2, validators: 2, .. }), "{error}");
 }
 
 #[test]
 fn duplicate_index_is_rejected() {
     let error = verify_signed(&[3, 1, 1], &[(0, 1), (0, 1)]).unwrap_err();
-    assert!(matches!(error, LightError::DuplicateValidator { index: 0 }), "{error}");
+    assert!(matches!(error, LightError::DuplicateValidator { index: 0, .. }), "{error}");
 }
 
 #[test]
 fn unordered_indexes_are_rejected() {
     let error = verify_signed(&[1, 1, 1], &[(1, 2), (0, 1), (2, 3)]).unwrap_err();
-    assert!(matches!(error, LightError::UnorderedValidators { index: 0, previous: 1 }), "{error}");
+    assert!(matches!(error, LightError::UnorderedValidators { index: 0, previous: 1, .. }), "{error}");
 }
 
 #[test]
 fn wrong_chain_id_is_rejected() {
     let header = header("other-chain", STATE_HEIGHT + 1);
-    let error = verify_image_proof(&genesis(&[1]), &image(), &proof(&header, &commit(&header, &[(0, 1)]))).unwrap_err();
+    let error = verify(&genesis(&[1]), &proof(&header, &commit(&header, &[(0, 1)]))).unwrap_err();
     assert!(matches!(error, LightError::WrongChain { .. }), "{error}");
     assert!(error.to_string().contains("other-chain"), "{error}");
 }
 
 #[test]
 fn wrong_header_height_is_rejected() {
-    let header = header("vouch-light", STATE_HEIGHT + 1);
+    let header = header(generator::CHAIN_ID, STATE_HEIGHT + 1);
     let mut proof = proof(&header, &commit(&header, &[(0, 1)]));
     proof.height = STATE_HEIGHT + 1;
-    let error = verify_image_proof(&genesis(&[1]), &image(), &proof).unwrap_err();
+    let error = verify(&genesis(&[1]), &proof).unwrap_err();
     assert!(matches!(error, LightError::WrongHeaderHeight { expected: 8, found: 7, state_height: 7 }), "{error}");
 }
 
 #[test]
 fn state_height_overflow_is_rejected() {
-    let header = header("vouch-light", STATE_HEIGHT + 1);
+    let header = header(generator::CHAIN_ID, STATE_HEIGHT + 1);
     let mut proof = proof(&header, &commit(&header, &[(0, 1)]));
     proof.height = u64::MAX;
-    let error = verify_image_proof(&genesis(&[1]), &image(), &proof).unwrap_err();
+    let error = verify(&genesis(&[1]), &proof).unwrap_err();
     assert!(matches!(error, LightError::HeightOverflow { height: u64::MAX }), "{error}");
 }
 
 #[test]
 fn commit_of_other_block_is_rejected() {
-    let header = header("vouch-light", STATE_HEIGHT + 1);
+    let header = header(generator::CHAIN_ID, STATE_HEIGHT + 1);
     let mut other = header.clone();
     other.time_unix_ms += 1;
-    let error = verify_image_proof(&genesis(&[1]), &image(), &proof(&header, &commit(&other, &[(0, 1)]))).unwrap_err();
+    let error = verify(&genesis(&[1]), &proof(&header, &commit(&other, &[(0, 1)]))).unwrap_err();
     assert!(matches!(error, LightError::WrongBlockHash { .. }), "{error}");
 }
 
 #[test]
 fn commit_of_other_height_is_rejected() {
-    let header = header("vouch-light", STATE_HEIGHT + 1);
+    let header = header(generator::CHAIN_ID, STATE_HEIGHT + 1);
     let mut commit = commit(&header, &[(0, 1)]);
     commit.height = Height(STATE_HEIGHT);
-    let error = verify_image_proof(&genesis(&[1]), &image(), &proof(&header, &commit)).unwrap_err();
-    assert!(matches!(error, LightError::WrongCommitHeight { header: 7, commit: 6 }), "{error}");
+    let error = verify(&genesis(&[1]), &proof(&header, &commit)).unwrap_err();
+    assert!(matches!(error, LightError::WrongCommitHeight { header: Height(7), commit: Height(6) }), "{error}");
 }
 
 #[test]
 fn every_flipped_header_bit_fails() {
-    let header = header("vouch-light", STATE_HEIGHT + 1);
+    let header = header(generator::CHAIN_ID, STATE_HEIGHT + 1);
     let good = proof(&header, &commit(&header, &[(0, 1)]));
     let bytes = header.to_bytes();
     for bit in 0..bytes.len() * 8 {
         let mut flipped = bytes.clone();
         flipped[bit / 8] ^= 1 << (bit % 8);
         let proof = ImageProof { header: STANDARD.encode(&flipped), ..good.clone() };
-        assert!(verify_image_proof(&genesis(&[1]), &image(), &proof).is_err(), "bit {bit} of the header");
+        assert!(verify(&genesis(&[1]), &proof).is_err(), "bit {bit} of the header");
     }
 }
 
 #[test]
 fn every_flipped_commit_bit_fails() {
-    let header = header("vouch-light", STATE_HEIGHT + 1);
+    let header = header(generator::CHAIN_ID, STATE_HEIGHT + 1);
     let good = proof(&header, &commit(&header, &[(0, 1)]));
     let bytes = commit(&header, &[(0, 1)]).to_bytes();
     for bit in 0..bytes.len() * 8 {
         let mut flipped = bytes.clone();
         flipped[bit / 8] ^= 1 << (bit % 8);
         let proof = ImageProof { commit: STANDARD.encode(&flipped), ..good.clone() };
-        assert!(verify_image_proof(&genesis(&[1]), &image(), &proof).is_err(), "bit {bit} of the commit");
+        assert!(verify(&genesis(&[1]), &proof).is_err(), "bit {bit} of the commit");
     }
 }
 
 #[test]
 fn empty_commit_is_rejected() {
     let error = verify_signed(&[1], &[]).unwrap_err();
-    assert!(matches!(error, LightError::InsufficientStake { signed: 0, total: 1 }), "{error}");
+    assert!(matches!(error, LightError::InsufficientPower { signed: 0, total: 1, .. }), "{error}");
 }
 
 #[test]
 fn forged_record_in_empty_state_is_rejected() {
-    let header = header("vouch-light", STATE_HEIGHT + 1);
+    let header = header(generator::CHAIN_ID, STATE_HEIGHT + 1);
     let mut proof = proof(&header, &commit(&header, &[(0, 1)]));
     let record = ImageRecord { names: Vec::new(), verdicts: Vec::new() };
     proof.record = Some(STANDARD.encode(encoding::encode(&record)));
-    let error = verify_image_proof(&genesis(&[1]), &image(), &proof).unwrap_err();
+    let error = verify(&genesis(&[1]), &proof).unwrap_err();
     assert!(matches!(error, LightError::RecordNotProven(_)), "{error}");
 }
 
 #[test]
-fn genesis_stake_overflow_is_rejected() {
-    let error = verify_signed(&[u64::MAX, 1], &[(0, 1), (1, 2)]).unwrap_err();
-    assert!(matches!(error, LightError::GenesisStakeOverflow), "{error}");
+fn stake_over_u64_total_is_counted() {
+    // The total, u64::MAX + 1, does not fit in a u64; power is summed in u128.
+    assert!(verify_signed(&[u64::MAX, 1], &[(0, 1), (1, 2)]).is_ok());
+    assert!(verify_signed(&[u64::MAX, 1], &[(0, 1)]).is_ok());
+    let error = verify_signed(&[u64::MAX, 1], &[(1, 2)]).unwrap_err();
+    assert!(matches!(error, LightError::InsufficientPower { signed: 1, .. }), "{error}");
+}
+
+#[test]
+fn header_naming_other_set_is_rejected() {
+    let header = header_for(&[1, 1], generator::CHAIN_ID, STATE_HEIGHT + 1);
+    let error = verify(&genesis(&[1]), &proof(&header, &commit(&header, &[(0, 1)]))).unwrap_err();
+    assert!(matches!(error, LightError::ValidatorSetMismatch { field: "validators_hash", .. }), "{error}");
+}
+
+#[test]
+fn expired_genesis_is_rejected() {
+    let header = header(generator::CHAIN_ID, STATE_HEIGHT + 1);
+    let proof = proof(&header, &commit(&header, &[(0, 1)]));
+    let options = TrustOptions { trust_period: Duration::from_secs(60), ..TrustOptions::default() };
+    let error = verify_image_proof_from_genesis(&genesis(&[1]), &image(), &proof, options, NOW_UNIX_MS).unwrap_err();
+    assert!(matches!(error, LightError::TrustExpired { trusted_height: Height(0), .. }), "{error}");
+    assert!(error.to_string().contains("newer root of trust"), "{error}");
 }
 
 #[test]
 fn invalid_base64_names_field() {
-    let header = header("vouch-light", STATE_HEIGHT + 1);
+    let header = header(generator::CHAIN_ID, STATE_HEIGHT + 1);
     let mut proof = proof(&header, &commit(&header, &[(0, 1)]));
     proof.commit.push('!');
-    let error = verify_image_proof(&genesis(&[1]), &image(), &proof).unwrap_err();
+    let error = verify(&genesis(&[1]), &proof).unwrap_err();
     assert!(matches!(error, LightError::InvalidBase64 { field: "commit", .. }), "{error}");
 }
 
