@@ -25,11 +25,17 @@
 //! Every module at the top of this crate belongs to the core and performs no IO. The
 //! [`host`] module contains what a validator's host runs beside it: the write-ahead log,
 //! the double-sign guard and their storage, behind [`host::DurableConsensus`].
+//!
+//! # Stake and evidence
+//! [`staking`] turns committed blocks into validator sets: bonded stake gives voting
+//! power, changes take effect two heights after their block, and committed
+//! [`evidence`] of double signing slashes and jails. It is pure logic like the core.
 
 mod actions;
 pub mod certificate;
 pub mod effect;
 pub mod error;
+pub mod evidence;
 mod height;
 pub mod host;
 pub mod input;
@@ -37,6 +43,7 @@ mod machine;
 pub mod messages;
 pub mod proposer;
 mod rules;
+pub mod staking;
 pub mod time;
 pub mod timeouts;
 pub mod validators;
@@ -45,6 +52,7 @@ pub mod votes;
 pub use certificate::{CertificateError, CommitCertificate};
 pub use effect::{Decision, Effect, SignedStep, Timeout};
 pub use error::{ConfigError, InputError};
+pub use evidence::{EvidenceError, EvidenceKey, VerifiedEvidence, verify_equivocation};
 pub use height::{FUTURE_ROUNDS_PER_VALIDATOR_MAX, PROPOSALS_PER_ROUND_MAX};
 pub use input::{Input, PreviousBlock};
 pub use machine::{Consensus, ConsensusConfig, PROPOSAL_ROUNDS_AHEAD_MAX, VOTE_ROUNDS_AHEAD_MAX};

@@ -49,7 +49,7 @@ pub struct Validator {
 }
 
 /// Errors from building a validator set.
-#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum ValidatorSetError {
     #[error("validator set is empty; a set needs at least one validator with non-zero voting power")]
     Empty,
@@ -82,10 +82,9 @@ impl ValidatorSet {
     }
 
     /// Builds a set whose proposer priorities continue from an earlier height, for
-    /// example as stored by the host.
-    // TODO: a validator that joins the set needs a starting priority below the others
-    // (CometBFT gives it -1.125 times the total power), or it may propose at once
-    // after joining. Validator set changes must choose it before they reach this call.
+    /// example as stored by the host. A validator that joins the set must come with
+    /// [`crate::staking::joining_priority`], which `Staking` assigns when it builds a
+    /// changed set, so that it cannot propose at once after joining.
     pub fn with_priorities(
         validators: Vec<Validator>,
         priorities: Vec<i64>,
