@@ -104,6 +104,20 @@ fn verify_rejects_forged_absence() {
 }
 
 #[test]
+fn verify_rejects_expired_genesis() {
+    let vouch = Vouch::new();
+    let node = proof_node(0, ImageStatus::Approved, |_| {});
+
+    // The fixture's genesis is at least a day old, so a one-hour trust period has run out.
+    let run = verify(&vouch, &node, 0, &["--trust-period", "1h"]).failure();
+    assert!(run.stderr.contains("the trusted header at height 0"), "{}", run.stderr);
+    assert!(run.stderr.contains("raise --trust-period"), "{}", run.stderr);
+    assert!(run.stdout.is_empty(), "{}", run.stdout);
+
+    verify(&vouch, &node, 0, &["--trust-period", "3d"]).expect_code(0);
+}
+
+#[test]
 fn verify_without_proof_fails() {
     let vouch = Vouch::new();
     let fixture = Fixture::new();

@@ -14,7 +14,7 @@ use anyhow::{Context, bail};
 use serde::Serialize;
 use vouch_protocol::api::{ImageStatusResponse, NameView, VerdictView};
 use vouch_protocol::ledger::{Genesis, ImageRecord, ImageStatus};
-use vouch_protocol::light::{self, TrustOptions, VerifiedImage};
+use vouch_protocol::light::{self, LightError, TrustOptions, VerifiedImage};
 
 use crate::client::{NodeArgs, NodeClient};
 use crate::commands::image_arg::{self, ImageQuery};
@@ -68,12 +68,17 @@ fn parse_wait(text: &str) -> Result<Duration, String> {
     Ok(wait)
 }
 
-/// Parses `--trust-period`: a humantime duration such as `14d`, longer than zero.
+/// Parses `--trust-period`: a humantime duration such as `14d`, longer than the light
+/// client's clock drift.
 fn parse_trust_period(text: &str) -> Result<Duration, String> {
     let period =
         humantime::parse_duration(text).map_err(|error| format!("{error}; write a duration such as 14d or 72h"))?;
-    if period.is_zero() {
-        return Err("the trust period must be longer than 0; write a duration such as 14d".to_owned());
+    let drift = TrustOptions::default().clock_drift;
+    if period <= drift {
+        return Err(format!(
+            "{text} is not longer than the allowed clock drift of {}; write a duration such as 14d",
+            humantime::format_duration(drift)
+        ));
     }
     Ok(period)
 }
@@ -117,6 +122,7 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<u8> {
         options.trust_period = trust_period;
     }
     let verified = light::verify_image_proof_from_genesis(&genesis, &query.digest, proof, options, unix_now_ms()?)
+        .map_err(with_hint)
         .with_context(|| format!("the proof from {} failed verification", client.base_url()))?;
 
     if verified.height.0 < evaluated {
@@ -142,6 +148,16 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<u8> {
         OutputFormat::Text => print_text(&result)?,
     }
     Ok(exit::for_status(status))
+}
+
+/// Adds what `vouch verify` can do about an expired genesis to the light client's error.
+fn with_hint(error: LightError) -> anyhow::Error {
+    match error {
+        LightError::TrustExpired { .. } => anyhow::anyhow!(
+            "{error}. If the genesis validators are still bonded, raise --trust-period above the chain's age"
+        ),
+        other => other.into(),
+    }
 }
 
 /// Reads the system clock as Unix milliseconds, the unit of block times.
@@ -241,6 +257,18 @@ mod tests {
         assert_eq!(parse_wait(DEFAULT_WAIT).unwrap(), Duration::from_secs(10));
         assert_eq!(parse_wait("500ms").unwrap(), Duration::from_millis(500));
         assert_eq!(parse_wait("10m").unwrap(), WAIT_MAX);
+    }
+
+    #[test]
+    fn trust_period_must_exceed_clock_drift() {
+        assert_eq!(parse_trust_period("14d").unwrap(), Duration::from_secs(14 * 24 * 60 * 60));
+        assert_eq!(parse_trust_period("11s").unwrap(), Duration::from_secs(11));
+        for text in ["10s", "1s", "0"] {
+            let error = parse_trust_period(text).unwrap_err();
+            assert!(error.contains("not longer than the allowed clock drift of 10s"), "{text:?}: {error}");
+        }
+        let error = parse_trust_period("two weeks").unwrap_err();
+        assert!(error.contains("write a duration such as 14d"), "{error}");
     }
 
     #[test]

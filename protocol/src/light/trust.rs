@@ -29,9 +29,9 @@ pub struct TrustOptions {
 }
 
 impl Default for TrustOptions {
-    // NOTE: two weeks, 2/3 of the 21-day unbonding period common on Tendermint chains.
-    // Vouch has no unbonding period parameter yet; once staking defines one, the trust
-    // period should be derived from it.
+    // NOTE: two weeks is the example that CometBFT's `light.TrustOptions` documentation
+    // gives for a three-week unbonding period. Vouch has no unbonding period parameter
+    // yet; once staking defines one, the trust period should be derived from it.
     fn default() -> TrustOptions {
         TrustOptions {
             trust_period: Duration::from_secs(14 * 24 * 60 * 60),
@@ -53,7 +53,7 @@ impl TrustOptions {
         }
         if self.clock_drift >= self.trust_period {
             return invalid(format!(
-                "clock_drift ({:?}) is not shorter than trust_period ({:?}); lower the drift",
+                "clock_drift ({:?}) is not shorter than trust_period ({:?}); raise the trust period or lower the drift",
                 self.clock_drift, self.trust_period
             ));
         }
