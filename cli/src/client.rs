@@ -7,8 +7,8 @@ use std::time::Duration;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use vouch_protocol::api::{
-    AccountResponse, AttestationsResponse, AttestersResponse, ErrorResponse, ImageStatusResponse, PoliciesResponse,
-    ProposalsResponse, StatusResponse, SubmitTxRequest, SubmitTxResponse,
+    AccountResponse, AttestationsResponse, AttestersResponse, BlockResponse, ErrorResponse, ImageStatusResponse,
+    PoliciesResponse, ProposalsResponse, StatusResponse, SubmitTxRequest, SubmitTxResponse, ValidatorsResponse,
 };
 use vouch_protocol::digest::Digest;
 
@@ -149,6 +149,16 @@ impl NodeClient {
     /// `GET /v1/images/{digest}/attestations`.
     pub fn attestations(&self, digest: &Digest) -> Result<AttestationsResponse, ClientError> {
         self.get(&format!("/v1/images/{digest}/attestations"), &[])
+    }
+
+    /// `GET /v1/blocks/{height}`.
+    pub fn block(&self, height: u64) -> Result<BlockResponse, ClientError> {
+        self.get(&format!("/v1/blocks/{height}"), &[])
+    }
+
+    /// `GET /v1/validators`: the node's current validator set.
+    pub fn validators(&self) -> Result<ValidatorsResponse, ClientError> {
+        self.get("/v1/validators", &[])
     }
 
     /// `GET /v1/attesters`.

@@ -6,16 +6,21 @@ mod common;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use common::chain::{Fixture, chain_id, genesis, image};
+use common::chain::{
+    Fixture, chain_id, commit, genesis, genesis_validators, image, validator_key, validators_response,
+};
 use common::mock_node::{MockNode, Request, Response};
 use common::{Run, Vouch};
 use serde_json::Value;
 use vouch_protocol::api::{
-    AccountResponse, ImageProof, ImageStatusResponse, PoliciesResponse, PolicyView, StatusResponse, SubmitTxResponse,
-    TxState,
+    AccountResponse, BlockResponse, ImageProof, ImageStatusResponse, PoliciesResponse, PolicyView, StatusResponse,
+    SubmitTxResponse, TxState, ValidatorsResponse,
 };
+use vouch_protocol::chain::Height;
 use vouch_protocol::encoding;
+use vouch_protocol::keys::SigningKey;
 use vouch_protocol::ledger::{Action, GovAction, ImageRecord, ImageStatus, LedgerTx, TxBody};
+use vouch_protocol::light::{LightValidator, ValidatorSet};
 
 /// Largest response body `vouch` reads, as the client defines it.
 const RESPONSE_BYTES_MAX: usize = 16 * 1024 * 1024;
@@ -40,7 +45,16 @@ fn proof_node(number: u32, claimed: ImageStatus, edit: fn(&mut ImageProof)) -> M
     let mut proof = fixture.proof(number);
     edit(&mut proof);
     let body = image_response(number, proof, claimed);
-    MockNode::start(move |_| Response::json(&body))
+    chain_node(validators_response(&genesis_validators()), move |_| Response::json(&body))
+}
+
+/// Starts a node that serves `validators` at `GET /v1/validators` and passes every
+/// other request to `handler`.
+fn chain_node(validators: ValidatorsResponse, handler: impl Fn(&Request) -> Response + Send + 'static) -> MockNode {
+    MockNode::start(move |request: &Request| match request.target.as_str() {
+        "/v1/validators" => Response::json(&validators),
+        _ => handler(request),
+    })
 }
 
 fn write_genesis(vouch: &Vouch) -> String {
@@ -115,6 +129,77 @@ fn verify_rejects_expired_genesis() {
     assert!(run.stdout.is_empty(), "{}", run.stdout);
 
     verify(&vouch, &node, 0, &["--trust-period", "3d"]).expect_code(0);
+}
+
+/// Returns the key of validator `index` of a set that keeps genesis validators 0 and 1
+/// and adds two keys of its own.
+fn changed_set_key(index: usize) -> SigningKey {
+    match index {
+        0 | 1 => validator_key(index),
+        _ => SigningKey::from_seed(&[70 + index as u8; 32]),
+    }
+}
+
+/// Returns the hash of the light-client set of `validators`.
+fn set_hash(validators: &[(SigningKey, u64)]) -> [u8; 32] {
+    let members =
+        validators.iter().map(|(key, stake)| LightValidator { public_key: key.public_key(), power: *stake }).collect();
+    ValidatorSet::new(Height(1), members).unwrap().hash()
+}
+
+#[test]
+fn verify_follows_set_change_with_trusted_overlap() {
+    // Genesis validators 0 and 1 (6 of the genesis 9) stay; two new validators join.
+    let changed: Vec<(SigningKey, u64)> = (0..4).map(|index| (changed_set_key(index), [4, 2, 3, 3][index])).collect();
+    let fixture = Fixture::new();
+    let mut header = fixture.header();
+    header.validators_hash = set_hash(&changed);
+    header.next_validators_hash = header.validators_hash;
+    let proof = fixture.proof_with(0, &header, &commit(&header, &[0, 1, 2, 3], changed_set_key));
+    let body = image_response(0, proof, ImageStatus::Approved);
+    let node = chain_node(validators_response(&changed), move |_| Response::json(&body));
+
+    let vouch = Vouch::new();
+    let run = verify(&vouch, &node, 0, &[]).expect_code(0);
+    assert!(run.stdout.contains("approved (verified)"), "{}", run.stdout);
+}
+
+#[test]
+fn verify_names_set_change_it_cannot_follow() {
+    // A set with none of the genesis validators signs height 2, so the light client
+    // needs height 1, whose set the node no longer serves.
+    let disjoint: Vec<(SigningKey, u64)> = (0..3).map(|index| (changed_set_key(index + 2), 5)).collect();
+    let key_of = |index: usize| changed_set_key(index + 2);
+    let fixture = Fixture::new();
+    let mut header = fixture.header();
+    header.validators_hash = set_hash(&disjoint);
+    header.next_validators_hash = header.validators_hash;
+    let proof = fixture.proof_with(0, &header, &commit(&header, &[0, 1, 2], key_of));
+
+    let mut first = fixture.header();
+    first.height = Height(1);
+    first.previous_block_hash = None;
+    first.next_validators_hash = set_hash(&disjoint);
+    let first_block = BlockResponse {
+        height: 1,
+        hash: first.hash().to_hex(),
+        time_unix_ms: first.time_unix_ms,
+        app_hash: first.app_hash.to_hex(),
+        txs: Vec::new(),
+        header: STANDARD.encode(first.to_bytes()),
+        commit: STANDARD.encode(commit(&first, &[0, 1, 3], validator_key).to_bytes()),
+    };
+    let body = image_response(0, proof, ImageStatus::Approved);
+    let node = chain_node(validators_response(&disjoint), move |request: &Request| match request.target.as_str() {
+        "/v1/blocks/1" => Response::json(&first_block),
+        _ => Response::json(&body),
+    });
+
+    let vouch = Vouch::new();
+    let run = verify(&vouch, &node, 0, &[]).failure();
+    assert!(run.stderr.contains("validator set for height 1 hashes to"), "{}", run.stderr);
+    assert!(run.stderr.contains("serves only its current validator set"), "{}", run.stderr);
+    assert!(node.requests().iter().any(|request| request.target == "/v1/blocks/1"), "{:?}", node.requests());
 }
 
 #[test]
@@ -472,7 +557,7 @@ fn verify_waits_for_proof_of_newest_verdict() {
     let mut behind = proven.clone();
     behind.proof.as_mut().unwrap().height = common::chain::STATE_HEIGHT - 1;
     let served = std::sync::atomic::AtomicUsize::new(0);
-    let node = MockNode::start(move |request: &Request| {
+    let node = chain_node(validators_response(&genesis_validators()), move |request: &Request| {
         if !request.target.contains("proof=true") {
             return Response::json(&latest);
         }
@@ -494,9 +579,11 @@ fn verify_notes_proof_behind_after_wait() {
     let evaluated = common::chain::STATE_HEIGHT + 1;
     let latest = latest_status(&fixture, evaluated);
     let proven = image_response(0, fixture.proof(0), ImageStatus::Approved);
-    let node = MockNode::start(move |request: &Request| match request.target.contains("proof=true") {
-        true => Response::json(&proven),
-        false => Response::json(&latest),
+    let node = chain_node(validators_response(&genesis_validators()), move |request: &Request| {
+        match request.target.contains("proof=true") {
+            true => Response::json(&proven),
+            false => Response::json(&latest),
+        }
     });
     for wait in ["0", "300ms"] {
         let run = verify(&vouch, &node, 0, &["--wait", wait]).expect_code(0);
@@ -512,9 +599,11 @@ fn verify_wait_zero_asks_once() {
     let fixture = Fixture::new();
     let latest = latest_status(&fixture, common::chain::STATE_HEIGHT + 1);
     let proven = image_response(0, fixture.proof(0), ImageStatus::Approved);
-    let node = MockNode::start(move |request: &Request| match request.target.contains("proof=true") {
-        true => Response::json(&proven),
-        false => Response::json(&latest),
+    let node = chain_node(validators_response(&genesis_validators()), move |request: &Request| {
+        match request.target.contains("proof=true") {
+            true => Response::json(&proven),
+            false => Response::json(&latest),
+        }
     });
     verify(&vouch, &node, 0, &["--wait", "0"]).expect_code(0);
     assert_eq!(proof_requests(&node), 1, "{:?}", node.requests());

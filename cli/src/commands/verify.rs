@@ -14,13 +14,16 @@ use anyhow::{Context, bail};
 use serde::Serialize;
 use vouch_protocol::api::{ImageStatusResponse, NameView, VerdictView};
 use vouch_protocol::ledger::{Genesis, ImageRecord, ImageStatus};
-use vouch_protocol::light::{self, LightError, TrustOptions, VerifiedImage};
+use vouch_protocol::light::{self, LightError, TrustOptions, TrustedState, VerifiedImage, Verifier};
 
 use crate::client::{NodeArgs, NodeClient};
 use crate::commands::image_arg::{self, ImageQuery};
 use crate::commands::status::{self, status_name};
+use crate::commands::verify::node_provider::NodeProvider;
 use crate::exit;
 use crate::output::{self, OutputFormat};
+
+mod node_provider;
 
 /// Default of `--wait`, as the option spells it.
 pub const DEFAULT_WAIT: &str = "10s";
@@ -121,7 +124,9 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<u8> {
     if let Some(trust_period) = args.trust_period {
         options.trust_period = trust_period;
     }
-    let verified = light::verify_image_proof_from_genesis(&genesis, &query.digest, proof, options, unix_now_ms()?)
+    let mut verifier = Verifier::new(TrustedState::from_genesis(&genesis)?, options)?;
+    let mut provider = NodeProvider::new(&client);
+    let verified = light::verify_image_proof(&mut verifier, &mut provider, &query.digest, proof, unix_now_ms()?)
         .map_err(with_hint)
         .with_context(|| format!("the proof from {} failed verification", client.base_url()))?;
 
@@ -150,14 +155,20 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<u8> {
     Ok(exit::for_status(status))
 }
 
-/// Adds what `vouch verify` can do about an expired genesis to the light client's error.
+/// Appends to the light client's error what the user of `vouch verify` can do about
+/// it, for the errors that have a remedy.
 fn with_hint(error: LightError) -> anyhow::Error {
-    match error {
-        LightError::TrustExpired { .. } => anyhow::anyhow!(
-            "{error}. If the genesis validators are still bonded, raise --trust-period above the chain's age"
-        ),
-        other => other.into(),
-    }
+    let hint = match &error {
+        LightError::TrustExpired { .. } => {
+            "If the genesis validators are still bonded, raise --trust-period above the chain's age"
+        }
+        LightError::ValidatorSetMismatch { .. } => {
+            "The node serves only its current validator set, so verify cannot yet follow a set change through \
+             heights signed by an older set"
+        }
+        _ => return error.into(),
+    };
+    anyhow::anyhow!("{error}. {hint}")
 }
 
 /// Reads the system clock as Unix milliseconds, the unit of block times.

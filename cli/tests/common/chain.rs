@@ -6,7 +6,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use vouch_node::state::{AuthenticatedState, MemoryTree, StateChanges};
-use vouch_protocol::api::ImageProof;
+use vouch_protocol::api::{ImageProof, ValidatorView, ValidatorsResponse};
 use vouch_protocol::chain::{BlockHash, Commit, CommitSignature, Header, Height, Precommit};
 use vouch_protocol::digest::Digest;
 use vouch_protocol::encoding;
@@ -85,6 +85,25 @@ pub fn genesis_validators_hash() -> [u8; 32] {
     ValidatorSet::from_genesis(&genesis()).unwrap().hash()
 }
 
+/// Builds the body of `GET /v1/validators` for `validators` as (key, stake) pairs.
+pub fn validators_response(validators: &[(SigningKey, u64)]) -> ValidatorsResponse {
+    let views = validators
+        .iter()
+        .enumerate()
+        .map(|(index, (key, stake))| ValidatorView {
+            name: format!("validator-{index}"),
+            public_key: key.public_key().to_hex(),
+            stake: *stake,
+        })
+        .collect();
+    ValidatorsResponse { height: STATE_HEIGHT + 1, validators: views }
+}
+
+/// Returns the genesis validators as (key, stake) pairs.
+pub fn genesis_validators() -> Vec<(SigningKey, u64)> {
+    STAKES.iter().enumerate().map(|(index, stake)| (validator_key(index), *stake)).collect()
+}
+
 /// A record with one name and one verdict per policy.
 pub fn record(verdicts: &[(&str, Verdict)]) -> ImageRecord {
     let policies: Vec<String> = verdicts.iter().map(|(policy, _)| (*policy).to_owned()).collect();
@@ -154,16 +173,23 @@ impl Fixture {
 
     /// Builds the proof for `number` signed by the validators at `signers`.
     pub fn proof_signed_by(&self, number: u32, signers: &[usize]) -> ImageProof {
+        let header = self.header();
+        let commit = commit(&header, signers, validator_key);
+        self.proof_with(number, &header, &commit)
+    }
+
+    /// Builds the proof for `number` with `header` and `commit` in place of the
+    /// fixture's.
+    pub fn proof_with(&self, number: u32, header: &Header, commit: &Commit) -> ImageProof {
         let (value, state_proof) = AuthenticatedState::new(&self.tree)
             .prove(&StateKey::Verdict { image: image(number) }, Height(STATE_HEIGHT))
             .unwrap();
-        let header = self.header();
         ImageProof {
             height: STATE_HEIGHT,
             record: value.map(|bytes| STANDARD.encode(bytes)),
             state_proof: STANDARD.encode(state_proof.to_bytes()),
             header: STANDARD.encode(header.to_bytes()),
-            commit: STANDARD.encode(commit(&header, signers, validator_key).to_bytes()),
+            commit: STANDARD.encode(commit.to_bytes()),
         }
     }
 
