@@ -81,7 +81,7 @@ impl Verifier {
             match verify_step(&self.trusted, block, &self.options, now_unix_ms)? {
                 StepOutcome::Verified => {
                     let block = pending.pop().expect("the loop only runs while a block is pending");
-                    self.trusted = trust_block(block, provider)?;
+                    self.advance(block, provider)?;
                 }
                 StepOutcome::NeedsIntermediate => {
                     if intermediate_blocks == self.options.bisection_steps_max {
@@ -98,6 +98,18 @@ impl Verifier {
             }
         }
         Ok(Verified { height: target_height, intermediate_blocks })
+    }
+
+    /// Trusts `block`, which [`verify_step`] accepted.
+    fn advance<P: Provider>(&mut self, block: LightBlock, provider: &mut P) -> Result<(), LightError> {
+        let next = trust_block(block, provider)?;
+        assert!(next.height() > self.trusted.height(), "verify_step accepted a height not above the trusted one");
+        assert!(
+            next.time_unix_ms() > self.trusted.time_unix_ms(),
+            "verify_step accepted a time not after the trusted one"
+        );
+        self.trusted = next;
+        Ok(())
     }
 
     /// Accepts a target at the trusted height only when it is the trusted header.
