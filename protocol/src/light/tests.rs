@@ -11,7 +11,7 @@ mod skipping;
 use std::time::Duration;
 
 use super::*;
-use crate::chain::BlockHash;
+use crate::chain::{BlockHash, COMMIT_SIGNATURES_MAX};
 use crate::keys::SigningKey;
 use crate::light::tally::{is_over_one_third, is_over_two_thirds};
 use crate::signing::ChainId;
@@ -302,4 +302,47 @@ fn field_size_limit_at_and_past_edge() {
     let long_text = "!".repeat(PROOF_FIELD_BYTES_MAX.div_ceil(3) * 4 + 1);
     let error = decode_field("record", &long_text).unwrap_err();
     assert!(matches!(error, LightError::FieldTooLarge { .. }), "{error}");
+}
+
+#[test]
+fn validators_hash_matches_documented_bytes() {
+    let set = ValidatorSet::from_genesis(&genesis(&[4, u64::MAX])).unwrap();
+
+    // A u64 count, then per validator a u64 key length, the 32 key bytes and the u64
+    // power, all little-endian, hashed by BLAKE3 under the set context.
+    let mut bytes = 2u64.to_le_bytes().to_vec();
+    for (seed, power) in [(1u8, 4u64), (2, u64::MAX)] {
+        bytes.extend_from_slice(&32u64.to_le_bytes());
+        bytes.extend_from_slice(key(seed).public_key().as_bytes());
+        bytes.extend_from_slice(&power.to_le_bytes());
+    }
+    let expected = blake3::Hasher::new_derive_key("vouch/v1 validator set").update(&bytes).finalize();
+    assert_eq!(set.hash(), *expected.as_bytes());
+
+    let reordered = ValidatorSet::from_genesis(&genesis(&[u64::MAX, 4])).unwrap();
+    assert_ne!(set.hash(), reordered.hash());
+}
+
+#[test]
+fn invalid_validator_sets_are_rejected() {
+    let validator = |seed: u8, power: u64| LightValidator { public_key: key(seed).public_key(), power };
+
+    let error = ValidatorSet::new(Height(3), Vec::new()).unwrap_err();
+    assert!(matches!(error, LightError::EmptyValidatorSet { height: Height(3) }), "{error}");
+
+    let error = ValidatorSet::new(Height(3), vec![validator(1, 5), validator(2, 0)]).unwrap_err();
+    assert!(matches!(error, LightError::ZeroPower { index: 1, .. }), "{error}");
+
+    let error = ValidatorSet::new(Height(3), vec![validator(1, 5), validator(2, 1), validator(1, 7)]).unwrap_err();
+    assert!(matches!(error, LightError::DuplicateKey { first: 0, second: 2, .. }), "{error}");
+
+    let at_limit: Vec<LightValidator> = (0..COMMIT_SIGNATURES_MAX as u16)
+        .map(|number| LightValidator { public_key: generator::key(number).public_key(), power: 1 })
+        .collect();
+    assert_eq!(ValidatorSet::new(Height(3), at_limit.clone()).unwrap().total_power(), COMMIT_SIGNATURES_MAX as u128);
+
+    let mut past_limit = at_limit;
+    past_limit.push(validator(255, 1));
+    let error = ValidatorSet::new(Height(3), past_limit).unwrap_err();
+    assert!(matches!(error, LightError::TooManyValidators { count: 1025, max: 1024, .. }), "{error}");
 }
