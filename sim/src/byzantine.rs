@@ -147,8 +147,9 @@ impl Byzantine {
 
 /// Returns a valid block for the same height and round with another payload.
 fn other_value(value: &SimBlock, salt: u64) -> SimBlock {
-    let payload = value.payload ^ salt.max(1);
-    SimBlock::new(value.height, value.round, value.proposer, payload, value.time_unix_ms)
+    let mut contents = value.contents();
+    contents.payload ^= salt.max(1);
+    SimBlock::new(value.height, value.round, value.proposer, value.time_unix_ms, contents)
 }
 
 fn resign_proposal(
@@ -187,7 +188,7 @@ fn malformed(rng: &mut ChaCha8Rng, key: &SigningKey, chain_id: &ChainId, packet:
             Packet::proposal(&resign_proposal(&signed, value, key, chain_id))
         }
         (_, _) => match packet {
-            Packet::Vote(bytes) | Packet::Proposal(bytes) | Packet::Commit(bytes) => {
+            Packet::Vote(bytes) | Packet::Proposal(bytes) | Packet::Commit(bytes) | Packet::Evidence(bytes) => {
                 Packet::Commit(bytes[..bytes.len() / 2].to_vec())
             }
             Packet::Status { .. } => Packet::Commit(garbage(rng)),

@@ -1,15 +1,19 @@
 //! The properties checked on every run: agreement, validity, certificates, no double
-//! signing by honest validators, and liveness after the faults stop.
+//! signing by honest validators, and liveness after the faults stop; and for stake, that
+//! honest validators agree on every set, that every detected offence is committed
+//! within the evidence bound, that only Byzantine validators are slashed, and that a
+//! jailed validator leaves the set.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
-use vouch_consensus::{CommitCertificate, Equivocation, SignedStep, Step, ValidatorSet, Value, VoteKind};
+use vouch_consensus::{CommitCertificate, EvidenceKey, SignedStep, Step, ValidatorSet, Value, VoteKind};
 use vouch_protocol::chain::{BlockHash, Height};
 use vouch_protocol::encoding;
-use vouch_protocol::keys::Signature;
+use vouch_protocol::keys::{PublicKey, Signature};
 use vouch_protocol::signing::ChainId;
 
+use crate::node::CommitReport;
 use crate::packet::{Message, Packet};
 use crate::value::SimBlock;
 
@@ -30,6 +34,16 @@ pub enum Failure {
     Liveness { validator: usize, reason: String },
     /// The run used up its event budget.
     EventBudget { events: u64 },
+    /// An honest validator decided a block that its stake rejects.
+    InvalidBlock { height: Height, validator: usize, reason: String },
+    /// Two honest validators computed different validator sets for one height.
+    SetDisagreement { height: Height, validator: usize },
+    /// A committed block slashed an honest validator.
+    HonestSlashed { height: Height, validator: usize },
+    /// A validator jailed by a block is still in the set two heights later.
+    JailedInSet { height: Height, validator: usize },
+    /// A detected offence was not committed within the evidence bound.
+    EvidenceLate { offence: EvidenceKey, reason: String },
 }
 
 impl fmt::Display for Failure {
@@ -60,7 +74,62 @@ impl fmt::Display for Failure {
             Failure::EventBudget { events } => {
                 write!(f, "the run used its budget of {events} events without finishing")
             }
+            Failure::InvalidBlock { height, validator, reason } => {
+                write!(
+                    f,
+                    "stake: validator {validator} decided a block at height {height} that breaks the staking rules: {reason}"
+                )
+            }
+            Failure::SetDisagreement { height, validator } => {
+                write!(
+                    f,
+                    "stake: validator {validator} computed another validator set for height {height} than an earlier honest validator"
+                )
+            }
+            Failure::HonestSlashed { height, validator } => {
+                write!(f, "stake: the block at height {height} slashed honest validator {validator}")
+            }
+            Failure::JailedInSet { height, validator } => {
+                write!(f, "stake: validator {validator}, jailed at height {height}, is in the set two heights later")
+            }
+            Failure::EvidenceLate { offence, reason } => write!(f, "evidence: offence {offence} {reason}"),
         }
+    }
+}
+
+/// What committed blocks did to the stake, counted once per height.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StakeCounts {
+    /// Offences committed in blocks.
+    pub evidence: u64,
+    /// Offences that slashed and jailed a validator.
+    pub slashes: u64,
+    /// Stake removed by slashes.
+    pub slashed_stake: u64,
+    /// Staking operations applied and rejected.
+    pub operations_applied: u64,
+    pub operations_rejected: u64,
+    /// Heights whose validator set differs from the one before, and validators that
+    /// joined or left at them.
+    pub set_changes: u64,
+    pub joined: u64,
+    pub left: u64,
+    /// Stake released from unbonding.
+    pub released_stake: u64,
+}
+
+impl StakeCounts {
+    /// Adds the counts of another run.
+    pub fn add(&mut self, other: &StakeCounts) {
+        self.evidence += other.evidence;
+        self.slashes += other.slashes;
+        self.slashed_stake += other.slashed_stake;
+        self.operations_applied += other.operations_applied;
+        self.operations_rejected += other.operations_rejected;
+        self.set_changes += other.set_changes;
+        self.joined += other.joined;
+        self.left += other.left;
+        self.released_stake += other.released_stake;
     }
 }
 
@@ -69,6 +138,15 @@ impl fmt::Display for Failure {
 pub struct Checker {
     chain_id: ChainId,
     honest: Vec<bool>,
+    /// The public key of each node, to name the validators of sets and evidence.
+    keys: Vec<PublicKey>,
+    /// The hash of the validator set that honest validators computed for each height.
+    sets: BTreeMap<Height, [u8; 32]>,
+    /// The virtual time at which an honest validator first detected each offence.
+    detected: BTreeMap<EvidenceKey, u64>,
+    /// The virtual time of the first honest commit of each offence.
+    evidence_committed: BTreeMap<EvidenceKey, u64>,
+    pub stake: StakeCounts,
     /// The block that honest validators committed at each height.
     committed: BTreeMap<Height, BlockHash>,
     /// Blocks that some validator proposed.
@@ -83,11 +161,17 @@ pub struct Checker {
 }
 
 impl Checker {
-    /// Starts the checks. `honest[i]` is whether validator `i` is honest.
-    pub fn new(chain_id: ChainId, honest: Vec<bool>) -> Checker {
+    /// Starts the checks. `honest[i]` is whether node `i` is honest, and `keys[i]` its
+    /// public key.
+    pub fn new(chain_id: ChainId, honest: Vec<bool>, keys: Vec<PublicKey>) -> Checker {
         Checker {
             chain_id,
             honest,
+            keys,
+            sets: BTreeMap::new(),
+            detected: BTreeMap::new(),
+            evidence_committed: BTreeMap::new(),
+            stake: StakeCounts::default(),
             committed: BTreeMap::new(),
             proposed: BTreeSet::new(),
             signed: BTreeMap::new(),
@@ -99,7 +183,10 @@ impl Checker {
 
     /// Returns whether a safety property failed, after which the run stops.
     pub fn safety_failed(&self) -> bool {
-        self.failures.iter().any(|failure| !matches!(failure, Failure::Liveness { .. } | Failure::EventBudget { .. }))
+        let liveness = |failure: &Failure| {
+            matches!(failure, Failure::Liveness { .. } | Failure::EventBudget { .. } | Failure::EvidenceLate { .. })
+        };
+        self.failures.iter().any(|failure| !liveness(failure))
     }
 
     /// Returns the committed block hash of every height, in height order.
@@ -141,14 +228,97 @@ impl Checker {
         }
     }
 
-    /// Checks evidence that a core reported: it must name a Byzantine validator.
-    pub fn on_evidence(&mut self, evidence: &Equivocation) {
-        let vote = evidence.first.vote;
-        let validator = vote.validator_index as usize;
-        if self.honest.get(validator).copied().unwrap_or(false) {
-            let step = if vote.kind == VoteKind::Prevote { Step::Prevote } else { Step::Precommit };
-            let position = SignedStep { height: vote.height, round: vote.round, step };
-            self.failures.push(Failure::DoubleSign { validator, position });
+    /// Notes an offence that an honest validator detected at `now_ms`: the culprit must
+    /// not be honest, and the offence must be committed in time.
+    pub fn on_evidence(&mut self, offence: EvidenceKey, culprit: &PublicKey, now_ms: u64) {
+        self.detected.entry(offence).or_insert(now_ms);
+        let Some(node) = self.node_of(culprit) else {
+            return;
+        };
+        if self.honest[node] {
+            let step = if offence.kind == VoteKind::Prevote { Step::Prevote } else { Step::Precommit };
+            let position = SignedStep { height: offence.height, round: offence.round, step };
+            self.failures.push(Failure::DoubleSign { validator: node, position });
+        }
+    }
+
+    fn node_of(&self, public_key: &PublicKey) -> Option<usize> {
+        self.keys.iter().position(|key| key == public_key)
+    }
+
+    /// Checks what a committed block did to the stake of honest validator `validator`:
+    /// the sets it computed, its slashes, and the jailed validators' removal.
+    pub fn on_stake(&mut self, validator: usize, report: &CommitReport, now_ms: u64) {
+        let height = report.height;
+        let first = !self.sets.contains_key(&Height(height.0 + 2));
+        self.check_set(validator, height, &report.set);
+        self.check_set(validator, Height(height.0 + 2), &report.fixed_set);
+
+        for slash in &report.outcome.slashes {
+            self.evidence_committed.entry(slash.offence).or_insert(now_ms);
+            let culprit = self.node_of(&slash.public_key);
+            if let Some(culprit) = culprit.filter(|culprit| self.honest[*culprit]) {
+                self.failures.push(Failure::HonestSlashed { height, validator: culprit });
+            }
+            if slash.jailed_until.is_some() && report.fixed_set.index_of(&slash.public_key).is_some() {
+                self.failures.push(Failure::JailedInSet { height, validator: culprit.unwrap_or(usize::MAX) });
+            }
+        }
+        if first {
+            self.count(report);
+        }
+    }
+
+    fn check_set(&mut self, validator: usize, height: Height, set: &ValidatorSet) {
+        let digest = set_hash(set);
+        match self.sets.get(&height) {
+            Some(earlier) if *earlier != digest => {
+                self.failures.push(Failure::SetDisagreement { height, validator });
+            }
+            Some(_) => {}
+            None => {
+                self.sets.insert(height, digest);
+            }
+        }
+    }
+
+    fn count(&mut self, report: &CommitReport) {
+        let outcome = &report.outcome;
+        let stake = &mut self.stake;
+        stake.evidence += outcome.slashes.len() as u64;
+        for slash in outcome.slashes.iter().filter(|slash| slash.jailed_until.is_some()) {
+            stake.slashes += 1;
+            stake.slashed_stake += slash.bonded + slash.unbonding;
+        }
+        let applied = outcome.operations.iter().filter(|result| result.is_ok()).count() as u64;
+        stake.operations_applied += applied;
+        stake.operations_rejected += outcome.operations.len() as u64 - applied;
+        stake.released_stake += outcome.released.iter().map(|(_, amount)| amount).sum::<u64>();
+        if let Some(change) = &outcome.set_change {
+            stake.set_changes += 1;
+            stake.joined += change.joined.len() as u64;
+            stake.left += change.left.len() as u64;
+        }
+    }
+
+    /// Returns the number of detected offences that no block committed yet.
+    pub fn evidence_pending(&self) -> usize {
+        self.detected.keys().filter(|offence| !self.evidence_committed.contains_key(offence)).count()
+    }
+
+    /// Checks that every detected offence was committed within `bound_ms` of the later
+    /// of its detection and `stable_from_ms`.
+    pub fn check_evidence(&mut self, stable_from_ms: u64, bound_ms: u64) {
+        for (offence, detected_ms) in &self.detected {
+            let from = (*detected_ms).max(stable_from_ms);
+            let reason = match self.evidence_committed.get(offence) {
+                None => format!("detected at {detected_ms} ms was never committed"),
+                Some(committed) if committed.saturating_sub(from) > bound_ms => format!(
+                    "detected at {detected_ms} ms was committed at {committed} ms, over the bound of {bound_ms} ms from {from} ms"
+                ),
+                Some(_) => continue,
+            };
+            self.failures.push(Failure::EvidenceLate { offence: *offence, reason });
         }
     }
 
@@ -236,15 +406,30 @@ impl Checker {
     }
 }
 
+/// Returns a hash of a set's validators, powers and proposer priorities.
+pub fn set_hash(set: &ValidatorSet) -> [u8; 32] {
+    let mut hasher = blake3::Hasher::new();
+    for (validator, priority) in set.validators().iter().zip(set.priorities().as_slice()) {
+        hasher.update(validator.public_key.as_bytes());
+        hasher.update(&validator.voting_power.0.to_le_bytes());
+        hasher.update(&priority.to_le_bytes());
+    }
+    *hasher.finalize().as_bytes()
+}
+
 #[cfg(test)]
 mod tests {
     use vouch_consensus::{Validator, VotingPower};
     use vouch_protocol::keys::SigningKey;
 
+    use vouch_consensus::staking::{BlockOutcome, BlockPosition, Slash};
+
     use super::*;
+    use crate::value::Contents;
 
     fn checker() -> Checker {
-        Checker::new(ChainId::new("vouch-sim").unwrap(), vec![true, true, true, false])
+        let keys = (1..=4).map(|seed| SigningKey::from_seed(&[seed; 32]).public_key()).collect();
+        Checker::new(ChainId::new("vouch-sim").unwrap(), vec![true, true, true, false], keys)
     }
 
     fn position(round: u32) -> SignedStep {
@@ -269,8 +454,8 @@ mod tests {
         let key = SigningKey::from_seed(&[1; 32]);
         let set =
             ValidatorSet::new(vec![Validator { public_key: key.public_key(), voting_power: VotingPower(1) }]).unwrap();
-        let first = SimBlock::new(Height(1), 0, 0, 1, 5);
-        let second = SimBlock::new(Height(1), 0, 0, 2, 5);
+        let first = SimBlock::new(Height(1), 0, 0, 5, Contents { payload: 1, ..Contents::default() });
+        let second = SimBlock::new(Height(1), 0, 0, 5, Contents { payload: 2, ..Contents::default() });
         let empty = |value: &SimBlock| CommitCertificate {
             height: Height(1),
             round: 0,
@@ -287,6 +472,117 @@ mod tests {
                 .any(|failure| matches!(failure, Failure::Validity { reason: "no validator proposed", .. }))
         );
         assert!(checker.failures.iter().any(|failure| matches!(failure, Failure::Certificate { .. })));
+    }
+
+    fn key(seed: u8) -> PublicKey {
+        SigningKey::from_seed(&[seed; 32]).public_key()
+    }
+
+    fn set_of(seeds: &[u8]) -> ValidatorSet {
+        let validators = seeds.iter().map(|seed| Validator { public_key: key(*seed), voting_power: VotingPower(1) });
+        ValidatorSet::new(validators.collect()).unwrap()
+    }
+
+    fn offence(seed: u8, height: u64) -> EvidenceKey {
+        EvidenceKey { public_key: *key(seed).as_bytes(), height: Height(height), round: 0, kind: VoteKind::Precommit }
+    }
+
+    /// A report of height 3 whose block slashed the validator of `culprit` and fixed
+    /// the set of height 5 to `fixed`.
+    fn report(culprit: u8, fixed: &[u8]) -> CommitReport {
+        let value = SimBlock::new(Height(3), 0, 0, 5, Contents::default());
+        let slash = Slash {
+            offence: offence(culprit, 2),
+            public_key: key(culprit),
+            bonded: 50,
+            unbonding: 0,
+            jailed_until: Some(BlockPosition { height: Height(99), time_unix_ms: 0 }),
+        };
+        CommitReport {
+            height: Height(3),
+            certificate: CommitCertificate {
+                height: Height(3),
+                round: 0,
+                block_hash: value.block_hash(),
+                precommits: Vec::new(),
+            },
+            value,
+            synced: false,
+            latency_ms: 0,
+            set: set_of(&[1, 2, 3, 4]),
+            outcome: BlockOutcome {
+                height: Height(3),
+                slashes: vec![slash],
+                operations: Vec::new(),
+                released: Vec::new(),
+                set_change: None,
+            },
+            fixed_set: set_of(fixed),
+        }
+    }
+
+    #[test]
+    fn byzantine_slash_passes_checks() {
+        let mut checker = checker();
+        checker.on_evidence(offence(4, 2), &key(4), 100);
+        checker.on_stake(0, &report(4, &[1, 2, 3]), 500);
+        checker.on_stake(1, &report(4, &[1, 2, 3]), 600);
+        checker.check_evidence(0, 1_000);
+        assert_eq!(checker.failures, Vec::new());
+        assert_eq!(checker.stake.slashes, 1, "counted once per height");
+        assert_eq!(checker.stake.slashed_stake, 50);
+        assert_eq!(checker.evidence_pending(), 0);
+    }
+
+    #[test]
+    fn stake_failures_table() {
+        let rows: Vec<(&str, CommitReport, Failure)> = vec![
+            ("honest slashed", report(2, &[1, 3, 4]), Failure::HonestSlashed { height: Height(3), validator: 1 }),
+            ("jailed in set", report(4, &[1, 2, 3, 4]), Failure::JailedInSet { height: Height(3), validator: 3 }),
+        ];
+        for (name, report, expected) in rows {
+            let mut checker = checker();
+            checker.on_stake(0, &report, 10);
+            assert_eq!(checker.failures, vec![expected], "{name}");
+            assert!(checker.safety_failed(), "{name}");
+        }
+    }
+
+    #[test]
+    fn different_sets_break_set_agreement() {
+        let mut checker = checker();
+        checker.on_stake(0, &report(4, &[1, 2, 3]), 10);
+        checker.on_stake(2, &report(4, &[1, 3, 2]), 10);
+        assert_eq!(checker.failures, vec![Failure::SetDisagreement { height: Height(5), validator: 2 }]);
+    }
+
+    #[test]
+    fn late_or_missing_evidence_fails() {
+        let mut checker = checker();
+        checker.on_evidence(offence(4, 2), &key(4), 100);
+        checker.on_evidence(offence(4, 7), &key(4), 100);
+        assert_eq!(checker.evidence_pending(), 2);
+        checker.on_stake(0, &report(4, &[1, 2, 3]), 2_500);
+        assert_eq!(checker.evidence_pending(), 1);
+        checker.check_evidence(1_000, 1_000);
+        let offences: Vec<EvidenceKey> = checker
+            .failures
+            .iter()
+            .map(|failure| match failure {
+                Failure::EvidenceLate { offence, .. } => *offence,
+                other => panic!("unexpected failure {other}"),
+            })
+            .collect();
+        assert_eq!(offences, vec![offence(4, 2), offence(4, 7)]);
+        assert!(!checker.safety_failed(), "late evidence is a liveness failure");
+    }
+
+    #[test]
+    fn evidence_against_honest_is_double_sign() {
+        let mut checker = checker();
+        checker.on_evidence(offence(2, 6), &key(2), 100);
+        let position = SignedStep { height: Height(6), round: 0, step: Step::Precommit };
+        assert_eq!(checker.failures, vec![Failure::DoubleSign { validator: 1, position }]);
     }
 
     #[test]

@@ -5,7 +5,12 @@ use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
+use std::num::NonZeroU64;
+
 use vouch_consensus::TimeoutConfig;
+use vouch_consensus::staking::StakingParams;
+
+use crate::value::EVIDENCE_PER_BLOCK_MAX;
 
 /// Smallest number of validators: 3f + 1 with f = 1.
 pub const VALIDATORS_MIN: usize = 4;
@@ -13,6 +18,10 @@ pub const VALIDATORS_MIN: usize = 4;
 pub const VALIDATORS_MAX: usize = 10;
 /// Largest number of heights a run may ask for.
 pub const HEIGHTS_MAX: u64 = 100_000;
+/// Largest number of standby validators: running honest nodes outside the genesis set.
+pub const STANDBY_MAX: usize = 2;
+/// Stake per unit of voting power on the simulated chain.
+pub const STAKE_PER_POWER: u64 = 1_000;
 
 /// The faults that a run injects. Reordering is always on, because every message gets
 /// its own random delay.
@@ -134,6 +143,12 @@ pub struct SimConfig {
     /// Honest validators that are down for the whole run, counted from the highest
     /// index.
     pub offline: usize,
+    /// Honest nodes that run from the start without stake, which staking operations may
+    /// turn into validators, from 0 to [`STANDBY_MAX`].
+    pub standby: usize,
+    /// Whether proposers put random staking operations (create validator, bond, unbond)
+    /// into their blocks.
+    pub staking_operations: bool,
     /// The interval at which each validator sends its status and its messages of the
     /// current height again.
     pub gossip_interval: Duration,
@@ -153,6 +168,8 @@ impl Default for SimConfig {
             latency: Latency { base: Duration::from_millis(5), jitter: Duration::from_millis(45) },
             faults_until: Duration::from_secs(6),
             offline: 0,
+            standby: 1,
+            staking_operations: true,
             gossip_interval: Duration::from_millis(500),
             timeouts: TimeoutConfig {
                 propose: Duration::from_millis(400),
@@ -179,6 +196,8 @@ pub enum SimConfigError {
     Offline { offline: usize, validators: usize },
     #[error("split-brain adversary count is {count} of {validators} validators; use 1 to validators - 2")]
     AdversaryCount { count: usize, validators: usize },
+    #[error("standby is {0}; use 0 to {STANDBY_MAX}")]
+    Standby(usize),
     #[error("gossip_interval is zero; use at least 1 ms")]
     GossipInterval,
     #[error("invalid timeouts: {0}")]
@@ -201,6 +220,9 @@ impl SimConfig {
             && (count == 0 || count + 2 > self.validators)
         {
             return Err(SimConfigError::AdversaryCount { count, validators: self.validators });
+        }
+        if self.standby > STANDBY_MAX {
+            return Err(SimConfigError::Standby(self.standby));
         }
         if self.gossip_interval.is_zero() {
             return Err(SimConfigError::GossipInterval);
@@ -229,6 +251,50 @@ impl SimConfig {
         let rounds = self.validators as u32 + 2;
         let round = self.timeouts.max * 3 + self.delay_max() * 3;
         round * rounds + self.gossip_interval + self.delay_max() * 2
+    }
+
+    /// Returns the evidence bound: an offence that an honest validator detected is
+    /// committed within this much virtual time of the later of its detection and the end
+    /// of the faults.
+    ///
+    /// The detecting validator keeps the evidence durably and sends it at once and at
+    /// every gossip, so within a gossip interval and a delay every honest validator
+    /// holds it. The height in progress then may have a proposal built before that, and
+    /// the next height's proposers include it, Byzantine ones too because they build
+    /// blocks with the same code. Two heights each take at most the liveness bound.
+    pub fn evidence_bound(&self) -> Duration {
+        self.gossip_interval + self.delay_max() * 2 + self.liveness_bound() * 2
+    }
+
+    /// Returns the number of simulated nodes: validators and standby nodes.
+    pub fn nodes(&self) -> usize {
+        self.validators + self.standby
+    }
+
+    /// Returns the staking parameters of the simulated chain.
+    ///
+    /// Block time grows by 1 ms per height in the simulator (see `CORE_CLOCK_MS`), so
+    /// the limits in heights and in ms are the same numbers. Evidence lives for 200
+    /// heights, more than the heights a run's faults can delay an offence's inclusion,
+    /// so the evidence check can demand that every detected offence is committed.
+    /// Unbonding outlasts it and the jail lasts past the end of any run.
+    pub fn staking_params(&self, genesis_dominant: bool) -> StakingParams {
+        StakingParams {
+            stake_per_power: NonZeroU64::new(STAKE_PER_POWER).expect("the constant is not zero"),
+            min_self_bond: STAKE_PER_POWER,
+            validators_max: self.nodes(),
+            candidates_max: self.nodes(),
+            unbonding_entries_max: 4,
+            unbonding_heights: 201,
+            unbonding_time_ms: 201,
+            dominant_power_allowed: genesis_dominant,
+            evidence_max_age_heights: 200,
+            evidence_max_age_ms: 200,
+            evidence_per_block_max: EVIDENCE_PER_BLOCK_MAX,
+            slash_fraction_bps: 500,
+            jail_heights: 1_000_000,
+            jail_time_ms: 1_000_000,
+        }
     }
 }
 
@@ -269,5 +335,15 @@ mod tests {
         assert_eq!(config(10, 1).validate(), Ok(()));
         let zero = SimConfig { heights: 0, ..SimConfig::default() };
         assert_eq!(zero.validate(), Err(SimConfigError::Heights(0)));
+        let standby = |standby| SimConfig { standby, ..SimConfig::default() }.validate();
+        assert_eq!(standby(STANDBY_MAX), Ok(()));
+        assert_eq!(standby(STANDBY_MAX + 1), Err(SimConfigError::Standby(STANDBY_MAX + 1)));
+    }
+
+    #[test]
+    fn staking_params_are_valid() {
+        let config = SimConfig { validators: VALIDATORS_MAX, standby: STANDBY_MAX, ..SimConfig::default() };
+        assert_eq!(config.staking_params(false).validate(), Ok(()));
+        assert_eq!(config.staking_params(false).validators_max, VALIDATORS_MAX + STANDBY_MAX);
     }
 }

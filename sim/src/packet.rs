@@ -3,15 +3,18 @@
 
 use serde::{Deserialize, Serialize};
 use vouch_consensus::messages::VOTE_BYTES_MAX;
-use vouch_consensus::{CommitCertificate, MessageError, SignedProposal, SignedVote};
+use vouch_consensus::{CommitCertificate, Equivocation, MessageError, SignedProposal, SignedVote, Value};
 use vouch_protocol::chain::Height;
 use vouch_protocol::encoding::{self, EncodingError};
 
-use crate::config::VALIDATORS_MAX;
+use crate::config::{STANDBY_MAX, VALIDATORS_MAX};
 use crate::value::SimBlock;
 
 /// Maximum size of an encoded commit: a block and a certificate of every validator.
-pub const COMMIT_BYTES_MAX: usize = 256 + VALIDATORS_MAX * VOTE_BYTES_MAX;
+pub const COMMIT_BYTES_MAX: usize = 256 + SimBlock::BYTES_MAX + (VALIDATORS_MAX + STANDBY_MAX) * VOTE_BYTES_MAX;
+
+/// Maximum size of an encoded piece of evidence: two votes.
+pub const EVIDENCE_BYTES_MAX: usize = 2 * VOTE_BYTES_MAX;
 
 /// One message on the simulated network. Signed messages travel as bytes, so a
 /// Byzantine sender can send bytes that do not decode.
@@ -25,6 +28,8 @@ pub enum Packet {
     Status { height: Height },
     /// An encoded [`CommitMessage`], for a validator that is behind.
     Commit(Vec<u8>),
+    /// An encoded [`Equivocation`] that the sender holds for a block.
+    Evidence(Vec<u8>),
 }
 
 /// A decided block with the certificate that proves it.
@@ -41,6 +46,7 @@ pub enum Message {
     Vote(SignedVote),
     Status { height: Height },
     Commit(CommitMessage),
+    Evidence(Equivocation),
 }
 
 /// Errors from decoding a packet.
@@ -52,6 +58,10 @@ pub enum PacketError {
     CommitTooLarge { size: usize },
     #[error("commit is not a canonical encoding: {0}")]
     Commit(#[source] EncodingError),
+    #[error("evidence is {size} bytes, over the limit of {EVIDENCE_BYTES_MAX} bytes")]
+    EvidenceTooLarge { size: usize },
+    #[error("evidence is not a canonical encoding: {0}")]
+    Evidence(#[source] EncodingError),
 }
 
 impl Packet {
@@ -71,6 +81,11 @@ impl Packet {
         Packet::Commit(encoding::encode(&message))
     }
 
+    /// Returns the packet of a piece of evidence.
+    pub fn evidence(evidence: &Equivocation) -> Packet {
+        Packet::Evidence(encoding::encode(evidence))
+    }
+
     /// Decodes the packet, rejecting oversize input before decoding.
     pub fn decode(&self) -> Result<Message, PacketError> {
         Ok(match self {
@@ -82,6 +97,12 @@ impl Packet {
                     return Err(PacketError::CommitTooLarge { size: bytes.len() });
                 }
                 Message::Commit(encoding::decode(bytes).map_err(PacketError::Commit)?)
+            }
+            Packet::Evidence(bytes) => {
+                if bytes.len() > EVIDENCE_BYTES_MAX {
+                    return Err(PacketError::EvidenceTooLarge { size: bytes.len() });
+                }
+                Message::Evidence(encoding::decode(bytes).map_err(PacketError::Evidence)?)
             }
         })
     }
@@ -97,6 +118,7 @@ impl Packet {
                 return;
             }
             Packet::Commit(bytes) => (3, bytes),
+            Packet::Evidence(bytes) => (4, bytes),
         };
         hasher.update(&[tag]);
         hasher.update(&(bytes.len() as u64).to_le_bytes());

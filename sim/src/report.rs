@@ -6,7 +6,7 @@ use std::fmt::Write;
 use vouch_protocol::chain::{BlockHash, Height};
 
 use crate::byzantine::Misbehaviour;
-use crate::checks::Failure;
+use crate::checks::{Failure, StakeCounts};
 use crate::config::{Adversary, SimConfig, Stakes};
 use crate::network::duration_ms;
 
@@ -47,6 +47,10 @@ pub struct RunReport {
     /// Crashes in the middle of an input, when a storage operation failed.
     pub power_cuts: u32,
     pub partitions: u32,
+    /// What committed blocks did to the stake.
+    pub stake: StakeCounts,
+    /// The size of the validator set of the last committed height.
+    pub validators_last: usize,
 }
 
 impl RunReport {
@@ -82,6 +86,12 @@ pub fn replay_command(config: &SimConfig, seed: u64) -> Option<String> {
     if config.offline > 0 {
         write!(command, " --offline {}", config.offline).expect("writing to a String cannot fail");
     }
+    if config.standby != defaults.standby {
+        write!(command, " --standby {}", config.standby).expect("writing to a String cannot fail");
+    }
+    if !config.staking_operations {
+        command.push_str(" --no-staking-operations");
+    }
     if config.latency != defaults.latency {
         let (base, jitter) = (duration_ms(config.latency.base), duration_ms(config.latency.jitter));
         write!(command, " --latency-ms {base} --jitter-ms {jitter}").expect("writing to a String cannot fail");
@@ -104,13 +114,15 @@ mod tests {
             faults: FaultMix { drops: true, crashes: true, ..FaultMix::default() },
             stakes: Stakes::Equal,
             offline: 1,
+            standby: 2,
+            staking_operations: false,
             latency: Latency { base: Duration::from_millis(100), jitter: Duration::ZERO },
             ..SimConfig::default()
         };
         let command = replay_command(&config, 42).unwrap();
         assert_eq!(
             command,
-            "cargo run -p vouch-testnet -- simulate --validators 7 --seeds 1 --first-seed 42 --faults drops,crashes --heights 12 --equal-stakes --offline 1 --latency-ms 100 --jitter-ms 0"
+            "cargo run -p vouch-testnet -- simulate --validators 7 --seeds 1 --first-seed 42 --faults drops,crashes --heights 12 --equal-stakes --offline 1 --standby 2 --no-staking-operations --latency-ms 100 --jitter-ms 0"
         );
     }
 }

@@ -11,19 +11,21 @@ use std::collections::BTreeMap;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use tracing::debug;
-use vouch_consensus::{ConsensusConfig, ProposerSchedule, Validator, ValidatorSet, VotingPower};
+use vouch_consensus::staking::{GenesisError, GenesisValidator, Staking};
+use vouch_consensus::{ConsensusConfig, ProposerSchedule, ValidatorSet};
 use vouch_protocol::chain::Height;
-use vouch_protocol::keys::SigningKey;
+use vouch_protocol::keys::{PublicKey, SigningKey};
 use vouch_protocol::signing::ChainId;
 
 use crate::byzantine::Byzantine;
 use crate::checks::{Checker, Failure};
-use crate::config::{Adversary, FaultMix, SimConfig, SimConfigError, Stakes};
+use crate::config::{Adversary, FaultMix, STAKE_PER_POWER, SimConfig, SimConfigError, Stakes};
 use crate::network::{Network, duration_ms};
-use crate::node::{Action, Node, Validators};
+use crate::node::{Action, CommitReport, Node};
 use crate::packet::Packet;
 use crate::queue::{Event, EventQueue};
 use crate::report::{HeightRounds, RunReport};
+use crate::workload::Workload;
 
 /// The chain id of every simulated network.
 pub const CHAIN_ID: &str = "vouch-sim";
@@ -49,7 +51,8 @@ struct Simulation {
     honest: Vec<bool>,
     /// Validators that run at all; the others are down for the whole run.
     online: Vec<bool>,
-    validators: Validators,
+    /// The validator set of each height, as the first honest commit of it computed it.
+    sets: BTreeMap<Height, ValidatorSet>,
     checker: Checker,
     byzantine: Byzantine,
     trace: blake3::Hasher,
@@ -67,31 +70,34 @@ impl Simulation {
     fn new(config: SimConfig, seed: u64) -> Simulation {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let chain_id = ChainId::new(CHAIN_ID).expect("the simulator's chain id is valid");
-        let count = config.validators;
+        let count = config.nodes();
         let keys: Vec<SigningKey> = (0..count).map(|index| validator_key(seed, index)).collect();
         let powers: Vec<u64> = match config.stakes {
-            Stakes::Equal => vec![1; count],
-            Stakes::Random => (0..count).map(|_| rng.random_range(1..=10u64)).collect(),
+            Stakes::Equal => vec![1; config.validators],
+            Stakes::Random => (0..config.validators).map(|_| rng.random_range(1..=10u64)).collect(),
         };
-        let honest = choose_honest(&config, &powers);
-        let online = choose_online(&config, &honest);
+        let mut honest = choose_honest(&config, &powers);
+        let mut online = choose_online(&config, &honest);
+        honest.resize(count, true);
+        online.resize(count, true);
 
-        let members = keys
-            .iter()
-            .zip(&powers)
-            .map(|(key, power)| Validator { public_key: key.public_key(), voting_power: VotingPower(*power) });
-        let genesis =
-            ValidatorSet::new(members.collect()).expect("simulated sets have 4 to 10 validators of power 1 to 10");
+        let public_keys: Vec<PublicKey> = keys.iter().map(SigningKey::public_key).collect();
+        let staking = genesis_staking(&config, &public_keys, &powers, &chain_id);
+        let workload = workload(&config, seed, &public_keys, &honest, &online);
         let consensus_config = ConsensusConfig { chain_id: chain_id.clone(), timeouts: config.timeouts.clone() };
-        let nodes =
-            (0..count).map(|index| Node::new(index, validator_key(seed, index), consensus_config.clone())).collect();
+        let nodes = (0..count)
+            .map(|index| {
+                let key = validator_key(seed, index);
+                Node::new(index, key, consensus_config.clone(), staking.clone(), workload.clone())
+            })
+            .collect();
         debug!(seed, ?powers, ?honest, ?online, faults = %config.faults, "simulation built");
 
         Simulation {
             network: Network::new(config.latency),
             byzantine: Byzantine::new(config.adversary, chain_id.clone(), &honest),
-            checker: Checker::new(chain_id, honest.clone()),
-            validators: Validators::new(genesis),
+            checker: Checker::new(chain_id, honest.clone(), public_keys),
+            sets: BTreeMap::new(),
             config,
             seed,
             rng,
@@ -136,7 +142,7 @@ impl Simulation {
         let mut cursor = self.rng.random_range(0..2_000u64);
         while cursor < until {
             let length = self.rng.random_range(500..=5_000u64);
-            let mut side: Vec<bool> = (0..self.config.validators).map(|_| self.rng.random_bool(0.5)).collect();
+            let mut side: Vec<bool> = (0..self.nodes.len()).map(|_| self.rng.random_bool(0.5)).collect();
             // Both sides keep at least one validator.
             side[0] = true;
             side[1] = false;
@@ -204,9 +210,10 @@ impl Simulation {
             let after_faults = node.chain.last().is_some_and(|last| last.at_ms > stable_from_ms || stable_from_ms == 0);
             node.chain.len() as u64 >= heights && after_faults
         };
-        (0..self.nodes.len())
+        let committed = (0..self.nodes.len())
             .filter(|index| self.honest[*index] && self.online[*index])
-            .all(|index| done(&self.nodes[index]))
+            .all(|index| done(&self.nodes[index]));
+        committed && self.checker.evidence_pending() == 0
     }
 
     /// Returns the virtual time from which liveness is required: when the faults stop,
@@ -218,12 +225,12 @@ impl Simulation {
     fn handle(&mut self, event: Event) {
         match event {
             Event::Deliver { to, from, packet } => {
-                let actions = self.nodes[to].receive(self.now_ms, from, &packet, &mut self.validators);
+                let actions = self.nodes[to].receive(self.now_ms, from, &packet);
                 self.perform(to, actions);
             }
             Event::Timer { node, incarnation, timeout } => {
                 if self.nodes[node].incarnation == incarnation {
-                    let actions = self.nodes[node].timer(self.now_ms, timeout, &mut self.validators);
+                    let actions = self.nodes[node].timer(self.now_ms, timeout);
                     self.perform(node, actions);
                 }
             }
@@ -274,7 +281,7 @@ impl Simulation {
     /// Starts a validator's process from its storage, with a new gossip schedule. A
     /// failure to start is a failure of the run.
     fn restart(&mut self, node: usize) {
-        let actions = match self.nodes[node].start(self.now_ms, &mut self.validators) {
+        let actions = match self.nodes[node].start(self.now_ms) {
             Ok(actions) => actions,
             Err(error) => {
                 self.checker.failures.push(Failure::Restart { validator: node, reason: error.to_string() });
@@ -296,20 +303,19 @@ impl Simulation {
                     let incarnation = self.nodes[node].incarnation;
                     self.queue.push(at_ms, Event::Timer { node, incarnation, timeout });
                 }
-                Action::Committed { height, value, certificate, synced, latency_ms } => {
-                    if !self.honest[node] {
-                        continue;
-                    }
-                    let set = self.validators.at(height);
-                    self.checker.on_commit(node, height, &value, &certificate, set);
-                    if !synced {
-                        self.latencies_ms.push(latency_ms);
-                    }
-                    self.rounds.entry(height).or_insert(certificate.round);
-                }
-                Action::Evidence(evidence) => {
+                Action::Committed(report) => {
                     if self.honest[node] {
-                        self.checker.on_evidence(&evidence);
+                        self.on_commit(node, *report);
+                    }
+                }
+                Action::InvalidBlock { height, reason } => {
+                    if self.honest[node] {
+                        self.checker.failures.push(Failure::InvalidBlock { height, validator: node, reason });
+                    }
+                }
+                Action::Evidence { offence, culprit } => {
+                    if self.honest[node] {
+                        self.checker.on_evidence(offence, &culprit, self.now_ms);
                     }
                 }
                 Action::PowerLost => {
@@ -318,6 +324,17 @@ impl Simulation {
                 }
             }
         }
+    }
+
+    fn on_commit(&mut self, node: usize, report: CommitReport) {
+        let height = report.height;
+        self.checker.on_commit(node, height, &report.value, &report.certificate, &report.set);
+        self.checker.on_stake(node, &report, self.now_ms);
+        if !report.synced {
+            self.latencies_ms.push(report.latency_ms);
+        }
+        self.rounds.entry(height).or_insert(report.certificate.round);
+        self.sets.entry(height).or_insert(report.set);
     }
 
     fn broadcast(&mut self, from: usize, packet: Packet) {
@@ -390,6 +407,8 @@ impl Simulation {
         }
         if !self.checker.safety_failed() {
             self.check_liveness();
+            let bound_ms = duration_ms(self.config.evidence_bound());
+            self.checker.check_evidence(self.stable_from_ms(), bound_ms);
         }
         let running = (0..self.nodes.len()).filter(|index| self.honest[*index] && self.online[*index]);
         let heights_committed = running.map(|index| self.nodes[index].chain.len() as u64).min().unwrap_or(0);
@@ -412,6 +431,8 @@ impl Simulation {
             crashes: self.crashes,
             power_cuts: self.power_cuts,
             partitions: self.partitions,
+            stake: self.checker.stake,
+            validators_last: self.sets.values().next_back().map_or(0, ValidatorSet::len),
         }
     }
 
@@ -426,15 +447,20 @@ impl Simulation {
         }
     }
 
+    /// Returns the deciding round of each height with its first proposer's node index.
     fn height_rounds(&mut self) -> Vec<HeightRounds> {
-        let rounds: Vec<(Height, u32)> = self.rounds.iter().map(|(height, round)| (*height, *round)).collect();
+        let mut rounds = Vec::new();
+        for (height, round) in &self.rounds {
+            let Some(set) = self.sets.get(height) else {
+                continue;
+            };
+            let index = ProposerSchedule::new(set).proposer(0);
+            let proposer = set.get(index).expect("the schedule picks a member").public_key;
+            let node = self.keys.iter().position(|key| key.public_key() == proposer);
+            let first_proposer = node.expect("every validator is a simulated node") as u32;
+            rounds.push(HeightRounds { height: *height, round: *round, first_proposer });
+        }
         rounds
-            .into_iter()
-            .map(|(height, round)| {
-                let first_proposer = ProposerSchedule::new(self.validators.at(height)).proposer(0);
-                HeightRounds { height, round, first_proposer }
-            })
-            .collect()
     }
 }
 
@@ -445,6 +471,34 @@ fn validator_key(seed: u64, index: usize) -> SigningKey {
     hasher.update(&seed.to_le_bytes());
     hasher.update(&(index as u64).to_le_bytes());
     SigningKey::from_seed(hasher.finalize().as_bytes())
+}
+
+/// Returns the stake of the genesis: each validator bonds its power in stake. A genesis
+/// in which one validator holds 1/3 or more of the power is allowed when the seed drew
+/// it, and then the whole run allows such sets.
+fn genesis_staking(config: &SimConfig, keys: &[PublicKey], powers: &[u64], chain_id: &ChainId) -> Staking {
+    let validators: Vec<GenesisValidator> = keys
+        .iter()
+        .zip(powers)
+        .map(|(public_key, power)| GenesisValidator { public_key: *public_key, self_bond: power * STAKE_PER_POWER })
+        .collect();
+    let build = |allowed| {
+        Staking::genesis(config.staking_params(allowed), chain_id.clone(), crate::node::GENESIS_MS, &validators)
+    };
+    match build(false) {
+        Err(GenesisError::DominantValidator { .. }) => build(true),
+        other => other,
+    }
+    .expect("simulated genesis validators have distinct keys and stakes of 1 to 10 units")
+}
+
+/// Returns the staking workload: it acts for honest running nodes and guards the power
+/// of Byzantine and offline ones.
+fn workload(config: &SimConfig, seed: u64, keys: &[PublicKey], honest: &[bool], online: &[bool]) -> Workload {
+    let actors = (0..keys.len()).filter(|index| honest[*index] && online[*index]).map(|index| keys[index]).collect();
+    let suspects =
+        (0..keys.len()).filter(|index| !honest[*index] || !online[*index]).map(|index| keys[index]).collect();
+    Workload::new(seed, config.staking_operations, actors, suspects)
 }
 
 /// Returns which validators are honest. Without Byzantine faults all are. Otherwise

@@ -10,7 +10,7 @@ use anyhow::{Context, bail};
 use clap::Args;
 use vouch_protocol::keys::SigningKey;
 use vouch_protocol::signing::{self, ChainId, SignKind};
-use vouch_sim::{FaultMix, Latency, RunReport, SimConfig, Stakes, replay_command, run};
+use vouch_sim::{FaultMix, Latency, RunReport, SimConfig, StakeCounts, Stakes, replay_command, run};
 
 /// Failing seeds printed in full; the rest are counted.
 const FAILURES_PRINTED_MAX: usize = 20;
@@ -43,6 +43,13 @@ pub struct SimulateArgs {
     /// Honest validators that stay down for the whole run.
     #[arg(long, default_value_t = 0)]
     offline: usize,
+    /// Honest nodes that run without stake until staking operations create them, 0 to 2
+    /// [default: the simulator's, 1].
+    #[arg(long)]
+    standby: Option<usize>,
+    /// Build blocks without random staking operations (evidence is still included).
+    #[arg(long)]
+    no_staking_operations: bool,
     /// Fixed part of each message's one-way delay, in milliseconds [default: 5].
     #[arg(long)]
     latency_ms: Option<u64>,
@@ -94,6 +101,8 @@ fn config(args: &SimulateArgs) -> SimConfig {
         faults: args.faults,
         stakes: if args.equal_stakes { Stakes::Equal } else { Stakes::Random },
         offline: args.offline,
+        standby: args.standby.unwrap_or(defaults.standby),
+        staking_operations: !args.no_staking_operations,
         latency,
         ..defaults
     }
@@ -114,6 +123,10 @@ struct Summary {
     partitions: u64,
     /// Byzantine messages withheld, equivocations and malformed messages.
     misbehaviour: [u64; 3],
+    stake: StakeCounts,
+    /// Runs whose last set has fewer validators than the genesis, or more.
+    runs_set_shrank: u64,
+    runs_set_grew: u64,
     /// Virtual commit latency in milliseconds, with its count.
     latencies: BTreeMap<u64, u64>,
 }
@@ -142,6 +155,7 @@ impl Summary {
         for latency in &report.commit_latencies_ms {
             *self.latencies.entry(*latency).or_default() += 1;
         }
+        self.stake.add(&report.stake);
     }
 
     fn merge(&mut self, other: Summary) {
@@ -160,6 +174,9 @@ impl Summary {
         for (latency, count) in other.latencies {
             *self.latencies.entry(latency).or_default() += count;
         }
+        self.stake.add(&other.stake);
+        self.runs_set_shrank += other.runs_set_shrank;
+        self.runs_set_grew += other.runs_set_grew;
     }
 }
 
@@ -179,6 +196,8 @@ fn run_seeds(config: &SimConfig, seeds: std::ops::RangeInclusive<u64>, jobs: usi
                     }
                     let report = run(config, seed).expect("the settings were validated");
                     summary.add(&report);
+                    summary.runs_set_shrank += u64::from(report.validators_last < config.validators);
+                    summary.runs_set_grew += u64::from(report.validators_last > config.validators);
                 }
                 merged.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).merge(summary);
             });
@@ -212,9 +231,27 @@ fn print_summary(config: &SimConfig, summary: &Summary, wall: Duration, jobs: us
     );
     let [withheld, equivocations, malformed] = summary.misbehaviour;
     println!("byzantine: {withheld} messages withheld, {equivocations} equivocations, {malformed} malformed messages");
+    print_stake(summary);
     println!("wall time: {:.2} s", wall.as_secs_f64());
     print_latencies(&summary.latencies);
     print_signature_share(summary.signature_checks, wall.mul_f64(jobs as f64));
+}
+
+/// Prints what committed blocks did to the stake.
+fn print_stake(summary: &Summary) {
+    let stake = &summary.stake;
+    println!(
+        "evidence: {} offences committed, {} slashes with jail ({} stake slashed)",
+        stake.evidence, stake.slashes, stake.slashed_stake
+    );
+    println!(
+        "staking: {} operations applied, {} rejected, {} stake released from unbonding",
+        stake.operations_applied, stake.operations_rejected, stake.released_stake
+    );
+    println!(
+        "validator sets: {} changes, {} joins, {} leaves; last set smaller than genesis in {} runs, larger in {}",
+        stake.set_changes, stake.joined, stake.left, summary.runs_set_shrank, summary.runs_set_grew
+    );
 }
 
 /// Prints the histogram of virtual commit latency with its percentiles.
@@ -283,7 +320,14 @@ fn verify_cost() -> Duration {
 
 /// Runs the three speed measurements on this thread and prints their figures.
 fn bench() -> anyhow::Result<()> {
-    let base = SimConfig { validators: 4, stakes: Stakes::Equal, events_max: 50_000_000, ..SimConfig::default() };
+    let base = SimConfig {
+        validators: 4,
+        stakes: Stakes::Equal,
+        standby: 0,
+        staking_operations: false,
+        events_max: 50_000_000,
+        ..SimConfig::default()
+    };
 
     let zero = Latency { base: Duration::ZERO, jitter: Duration::ZERO };
     let config = SimConfig { heights: 2_000, latency: zero, ..base.clone() };
