@@ -1,7 +1,7 @@
 //! Light-client verification: follows the chain's validator sets from a trusted root
 //! (the genesis or a header the caller trusts) through signed headers. It checks a
-//! node's [`ImageProof`](crate::api::ImageProof) against a header verified that way, so a caller trusts
-//! the validators and not the node that served the proof.
+//! node's [`ImageProof`] against a header verified that way, so a caller trusts the
+//! validators and not the node that served the proof.
 //!
 //! [`Verifier`] keeps the trusted state and moves it forward with skipping
 //! verification (the `step` and `skipping` modules state the rules). A [`Provider`]
