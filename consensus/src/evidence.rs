@@ -16,7 +16,7 @@ use vouch_protocol::keys::PublicKey;
 use vouch_protocol::signing::{ChainId, SignatureError};
 
 use crate::messages::VoteKind;
-use crate::validators::ValidatorSet;
+use crate::validators::Validator;
 use crate::votes::Equivocation;
 
 /// The offence that a piece of evidence proves: who double-signed, and where.
@@ -83,12 +83,12 @@ pub enum EvidenceError {
     DuplicateInBlock { offence: EvidenceKey },
 }
 
-/// Checks that `evidence` proves a double sign by a member of `set`, the validator set
-/// of the votes' height, and returns the offence.
+/// Checks that `evidence` proves a double sign by one of `validators`, the members of
+/// the set of the votes' height in index order, and returns the offence.
 pub fn verify_equivocation(
     evidence: &Equivocation,
     chain_id: &ChainId,
-    set: &ValidatorSet,
+    validators: &[Validator],
 ) -> Result<VerifiedEvidence, EvidenceError> {
     let (first, second) = (evidence.first.vote, evidence.second.vote);
     let position = |vote: &crate::messages::Vote| (vote.height, vote.round, vote.kind, vote.validator_index);
@@ -104,8 +104,8 @@ pub fn verify_equivocation(
     }
 
     let index = first.validator_index;
-    let validator =
-        set.get(index).ok_or(EvidenceError::UnknownValidator { height: first.height, index, validators: set.len() })?;
+    let unknown = EvidenceError::UnknownValidator { height: first.height, index, validators: validators.len() };
+    let validator = usize::try_from(index).ok().and_then(|position| validators.get(position)).ok_or(unknown)?;
     let check = |vote: &'static str, signed: &crate::messages::SignedVote| {
         signed
             .verify(chain_id, &validator.public_key)
@@ -130,7 +130,7 @@ mod tests {
 
     use super::*;
     use crate::messages::{SignedVote, Vote};
-    use crate::validators::{Validator, VotingPower};
+    use crate::validators::VotingPower;
 
     fn chain() -> ChainId {
         ChainId::new("evidence-test").unwrap()
@@ -140,10 +140,8 @@ mod tests {
         SigningKey::from_seed(&[seed; 32])
     }
 
-    fn set() -> ValidatorSet {
-        let validators =
-            (1..=4).map(|seed| Validator { public_key: key(seed).public_key(), voting_power: VotingPower(1) });
-        ValidatorSet::new(validators.collect()).unwrap()
+    fn set() -> Vec<Validator> {
+        (1..=4).map(|seed| Validator { public_key: key(seed).public_key(), voting_power: VotingPower(1) }).collect()
     }
 
     fn vote(index: u32, value: Option<u8>) -> Vote {

@@ -79,9 +79,9 @@ fn operation(kind: u8, seed: u8, amount: u64) -> StakingOperation {
 
 fn offence(staking: &Staking, position: u8, back: u8) -> Option<Equivocation> {
     let height = Height(staking.last_block().height.0.checked_sub(u64::from(back))?);
-    let set = staking.validators_at(height)?;
-    let index = u32::from(position) % set.len() as u32;
-    let validator = set.get(index)?;
+    let members = staking.members_at(height)?;
+    let index = u32::from(position) % members.len() as u32;
+    let validator = members.get(index as usize)?;
     let seed = (0..KEYS).find(|seed| key(*seed) == validator.public_key)?;
     let vote = |block_hash| {
         Vote { kind: VoteKind::Precommit, height, round: 0, block_hash, time_unix_ms: 0, validator_index: index }

@@ -1,8 +1,8 @@
 //! The properties checked on every run: agreement, validity, certificates, no double
-//! signing by honest validators, and liveness after the faults stop; and for stake, that
-//! honest validators agree on every set, that every detected offence is committed
-//! within the evidence bound, that only Byzantine validators are slashed, and that a
-//! jailed validator leaves the set.
+//! signing by honest validators, and liveness after the faults stop. For stake, honest
+//! validators must agree on every set, every detected offence must be committed within
+//! the evidence bound, only Byzantine validators may be slashed, and a jailed validator
+//! must leave the set.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -97,7 +97,7 @@ impl fmt::Display for Failure {
     }
 }
 
-/// What committed blocks did to the stake, counted once per height.
+/// Counts of the stake changes that committed blocks made, once per height.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct StakeCounts {
     /// Offences committed in blocks.
@@ -487,8 +487,8 @@ mod tests {
         EvidenceKey { public_key: *key(seed).as_bytes(), height: Height(height), round: 0, kind: VoteKind::Precommit }
     }
 
-    /// A report of height 3 whose block slashed the validator of `culprit` and fixed
-    /// the set of height 5 to `fixed`.
+    /// Builds a report of height 3 whose block slashed the validator of `culprit` and
+    /// fixed the set of height 5 to `fixed`.
     fn report(culprit: u8, fixed: &[u8]) -> CommitReport {
         let value = SimBlock::new(Height(3), 0, 0, 5, Contents::default());
         let slash = Slash {

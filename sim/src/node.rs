@@ -360,10 +360,10 @@ impl Node {
 
     /// Puts evidence from the core into the pool and sends it to every peer.
     fn detect(&mut self, evidence: Equivocation, actions: &mut Vec<Action>) {
-        let culprit = self
-            .staking
-            .validators_at(evidence.first.vote.height)
-            .and_then(|set| set.get(evidence.first.vote.validator_index).map(|validator| validator.public_key));
+        let vote = evidence.first.vote;
+        let members = self.staking.members_at(vote.height);
+        let culprit =
+            members.and_then(|members| members.get(vote.validator_index as usize)).map(|member| member.public_key);
         let offence = self.pool.admit(evidence, &self.config.chain_id, &self.staking, self.height());
         if let (Some(offence), Some(culprit)) = (offence, culprit) {
             debug!(validator = self.index, %offence, "double sign detected");

@@ -33,8 +33,8 @@ impl EvidencePool {
         in_progress: Height,
     ) -> Option<EvidenceKey> {
         let height = evidence.first.vote.height;
-        let set = staking.validators_at(height)?;
-        let key = verify_equivocation(&evidence, chain_id, set).ok()?.key;
+        let members = staking.members_at(height)?;
+        let key = verify_equivocation(&evidence, chain_id, members).ok()?.key;
         if self.pending.len() >= EVIDENCE_POOL_MAX || self.pending.iter().any(|(pending, _)| *pending == key) {
             return None;
         }

@@ -5,11 +5,14 @@
 //! # Invariants
 //! - After block h is applied, the sets of every height up to h + 2 are known. The set
 //!   of h + 2 is computed at the end of block h, so a change in block h takes effect at
-//!   h + 2, the height whose header first names it as `validators_hash` (block h + 1
-//!   names it as `next_validators_hash`).
-//! - Sets and block times are kept back to the oldest height whose evidence is not yet
-//!   expired, and committed offences for as long as they could be sent again, so the
-//!   memory is bounded by the evidence age.
+//!   h + 2. Block h + 1's header names that set as `next_validators_hash`, and block
+//!   h + 2's as `validators_hash`.
+//! - Whole sets, with their proposer priorities, are kept from the last applied height
+//!   to two heights past it. For evidence, the members of each set are kept back to the
+//!   oldest height whose evidence has not expired, once per change of members, and so
+//!   are the block times and the committed offences. Memory is bounded by the evidence
+//!   age in heights times a block time and a few offences, plus one member list per
+//!   set change.
 
 use std::collections::BTreeMap;
 
@@ -36,13 +39,18 @@ pub struct GenesisValidator {
 }
 
 /// The staking state after the last applied block.
+// NOTE: the state lives in memory and is rebuilt by applying the chain from genesis.
+// It is not yet stored or committed to by the application state root, which the node
+// needs before it can restart from a snapshot or prove stake to a light client.
 #[derive(Clone, Debug)]
 pub struct Staking {
     params: StakingParams,
     chain_id: ChainId,
     ledger: Ledger,
-    /// The validator set of each kept height.
+    /// The validator sets of the last applied height and the two after it.
     sets: BTreeMap<Height, ValidatorSet>,
+    /// The members of the sets, at each height where they changed.
+    members: BTreeMap<Height, Vec<Validator>>,
     /// The block time of each kept committed height.
     block_times: BTreeMap<Height, u64>,
     /// Committed offences with the height of the block that committed them.
@@ -90,10 +98,12 @@ impl Staking {
         let first = ValidatorSet::new(active)?;
         let second = first.for_next_height();
         info!(validators = first.len(), total_power = %first.total_power(), "staking genesis built");
+        let members = BTreeMap::from([(Height(1), first.validators().to_vec())]);
         let sets = BTreeMap::from([(Height(1), first), (Height(2), second)]);
         let block_times = BTreeMap::from([(Height::GENESIS, genesis_time_unix_ms)]);
         let last = BlockPosition { height: Height::GENESIS, time_unix_ms: genesis_time_unix_ms };
-        Ok(Staking { params, chain_id, ledger, sets, block_times, committed: BTreeMap::new(), last })
+        let committed = BTreeMap::new();
+        Ok(Staking { params, chain_id, ledger, sets, members, block_times, committed, last })
     }
 
     /// Returns the parameters.
@@ -111,9 +121,20 @@ impl Staking {
         self.last
     }
 
-    /// Returns the validator set of `height`, if it is known and kept.
+    /// Returns the validator set of `height`, from the last applied height (height 1
+    /// at the genesis) to two heights after it.
     pub fn validators_at(&self, height: Height) -> Option<&ValidatorSet> {
         self.sets.get(&height)
+    }
+
+    /// Returns the members of the set of `height` in index order, for any height from
+    /// the oldest whose evidence has not expired to two heights after the last applied.
+    pub fn members_at(&self, height: Height) -> Option<&[Validator]> {
+        if height == Height::GENESIS || height.0 > self.last.height.0 + 2 {
+            return None;
+        }
+        let (_, members) = self.members.range(..=height).next_back()?;
+        Some(members)
     }
 
     /// Returns whether `key` was committed, and at which height.
@@ -132,7 +153,7 @@ impl Staking {
         if height >= block.height {
             return Err(EvidenceError::NotCommittedYet { height, block_height: block.height });
         }
-        let (Some(set), Some(time)) = (self.sets.get(&height), self.block_times.get(&height)) else {
+        let (Some(set), Some(time)) = (self.members_at(height), self.block_times.get(&height)) else {
             let oldest = self.block_times.keys().next().copied().unwrap_or(Height::GENESIS);
             return Err(EvidenceError::UnknownHeight { height, oldest });
         };
@@ -274,6 +295,7 @@ impl Staking {
         };
         let change = SetChange::between(target, &carried, &next);
         info!(height = %target, validators = next.len(), total_power = %next.total_power(), "validator set changes");
+        self.members.insert(target, next.validators().to_vec());
         self.sets.insert(target, next);
         Some(change)
     }
@@ -290,7 +312,10 @@ impl Staking {
             .find(|(height, time)| !expired(**height, **time))
             .map_or(block.height, |(height, _)| *height);
         self.block_times.retain(|height, _| *height >= oldest_kept);
-        self.sets.retain(|height, _| *height >= oldest_kept);
+        self.sets.retain(|height, _| *height >= block.height);
+        // The newest change at or before the oldest kept height still names its members.
+        let members_from = self.members.range(..=oldest_kept).next_back().map_or(oldest_kept, |(height, _)| *height);
+        self.members.retain(|height, _| *height >= members_from);
         self.committed.retain(|key, _| key.height >= oldest_kept);
     }
 }

@@ -82,8 +82,9 @@ fn empty_blocks(staking: &mut Staking, count: u64) {
 
 /// Two conflicting prevotes of validator `seed` at `height` and `round`.
 fn double_vote(staking: &Staking, seed: u8, height: u64, round: u32) -> Equivocation {
-    let set = staking.validators_at(Height(height)).unwrap();
-    let validator_index = set.index_of(&key(seed)).unwrap();
+    let members = staking.members_at(Height(height)).unwrap();
+    let position = members.iter().position(|member| member.public_key == key(seed)).unwrap();
+    let validator_index = u32::try_from(position).unwrap();
     let vote = |value: Option<u8>| {
         let vote = Vote {
             kind: VoteKind::Prevote,
@@ -477,8 +478,38 @@ fn genesis_rules_table() {
 fn old_heights_are_pruned() {
     let mut staking = four();
     empty_blocks(&mut staking, 10);
-    // Evidence age is 3 heights and 30 ms, so heights 7 to 10 stay, with 11 and 12 ahead.
-    assert_eq!(staking.validators_at(Height(6)), None);
-    assert!(staking.validators_at(Height(7)).is_some());
+    // Whole sets are kept from the last block to two heights after it.
+    assert_eq!(staking.validators_at(Height(9)), None);
+    assert!(staking.validators_at(Height(10)).is_some());
     assert!(staking.validators_at(Height(12)).is_some());
+    assert_eq!(staking.validators_at(Height(13)), None);
+    // Evidence age is 3 heights and 30 ms, so members stay known back to height 7.
+    let block_11 = position(11);
+    let old = double_vote(&four_after(6), 1, 6, 0);
+    let error = staking.check_evidence(&old, block_11).unwrap_err();
+    assert!(matches!(error, EvidenceError::UnknownHeight { oldest: Height(7), .. }), "{error}");
+    assert_eq!(staking.members_at(Height(7)).map(<[_]>::len), Some(4));
+    assert_eq!(staking.members_at(Height(13)), None);
+}
+
+#[test]
+fn members_follow_set_changes() {
+    let mut staking = four();
+    block(&mut staking, &[], &[create(5, 101)]);
+    empty_blocks(&mut staking, 9);
+    // The set changed at height 3, which is older than the evidence age now; the
+    // members of heights 7 on are those of that change.
+    let members = staking.members_at(Height(8)).unwrap();
+    assert_eq!(members.len(), 4);
+    assert_eq!(members[0].public_key, key(5));
+    assert_eq!(members, staking.validators_at(Height(11)).unwrap().validators());
+    let offence = double_vote(&staking, 5, 8, 0);
+    assert!(staking.check_evidence(&offence, position(11)).is_ok());
+}
+
+/// The four-validator chain after `blocks` empty blocks.
+fn four_after(blocks: u64) -> Staking {
+    let mut staking = four();
+    empty_blocks(&mut staking, blocks);
+    staking
 }
