@@ -259,7 +259,7 @@ impl SimConfig {
     ///
     /// The detecting validator keeps the evidence durably and sends it at once and at
     /// every gossip, so within a gossip interval and a delay every honest validator
-    /// holds it. The height in progress then may have a proposal built before that, and
+    /// has it. The height in progress then may have a proposal built before that, and
     /// the next height's proposers include it, Byzantine ones too because they build
     /// blocks with the same code. Two heights each take at most the liveness bound.
     pub fn evidence_bound(&self) -> Duration {
