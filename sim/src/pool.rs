@@ -80,3 +80,93 @@ fn still_includable(staking: &Staking, evidence: &Equivocation) -> bool {
         Err(_) => false,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use vouch_consensus::staking::{GenesisValidator, StakingParams};
+    use vouch_consensus::{Vote, VoteKind};
+    use vouch_protocol::chain::BlockHash;
+    use vouch_protocol::keys::SigningKey;
+
+    use super::*;
+    use crate::config::SimConfig;
+
+    fn chain() -> ChainId {
+        ChainId::new("vouch-sim").unwrap()
+    }
+
+    fn staking() -> Staking {
+        let validators: Vec<GenesisValidator> = (1..=4)
+            .map(|seed| GenesisValidator {
+                public_key: SigningKey::from_seed(&[seed; 32]).public_key(),
+                self_bond: 1_000,
+            })
+            .collect();
+        let params = StakingParams { validators_max: 4, ..SimConfig::default().staking_params(false) };
+        Staking::genesis(params, chain(), 1_000, &validators).unwrap()
+    }
+
+    /// Builds two conflicting prevotes at height 1 signed by the key of `seed`, naming
+    /// its index in the set, or index 0 for a key outside the set.
+    fn double_vote(staking: &Staking, seed: u8, round: u32) -> Equivocation {
+        let key = SigningKey::from_seed(&[seed; 32]);
+        let members = staking.members_at(Height(1)).unwrap();
+        let index = members.iter().position(|member| member.public_key == key.public_key()).unwrap_or(0);
+        let vote = |block_hash| {
+            let vote = Vote {
+                kind: VoteKind::Prevote,
+                height: Height(1),
+                round,
+                block_hash,
+                time_unix_ms: 1_001,
+                validator_index: index as u32,
+            };
+            vote.sign(&key, &chain())
+        };
+        Equivocation { first: vote(Some(BlockHash([1; 32]))), second: vote(None) }
+    }
+
+    #[test]
+    fn pool_admits_each_offence_once() {
+        let staking = staking();
+        let mut pool = EvidencePool::default();
+        let evidence = double_vote(&staking, 2, 0);
+        assert!(pool.admit(evidence, &chain(), &staking, Height(1)).is_some());
+        assert_eq!(pool.admit(evidence, &chain(), &staking, Height(1)), None, "the same offence again");
+        let forged = double_vote(&staking, 9, 0);
+        assert_eq!(pool.admit(forged, &chain(), &staking, Height(1)), None, "signed by a key outside the set");
+        assert_eq!(pool.packets().count(), 1);
+    }
+
+    #[test]
+    fn pool_offers_evidence_after_its_height() {
+        let mut staking = staking();
+        let mut pool = EvidencePool::default();
+        let evidence = double_vote(&staking, 3, 0);
+        pool.admit(evidence, &chain(), &staking, Height(1));
+        let block_1 = BlockPosition { height: Height(1), time_unix_ms: 1_000 };
+        assert_eq!(pool.for_block(&staking, block_1), Vec::new(), "evidence of height 1 waits for block 2");
+
+        staking.apply_block(block_1, &[], &[]).unwrap();
+        let block_2 = BlockPosition { height: Height(2), time_unix_ms: 1_001 };
+        assert_eq!(pool.for_block(&staking, block_2), vec![evidence]);
+        staking.apply_block(block_2, &[evidence], &[]).unwrap();
+        pool.prune(&staking);
+        assert_eq!(pool.packets().count(), 0, "committed evidence leaves the pool");
+    }
+
+    #[test]
+    fn pool_stops_at_its_limit() {
+        let staking = staking();
+        let mut pool = EvidencePool::default();
+        for round in 0..EVIDENCE_POOL_MAX as u32 {
+            assert!(pool.admit(double_vote(&staking, 1, round), &chain(), &staking, Height(1)).is_some());
+        }
+        let over = double_vote(&staking, 1, EVIDENCE_POOL_MAX as u32);
+        assert_eq!(pool.admit(over, &chain(), &staking, Height(1)), None);
+        let block_2 = BlockPosition { height: Height(2), time_unix_ms: 1_001 };
+        let mut applied = staking.clone();
+        applied.apply_block(BlockPosition { height: Height(1), time_unix_ms: 1_000 }, &[], &[]).unwrap();
+        assert_eq!(pool.for_block(&applied, block_2).len(), EVIDENCE_PER_BLOCK_MAX);
+    }
+}
