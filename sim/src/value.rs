@@ -135,5 +135,9 @@ mod tests {
         over.evidence.push(over.evidence[0]);
         let over = SimBlock::new(Height(1), 0, 0, 1, over);
         assert!(!over.is_valid_at(Height(1)), "one piece of evidence over the limit");
+        let mut over = block.contents();
+        over.operations.push(over.operations[0]);
+        let over = SimBlock::new(Height(1), 0, 0, 1, over);
+        assert!(!over.is_valid_at(Height(1)), "one operation over the limit");
     }
 }

@@ -513,3 +513,43 @@ fn four_after(blocks: u64) -> Staking {
     empty_blocks(&mut staking, blocks);
     staking
 }
+
+#[test]
+fn operation_count_limit() {
+    let staking = four();
+    let at = position(1);
+    let at_limit = vec![bond(1, 1); OPERATIONS_PER_BLOCK_MAX];
+    assert!(staking.check_block(at, &[], &at_limit).is_ok());
+    let mut over = at_limit;
+    over.push(bond(1, 1));
+    let error = staking.check_block(at, &[], &over).unwrap_err();
+    assert!(
+        matches!(error, BlockError::TooManyOperations { count, max: OPERATIONS_PER_BLOCK_MAX } if count == OPERATIONS_PER_BLOCK_MAX + 1),
+        "{error}"
+    );
+}
+
+#[test]
+fn total_power_limit_rejects_bond() {
+    let allowed = StakingParams { dominant_power_allowed: true, ..params() };
+    let mut staking = genesis_of(allowed, &[(1, 100), (2, 100)]).unwrap();
+    let max = crate::validators::TOTAL_VOTING_POWER_MAX;
+    let outcome = block(&mut staking, &[], &[bond(1, max - 200), bond(2, 1)]);
+    assert_eq!(outcome.operations[0], Ok(()), "exactly the maximum total power");
+    let total = u128::from(max) + 1;
+    let expected = StakingError::Set(crate::ValidatorSetError::TotalPowerTooLarge { total, max });
+    assert_eq!(outcome.operations[1], Err(expected));
+    assert_eq!(staking.validators_at(Height(3)).unwrap().total_power().0, max);
+}
+
+#[test]
+fn wrong_height_or_time_is_rejected() {
+    let mut staking = four();
+    let error = staking.apply_block(position(2), &[], &[]).unwrap_err();
+    assert!(matches!(error, BlockError::WrongHeight { expected: Height(1), found: Height(2) }), "{error}");
+    let early = BlockPosition { height: Height(1), time_unix_ms: GENESIS_MS - 1 };
+    let error = staking.apply_block(early, &[], &[]).unwrap_err();
+    assert!(matches!(error, BlockError::TimeDecreasing { previous: GENESIS_MS, .. }), "{error}");
+    let genesis_time = BlockPosition { height: Height(1), time_unix_ms: GENESIS_MS };
+    assert!(staking.apply_block(genesis_time, &[], &[]).is_ok(), "height 1 has the genesis time");
+}
