@@ -102,6 +102,9 @@ impl fmt::Display for Failure {
 pub struct StakeCounts {
     /// Offences committed in blocks.
     pub evidence: u64,
+    /// The most heights between an offence and the block that committed it, to compare
+    /// with the evidence age of the simulated chain.
+    pub evidence_age_heights_max: u64,
     /// Offences that slashed and jailed a validator.
     pub slashes: u64,
     /// Stake removed by slashes.
@@ -122,6 +125,7 @@ impl StakeCounts {
     /// Adds the counts of another run.
     pub fn add(&mut self, other: &StakeCounts) {
         self.evidence += other.evidence;
+        self.evidence_age_heights_max = self.evidence_age_heights_max.max(other.evidence_age_heights_max);
         self.slashes += other.slashes;
         self.slashed_stake += other.slashed_stake;
         self.operations_applied += other.operations_applied;
@@ -286,6 +290,10 @@ impl Checker {
         let outcome = &report.outcome;
         let stake = &mut self.stake;
         stake.evidence += outcome.slashes.len() as u64;
+        for slash in &outcome.slashes {
+            let age = report.height.0.saturating_sub(slash.offence.height.0);
+            stake.evidence_age_heights_max = stake.evidence_age_heights_max.max(age);
+        }
         for slash in outcome.slashes.iter().filter(|slash| slash.jailed_until.is_some()) {
             stake.slashes += 1;
             stake.slashed_stake += slash.bonded + slash.unbonding;
@@ -531,6 +539,7 @@ mod tests {
         assert_eq!(checker.failures, Vec::new());
         assert_eq!(checker.stake.slashes, 1, "counted once per height");
         assert_eq!(checker.stake.slashed_stake, 50);
+        assert_eq!(checker.stake.evidence_age_heights_max, 1, "offence at height 2, committed at 3");
         assert_eq!(checker.evidence_pending(), 0);
     }
 

@@ -241,8 +241,8 @@ fn print_summary(config: &SimConfig, summary: &Summary, wall: Duration, jobs: us
 fn print_stake(summary: &Summary) {
     let stake = &summary.stake;
     println!(
-        "evidence: {} offences committed, {} slashes with jail ({} stake slashed)",
-        stake.evidence, stake.slashes, stake.slashed_stake
+        "evidence: {} offences committed, {} slashes with jail ({} stake slashed), oldest at commit {} heights",
+        stake.evidence, stake.slashes, stake.slashed_stake, stake.evidence_age_heights_max
     );
     println!(
         "staking: {} operations applied, {} rejected, {} stake released from unbonding",
