@@ -47,7 +47,7 @@ pub struct RunReport {
     /// Crashes in the middle of an input, when a storage operation failed.
     pub power_cuts: u32,
     pub partitions: u32,
-    /// What committed blocks did to the stake.
+    /// The stake changes that committed blocks made.
     pub stake: StakeCounts,
     /// The size of the validator set of the last committed height.
     pub validators_last: usize,

@@ -474,8 +474,8 @@ fn validator_key(seed: u64, index: usize) -> SigningKey {
 }
 
 /// Returns the stake of the genesis: each validator bonds its power in stake. A genesis
-/// in which one validator holds 1/3 or more of the power is allowed when the seed drew
-/// it, and then the whole run allows such sets.
+/// that gives one validator 1/3 or more of the power is allowed when the seed drew it,
+/// and then the whole run allows such sets.
 fn genesis_staking(config: &SimConfig, keys: &[PublicKey], powers: &[u64], chain_id: &ChainId) -> Staking {
     let validators: Vec<GenesisValidator> = keys
         .iter()

@@ -155,7 +155,7 @@ fn crash_before_guard_write_replays_again() {
 #[test]
 fn byzantine_double_voters_are_jailed() {
     // The checks fail a run whose jailed validator stays in the set, whose honest
-    // validator is slashed, or whose detected offence is not committed in time; this
+    // validator is slashed, or whose detected offence is not committed in time. This
     // test adds that the Byzantine validators do get slashed.
     let mut slashes = 0;
     for seed in 0..6 {

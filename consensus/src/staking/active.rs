@@ -3,7 +3,7 @@
 //!
 //! # Order and priorities
 //! A set lists its validators by voting power, highest first, with ties broken by the
-//! lower public key bytes; the same order picks the top `validators_max`. A validator
+//! lower public key bytes. The same order picks the top `validators_max`. A validator
 //! that stays in the set keeps its proposer priority. A validator that joins starts at
 //! `-(total + total / 8)` of the new set's total power, as in CometBFT
 //! (`types/validator_set.go`). Priorities stay within about one total power below zero
@@ -18,7 +18,7 @@ use crate::staking::ledger::Ledger;
 use crate::staking::params::StakingParams;
 use crate::validators::{TOTAL_VOTING_POWER_MAX, Validator, ValidatorSet, ValidatorSetError, VotingPower};
 
-/// A validator that holds 1/3 or more of a set's voting power.
+/// A validator with 1/3 or more of a set's voting power.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Dominant {
     pub public_key: PublicKey,
@@ -45,7 +45,7 @@ pub fn total_power(validators: &[Validator]) -> Option<u64> {
     u64::try_from(total).ok().filter(|total| *total <= TOTAL_VOTING_POWER_MAX)
 }
 
-/// Returns the validator of highest power if it holds 1/3 or more of the total.
+/// Returns the validator of highest power if it has 1/3 or more of the total.
 pub fn dominant(validators: &[Validator]) -> Option<Dominant> {
     let total: u128 = validators.iter().map(|validator| u128::from(validator.voting_power.0)).sum();
     let largest = validators.first()?;

@@ -3,8 +3,8 @@
 //! is committed.
 //!
 //! This is pure, deterministic logic with integer arithmetic. A host feeds it each
-//! committed block's evidence and operations through [`Staking::apply_block`] and asks
-//! it for the validator set of each height. The rules, parameters and their reasons are
+//! committed block's evidence and operations through [`Staking::apply_block`] and reads
+//! the validator set of each height from [`Staking::validators_at`]. The rules, parameters and their reasons are
 //! in `docs/STAKING.md`.
 
 mod active;

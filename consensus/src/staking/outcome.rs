@@ -1,5 +1,5 @@
-//! What applying one block did to the stake: slashes, the result of each operation,
-//! released stake, and the change of the validator set that it fixed.
+//! The outcome of applying one block to the stake: slashes, the result of each
+//! operation, released stake, and the change of the validator set that it fixed.
 
 use vouch_protocol::chain::Height;
 use vouch_protocol::keys::PublicKey;

@@ -42,7 +42,7 @@ pub struct StakingParams {
     /// Block time an unbonding entry waits before its stake is released, in ms. An entry
     /// is released once both its heights and its time have passed.
     pub unbonding_time_ms: u64,
-    /// Accept a set in which one validator holds 1/3 or more of the voting power. Such a
+    /// Whether a set may give one validator 1/3 or more of the voting power. Such a
     /// validator alone can halt the chain, so this stays false except for chains of one
     /// operator, such as a dev chain.
     pub dominant_power_allowed: bool,

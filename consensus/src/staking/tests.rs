@@ -507,7 +507,7 @@ fn members_follow_set_changes() {
     assert!(staking.check_evidence(&offence, position(11)).is_ok());
 }
 
-/// The four-validator chain after `blocks` empty blocks.
+/// Builds the four-validator chain and applies `blocks` empty blocks.
 fn four_after(blocks: u64) -> Staking {
     let mut staking = four();
     empty_blocks(&mut staking, blocks);
