@@ -6,14 +6,14 @@
 //! | `h`    | headers            | height (u64 BE)                       | `Header`                      |
 //! | `b`    | block bodies       | height (u64 BE)                       | `Vec<TxHash>` in block order  |
 //! | `c`    | commits            | height (u64 BE)                       | `Commit`                      |
-//! | `t`    | tx positions       | tx hash (32 bytes)                    | height (u64 BE), index (u32 BE) |
+//! | `t`    | tx positions       | generation (u32 BE), tx hash (32 bytes) | height (u64 BE), index (u32 BE) |
 //! | `x`    | transactions       | height (u64 BE), index (u32 BE)       | log offset (u64 BE), length (u32 BE) |
-//! | `a`    | attestation index  | image digest (encoded), height, index | tx hash (32 bytes)            |
+//! | `a`    | attestation index  | generation, image digest (encoded), height, index | tx hash (32 bytes) |
 //! | `o`    | tx outcomes        | tx hash (32 bytes)                    | outcome text (UTF-8)          |
 //! | `r`    | state roots        | height (u64 BE)                       | root (32 bytes)               |
 //! | `n`    | genesis tree nodes | version 0 (u64 BE), nibble path encoded | `jmt` node (encoded)        |
-//! | `g`    | tree node groups   | version (u64 BE), up to 2 path nibbles | log locations (`nodes.rs`)   |
-//! | `v`    | state tree values  | key hash (32 bytes), version (u64 BE) | 0 = deleted, 1 and the bytes  |
+//! | `g`    | tree node indexes  | version (u64 BE)                      | log spans (`node_spans.rs`)   |
+//! | `v`    | state tree values  | generation, key hash (32 bytes), version (u64 BE) | 0 = deleted, 1 and the bytes |
 //!
 //! | `m`    | layout version     | `layout-version`                      | u32 big-endian                |
 //! | `m`    | ledger log length  | `log-end`                             | u64 big-endian                |
@@ -29,6 +29,9 @@
 //! are in the backend's ledger log (see `ledger_log.rs`), in block order, and the `x`
 //! entries record where. The state tree nodes of every block after genesis follow
 //! the block's transactions in the log, and the `g` entries record where.
+//!
+//! The tables keyed by hash (`t`, `a`, `v`) start each key with a generation, so that
+//! a block inserts into a small recent part of each table (`filter.rs`).
 
 use jmt::KeyHash;
 use jmt::storage::NodeKey;
@@ -48,7 +51,7 @@ pub(crate) const LAYOUT_VERSION_KEY: &[u8] = b"mlayout-version";
 pub(crate) const LOG_END_KEY: &[u8] = b"mlog-end";
 
 /// The version of this layout. A store written with another layout is refused.
-pub(crate) const LAYOUT_VERSION: u32 = 6;
+pub(crate) const LAYOUT_VERSION: u32 = 8;
 
 const HEADER: u8 = b'h';
 const BODY: u8 = b'b';
@@ -59,7 +62,7 @@ const ATTESTATION: u8 = b'a';
 const OUTCOME: u8 = b'o';
 const STATE_ROOT: u8 = b'r';
 const TREE_NODE: u8 = b'n';
-const TREE_NODE_GROUP: u8 = b'g';
+const TREE_NODE_INDEX: u8 = b'g';
 const TREE_VALUE: u8 = b'v';
 
 /// Returns the prefix of a table that the key filter covers, and the part of each of
@@ -67,10 +70,23 @@ const TREE_VALUE: u8 = b'v';
 /// encoded image digest.
 pub(crate) fn filtered_table(table: Table) -> (u8, fn(&[u8]) -> Option<&[u8]>) {
     match table {
-        Table::TxPosition => (TX_POSITION, |key| key.get(1..33)),
-        Table::TreeValue => (TREE_VALUE, |key| key.get(1..33)),
-        Table::Attestations => (ATTESTATION, |key| key.get(1..key.len().checked_sub(12)?)),
+        Table::TxPosition => (TX_POSITION, |key| key.get(5..37)),
+        Table::TreeValue => (TREE_VALUE, |key| key.get(5..37)),
+        Table::Attestations => (ATTESTATION, |key| key.get(5..key.len().checked_sub(12)?)),
     }
+}
+
+/// Returns the generation of a key of a filtered table.
+pub(crate) fn key_generation(key: &[u8]) -> Option<u32> {
+    Some(u32::from_be_bytes(key.get(1..5)?.try_into().ok()?))
+}
+
+/// Starts a key of a filtered table: its prefix byte and generation.
+fn generation_key(table: u8, generation: u32, capacity: usize) -> Vec<u8> {
+    let mut key = Vec::with_capacity(capacity);
+    key.push(table);
+    key.extend_from_slice(&generation.to_be_bytes());
+    key
 }
 
 pub(crate) fn header_key(height: Height) -> Vec<u8> {
@@ -89,9 +105,8 @@ pub(crate) fn state_root_key(height: Height) -> Vec<u8> {
     height_key(STATE_ROOT, height)
 }
 
-pub(crate) fn tx_position_key(hash: &TxHash) -> Vec<u8> {
-    let mut key = Vec::with_capacity(33);
-    key.push(TX_POSITION);
+pub(crate) fn tx_position_key(generation: u32, hash: &TxHash) -> Vec<u8> {
+    let mut key = generation_key(TX_POSITION, generation, 37);
     key.extend_from_slice(&hash.0);
     key
 }
@@ -156,16 +171,16 @@ pub(crate) fn attestation_table_prefix() -> Vec<u8> {
     vec![ATTESTATION]
 }
 
-/// Builds the prefix of every attestation index entry of `image`. The digest's length
-/// prefix keeps one digest from being a prefix of another.
-pub(crate) fn attestation_prefix(image: &Digest) -> Vec<u8> {
-    let mut key = vec![ATTESTATION];
+/// Builds the prefix of every attestation index entry of `image` in `generation`. The
+/// digest's length prefix keeps one digest from being a prefix of another.
+pub(crate) fn attestation_prefix(generation: u32, image: &Digest) -> Vec<u8> {
+    let mut key = generation_key(ATTESTATION, generation, 64);
     key.extend_from_slice(&encoding::encode(image));
     key
 }
 
-pub(crate) fn attestation_key(image: &Digest, height: Height, tx_index: u32) -> Vec<u8> {
-    let mut key = attestation_prefix(image);
+pub(crate) fn attestation_key(generation: u32, image: &Digest, height: Height, tx_index: u32) -> Vec<u8> {
+    let mut key = attestation_prefix(generation, image);
     key.extend_from_slice(&height.0.to_be_bytes());
     key.extend_from_slice(&tx_index.to_be_bytes());
     key
@@ -181,7 +196,7 @@ pub(crate) fn attestation_position(key: &[u8]) -> Option<(Height, u32)> {
 
 /// Decodes the image digest at the start of an attestation index key.
 pub(crate) fn attestation_image(key: &[u8]) -> Option<Digest> {
-    let fields = key.strip_prefix(&[ATTESTATION])?;
+    let fields = key.strip_prefix(&[ATTESTATION])?.get(4..)?;
     let digest_len = fields.len().checked_sub(12)?;
     encoding::decode(&fields[..digest_len]).ok()
 }
@@ -193,20 +208,13 @@ pub(crate) fn tree_node_key(node_key: &NodeKey) -> Vec<u8> {
     key
 }
 
-/// Builds the key of the group of nodes of `version` whose paths start with
-/// `group_path`, one nibble a byte (see `nodes.rs`).
-pub(crate) fn tree_node_group_key(version: u64, group_path: &[u8]) -> Vec<u8> {
-    let mut key = Vec::with_capacity(11);
-    key.push(TREE_NODE_GROUP);
-    key.extend_from_slice(&version.to_be_bytes());
-    key.push(group_path.len() as u8);
-    key.extend(group_path.chunks(2).map(|pair| (pair[0] << 4) | pair.get(1).copied().unwrap_or(0)));
-    key
+/// The key of the index of the tree nodes that version `version` wrote to the log.
+pub(crate) fn tree_node_index_key(version: u64) -> Vec<u8> {
+    height_key(TREE_NODE_INDEX, Height(version))
 }
 
-pub(crate) fn tree_value_key(key_hash: &KeyHash, version: u64) -> Vec<u8> {
-    let mut key = Vec::with_capacity(41);
-    key.push(TREE_VALUE);
+pub(crate) fn tree_value_key(generation: u32, key_hash: &KeyHash, version: u64) -> Vec<u8> {
+    let mut key = generation_key(TREE_VALUE, generation, 45);
     key.extend_from_slice(&key_hash.0);
     key.extend_from_slice(&version.to_be_bytes());
     key

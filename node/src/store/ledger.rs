@@ -1,7 +1,7 @@
 //! The ledger store's type and its reads.
 
 use std::collections::BTreeSet;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use jmt::KeyHash;
@@ -16,6 +16,7 @@ use vouch_protocol::state::StateRoot;
 use crate::lru::Lru;
 use crate::state::TreeSource;
 use crate::store::filter::{KeyFilter, Table};
+use crate::store::node_spans::VersionIndex;
 use crate::store::{ATTESTATIONS_READ_MAX, Backend, StoreError, layout};
 
 /// A transaction as stored, with its position in the chain.
@@ -53,6 +54,8 @@ pub struct LedgerStore<B> {
     pub(crate) filter: KeyFilter,
     /// Internal state tree nodes of committed blocks, most recently used kept.
     pub(crate) node_cache: Mutex<Lru<NodeKey, Node>>,
+    /// Indexes of the tree nodes of committed versions, most recently used kept.
+    pub(crate) index_cache: Mutex<Lru<u64, Arc<VersionIndex>>>,
 }
 
 impl<B: Backend> LedgerStore<B> {
@@ -171,28 +174,33 @@ impl<B: Backend> LedgerStore<B> {
 
     /// Returns the height and block index of the committed transaction `hash`.
     pub fn tx_position(&self, hash: &TxHash) -> Result<Option<(Height, u32)>, StoreError> {
-        if !self.filter.may_contain(Table::TxPosition, &hash.0) {
-            return Ok(None);
+        for generation in self.filter.generations(Table::TxPosition, &hash.0).into_iter().rev() {
+            let Some(bytes) = self.backend.get(&layout::tx_position_key(generation, hash))? else {
+                continue;
+            };
+            let position = layout::decode_tx_position(&bytes).ok_or_else(|| StoreError::Corrupted {
+                reason: format!("the position stored for transaction {hash} is {} bytes, not 12", bytes.len()),
+            })?;
+            return Ok(Some(position));
         }
-        let key = layout::tx_position_key(hash);
-        let Some(bytes) = self.backend.get(&key)? else {
-            return Ok(None);
-        };
-        let position = layout::decode_tx_position(&bytes).ok_or_else(|| StoreError::Corrupted {
-            reason: format!("the position stored for transaction {hash} is {} bytes, not 12", bytes.len()),
-        })?;
-        Ok(Some(position))
+        Ok(None)
     }
 
     /// Returns the attestation index entries of `image` in chain order, at most
     /// `limit` of them (and never more than [`ATTESTATIONS_READ_MAX`]).
     pub fn attestations(&self, image: &Digest, limit: usize) -> Result<Vec<AttestationEntry>, StoreError> {
-        let prefix = layout::attestation_prefix(image);
-        if !self.filter.may_contain(Table::Attestations, &prefix[1..]) {
-            return Ok(Vec::new());
+        let limit = limit.min(ATTESTATIONS_READ_MAX);
+        let mut found = Vec::new();
+        for generation in self.filter.generations(Table::Attestations, &encoding::encode(image)) {
+            let prefix = layout::attestation_prefix(generation, image);
+            for (key, value) in self.backend.scan_prefix(&prefix, limit - found.len())? {
+                found.push(attestation_entry(&key, &value)?);
+            }
+            if found.len() == limit {
+                break;
+            }
         }
-        let entries = self.backend.scan_prefix(&prefix, limit.min(ATTESTATIONS_READ_MAX))?;
-        entries.iter().map(|(key, value)| attestation_entry(key, value)).collect()
+        Ok(found)
     }
 
     /// Returns the stored outcome of the committed transaction `hash`, if the block
@@ -296,16 +304,18 @@ impl<B: Backend> TreeSource for LedgerStore<B> {
     }
 
     fn tree_value(&self, max_version: u64, key_hash: KeyHash) -> Result<Option<Vec<u8>>, StoreError> {
-        if !self.filter.may_contain(Table::TreeValue, &key_hash.0) {
-            return Ok(None);
+        // Versions only grow from one generation to the next, so the newest generation
+        // with a version at most `max_version` has the answer.
+        for generation in self.filter.generations(Table::TreeValue, &key_hash.0).into_iter().rev() {
+            let start = layout::tree_value_key(generation, &key_hash, 0);
+            let end = layout::tree_value_key(generation, &key_hash, max_version);
+            let Some((key, encoded)) = self.backend.last_in_range(&start, &end)? else {
+                continue;
+            };
+            return layout::decode_tree_value(&encoded).ok_or_else(|| StoreError::Corrupted {
+                reason: format!("state tree value {} has an unknown tag byte", hex::encode(key)),
+            });
         }
-        let start = layout::tree_value_key(&key_hash, 0);
-        let end = layout::tree_value_key(&key_hash, max_version);
-        let Some((key, encoded)) = self.backend.last_in_range(&start, &end)? else {
-            return Ok(None);
-        };
-        layout::decode_tree_value(&encoded).ok_or_else(|| StoreError::Corrupted {
-            reason: format!("state tree value {} has an unknown tag byte", hex::encode(key)),
-        })
+        Ok(None)
     }
 }

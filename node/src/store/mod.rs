@@ -26,6 +26,7 @@ mod layout;
 mod ledger;
 mod ledger_log;
 mod memory;
+mod node_spans;
 mod nodes;
 mod open;
 mod sled_backend;

@@ -12,7 +12,7 @@ use vouch_protocol::state::StateRoot;
 use crate::lru::Lru;
 use crate::state::AuthenticatedState;
 use crate::store::filter::{KeyFilter, Table};
-use crate::store::nodes::NODE_CACHE_BYTES_DEFAULT;
+use crate::store::nodes::{self, NODE_CACHE_BYTES_DEFAULT};
 use crate::store::write::BLOCK_LOG_BYTES_MAX;
 use crate::store::{Backend, LedgerStore, StoreError, layout};
 
@@ -27,8 +27,19 @@ impl<B: Backend> LedgerStore<B> {
     }
 
     /// Opens the ledger like [`LedgerStore::open`], with a cache of at most
-    /// `node_cache_bytes` of internal state tree nodes.
-    pub fn open_with_node_cache(backend: B, node_cache_bytes: NonZeroUsize) -> Result<LedgerStore<B>, StoreError> {
+    /// `tree_cache_bytes` of internal state tree nodes and node indexes.
+    pub fn open_with_node_cache(backend: B, tree_cache_bytes: NonZeroUsize) -> Result<LedgerStore<B>, StoreError> {
+        LedgerStore::open_with(backend, tree_cache_bytes, KeyFilter::default())
+    }
+
+    /// Opens the ledger with generations of `generation_keys` keys, so that tests
+    /// reach many generations with few blocks.
+    #[cfg(test)]
+    pub(crate) fn open_with_generation_keys(backend: B, generation_keys: u64) -> Result<LedgerStore<B>, StoreError> {
+        LedgerStore::open_with(backend, NODE_CACHE_BYTES_DEFAULT, KeyFilter::new(generation_keys))
+    }
+
+    fn open_with(backend: B, tree_cache_bytes: NonZeroUsize, filter: KeyFilter) -> Result<LedgerStore<B>, StoreError> {
         let marker = backend.get(layout::LATEST_HEIGHT_KEY)?;
         let latest = match marker {
             None if backend.is_empty()? => None,
@@ -39,19 +50,24 @@ impl<B: Backend> LedgerStore<B> {
             ),
         };
 
+        let (node_cache_bytes, index_cache_bytes) = nodes::cache_bounds(tree_cache_bytes);
         let store = LedgerStore {
             backend,
             latest: Mutex::new(latest),
             writing: Mutex::new(()),
             poisoned: AtomicBool::new(false),
-            filter: KeyFilter::default(),
+            filter,
             node_cache: Mutex::new(Lru::new(node_cache_bytes)),
+            index_cache: Mutex::new(Lru::new(index_cache_bytes)),
         };
-        if let Some(height) = latest {
+        if latest.is_some() {
             store.check_layout()?;
+        }
+        // The log is checked first: the committed records name nodes in it.
+        store.check_log(latest)?;
+        if let Some(height) = latest {
             store.check_committed(height)?;
         }
-        store.check_log(latest)?;
         store.fill_filter()?;
         Ok(store)
     }
@@ -62,9 +78,9 @@ impl<B: Backend> LedgerStore<B> {
         for table in [Table::TxPosition, Table::TreeValue, Table::Attestations] {
             let (prefix, part) = layout::filtered_table(table);
             let mut malformed = None;
-            self.backend.visit_keys(&[prefix], &mut |key| match part(key) {
-                Some(part) => self.filter.insert(table, [part]),
-                None => malformed = Some(hex::encode(key)),
+            self.backend.visit_keys(&[prefix], &mut |key| match (layout::key_generation(key), part(key)) {
+                (Some(generation), Some(part)) => self.filter.insert(table, generation, [part]),
+                _ => malformed = Some(hex::encode(key)),
             })?;
             if let Some(key) = malformed {
                 return Err(corrupted(format!("the key {key} is too short for its table")));

@@ -1,4 +1,5 @@
-use std::collections::BTreeMap;
+use std::num::NonZeroUsize;
+use std::collections::{BTreeMap, BTreeSet};
 
 use jmt::storage::{NodeBatch, TreeUpdateBatch};
 use vouch_protocol::chain::{BLOCK_BYTES_MAX, BlockHash, ChainError, Height, Transaction};
@@ -421,7 +422,7 @@ fn open_rejects_missing_root_node() {
     let (backend, store) = store_with_blocks(2, 2);
     let write = commit_next(&store, 2);
     let (root_key, _) = write.tree_writes.nodes().find(|(key, _)| key.nibble_path().is_empty()).unwrap();
-    backend.corrupt(&layout::tree_node_group_key(root_key.version(), &[]), None);
+    backend.corrupt(&layout::tree_node_index_key(root_key.version()), None);
     assert_corrupted(&backend, "no readable root at height 3");
 }
 
@@ -570,8 +571,14 @@ fn blocks_without_transactions_append_only_nodes() {
     let (backend, store) = store_with_blocks(2, 3);
     let before = backend.log_len().unwrap();
     let write = commit_next(&store, 0);
-    let node_bytes: usize =
-        write.tree_writes.nodes().map(|(_, node)| vouch_protocol::encoding::encode(node).len()).sum();
+    let node_bytes: usize = write
+        .tree_writes
+        .nodes()
+        .map(|(key, node)| {
+            let path = crate::store::node_spans::path_bytes(key.nibble_path());
+            path.len() + 4 + vouch_protocol::encoding::encode(node).len()
+        })
+        .sum();
     assert!(node_bytes > 0, "every height has a root node");
     assert_eq!(backend.log_len().unwrap(), before + node_bytes as u64);
     assert_eq!(store.block(Height(3)).unwrap().unwrap().txs, Vec::<Transaction>::new());
@@ -605,28 +612,47 @@ fn tree_nodes_read_back_from_the_log() {
 fn changed_node_bytes_fail_the_checksum() {
     let (backend, store) = store_with_blocks(2, 3);
     let written = commit_next(&store, 3);
-    let (key, _) = written.tree_writes.nodes().find(|(_, node)| matches!(node, jmt::storage::Node::Leaf(_))).unwrap();
-    let location = store.node_location(key).unwrap().unwrap();
+    let (key, node) =
+        written.tree_writes.nodes().find(|(_, node)| matches!(node, jmt::storage::Node::Leaf(_))).unwrap();
+    let encoded = vouch_protocol::encoding::encode(node);
     let log = backend.read_log(0, backend.log_len().unwrap() as usize).unwrap();
+    let at = log.windows(encoded.len()).position(|window| window == encoded.as_slice()).unwrap();
     let mut changed = log.clone();
-    changed[(location.offset + u64::from(location.len) / 2) as usize] ^= 1;
+    changed[at + encoded.len() / 2] ^= 1;
     backend.truncate_log(0).unwrap();
     backend.append_log(&changed).unwrap();
 
     let error = store.stored_node(key).unwrap_err();
     assert!(matches!(error, StoreError::Corrupted { .. }), "{error}");
-    assert!(error.to_string().contains("do not match the checksum of state tree node"), "{error}");
+    assert!(error.to_string().contains("do not match the checksum of a span of state tree nodes"), "{error}");
 }
 
 #[test]
-fn malformed_node_group_fails() {
+fn malformed_node_index_fails() {
     let (backend, store) = store_with_blocks(2, 3);
     let written = commit_next(&store, 3);
+    // Opening reads the roots of the last two heights, so the damage is older.
+    commit_next(&store, 3);
+    commit_next(&store, 3);
     let (key, _) = written.tree_writes.nodes().find(|(_, node)| matches!(node, jmt::storage::Node::Leaf(_))).unwrap();
-    let group: Vec<u8> = key.nibble_path().nibbles().take(2).map(u8::from).collect();
-    backend.corrupt(&layout::tree_node_group_key(key.version(), &group), Some(vec![1, 2, 3]));
+    drop(store);
+    backend.corrupt(&layout::tree_node_index_key(key.version()), Some(vec![1, 2, 3]));
+    let store = LedgerStore::open(backend.clone()).unwrap();
     let error = store.stored_node(key).unwrap_err();
     assert!(error.to_string().contains("3 bytes, too short for the base offset"), "{error}");
+}
+
+#[test]
+fn old_leaves_read_without_cache() {
+    let (backend, store) = store_with_blocks(2, 3);
+    let writes: Vec<_> = (0..3).map(|_| commit_next(&store, 40)).collect();
+    drop(store);
+    let store = LedgerStore::open_with_node_cache(backend.clone(), NonZeroUsize::new(3).unwrap()).unwrap();
+    for written in &writes {
+        for (key, node) in written.tree_writes.nodes() {
+            assert_eq!(store.stored_node(key).unwrap().as_ref(), Some(node), "{key:?}");
+        }
+    }
 }
 
 #[test]
@@ -767,7 +793,7 @@ fn outcomes_are_stored_with_the_block_within_the_limit() {
     assert_eq!(store.tx_outcome(&hashes[1]).unwrap(), None);
     assert_eq!(store.tx_outcome(&hashes[2]).unwrap().as_deref(), Some("rejected: nonce"));
 
-    let expected: std::collections::BTreeSet<Digest> =
+    let expected: BTreeSet<Digest> =
         write.attestations.iter().map(|(image, _)| image.clone()).collect();
     let indexed = store.indexed_images().unwrap();
     assert!(expected.is_subset(&indexed));
@@ -807,10 +833,58 @@ fn internal_nodes_are_served_from_the_cache() {
     let (backend, store) = store_with_blocks(2, 3);
     let written = commit_next(&store, 3);
     let (root_key, root) = written.tree_writes.nodes().find(|(key, _)| key.nibble_path().is_empty()).unwrap();
-    backend.corrupt(&layout::tree_node_group_key(root_key.version(), &[]), None);
+    backend.corrupt(&layout::tree_node_index_key(root_key.version()), None);
     assert_eq!(store.stored_node(root_key).unwrap().as_ref(), Some(root), "the written root is cached");
 
     let reopened = LedgerStore::open(backend.clone());
     let error = reopened.err().expect("a fresh store has no cached root");
     assert!(error.to_string().contains("no readable root at height 3"), "{error}");
+}
+
+#[test]
+fn reads_span_many_generations() {
+    let backend = MemoryBackend::new();
+    let store = LedgerStore::open_with_generation_keys(backend.clone(), 60).unwrap();
+    chain().init(&store).unwrap();
+    let writes: Vec<BlockWrite> = (0..12).map(|_| commit_next(&store, 70)).collect();
+    let generations: BTreeSet<u32> = backend
+        .keys()
+        .into_iter()
+        .filter(|key| key.first() == Some(&b't'))
+        .map(|key| layout::key_generation(&key).unwrap())
+        .collect();
+    assert!(generations.len() >= 6, "generations {generations:?}");
+
+    drop(store);
+    let reopened = LedgerStore::open_with_generation_keys(backend.clone(), 60).unwrap();
+    // Attested at heights 1, 2 and 3, in three generations.
+    let image = synthetic::SyntheticTx::at(Height(3), 5).image;
+    let mut expected = Vec::new();
+    for write in &writes {
+        let height = write.block.header.height;
+        for (index, tx) in write.block.txs.iter().enumerate() {
+            assert_eq!(reopened.tx_position(&tx.hash()).unwrap(), Some((height, index as u32)));
+            if synthetic::decode(std::slice::from_ref(tx)).unwrap()[0].image == image {
+                expected.push(AttestationEntry { height, tx_index: index as u32, tx_hash: tx.hash() });
+            }
+        }
+    }
+    assert_eq!(expected.len(), 3);
+    assert_eq!(reopened.attestations(&image, ATTESTATIONS_READ_MAX).unwrap(), expected);
+    assert_eq!(reopened.attestations(&image, 2).unwrap(), expected[..2]);
+
+    // Values read back at their own height and at the newest one, where the next
+    // height has deleted every seventh (see `SyntheticTx::at`).
+    let state = AuthenticatedState::new(&reopened);
+    for height in [1u64, 5, 12] {
+        for (index, tx) in writes[height as usize - 1].block.txs.iter().enumerate() {
+            let synthetic = &synthetic::decode(std::slice::from_ref(tx)).unwrap()[0];
+            let key = StateKey::Attestation { image: synthetic.image.clone(), envelope_hash: synthetic.envelope_hash };
+            let record = Some(synthetic.record.clone());
+            assert_eq!(state.get(&key, Height(height)).unwrap(), record, "tx {index} of height {height}");
+            let revoked = height < 12 && index % 7 == 3;
+            let newest = if revoked { None } else { record };
+            assert_eq!(state.get(&key, Height(12)).unwrap(), newest, "tx {index} of height {height} at 12");
+        }
+    }
 }

@@ -13,6 +13,7 @@ use vouch_protocol::state::StateRoot;
 
 use crate::state::{STATE_VALUE_BYTES_MAX, TreeWrites};
 use crate::store::filter::Table;
+use crate::store::node_spans::EncodedSpans;
 use crate::store::{Backend, LedgerStore, StoreError, WriteBatch, layout, nodes};
 
 /// Maximum number of attestation index entries that one block adds.
@@ -69,12 +70,13 @@ impl<B: Backend> LedgerStore<B> {
         }
         check_tree_writes(Height::GENESIS, &genesis.tree_writes, genesis.state_root)?;
 
-        self.filter_tree_values(&genesis.tree_writes);
+        let generations = Generations::next(self);
+        self.filter_tree_values(&genesis.tree_writes, generations.values);
         let mut batch = WriteBatch::new();
         for (key, node) in genesis.tree_writes.nodes() {
             batch.put(layout::tree_node_key(key), nodes::inline_entry(node));
         }
-        put_tree_values(&mut batch, &genesis.tree_writes);
+        put_tree_values(&mut batch, &genesis.tree_writes, generations.values);
         batch.put(layout::state_root_key(Height::GENESIS), genesis.state_root.0.to_vec());
         batch.put(layout::LOG_END_KEY.to_vec(), 0u64.to_be_bytes().to_vec());
         batch.put(layout::LATEST_HEIGHT_KEY.to_vec(), layout::encode_height(Height::GENESIS));
@@ -100,16 +102,19 @@ impl<B: Backend> LedgerStore<B> {
         check_outcomes(&write, &positions)?;
         let check_ms = started.elapsed().as_millis() as u64;
 
-        self.filter_block_keys(&write);
+        let generations = Generations::next(self);
+        self.filter_block_keys(&write, generations);
         let append = LogAppend::new(&write)?;
         let log_offset = self.append_log(&append.bytes)?;
         let log_ms = started.elapsed().as_millis() as u64;
-        let batch = block_batch(&write, &positions, &append, log_offset);
+        let mut batch = block_batch(&write, &positions, generations, log_offset, append.bytes.len());
+        let index = nodes::put_node_index(&mut batch, height.0, &append.spans, log_offset + append.txs_len as u64);
         let batch_ms = started.elapsed().as_millis() as u64;
         self.write_batch(batch, height)?;
-        for &(key, start, end) in &append.nodes {
+        self.cache_index(height.0, index);
+        for &(key, encoded_len) in &append.nodes {
             let node = write.tree_writes.node(key).expect("every appended node is in the tree writes");
-            self.cache_node(key, node, end - start);
+            self.cache_node(key, node, encoded_len);
         }
         let elapsed_ms = started.elapsed().as_millis() as u64;
         tracing::debug!(height = height.0, check_ms, log_ms, batch_ms, elapsed_ms, "block stored");
@@ -131,16 +136,17 @@ impl<B: Backend> LedgerStore<B> {
 
     /// Adds the keys that a block's batch writes to the filtered tables. They are added
     /// before the batch, so that no reader finds a stored key missing from the filter.
-    fn filter_block_keys(&self, write: &BlockWrite) {
+    fn filter_block_keys(&self, write: &BlockWrite, generations: Generations) {
         let hashes: Vec<TxHash> = write.block.txs.iter().map(|tx| tx.hash()).collect();
-        self.filter.insert(Table::TxPosition, hashes.iter().map(|hash| hash.0.as_slice()));
+        self.filter.insert(Table::TxPosition, generations.positions, hashes.iter().map(|hash| hash.0.as_slice()));
         let images: BTreeSet<Vec<u8>> = write.attestations.iter().map(|(image, _)| encoding::encode(image)).collect();
-        self.filter.insert(Table::Attestations, images.iter().map(Vec::as_slice));
-        self.filter_tree_values(&write.tree_writes);
+        self.filter.insert(Table::Attestations, generations.attestations, images.iter().map(Vec::as_slice));
+        self.filter_tree_values(&write.tree_writes, generations.values);
     }
 
-    fn filter_tree_values(&self, writes: &TreeWrites) {
-        self.filter.insert(Table::TreeValue, writes.values().map(|((_, key_hash), _)| key_hash.0.as_slice()));
+    fn filter_tree_values(&self, writes: &TreeWrites, generation: u32) {
+        let key_hashes = writes.values().map(|((_, key_hash), _)| key_hash.0.as_slice());
+        self.filter.insert(Table::TreeValue, generation, key_hashes);
     }
 
     /// Applies and flushes `batch`, then records `height` as committed. A failure
@@ -294,45 +300,45 @@ fn check_outcomes(write: &BlockWrite, positions: &HashMap<TxHash, u32>) -> Resul
 }
 
 /// The bytes that one block appends to the ledger log: its transactions in block
-/// order, then the encodings of its new state tree nodes.
+/// order, then the spans of its new state tree nodes.
 struct LogAppend<'a> {
     bytes: Vec<u8>,
-    /// Each node's key with the start and end of its encoding in `bytes`.
-    nodes: Vec<(&'a NodeKey, usize, usize)>,
+    /// The length of the transactions at the start of `bytes`.
+    txs_len: usize,
+    /// The spans of the nodes, which `bytes` ends with.
+    spans: EncodedSpans,
+    /// Each node's key with the length of its encoding.
+    nodes: Vec<(&'a NodeKey, usize)>,
 }
 
 impl<'a> LogAppend<'a> {
     /// Encodes the block's append, or fails if its nodes are over the limit.
     fn new(write: &'a BlockWrite) -> Result<LogAppend<'a>, StoreError> {
-        let txs_len: usize = write.block.txs.iter().map(|tx| tx.len()).sum();
-        let node_count = write.tree_writes.nodes().count();
-        let mut bytes = Vec::with_capacity(txs_len + node_count * 512);
-        for tx in &write.block.txs {
-            bytes.extend_from_slice(tx.bytes());
-        }
-        let mut nodes = Vec::with_capacity(node_count);
-        for (key, node) in write.tree_writes.nodes() {
-            let start = bytes.len();
-            bytes.extend_from_slice(&encoding::encode(node));
-            nodes.push((key, start, bytes.len()));
-        }
-        let node_bytes = bytes.len() - txs_len;
+        let (spans, nodes) = nodes::encode_nodes(write.tree_writes.nodes());
+        let node_bytes = spans.bytes.len();
         if node_bytes > BLOCK_NODE_BYTES_MAX {
             let height = write.block.header.height;
             let reason = format!("the nodes are {node_bytes} bytes, over the limit of {BLOCK_NODE_BYTES_MAX} bytes");
             return Err(StoreError::InvalidTreeWrites { height, reason });
         }
-        Ok(LogAppend { bytes, nodes })
+        let txs_len: usize = write.block.txs.iter().map(|tx| tx.len()).sum();
+        let mut bytes = Vec::with_capacity(txs_len + node_bytes);
+        for tx in &write.block.txs {
+            bytes.extend_from_slice(tx.bytes());
+        }
+        bytes.extend_from_slice(&spans.bytes);
+        Ok(LogAppend { bytes, txs_len, spans, nodes })
     }
 }
 
-/// Builds the one batch that stores a checked block write, whose log append starts
-/// at `log_offset`.
+/// Builds the batch that stores a checked block write, whose log append of
+/// `append_len` bytes starts at `log_offset`, except the index of its tree nodes.
 fn block_batch(
     write: &BlockWrite,
     positions: &HashMap<TxHash, u32>,
-    append: &LogAppend,
+    generations: Generations,
     log_offset: u64,
+    append_len: usize,
 ) -> WriteBatch {
     let block = &write.block;
     let height = block.header.height;
@@ -346,7 +352,7 @@ fn block_batch(
     for (index, (tx, hash)) in block.txs.iter().zip(&hashes).enumerate() {
         let index = u32::try_from(index).expect("a valid block has at most BLOCK_TXS_MAX transactions");
         let len = u32::try_from(tx.len()).expect("a valid block's transactions are smaller than 4 GiB");
-        batch.put(layout::tx_position_key(hash), layout::encode_tx_position(height, index));
+        batch.put(layout::tx_position_key(generations.positions, hash), layout::encode_tx_position(height, index));
         batch.put(layout::transaction_key(height, index), layout::encode_tx_location(offset, len));
         offset += u64::from(len);
     }
@@ -354,24 +360,43 @@ fn block_batch(
     let entries: BTreeSet<(&Digest, u32, &TxHash)> =
         write.attestations.iter().map(|(image, hash)| (image, positions[hash], hash)).collect();
     for (image, index, hash) in entries {
-        batch.put(layout::attestation_key(image, height, index), hash.0.to_vec());
+        batch.put(layout::attestation_key(generations.attestations, image, height, index), hash.0.to_vec());
     }
 
     for (hash, outcome) in &write.outcomes {
         batch.put(layout::outcome_key(hash), outcome.as_bytes().to_vec());
     }
 
-    nodes::put_logged_nodes(&mut batch, &append.nodes, &append.bytes, log_offset);
-    put_tree_values(&mut batch, &write.tree_writes);
+    put_tree_values(&mut batch, &write.tree_writes, generations.values);
     batch.put(layout::state_root_key(height), write.state_root.0.to_vec());
-    let log_end = log_offset + append.bytes.len() as u64;
+    let log_end = log_offset + append_len as u64;
     batch.put(layout::LOG_END_KEY.to_vec(), log_end.to_be_bytes().to_vec());
     batch.put(layout::LATEST_HEIGHT_KEY.to_vec(), layout::encode_height(height));
     batch
 }
 
-fn put_tree_values(batch: &mut WriteBatch, writes: &TreeWrites) {
+fn put_tree_values(batch: &mut WriteBatch, writes: &TreeWrites, generation: u32) {
     for ((version, key_hash), value) in writes.values() {
-        batch.put(layout::tree_value_key(key_hash, *version), layout::encode_tree_value(value.as_deref()));
+        let key = layout::tree_value_key(generation, key_hash, *version);
+        batch.put(key, layout::encode_tree_value(value.as_deref()));
+    }
+}
+
+/// The generations that one block's keys go to, one per filtered table.
+#[derive(Clone, Copy, Debug)]
+struct Generations {
+    positions: u32,
+    attestations: u32,
+    values: u32,
+}
+
+impl Generations {
+    /// Chooses the generations of the next block; the caller holds the write lock.
+    fn next<B: Backend>(store: &LedgerStore<B>) -> Generations {
+        Generations {
+            positions: store.filter.write_generation(Table::TxPosition),
+            attestations: store.filter.write_generation(Table::Attestations),
+            values: store.filter.write_generation(Table::TreeValue),
+        }
     }
 }
