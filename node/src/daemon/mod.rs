@@ -3,6 +3,7 @@
 pub mod chain;
 pub mod config;
 pub mod dev;
+pub mod engine;
 pub mod home;
 pub mod http;
 pub mod ledger;

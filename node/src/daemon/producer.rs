@@ -200,21 +200,33 @@ impl Producer {
         block: &Block,
         offered: &[(TxHash, vouch_protocol::chain::Transaction)],
     ) -> ProducedBlock {
-        let in_block: HashSet<TxHash> = block.txs.iter().map(|tx| tx.hash()).collect();
         let hashes: Vec<TxHash> = offered.iter().map(|(hash, _)| *hash).collect();
-        self.mempool.remove(&hashes);
-
-        let mut produced = ProducedBlock { height, included: Vec::new(), dropped: Vec::new() };
-        for hash in hashes {
-            if in_block.contains(&hash) {
-                self.waiters.notify(&hash, TxFate::Committed { height });
-                produced.included.push(hash);
-            } else {
-                tracing::debug!(tx = %hash, height = %height, "block left out a transaction that failed its checks");
-                self.waiters.notify(&hash, TxFate::Dropped { height });
-                produced.dropped.push(hash);
-            }
-        }
-        produced
+        announce(&self.mempool, &self.waiters, height, block, hashes)
     }
+}
+
+/// Removes the `offered` transactions, those a committed block was built from, from
+/// the mempool and tells each waiter whether the block included its transaction.
+pub(crate) fn announce(
+    mempool: &Mempool,
+    waiters: &CommitWaiters,
+    height: Height,
+    block: &Block,
+    offered: Vec<TxHash>,
+) -> ProducedBlock {
+    let in_block: HashSet<TxHash> = block.txs.iter().map(|tx| tx.hash()).collect();
+    mempool.remove(&offered);
+
+    let mut produced = ProducedBlock { height, included: Vec::new(), dropped: Vec::new() };
+    for hash in offered {
+        if in_block.contains(&hash) {
+            waiters.notify(&hash, TxFate::Committed { height });
+            produced.included.push(hash);
+        } else {
+            tracing::debug!(tx = %hash, height = %height, "block left out a transaction that failed its checks");
+            waiters.notify(&hash, TxFate::Dropped { height });
+            produced.dropped.push(hash);
+        }
+    }
+    produced
 }
