@@ -192,3 +192,13 @@ fn runs_without_staking_keep_genesis_set() {
     assert_eq!(report.stake.set_changes, 0);
     assert_eq!(report.validators_last, 4);
 }
+
+#[test]
+fn long_run_releases_unbonded_stake() {
+    // Unbonding outlasts the simulated evidence age of 200 heights, so only a run this
+    // long sees stake released.
+    let config = SimConfig { validators: 4, heights: 260, ..SimConfig::default() };
+    let report = run(&config, 0).unwrap();
+    assert!(report.passed(), "{:?}", report.failures);
+    assert!(report.stake.released_stake > 0, "{:?}", report.stake);
+}
