@@ -4,10 +4,9 @@
 //! |--------|--------------------|---------------------------------------|-------------------------------|
 //! | `m`    | committed height   | `latest-height`                       | u64 big-endian                |
 //! | `h`    | headers            | height (u64 BE)                       | `Header`                      |
-//! | `b`    | block bodies       | height (u64 BE)                       | `Vec<TxHash>` in block order  |
+//! | `b`    | block bodies       | height (u64 BE)                       | log offset, then each tx's hash and length |
 //! | `c`    | commits            | height (u64 BE)                       | `Commit`                      |
-//! | `t`    | tx positions       | generation (u32 BE), tx hash (32 bytes) | height (u64 BE), index (u32 BE) |
-//! | `x`    | transactions       | height (u64 BE), index (u32 BE)       | log offset (u64 BE), length (u32 BE) |
+//! | `t`    | tx records         | generation (u32 BE), tx hash (32 bytes) | height, index (u32), log offset, length (u32), all BE |
 //! | `a`    | attestation index  | generation, image digest (encoded), height, index | tx hash (32 bytes) |
 //! | `o`    | tx outcomes        | tx hash (32 bytes)                    | outcome text (UTF-8)          |
 //! | `r`    | state roots        | height (u64 BE)                       | root (32 bytes)               |
@@ -22,19 +21,19 @@
 //! the canonical encoding of `vouch_protocol::encoding` unless the table gives another
 //! format.
 //!
-//! Transactions are stored by position, so that a block's transactions are appended
-//! at the end of the key space instead of spread over it by hash. With random keys,
-//! every block rewrote database pages all over the store and read most of them back
-//! from disk first. Only the small position records are keyed by hash. Their bytes
-//! are in the backend's ledger log (see `ledger_log.rs`), in block order, and the `x`
-//! entries record where. The state tree nodes of every block after genesis follow
-//! the block's transactions in the log, and the `g` entries record where.
+//! Transaction bytes are not in the key-value store: they are in the backend's ledger
+//! log (see `ledger_log.rs`), in block order. A block's body records where they start
+//! and each one's length, and each transaction's `t` record repeats its location, so
+//! either finds the bytes with one log read. The state tree nodes of every block after
+//! genesis follow the block's transactions in the log, and the `g` entries record
+//! where.
 //!
 //! The tables keyed by hash (`t`, `a`, `v`) start each key with a generation, so that
 //! a block inserts into a small recent part of each table (`filter.rs`).
 
 use jmt::KeyHash;
 use jmt::storage::NodeKey;
+use serde::{Deserialize, Serialize};
 use vouch_protocol::chain::{Height, TxHash};
 use vouch_protocol::digest::Digest;
 use vouch_protocol::encoding;
@@ -51,13 +50,12 @@ pub(crate) const LAYOUT_VERSION_KEY: &[u8] = b"mlayout-version";
 pub(crate) const LOG_END_KEY: &[u8] = b"mlog-end";
 
 /// The version of this layout. A store written with another layout is refused.
-pub(crate) const LAYOUT_VERSION: u32 = 8;
+pub(crate) const LAYOUT_VERSION: u32 = 9;
 
 const HEADER: u8 = b'h';
 const BODY: u8 = b'b';
 const COMMIT: u8 = b'c';
 const TX_POSITION: u8 = b't';
-const TRANSACTION: u8 = b'x';
 const ATTESTATION: u8 = b'a';
 const OUTCOME: u8 = b'o';
 const STATE_ROOT: u8 = b'r';
@@ -111,51 +109,47 @@ pub(crate) fn tx_position_key(generation: u32, hash: &TxHash) -> Vec<u8> {
     key
 }
 
-/// Encodes where a transaction is: its block's height and its index in the block.
-pub(crate) fn encode_tx_position(height: Height, index: u32) -> Vec<u8> {
-    encode_pair(height.0, index)
+/// The location of a committed transaction: its block and index, and its bytes in the log.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct TxRecord {
+    pub(crate) height: Height,
+    pub(crate) index: u32,
+    pub(crate) offset: u64,
+    pub(crate) len: u32,
 }
 
-/// Decodes a transaction position, or returns `None` if it is not 12 bytes.
-pub(crate) fn decode_tx_position(bytes: &[u8]) -> Option<(Height, u32)> {
-    decode_pair(bytes).map(|(height, index)| (Height(height), index))
+/// The length of an encoded [`TxRecord`].
+pub(crate) const TX_RECORD_BYTES: usize = 24;
+
+impl TxRecord {
+    /// Encodes the record as its four fields, big-endian.
+    pub(crate) fn encode(&self) -> Vec<u8> {
+        let mut value = Vec::with_capacity(TX_RECORD_BYTES);
+        value.extend_from_slice(&self.height.0.to_be_bytes());
+        value.extend_from_slice(&self.index.to_be_bytes());
+        value.extend_from_slice(&self.offset.to_be_bytes());
+        value.extend_from_slice(&self.len.to_be_bytes());
+        value
+    }
+
+    /// Decodes a record, or returns `None` if it is not [`TX_RECORD_BYTES`] long.
+    pub(crate) fn decode(bytes: &[u8]) -> Option<TxRecord> {
+        let bytes: &[u8; TX_RECORD_BYTES] = bytes.try_into().ok()?;
+        Some(TxRecord {
+            height: Height(u64::from_be_bytes(bytes[..8].try_into().ok()?)),
+            index: u32::from_be_bytes(bytes[8..12].try_into().ok()?),
+            offset: u64::from_be_bytes(bytes[12..20].try_into().ok()?),
+            len: u32::from_be_bytes(bytes[20..].try_into().ok()?),
+        })
+    }
 }
 
-pub(crate) fn transaction_key(height: Height, index: u32) -> Vec<u8> {
-    let mut key = height_key(TRANSACTION, height);
-    key.extend_from_slice(&index.to_be_bytes());
-    key
-}
-
-/// Encodes where a transaction's bytes are in the ledger log.
-pub(crate) fn encode_tx_location(offset: u64, len: u32) -> Vec<u8> {
-    encode_pair(offset, len)
-}
-
-/// Decodes a transaction's log offset and length, or returns `None` if the record
-/// is not 12 bytes.
-pub(crate) fn decode_tx_location(bytes: &[u8]) -> Option<(u64, u32)> {
-    decode_pair(bytes)
-}
-
-/// Encodes a u64 and a u32 as 12 big-endian bytes.
-fn encode_pair(first: u64, second: u32) -> Vec<u8> {
-    let mut value = Vec::with_capacity(12);
-    value.extend_from_slice(&first.to_be_bytes());
-    value.extend_from_slice(&second.to_be_bytes());
-    value
-}
-
-fn decode_pair(bytes: &[u8]) -> Option<(u64, u32)> {
-    let bytes: &[u8; 12] = bytes.try_into().ok()?;
-    let first = u64::from_be_bytes(bytes[..8].try_into().ok()?);
-    let second = u32::from_be_bytes(bytes[8..].try_into().ok()?);
-    Some((first, second))
-}
-
-/// Returns the prefix of every transaction of the block at `height`, in block order.
-pub(crate) fn block_transactions_prefix(height: Height) -> Vec<u8> {
-    height_key(TRANSACTION, height)
+/// A block body as stored: where its transactions start in the log, and each one's
+/// hash and length, in block order. The transactions follow each other in the log.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct StoredBody {
+    pub(crate) log_offset: u64,
+    pub(crate) txs: Vec<(TxHash, u32)>,
 }
 
 pub(crate) fn outcome_key(hash: &TxHash) -> Vec<u8> {

@@ -17,6 +17,7 @@ use crate::lru::Lru;
 use crate::state::TreeSource;
 use crate::store::filter::{KeyFilter, Table};
 use crate::store::node_spans::VersionIndex;
+use crate::store::layout::{StoredBody, TX_RECORD_BYTES, TxRecord};
 use crate::store::{ATTESTATIONS_READ_MAX, Backend, StoreError, layout};
 
 /// A transaction as stored, with its position in the chain.
@@ -79,60 +80,26 @@ impl<B: Backend> LedgerStore<B> {
         let Some(header) = self.header(height)? else {
             return Ok(None);
         };
-        let body_key = layout::body_key(height);
-        let hashes: Vec<TxHash> = self.read("block body", &body_key)?.ok_or_else(|| StoreError::Corrupted {
-            reason: format!("the header at height {height} is stored but its list of transactions is not"),
-        })?;
-
-        let prefix = layout::block_transactions_prefix(height);
-        let stored = self.backend.scan_prefix(&prefix, hashes.len().saturating_add(1))?;
-        if stored.len() != hashes.len() {
-            return Err(StoreError::Corrupted {
-                reason: format!(
-                    "block at height {height} lists {} transactions, but {} are stored",
-                    hashes.len(),
-                    stored.len()
-                ),
-            });
-        }
-        let locations =
-            stored.iter().map(|(key, value)| location(key, value)).collect::<Result<Vec<(u64, u32)>, StoreError>>()?;
-        let txs: Vec<Transaction> =
-            self.read_contiguous(height, &locations)?.into_iter().map(Transaction::new).collect();
-        for (index, (tx, expected)) in txs.iter().zip(&hashes).enumerate() {
-            check_hash(tx, expected, height, index)?;
-        }
-        Ok(Some(Block { header, txs }))
-    }
-
-    /// Reads the transactions at `locations`, which one block wrote one after the
-    /// other, with one read of the log.
-    fn read_contiguous(&self, height: Height, locations: &[(u64, u32)]) -> Result<Vec<Vec<u8>>, StoreError> {
-        let Some(&(start, _)) = locations.first() else {
-            return Ok(Vec::new());
-        };
-        let mut end = start;
-        for &(offset, len) in locations {
-            if offset != end {
-                return Err(StoreError::Corrupted {
-                    reason: format!(
-                        "the transactions of height {height} are not contiguous in the ledger log: one starts at byte {offset}, the one before it ends at byte {end}"
-                    ),
-                });
+        let body: StoredBody = self.read("block body", &layout::body_key(height))?.ok_or_else(|| {
+            StoreError::Corrupted {
+                reason: format!("the header at height {height} is stored but its list of transactions is not"),
             }
-            end = end.checked_add(u64::from(len)).ok_or_else(|| StoreError::Corrupted {
-                reason: format!("the transactions of height {height} run past the largest log offset"),
-            })?;
-        }
-        let bytes = self.read_log(start, end - start, || format!("the transactions of height {height}"))?;
-        let mut txs = Vec::with_capacity(locations.len());
+        })?;
+        let total = body.txs.iter().try_fold(0u64, |sum, (_, len)| sum.checked_add(u64::from(*len)));
+        let total = total.ok_or_else(|| StoreError::Corrupted {
+            reason: format!("the transaction lengths of height {height} overflow"),
+        })?;
+        let bytes = self.read_log(body.log_offset, total, || format!("the transactions of height {height}"))?;
+        let mut txs = Vec::with_capacity(body.txs.len());
         let mut rest = bytes.as_slice();
-        for &(_, len) in locations {
-            let (tx, after) = rest.split_at(len as usize);
-            txs.push(tx.to_vec());
+        for (index, (expected, len)) in body.txs.iter().enumerate() {
+            let (tx, after) = rest.split_at(*len as usize);
+            let tx = Transaction::new(tx.to_vec());
+            check_hash(&tx, expected, height, index)?;
+            txs.push(tx);
             rest = after;
         }
-        Ok(txs)
+        Ok(Some(Block { header, txs }))
     }
 
     /// Reads `len` bytes of the log from `offset`, reporting a range past the end of
@@ -158,30 +125,34 @@ impl<B: Backend> LedgerStore<B> {
 
     /// Returns the transaction with hash `hash` and where it is in the chain.
     pub fn transaction(&self, hash: &TxHash) -> Result<Option<StoredTransaction>, StoreError> {
-        let Some((height, index)) = self.tx_position(hash)? else {
+        let Some(record) = self.tx_record(hash)? else {
             return Ok(None);
         };
-        let key = layout::transaction_key(height, index);
-        let record = self.backend.get(&key)?.ok_or_else(|| StoreError::Corrupted {
-            reason: format!("transaction {hash} is recorded at height {height}, index {index}, but is not stored"),
-        })?;
-        let (offset, len) = location(&key, &record)?;
-        let tx =
-            Transaction::new(self.read_log(offset, u64::from(len), || format!("the bytes of transaction {hash}"))?);
+        let TxRecord { height, index, offset, len } = record;
+        let bytes = self.read_log(offset, u64::from(len), || format!("the bytes of transaction {hash}"))?;
+        let tx = Transaction::new(bytes);
         check_hash(&tx, hash, height, index as usize)?;
         Ok(Some(StoredTransaction { height, index, tx }))
     }
 
     /// Returns the height and block index of the committed transaction `hash`.
     pub fn tx_position(&self, hash: &TxHash) -> Result<Option<(Height, u32)>, StoreError> {
+        Ok(self.tx_record(hash)?.map(|record| (record.height, record.index)))
+    }
+
+    /// Returns the stored record of the committed transaction `hash`.
+    pub(crate) fn tx_record(&self, hash: &TxHash) -> Result<Option<TxRecord>, StoreError> {
         for generation in self.filter.generations(Table::TxPosition, &hash.0).into_iter().rev() {
             let Some(bytes) = self.backend.get(&layout::tx_position_key(generation, hash))? else {
                 continue;
             };
-            let position = layout::decode_tx_position(&bytes).ok_or_else(|| StoreError::Corrupted {
-                reason: format!("the position stored for transaction {hash} is {} bytes, not 12", bytes.len()),
+            let record = TxRecord::decode(&bytes).ok_or_else(|| StoreError::Corrupted {
+                reason: format!(
+                    "the record stored for transaction {hash} is {} bytes, not {TX_RECORD_BYTES}",
+                    bytes.len()
+                ),
             })?;
-            return Ok(Some(position));
+            return Ok(Some(record));
         }
         Ok(None)
     }
@@ -275,13 +246,6 @@ fn check_hash(tx: &Transaction, expected: &TxHash, height: Height, index: usize)
     Ok(())
 }
 
-/// Decodes the log location stored under the transaction key `key`.
-pub(crate) fn location(key: &[u8], value: &[u8]) -> Result<(u64, u32), StoreError> {
-    layout::decode_tx_location(value).ok_or_else(|| StoreError::Corrupted {
-        reason: format!("transaction record {} is {} bytes, not 12", hex::encode(key), value.len()),
-    })
-}
-
 fn attestation_entry(key: &[u8], value: &[u8]) -> Result<AttestationEntry, StoreError> {
     let damaged =
         || StoreError::Corrupted { reason: format!("attestation index entry {} is malformed", hex::encode(key)) };
@@ -305,7 +269,7 @@ impl<B: Backend> TreeSource for LedgerStore<B> {
 
     fn tree_value(&self, max_version: u64, key_hash: KeyHash) -> Result<Option<Vec<u8>>, StoreError> {
         // Versions only grow from one generation to the next, so the newest generation
-        // with a version at most `max_version` has the answer.
+        // with a version at most `max_version` contains the value.
         for generation in self.filter.generations(Table::TreeValue, &key_hash.0).into_iter().rev() {
             let start = layout::tree_value_key(generation, &key_hash, 0);
             let end = layout::tree_value_key(generation, &key_hash, max_version);

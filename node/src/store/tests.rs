@@ -468,13 +468,28 @@ fn open_rejects_other_layout_versions() {
 }
 
 #[test]
-fn block_with_a_missing_transaction_is_corrupted() {
+fn block_with_undecodable_body_is_corrupted() {
     let (backend, store) = store_with_blocks(2, 3);
-    backend.corrupt(&layout::transaction_key(Height(2), 1), None);
+    backend.corrupt(&layout::body_key(Height(2)), Some(vec![1, 2, 3]));
     let error = store.block(Height(2)).unwrap_err();
-    assert!(error.to_string().contains("lists 3 transactions, but 2 are stored"), "{error}");
+    assert!(matches!(error, StoreError::Decode { what: "block body", .. }), "{error}");
     let hash = store.block(Height(1)).unwrap().unwrap().txs[0].hash();
     assert_eq!(store.transaction(&hash).unwrap().unwrap().height, Height(1));
+}
+
+/// Returns the stored record of `tx`.
+fn record_of<B: Backend>(store: &LedgerStore<B>, tx: &Transaction) -> layout::TxRecord {
+    store.tx_record(&tx.hash()).unwrap().unwrap()
+}
+
+/// Returns the key of the stored record of `tx`.
+fn record_key(backend: &MemoryBackend, tx: &Transaction) -> Vec<u8> {
+    let hash = tx.hash();
+    backend
+        .keys()
+        .into_iter()
+        .find(|key| key.first() == Some(&b't') && key.ends_with(&hash.0))
+        .expect("every committed transaction has a record")
 }
 
 #[test]
@@ -506,8 +521,7 @@ fn log_bytes_with_wrong_hash_fail() {
     let (backend, store) = store_with_blocks(2, 3);
     let block = store.block(Height(2)).unwrap().unwrap();
     let last = block.txs.last().unwrap();
-    let key = layout::transaction_key(Height(2), 2);
-    let (offset, len) = ledger::location(&key, &backend.get(&key).unwrap().unwrap()).unwrap();
+    let layout::TxRecord { offset, len, .. } = record_of(&store, last);
     backend.truncate_log(offset).unwrap();
     backend.append_log(&vec![b'x'; len as usize]).unwrap();
 
@@ -523,13 +537,19 @@ fn log_bytes_with_wrong_hash_fail() {
 fn record_past_log_end_fails() {
     let (backend, store) = store_with_blocks(2, 3);
     let tx = store.block(Height(2)).unwrap().unwrap().txs[0].clone();
-    let key = layout::transaction_key(Height(2), 0);
-    backend.corrupt(&key, Some(layout::encode_tx_location(u64::MAX - 1, 5)));
+    let record = layout::TxRecord { offset: u64::MAX - 1, len: 5, ..record_of(&store, &tx) };
+    backend.corrupt(&record_key(&backend, &tx), Some(record.encode()));
     let error = store.transaction(&tx.hash()).unwrap_err();
     assert!(matches!(error, StoreError::Corrupted { .. }), "{error}");
     assert!(error.to_string().contains(&format!("the bytes of transaction {}", tx.hash())), "{error}");
+
+    let mut body: layout::StoredBody =
+        vouch_protocol::encoding::decode(&backend.get(&layout::body_key(Height(2))).unwrap().unwrap()).unwrap();
+    body.log_offset = u64::MAX - 1;
+    backend.corrupt(&layout::body_key(Height(2)), Some(vouch_protocol::encoding::encode(&body)));
     let error = store.block(Height(2)).unwrap_err();
     assert!(matches!(error, StoreError::Corrupted { .. }), "{error}");
+    assert!(error.to_string().contains("the transactions of height 2"), "{error}");
 }
 
 /// Returns the committed length of the ledger log that the last block recorded.
@@ -664,16 +684,13 @@ fn open_rejects_store_without_log_length() {
 }
 
 #[test]
-fn scattered_records_fail() {
+fn short_transaction_record_fails() {
     let (backend, store) = store_with_blocks(2, 3);
-    let key = layout::transaction_key(Height(2), 1);
-    let (offset, len) = ledger::location(&key, &backend.get(&key).unwrap().unwrap()).unwrap();
-    backend.corrupt(&key, Some(layout::encode_tx_location(offset + 1, len)));
-    let error = store.block(Height(2)).unwrap_err();
-    assert!(error.to_string().contains("not contiguous in the ledger log"), "{error}");
-    backend.corrupt(&key, Some(vec![1, 2]));
-    let error = store.block(Height(2)).unwrap_err();
-    assert!(error.to_string().contains("is 2 bytes, not 12"), "{error}");
+    let tx = store.block(Height(2)).unwrap().unwrap().txs[1].clone();
+    backend.corrupt(&record_key(&backend, &tx), Some(vec![1, 2]));
+    let error = store.transaction(&tx.hash()).unwrap_err();
+    assert!(error.to_string().contains("is 2 bytes, not 24"), "{error}");
+    assert_eq!(store.block(Height(2)).unwrap().unwrap().txs[1], tx, "the block reads through its body");
 }
 
 #[test]

@@ -6,13 +6,14 @@ use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use jmt::storage::NodeKey;
-use vouch_protocol::chain::{BLOCK_BYTES_MAX, Block, Commit, Height, TxHash};
+use vouch_protocol::chain::{BLOCK_BYTES_MAX, Block, Commit, Height, Transaction, TxHash};
 use vouch_protocol::digest::Digest;
 use vouch_protocol::encoding;
 use vouch_protocol::state::StateRoot;
 
 use crate::state::{STATE_VALUE_BYTES_MAX, TreeWrites};
 use crate::store::filter::Table;
+use crate::store::layout::{StoredBody, TxRecord};
 use crate::store::node_spans::EncodedSpans;
 use crate::store::{Backend, LedgerStore, StoreError, WriteBatch, layout, nodes};
 
@@ -346,16 +347,15 @@ fn block_batch(
 
     batch.put(layout::header_key(height), block.header.to_bytes());
     batch.put(layout::commit_key(height), write.commit.to_bytes());
-    let hashes: Vec<TxHash> = block.txs.iter().map(|tx| tx.hash()).collect();
-    batch.put(layout::body_key(height), encoding::encode(&hashes));
+    let body = StoredBody { log_offset, txs: block.txs.iter().map(|tx| (tx.hash(), tx_len(tx))).collect() };
     let mut offset = log_offset;
-    for (index, (tx, hash)) in block.txs.iter().zip(&hashes).enumerate() {
+    for (index, (hash, len)) in body.txs.iter().enumerate() {
         let index = u32::try_from(index).expect("a valid block has at most BLOCK_TXS_MAX transactions");
-        let len = u32::try_from(tx.len()).expect("a valid block's transactions are smaller than 4 GiB");
-        batch.put(layout::tx_position_key(generations.positions, hash), layout::encode_tx_position(height, index));
-        batch.put(layout::transaction_key(height, index), layout::encode_tx_location(offset, len));
-        offset += u64::from(len);
+        let record = TxRecord { height, index, offset, len: *len };
+        batch.put(layout::tx_position_key(generations.positions, hash), record.encode());
+        offset += u64::from(*len);
     }
+    batch.put(layout::body_key(height), encoding::encode(&body));
 
     let entries: BTreeSet<(&Digest, u32, &TxHash)> =
         write.attestations.iter().map(|(image, hash)| (image, positions[hash], hash)).collect();
@@ -373,6 +373,10 @@ fn block_batch(
     batch.put(layout::LOG_END_KEY.to_vec(), log_end.to_be_bytes().to_vec());
     batch.put(layout::LATEST_HEIGHT_KEY.to_vec(), layout::encode_height(height));
     batch
+}
+
+fn tx_len(tx: &Transaction) -> u32 {
+    u32::try_from(tx.len()).expect("a valid block's transactions are smaller than 4 GiB")
 }
 
 fn put_tree_values(batch: &mut WriteBatch, writes: &TreeWrites, generation: u32) {
