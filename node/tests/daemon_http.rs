@@ -14,13 +14,15 @@ use axum::extract::ConnectInfo;
 use axum::http::{HeaderMap, Request, StatusCode, header};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use daemon_support::{DoubleApp, account_tx, attestation, bad_tx, doomed_tx, image_of, validator_key};
+use daemon_support::{
+    DoubleApp, account_tx, attestation, bad_tx, commit_next_block, doomed_tx, image_of, validator_key,
+};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 use vouch_node::daemon::http::body::{HEADER_BYTES_MAX, URI_BYTES_MAX};
 use vouch_node::daemon::http::{self, ApiLimits, ApiState, RateConfig};
 use vouch_node::daemon::mempool::{Mempool, MempoolLimits};
-use vouch_node::daemon::producer::{Producer, ProducerConfig};
+use vouch_node::daemon::producer::ProducerConfig;
 use vouch_node::daemon::waiters::CommitWaiters;
 use vouch_protocol::chain::Transaction;
 use vouch_protocol::reference::NAME_LENGTH_MAX;
@@ -38,7 +40,8 @@ struct Api {
     app: Arc<DoubleApp>,
     state: Arc<ApiState>,
     router: Router,
-    producer: Arc<Producer>,
+    /// The consensus folder of the engines that commit the blocks.
+    consensus_dir: tempfile::TempDir,
 }
 
 fn api_with(limits: ApiLimits, mempool: MempoolLimits, commit_wait_timeout: Duration, waiters_max: usize) -> Api {
@@ -49,21 +52,9 @@ fn api_with(limits: ApiLimits, mempool: MempoolLimits, commit_wait_timeout: Dura
         waiters: Arc::new(CommitWaiters::new(waiters_max)),
         commit_wait_timeout,
     });
-    let producer = Arc::new(Producer::new(
-        app.clone(),
-        state.mempool.clone(),
-        state.waiters.clone(),
-        validator_key(),
-        ProducerConfig {
-            interval: Duration::from_millis(5),
-            empty_interval: Duration::from_secs(1),
-            txs_max: 100,
-            bytes_max: 1 << 20,
-        },
-        Arc::new(|| 1_800_000_000_000),
-    ));
     let router = http::router(state.clone(), &limits);
-    Api { app, state, router, producer }
+    let consensus_dir = tempfile::tempdir().expect("temporary folder");
+    Api { app, state, router, consensus_dir }
 }
 
 fn api() -> Api {
@@ -114,9 +105,19 @@ fn from_ip(mut request: Request<Body>, last: u8) -> Request<Body> {
     request
 }
 
+/// Commits the next block with a consensus engine that opens and decides it.
 async fn produce(api: &Api) {
-    let producer = api.producer.clone();
-    tokio::task::spawn_blocking(move || producer.produce().expect("block")).await.expect("no panic");
+    let (app, mempool, waiters) = (api.app.clone(), api.state.mempool.clone(), api.state.waiters.clone());
+    let dir = api.consensus_dir.path().to_owned();
+    let blocks = ProducerConfig {
+        interval: Duration::from_millis(5),
+        empty_interval: Duration::from_secs(1),
+        txs_max: 100,
+        bytes_max: 1 << 20,
+    };
+    let clock = Arc::new(|| 1_800_000_000_000);
+    let commit = move || commit_next_block(app, mempool, waiters, blocks, &dir, clock).map(drop).expect("block");
+    tokio::task::spawn_blocking(commit).await.expect("no panic");
 }
 
 /// Commits `tx` through the API and a produced block.

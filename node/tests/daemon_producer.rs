@@ -1,4 +1,6 @@
-//! The mempool and the block producer against the in-memory app double.
+//! The mempool and the consensus engine's block production against the in-memory app
+//! double: what a block takes from the mempool, what waiting submissions hear, and how
+//! the engine runs and stops.
 
 mod daemon_support;
 
@@ -6,10 +8,11 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use daemon_support::{DoubleApp, GENESIS_TIME_UNIX_MS, account_tx, attestation, bad_tx, doomed_tx, validator_key};
+use daemon_support::{DoubleApp, GENESIS_TIME_UNIX_MS, account_tx, attestation, bad_tx, commit_next_block, doomed_tx};
 use vouch_node::daemon::chain::ChainApp;
+use vouch_node::daemon::engine::{Engine, EngineError};
 use vouch_node::daemon::mempool::{Mempool, MempoolError, MempoolLimits};
-use vouch_node::daemon::producer::{Clock, Producer, ProducerConfig, ProducerError};
+use vouch_node::daemon::producer::{Clock, ProducerConfig};
 use vouch_node::daemon::waiters::{CommitWaiters, TxFate};
 use vouch_protocol::chain::{Height, Transaction};
 use vouch_protocol::ledger::TX_BYTES_MAX;
@@ -31,22 +34,38 @@ struct Node {
     app: Arc<DoubleApp>,
     mempool: Arc<Mempool>,
     waiters: Arc<CommitWaiters>,
-    producer: Producer,
+    config: ProducerConfig,
+    clock: Clock,
+    /// The consensus folder of the engines that commit this node's blocks.
+    dir: tempfile::TempDir,
 }
 
 fn node_with(limits: MempoolLimits, config: ProducerConfig) -> Node {
-    let app = Arc::new(DoubleApp::new());
-    let mempool = Arc::new(Mempool::new(limits));
-    let waiters = Arc::new(CommitWaiters::new(100));
-    let producer = Producer::new(
-        app.clone(),
-        mempool.clone(),
-        waiters.clone(),
-        validator_key(),
+    Node {
+        app: Arc::new(DoubleApp::new()),
+        mempool: Arc::new(Mempool::new(limits)),
+        waiters: Arc::new(CommitWaiters::new(100)),
         config,
-        fixed_clock(GENESIS_TIME_UNIX_MS + 5_000),
-    );
-    Node { app, mempool, waiters, producer }
+        clock: fixed_clock(GENESIS_TIME_UNIX_MS + 5_000),
+        dir: tempfile::tempdir().expect("temporary folder"),
+    }
+}
+
+impl Node {
+    /// Opens an engine, which commits the next block at once.
+    fn open_engine(&self) -> Result<Engine, EngineError> {
+        let (app, mempool, waiters) = (self.app.clone(), self.mempool.clone(), self.waiters.clone());
+        commit_next_block(app, mempool, waiters, self.config, self.dir.path(), self.clock.clone())
+    }
+
+    /// Commits the next block and returns the number of transactions it holds.
+    fn produce(&self) -> usize {
+        let before = self.app.tip().height;
+        self.open_engine().expect("the engine commits a block");
+        let blocks = self.app.blocks();
+        assert_eq!(self.app.tip().height, before.next().unwrap(), "one block was committed");
+        blocks.last().expect("a block").txs.len()
+    }
 }
 
 #[test]
@@ -119,48 +138,49 @@ fn mempool_tx_size_is_capped_by_the_protocol() {
 }
 
 #[test]
-fn produced_block_commits_in_arrival_order() {
+fn opened_engine_commits_in_arrival_order() {
     let node = node_with(LIMITS, PRODUCER);
     let txs = [attestation("one"), account_tx("two"), attestation("three")];
     for tx in &txs {
         node.mempool.submit(node.app.as_ref(), tx.clone()).expect("accepted");
     }
-    let produced = node.producer.produce().expect("block");
-    assert_eq!(produced.height, Height(1));
-    assert_eq!(produced.included, txs.iter().map(Transaction::hash).collect::<Vec<_>>());
-    assert!(produced.dropped.is_empty());
+    let engine = node.open_engine().expect("the engine opens");
+    assert_eq!(engine.height(), Some(Height(1)), "the core stays at the decided height until the next is due");
+    assert_eq!(node.app.tip().height, Height(1));
     assert_eq!(node.app.blocks()[0].txs, txs.to_vec());
     assert!(node.mempool.is_empty());
-    assert_eq!(node.app.tip().height, Height(1));
 }
 
 #[test]
 fn empty_block_advances_the_height() {
     let node = node_with(LIMITS, PRODUCER);
-    node.producer.produce().expect("first block");
-    node.producer.produce().expect("second block");
+    assert_eq!(node.produce(), 0);
+    assert_eq!(node.produce(), 0);
     let blocks = node.app.blocks();
     assert_eq!(blocks.len(), 2);
-    assert!(blocks.iter().all(|block| block.txs.is_empty()));
     assert_eq!(blocks[1].header.previous_block_hash, Some(blocks[0].header.hash()));
 }
 
 #[test]
 fn block_time_grows_when_the_clock_stalls() {
-    // The clock reads before the genesis time, so every block takes the previous time + 1.
-    let app = Arc::new(DoubleApp::new());
-    let producer = Producer::new(
-        app.clone(),
-        Arc::new(Mempool::new(LIMITS)),
-        Arc::new(CommitWaiters::new(10)),
-        validator_key(),
-        PRODUCER,
-        fixed_clock(GENESIS_TIME_UNIX_MS - 10),
-    );
-    producer.produce().expect("first");
-    producer.produce().expect("second");
-    let times: Vec<u64> = app.blocks().iter().map(|block| block.header.time_unix_ms).collect();
+    // The clock reads before the genesis time. Block 1 takes the genesis time + 1 ms,
+    // its precommit the block time + 1 ms, and block 2 the time of that precommit.
+    let mut node = node_with(LIMITS, PRODUCER);
+    node.clock = fixed_clock(GENESIS_TIME_UNIX_MS - 10);
+    node.produce();
+    node.produce();
+    let times: Vec<u64> = node.app.blocks().iter().map(|block| block.header.time_unix_ms).collect();
     assert_eq!(times, [GENESIS_TIME_UNIX_MS + 1, GENESIS_TIME_UNIX_MS + 2]);
+}
+
+#[test]
+fn block_time_is_the_previous_precommit_time() {
+    let node = node_with(LIMITS, PRODUCER);
+    node.produce();
+    node.produce();
+    let blocks = node.app.blocks();
+    assert_eq!(blocks[0].header.time_unix_ms, GENESIS_TIME_UNIX_MS + 1, "block 1 follows the genesis");
+    assert_eq!(blocks[1].header.time_unix_ms, GENESIS_TIME_UNIX_MS + 5_000, "the clock when block 1 was precommitted");
 }
 
 #[test]
@@ -169,7 +189,7 @@ fn block_txs_max_splits_the_queue() {
     for index in 0..5 {
         node.mempool.submit(node.app.as_ref(), account_tx(&index.to_string())).expect("accepted");
     }
-    let sizes: Vec<usize> = (0..3).map(|_| node.producer.produce().expect("block").included.len()).collect();
+    let sizes: Vec<usize> = (0..3).map(|_| node.produce()).collect();
     assert_eq!(sizes, [2, 2, 1]);
 }
 
@@ -180,12 +200,12 @@ fn block_bytes_max_holds_at_the_edge() {
     for label in ["aaaaaaaaa", "bbbbbbbbb", "ccccccccc", "ddddddddd"] {
         node.mempool.submit(node.app.as_ref(), account_tx(label)).expect("accepted");
     }
-    assert_eq!(node.producer.produce().expect("block").included.len(), 2);
+    assert_eq!(node.produce(), 2);
     let smaller = node_with(LIMITS, ProducerConfig { bytes_max: 19, ..PRODUCER });
     for label in ["aaaaaaaaa", "bbbbbbbbb"] {
         smaller.mempool.submit(smaller.app.as_ref(), account_tx(label)).expect("accepted");
     }
-    assert_eq!(smaller.producer.produce().expect("block").included.len(), 1);
+    assert_eq!(smaller.produce(), 1);
 }
 
 #[tokio::test]
@@ -198,21 +218,20 @@ async fn waiters_hear_committed_and_dropped() {
     node.mempool.submit(node.app.as_ref(), good.clone()).expect("accepted");
     node.mempool.submit(node.app.as_ref(), doomed.clone()).expect("accepted at first");
 
-    let produced = node.producer.produce().expect("block");
-    assert_eq!(produced.included, [good.hash()]);
-    assert_eq!(produced.dropped, [doomed.hash()]);
+    assert_eq!(node.produce(), 1);
+    assert_eq!(node.app.blocks()[0].txs, [good.clone()]);
     assert_eq!(good_wait.fate().await, Some(TxFate::Committed { height: Height(1) }));
     assert_eq!(doomed_wait.fate().await, Some(TxFate::Dropped { height: Height(1) }));
     assert!(node.mempool.is_empty(), "dropped transactions leave the mempool too");
 }
 
 #[test]
-fn apply_failure_stops_the_producer() {
+fn apply_failure_stops_the_engine() {
     let node = node_with(LIMITS, PRODUCER);
     node.mempool.submit(node.app.as_ref(), account_tx("kept")).expect("accepted");
     node.app.fail_apply.store(true, Ordering::SeqCst);
-    let error = node.producer.produce().expect_err("apply fails");
-    assert!(matches!(error, ProducerError::Apply { height: Height(1), .. }), "{error}");
+    let error = node.open_engine().err().expect("apply fails");
+    assert!(matches!(error, EngineError::Apply { height: Height(1), .. }), "{error}");
     assert_eq!(node.mempool.len(), 1, "a failed block keeps its transactions queued");
 }
 
@@ -220,17 +239,17 @@ fn apply_failure_stops_the_producer() {
 fn run_produces_until_stopped() {
     let node = node_with(LIMITS, PRODUCER);
     node.mempool.submit(node.app.as_ref(), account_tx("first")).expect("accepted");
+    let engine = node.open_engine().expect("the engine opens");
     let (stop, stop_received) = std::sync::mpsc::channel();
-    let app = node.app.clone();
-    let thread = std::thread::spawn(move || node.producer.run(&stop_received));
+    let thread = std::thread::spawn(move || engine.run(&stop_received));
 
     // Wait, without a time bound on the outcome, until empty blocks follow the first.
-    while app.blocks().len() < 3 {
+    while node.app.blocks().len() < 3 {
         std::thread::sleep(Duration::from_millis(5));
     }
-    stop.send(()).expect("the producer listens");
+    stop.send(()).expect("the engine listens");
     thread.join().expect("no panic").expect("clean stop");
-    let blocks = app.blocks();
+    let blocks = node.app.blocks();
     assert_eq!(blocks[0].txs, [account_tx("first")]);
     assert!(blocks[1..].iter().all(|block| block.txs.is_empty()));
 }
@@ -238,7 +257,8 @@ fn run_produces_until_stopped() {
 #[test]
 fn run_stops_when_the_sender_is_dropped() {
     let node = node_with(LIMITS, PRODUCER);
+    let engine = node.open_engine().expect("the engine opens");
     let (stop, stop_received) = std::sync::mpsc::channel::<()>();
     drop(stop);
-    node.producer.run(&stop_received).expect("clean stop");
+    engine.run(&stop_received).expect("clean stop");
 }

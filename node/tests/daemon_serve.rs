@@ -22,19 +22,22 @@ struct Running {
     address: std::net::SocketAddr,
     stop: oneshot::Sender<()>,
     serving: tokio::task::JoinHandle<Result<(), RunError>>,
+    /// The home whose data folder holds the consensus files.
+    _home: tempfile::TempDir,
 }
 
 async fn start(config: Config) -> Running {
     let app = Arc::new(DoubleApp::new());
     let listener = run::bind("127.0.0.1:0".parse().expect("address")).await.expect("bind");
     let address = listener.local_addr().expect("address");
-    let options = RunOptions::from_config(&config, system_clock()).expect("options");
+    let home = tempfile::tempdir().expect("temporary home");
+    let options = RunOptions::from_config(&config, home.path(), system_clock()).expect("options");
     let (stop, stopped) = oneshot::channel::<()>();
     let shutdown = async move {
         let _ = stopped.await;
     };
     let serving = tokio::spawn(run::serve(app.clone(), validator_key(), listener, options, shutdown));
-    Running { app, address, stop, serving }
+    Running { app, address, stop, serving, _home: home }
 }
 
 fn fast_config() -> Config {
@@ -103,11 +106,11 @@ async fn shutdown_finishes_the_block_in_progress() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn producer_failure_stops_the_node() {
+async fn engine_failure_stops_the_node() {
     let node = start(fast_config()).await;
     node.app.fail_apply.store(true, Ordering::SeqCst);
     let result = node.serving.await.expect("no panic");
-    assert!(matches!(result, Err(RunError::Producer(_))), "{result:?}");
+    assert!(matches!(result, Err(RunError::Engine(_))), "{result:?}");
     drop(node.stop);
 }
 

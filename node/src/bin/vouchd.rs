@@ -168,7 +168,7 @@ fn start(args: StartArgs) -> anyhow::Result<()> {
         Some(address) => address,
         None => loaded.config.api_address()?,
     };
-    let options = RunOptions::from_config(&loaded.config, system_clock())?;
+    let options = RunOptions::from_config(&loaded.config, home.dir(), system_clock())?;
     let app = open_app(&home, &loaded, args.recreate_ledger)?;
 
     runtime.block_on(async {

@@ -63,7 +63,7 @@ pub enum HomeError {
     #[error(transparent)]
     NodeKey(#[from] NodeKeyError),
     #[error(
-        "{genesis}: this node runs a single-validator chain, so the genesis must list exactly one validator with the key of {node_key} ({public_key}); it lists {listed}"
+        "{genesis} does not list the key of {node_key} ({public_key}) among its validators, so this node cannot vote; it lists {listed}. Use the node key of one of those validators, or the genesis of this validator's chain"
     )]
     NotTheValidator { genesis: PathBuf, node_key: PathBuf, public_key: String, listed: String },
     #[error(
@@ -181,7 +181,7 @@ impl Home {
         let config = Config::read(&self.config_path())?;
         let genesis = Genesis::read(&self.genesis_path())?;
         let node_key = node_key::read(&self.node_key_path())?;
-        self.check_single_validator(&genesis, &node_key)?;
+        self.check_validator(&genesis, &node_key)?;
 
         let chain = genesis.consensus.block_txs_max;
         if config.blocks.txs_max > chain {
@@ -191,11 +191,9 @@ impl Home {
         Ok(LoadedHome { config, genesis, node_key })
     }
 
-    fn check_single_validator(&self, genesis: &Genesis, node_key: &SigningKey) -> Result<(), HomeError> {
+    fn check_validator(&self, genesis: &Genesis, node_key: &SigningKey) -> Result<(), HomeError> {
         let public_key = node_key.public_key();
-        if let [only] = genesis.validators.as_slice()
-            && only.public_key == public_key
-        {
+        if genesis.validators.iter().any(|validator| validator.public_key == public_key) {
             return Ok(());
         }
         let listed: Vec<String> = genesis

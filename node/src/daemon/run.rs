@@ -1,30 +1,40 @@
-//! Running the node: the HTTP API on its listener and the block producer on its thread,
-//! until a shutdown signal or a producer failure, then an orderly stop.
+//! Running the node: the HTTP API on its listener and the consensus engine on its
+//! thread, until a shutdown signal or an engine failure, then an orderly stop.
 //!
 //! # Shutdown order
 //! 1. The listener stops accepting connections.
-//! 2. The producer finishes the block it is applying, announces it, and stops.
+//! 2. The engine finishes the input it is handling (applying and announcing a decided
+//!    block), and stops.
 //! 3. Submissions still waiting for a commit receive `shutting_down`.
 //! 4. Requests in progress finish, for at most [`DRAIN_TIMEOUT`].
 //!
-//! Each block is flushed to disk when it is applied, so nothing is left to flush after
-//! the producer stops.
+//! Each block is flushed to disk when it is applied, and each signature is in the
+//! consensus log before it leaves the engine, so nothing is left to flush after the
+//! engine stops.
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::{TcpListener, TcpSocket};
 use tokio::sync::{oneshot, watch};
+use vouch_consensus::TimeoutConfig;
 use vouch_protocol::keys::SigningKey;
 
 use crate::daemon::chain::ChainApp;
 use crate::daemon::config::{Config, ConfigError};
+use crate::daemon::engine::{self, Engine, EngineConfig, EngineError};
 use crate::daemon::http::{self, ApiLimits, ApiState, ConnectionLimits, RateConfig};
 use crate::daemon::mempool::{Mempool, MempoolLimits};
-use crate::daemon::producer::{Clock, Producer, ProducerConfig, ProducerError};
+use crate::daemon::producer::{Clock, ProducerConfig};
 use crate::daemon::waiters::CommitWaiters;
+
+/// The name of the engine's thread. It keeps the name of the block producer that the
+/// engine replaced, because crash tests look for it in `/proc` to kill the node while it
+/// builds, applies or flushes a block (Linux shows at most 15 bytes of it).
+pub const ENGINE_THREAD: &str = "vouchd-producer";
 
 /// Maximum time that requests in progress may take to finish after a shutdown signal.
 pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
@@ -36,12 +46,12 @@ pub enum RunError {
     Bind { address: SocketAddr, error: std::io::Error },
     #[error("the HTTP server failed: {0}")]
     Serve(std::io::Error),
-    #[error("cannot start the block producer thread: {0}")]
-    ProducerThread(std::io::Error),
-    #[error("the block producer stopped: {0}")]
-    Producer(#[from] ProducerError),
-    #[error("the block producer thread panicked")]
-    ProducerPanicked,
+    #[error("cannot start the consensus engine thread: {0}")]
+    EngineThread(std::io::Error),
+    #[error("the consensus engine stopped: {0}")]
+    Engine(#[from] EngineError),
+    #[error("the consensus engine thread panicked")]
+    EnginePanicked,
     #[error(transparent)]
     Config(#[from] ConfigError),
 }
@@ -61,13 +71,17 @@ pub struct RunOptions {
     pub mempool: MempoolLimits,
     /// Block production.
     pub producer: ProducerConfig,
+    /// The round timeouts of consensus.
+    pub timeouts: TimeoutConfig,
+    /// The folder of the consensus write-ahead log and double-sign guard.
+    pub consensus_dir: PathBuf,
     /// The source of block times.
     pub clock: Clock,
 }
 
 impl RunOptions {
-    /// Builds the options from a validated configuration.
-    pub fn from_config(config: &Config, clock: Clock) -> Result<RunOptions, ConfigError> {
+    /// Builds the options from a validated configuration of the node home `home`.
+    pub fn from_config(config: &Config, home: &Path, clock: Clock) -> Result<RunOptions, ConfigError> {
         let api = &config.api;
         let exempt = config.rate_exempt()?;
         Ok(RunOptions {
@@ -95,6 +109,10 @@ impl RunOptions {
                 txs_max: config.blocks.txs_max as usize,
                 bytes_max: usize_of(config.blocks.bytes_max),
             },
+            // TODO: every validator must use the same round timeouts, so they belong in
+            // the genesis consensus parameters; until then each node takes the defaults.
+            timeouts: TimeoutConfig::default(),
+            consensus_dir: engine::consensus_dir(&config.data_dir(home)),
             clock,
         })
     }
@@ -127,11 +145,11 @@ pub async fn bind(address: SocketAddr) -> Result<TcpListener, RunError> {
 /// The reason the node stops.
 enum StopReason {
     Signal,
-    ProducerExited(Result<(), RunError>),
+    EngineExited(Result<(), RunError>),
 }
 
-/// Serves the API on `listener` and produces blocks with `key` until `shutdown`
-/// completes or the producer fails, then stops in the documented order.
+/// Serves the API on `listener` and runs consensus with the validator key `key` until
+/// `shutdown` completes or the engine fails, then stops in the documented order.
 pub async fn serve(
     app: Arc<dyn ChainApp>,
     key: SigningKey,
@@ -149,8 +167,9 @@ pub async fn serve(
     });
     let router = http::router(state, &options.api_limits);
 
-    let producer = Producer::new(Arc::clone(&app), mempool, Arc::clone(&waiters), key, options.producer, options.clock);
-    let (stop_producer, producer_done) = spawn_producer(producer)?;
+    let config = EngineConfig { blocks: options.producer, timeouts: options.timeouts, dir: options.consensus_dir };
+    let parts = EngineParts { app: Arc::clone(&app), mempool, waiters: Arc::clone(&waiters), key, config };
+    let (stop_engine, engine_done) = spawn_engine(parts, options.clock)?;
 
     let (stop_accepting, accepting) = watch::channel(false);
     let server = http::server::serve(listener, router, options.connection_limits, accepting);
@@ -159,19 +178,19 @@ pub async fn serve(
         std::io::Result::Ok(())
     });
 
-    let mut producer_done = producer_done;
+    let mut engine_done = engine_done;
     let reason = tokio::select! {
         () = shutdown => StopReason::Signal,
-        result = &mut producer_done => StopReason::ProducerExited(flatten(result)),
+        result = &mut engine_done => StopReason::EngineExited(flatten(result)),
         result = &mut server => return Err(server_error(result)),
     };
-    tracing::info!("stopping: no new connections; finishing the block in progress");
+    tracing::info!("stopping: no new connections; finishing the consensus input in progress");
     let _ = stop_accepting.send(true);
 
-    drop(stop_producer);
+    drop(stop_engine);
     let produced = match reason {
-        StopReason::Signal => flatten(producer_done.await),
-        StopReason::ProducerExited(result) => result,
+        StopReason::Signal => flatten(engine_done.await),
+        StopReason::EngineExited(result) => result,
     };
     waiters.close();
 
@@ -190,30 +209,47 @@ pub async fn serve(
     produced
 }
 
-type ProducerResult = Result<(), RunError>;
+type EngineResult = Result<(), RunError>;
 
-/// Starts the producer thread; dropping the returned sender stops it between blocks.
-fn spawn_producer(
-    producer: Producer,
-) -> Result<(std::sync::mpsc::Sender<()>, oneshot::Receiver<ProducerResult>), RunError> {
+/// The parts that the engine's thread opens the engine with.
+struct EngineParts {
+    app: Arc<dyn ChainApp>,
+    mempool: Arc<Mempool>,
+    waiters: Arc<CommitWaiters>,
+    key: SigningKey,
+    config: EngineConfig,
+}
+
+/// Starts the engine's thread, which waits one block interval, opens the engine
+/// (replaying its log) and runs it. Dropping the returned sender stops it between inputs.
+fn spawn_engine(
+    parts: EngineParts,
+    clock: Clock,
+) -> Result<(std::sync::mpsc::Sender<()>, oneshot::Receiver<EngineResult>), RunError> {
     let (stop, stop_received) = std::sync::mpsc::channel();
     let (done, done_received) = oneshot::channel();
     std::thread::Builder::new()
-        .name("vouchd-producer".to_owned())
+        .name(ENGINE_THREAD.to_owned())
         .spawn(move || {
-            let result = producer.run(&stop_received).map_err(RunError::from);
+            let EngineParts { app, mempool, waiters, key, config } = parts;
+            if !engine::wait_before_first_height(&stop_received, &mempool, &config.blocks) {
+                let _ = done.send(Ok(()));
+                return;
+            }
+            let opened = Engine::open(app, mempool, waiters, key, config, clock);
+            let result = opened.and_then(|engine| engine.run(&stop_received)).map_err(RunError::from);
             if let Err(error) = &result {
-                tracing::error!(%error, "block producer failed");
+                tracing::error!(%error, "consensus engine failed");
             }
             let _ = done.send(result);
         })
-        .map_err(RunError::ProducerThread)?;
+        .map_err(RunError::EngineThread)?;
     Ok((stop, done_received))
 }
 
-fn flatten(result: Result<ProducerResult, oneshot::error::RecvError>) -> ProducerResult {
+fn flatten(result: Result<EngineResult, oneshot::error::RecvError>) -> EngineResult {
     // The sender is dropped without a value only when the thread panicked.
-    result.unwrap_or(Err(RunError::ProducerPanicked))
+    result.unwrap_or(Err(RunError::EnginePanicked))
 }
 
 fn flatten_server(result: Result<std::io::Result<()>, tokio::task::JoinError>) -> Result<(), RunError> {

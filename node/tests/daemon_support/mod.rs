@@ -14,13 +14,19 @@
 #![allow(dead_code)]
 
 use std::collections::{HashMap, HashSet};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
-use base64::Engine;
+use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
+use vouch_consensus::TimeoutConfig;
 use vouch_node::daemon::chain::{AppError, BlockOutcome, ChainApp, ChainTip, CheckedTx, QueryError, TxRejection};
+use vouch_node::daemon::engine::{Engine, EngineConfig, EngineError};
+use vouch_node::daemon::mempool::Mempool;
+use vouch_node::daemon::producer::{Clock, ProducerConfig};
+use vouch_node::daemon::waiters::CommitWaiters;
 use vouch_protocol::api::{
     AccountResponse, AttestationView, AttestationsResponse, AttestersResponse, BlockResponse, ImageProof,
     ImageStatusResponse, PoliciesResponse, ProposalsResponse, ValidatorView, ValidatorsResponse,
@@ -418,4 +424,20 @@ fn dechunk(mut text: &str) -> String {
         text = &rest[size + 2..];
     }
     body
+}
+
+/// Commits the next block of `app` by opening a consensus engine over the consensus
+/// folder `dir`: the engine starts the height after the tip, and the double's single
+/// validator decides it at once. Returns the engine, which starts the next height when
+/// it runs.
+pub fn commit_next_block(
+    app: Arc<DoubleApp>,
+    mempool: Arc<Mempool>,
+    waiters: Arc<CommitWaiters>,
+    blocks: ProducerConfig,
+    dir: &Path,
+    clock: Clock,
+) -> Result<Engine, EngineError> {
+    let config = EngineConfig { blocks, timeouts: TimeoutConfig::default(), dir: dir.to_owned() };
+    Engine::open(app, mempool, waiters, validator_key(), config, clock)
 }

@@ -25,7 +25,7 @@ use crate::daemon::engine::start::{self, quorum_power};
 use crate::daemon::engine::timers::Timers;
 use crate::daemon::engine::{EngineConfig, EngineError};
 use crate::daemon::mempool::Mempool;
-use crate::daemon::producer::Clock;
+use crate::daemon::producer::{Clock, ProducerConfig};
 use crate::daemon::waiters::CommitWaiters;
 
 /// The consensus engine of one validator.
@@ -70,7 +70,8 @@ impl Engine {
         let public_key = key.public_key();
         let opened = DurableConsensus::open(consensus_config, Some(key), WalConfig::default(), storage, clock(), start)
             .map_err(|source| EngineError::Open { dir: dir.clone(), source })?;
-        tracing::info!(height = %height, validator = %public_key, recovery = ?opened.recovery, dir = %dir.display(), "consensus engine started");
+        // The message keeps the words "block producer started", which crash tests wait for.
+        tracing::info!(height = %height, validator = %public_key, recovery = ?opened.recovery, dir = %dir.display(), "block producer started: the consensus engine runs");
 
         let mut engine = Engine {
             app,
@@ -88,6 +89,7 @@ impl Engine {
             height_started: Instant::now(),
         };
         engine.log_power(height);
+        engine.warn_if_signed_ahead(height);
         engine.perform(opened.effects)?;
         engine.drain()?;
         Ok(engine)
@@ -107,7 +109,8 @@ impl Engine {
         Ok(())
     }
 
-    /// Returns the height in progress.
+    /// Returns the core's height: the height in progress, or the decided one until the
+    /// next height starts.
     pub fn height(&self) -> Option<Height> {
         self.consensus.core().height()
     }
@@ -154,15 +157,9 @@ impl Engine {
         Ok(())
     }
 
-    /// Returns whether the next height may start: after `blocks.interval` while
-    /// transactions wait, otherwise after `blocks.empty_interval`.
+    /// Returns whether the next height may start.
     fn start_due(&self, now: Instant) -> bool {
-        let elapsed = now.saturating_duration_since(self.height_started);
-        if self.mempool.is_empty() {
-            elapsed >= self.config.blocks.empty_interval
-        } else {
-            elapsed >= self.config.blocks.interval
-        }
+        now.saturating_duration_since(self.height_started) >= cadence(&self.config.blocks, &self.mempool)
     }
 
     /// Returns how long to sleep: until the next timeout or height start, and at most
@@ -173,13 +170,26 @@ impl Engine {
         let mut wait = blocks.interval;
         if self.next.is_some() {
             let since = now.saturating_duration_since(self.height_started);
-            let cadence = if self.mempool.is_empty() { blocks.empty_interval } else { blocks.interval };
-            wait = wait.min(cadence.saturating_sub(since));
+            wait = wait.min(cadence(blocks, &self.mempool).saturating_sub(since));
         }
         if let Some(deadline) = self.timers.next_deadline() {
             wait = wait.min(deadline.saturating_duration_since(now));
         }
         wait
+    }
+
+    /// Warns when the double-sign guard records a signature above `height`: the core then
+    /// signs nothing until consensus passes that position, which happens after the ledger
+    /// was restored from an older backup or re-created from genesis.
+    fn warn_if_signed_ahead(&self, height: Height) {
+        let Some(signed) = self.consensus.core().last_signed().filter(|signed| signed.height > height) else {
+            return;
+        };
+        tracing::warn!(
+            height = %height,
+            last_signed = %signed,
+            "the double-sign guard records a signature at a later height; this validator signs nothing until consensus passes it"
+        );
     }
 
     /// Logs, when this validator's power alone is not a quorum, that the height waits
@@ -200,5 +210,29 @@ impl Engine {
             validators = self.set.len(),
             "waiting for peers: this validator's voting power alone cannot commit a block"
         );
+    }
+}
+
+/// Returns the time between the starts of two heights: `blocks.interval` while
+/// transactions wait, otherwise `blocks.empty_interval`.
+fn cadence(blocks: &ProducerConfig, mempool: &Mempool) -> Duration {
+    if mempool.is_empty() { blocks.empty_interval } else { blocks.interval }
+}
+
+/// Waits before the first height as between two heights, counting from the call, so a
+/// node's first block comes one block interval after its start. Returns false when
+/// `stop` ended the wait.
+pub fn wait_before_first_height(stop: &Receiver<()>, mempool: &Mempool, blocks: &ProducerConfig) -> bool {
+    let started = Instant::now();
+    loop {
+        let elapsed = started.elapsed();
+        let due = cadence(blocks, mempool);
+        if elapsed >= due {
+            return true;
+        }
+        match stop.recv_timeout(blocks.interval.min(due - elapsed)) {
+            Err(RecvTimeoutError::Timeout) => {}
+            Ok(()) | Err(RecvTimeoutError::Disconnected) => return false,
+        }
     }
 }

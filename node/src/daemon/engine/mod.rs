@@ -31,7 +31,7 @@ use vouch_protocol::chain::Height;
 use crate::daemon::chain::AppError;
 use crate::daemon::producer::ProducerConfig;
 
-pub use driver::Engine;
+pub use driver::{Engine, wait_before_first_height};
 pub use start::certificate_of;
 pub use timers::TIMERS_MAX;
 
