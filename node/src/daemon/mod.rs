@@ -1,4 +1,5 @@
-//! The `vouchd` daemon: node home and configuration, mempool, block producer and HTTP API.
+//! The `vouchd` daemon: node home and configuration, mempool, consensus engine and HTTP
+//! API.
 
 pub mod chain;
 pub mod config;

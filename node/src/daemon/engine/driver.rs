@@ -70,8 +70,7 @@ impl Engine {
         let public_key = key.public_key();
         let opened = DurableConsensus::open(consensus_config, Some(key), WalConfig::default(), storage, clock(), start)
             .map_err(|source| EngineError::Open { dir: dir.clone(), source })?;
-        // The message keeps the words "block producer started", which crash tests wait for.
-        tracing::info!(height = %height, validator = %public_key, recovery = ?opened.recovery, dir = %dir.display(), "block producer started: the consensus engine runs");
+        tracing::info!(height = %height, validator = %public_key, recovery = ?opened.recovery, dir = %dir.display(), "consensus engine started");
 
         let mut engine = Engine {
             app,
@@ -224,6 +223,12 @@ fn cadence(blocks: &ProducerConfig, mempool: &Mempool) -> Duration {
 /// `stop` ended the wait.
 pub fn wait_before_first_height(stop: &Receiver<()>, mempool: &Mempool, blocks: &ProducerConfig) -> bool {
     let started = Instant::now();
+    // Crash tests wait for the words "block producer started" to kill the node around
+    // its first block.
+    tracing::info!(
+        empty_interval_ms = blocks.empty_interval.as_millis() as u64,
+        "block producer started; the consensus engine opens when the first height is due"
+    );
     loop {
         let elapsed = started.elapsed();
         let due = cadence(blocks, mempool);
