@@ -1,5 +1,5 @@
 //! The seam between the daemon and the ledger state machine: the calls that the mempool,
-//! the block producer and the HTTP API make on the application.
+//! the consensus engine and the HTTP API make on the application.
 //!
 //! `vouch_node::app::App` implements [`ChainApp`]; the unit tests of the daemon use an
 //! in-memory double. The types beside the trait are the daemon's view of the app's
@@ -7,8 +7,8 @@
 //!
 //! # Invariants
 //! - Every method may be called from several threads at once: queries run while
-//!   [`ChainApp::apply_block`] runs on the producer thread.
-//! - Only the producer calls [`ChainApp::propose_block`] and [`ChainApp::apply_block`],
+//!   [`ChainApp::apply_block`] runs on the engine's thread (`vouchd-producer`).
+//! - Only the engine calls [`ChainApp::propose_block`] and [`ChainApp::apply_block`],
 //!   one block at a time.
 
 use std::fmt;

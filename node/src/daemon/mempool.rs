@@ -4,7 +4,7 @@
 //! - At most `txs_max` transactions and `bytes_max` bytes wait.
 //! - A transaction is admitted only after [`ChainApp::check_tx`] accepts it, and only
 //!   if no transaction with the same hash waits.
-//! - Transactions leave only through [`Mempool::remove`], which the producer calls
+//! - Transactions leave only through [`Mempool::remove`], which the engine calls
 //!   with every transaction it offered to a committed block, whether the block
 //!   included it or not; so a transaction is offered to at most one block.
 

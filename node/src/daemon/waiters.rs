@@ -1,9 +1,9 @@
-//! Submissions waiting for their transaction's block: the producer tells each one
+//! Submissions waiting for their transaction's block: the consensus engine tells each one
 //! whether the block included its transaction.
 //!
 //! # Invariants
 //! - At most `waiters_max` waits are registered at one time.
-//! - A wait is registered before its transaction enters the mempool, so the producer
+//! - A wait is registered before its transaction enters the mempool, so the engine
 //!   cannot commit the transaction before the wait exists.
 
 use std::collections::HashMap;
