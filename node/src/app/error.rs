@@ -36,6 +36,8 @@ pub enum AppError {
     InvalidCommit { height: Height, reason: String },
     #[error("state record {key} does not decode: {reason}; the state is damaged")]
     CorruptRecord { key: String, reason: String },
+    #[error("state record {key} is missing from the committed state; the state is damaged")]
+    MissingRecord { key: String },
     #[error("no block can follow height {height}")]
     HeightOverflow { height: Height },
 }

@@ -222,7 +222,11 @@ fn commit_genesis<B: Backend>(shared: &Shared<B>, genesis: &Genesis) -> Result<H
 
 fn check_genesis_hash<B: Backend>(shared: &Shared<B>, latest: Height, genesis: &Genesis) -> Result<(), AppError> {
     let state = Overlay::new(&shared.store, Some(latest));
-    let stored: String = state.get(&parameter(param::GENESIS_HASH))?.unwrap_or_default();
+    // Every initialized store records its genesis hash; without it the store was
+    // damaged (sled recovered only part of its log, for one), not started elsewhere.
+    let stored: String = state
+        .get(&parameter(param::GENESIS_HASH))?
+        .ok_or_else(|| AppError::MissingRecord { key: format!("parameter {}", param::GENESIS_HASH) })?;
     let given = genesis::genesis_hash(genesis);
     if stored != given {
         return Err(AppError::GenesisMismatch { stored, given });

@@ -137,7 +137,9 @@ pub fn open_ledger(home: &Home, loaded: &LoadedHome, recreate: bool) -> Result<A
             // Damage found while loading the state gets the same advice as damage that
             // sled finds itself, because which of the two detects a deleted blob first
             // varies with timing.
-            AppError::CorruptRecord { .. } => OpenError::Corrupt { path: data_dir.clone(), detail: source.to_string() },
+            AppError::CorruptRecord { .. } | AppError::MissingRecord { .. } => {
+                OpenError::Corrupt { path: data_dir.clone(), detail: source.to_string() }
+            }
             source => OpenError::App { path: data_dir.clone(), source },
         },
     )?;
