@@ -24,10 +24,7 @@ use vouch_protocol::chain::{BlockHash, Commit, CommitSignature, Header, Height, 
 use vouch_protocol::digest::Digest;
 use vouch_protocol::encoding;
 use vouch_protocol::keys::SigningKey;
-use vouch_protocol::ledger::{
-    ConsensusParams, Genesis, GenesisValidator, GovernanceParams, ImageRecord, NameBinding, PolicyLimits, Verdict,
-    VerdictRecord,
-};
+use vouch_protocol::ledger::{Genesis, GenesisValidator, ImageRecord, NameBinding, Verdict, VerdictRecord};
 use vouch_protocol::light::{TrustOptions, ValidatorSet, verify_image_proof_from_genesis};
 use vouch_protocol::signing::ChainId;
 use vouch_protocol::state::{StateKey, StateRoot};
@@ -76,19 +73,10 @@ fn record(number: u32) -> ImageRecord {
 }
 
 fn genesis(validators: usize) -> Genesis {
-    Genesis {
-        chain_id: ChainId::new("vouch-bench").unwrap(),
-        genesis_time_unix_ms: 1_700_000_000_000,
-        validators: (0..validators)
-            .map(|index| GenesisValidator { name: format!("v{index}"), public_key: key(index).public_key(), stake: 1 })
-            .collect(),
-        attesters: Vec::new(),
-        policies: Vec::new(),
-        bindings: Vec::new(),
-        governance: GovernanceParams::default(),
-        consensus: ConsensusParams::default(),
-        policy_limits: PolicyLimits::default(),
-    }
+    let validators = (0..validators)
+        .map(|index| GenesisValidator { name: format!("v{index}"), public_key: key(index).public_key(), stake: 1 })
+        .collect();
+    Genesis::with_validators(ChainId::new("vouch-bench").unwrap(), 1_700_000_000_000, validators)
 }
 
 /// Builds the state tree and returns its root and the tree.

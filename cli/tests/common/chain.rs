@@ -11,10 +11,7 @@ use vouch_protocol::chain::{BlockHash, Commit, CommitSignature, Header, Height, 
 use vouch_protocol::digest::Digest;
 use vouch_protocol::encoding;
 use vouch_protocol::keys::SigningKey;
-use vouch_protocol::ledger::{
-    ConsensusParams, Genesis, GenesisValidator, GovernanceParams, ImageRecord, NameBinding, PolicyLimits, Verdict,
-    VerdictRecord,
-};
+use vouch_protocol::ledger::{Genesis, GenesisValidator, ImageRecord, NameBinding, Verdict, VerdictRecord};
 use vouch_protocol::light::{LightError, TrustOptions, ValidatorSet, VerifiedImage, verify_image_proof_from_genesis};
 use vouch_protocol::signing::ChainId;
 use vouch_protocol::state::{StateKey, StateRoot};
@@ -67,17 +64,7 @@ pub fn genesis() -> Genesis {
             stake: *stake,
         })
         .collect();
-    Genesis {
-        chain_id: chain_id(),
-        genesis_time_unix_ms: genesis_time_unix_ms(),
-        validators,
-        attesters: Vec::new(),
-        policies: Vec::new(),
-        bindings: Vec::new(),
-        governance: GovernanceParams::default(),
-        consensus: ConsensusParams::default(),
-        policy_limits: PolicyLimits::default(),
-    }
+    Genesis::with_validators(chain_id(), genesis_time_unix_ms(), validators)
 }
 
 /// Returns the hash of the genesis validator set, which every fixture header names.

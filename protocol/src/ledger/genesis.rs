@@ -134,6 +134,22 @@ pub struct GenesisBoundPolicy {
 }
 
 impl Genesis {
+    /// Builds a genesis with these validators, default parameters and nothing
+    /// registered, deployed or bound yet.
+    pub fn with_validators(chain_id: ChainId, genesis_time_unix_ms: u64, validators: Vec<GenesisValidator>) -> Genesis {
+        Genesis {
+            chain_id,
+            genesis_time_unix_ms,
+            validators,
+            attesters: Vec::new(),
+            policies: Vec::new(),
+            bindings: Vec::new(),
+            governance: GovernanceParams::default(),
+            consensus: ConsensusParams::default(),
+            policy_limits: PolicyLimits::default(),
+        }
+    }
+
     /// Reads and checks a genesis file.
     pub fn read(path: &Path) -> Result<Genesis, GenesisError> {
         let source_name = path.display().to_string();

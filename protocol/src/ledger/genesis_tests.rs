@@ -4,21 +4,9 @@ use super::*;
 use crate::keys::SigningKey;
 
 fn genesis() -> Genesis {
-    Genesis {
-        chain_id: ChainId::new("genesis-test").expect("valid chain id"),
-        genesis_time_unix_ms: 1_700_000_000_000,
-        validators: vec![GenesisValidator {
-            name: "v".to_owned(),
-            public_key: SigningKey::from_seed(&[1; 32]).public_key(),
-            stake: 1,
-        }],
-        attesters: Vec::new(),
-        policies: Vec::new(),
-        bindings: Vec::new(),
-        governance: GovernanceParams::default(),
-        consensus: ConsensusParams::default(),
-        policy_limits: PolicyLimits::default(),
-    }
+    let validator =
+        GenesisValidator { name: "v".to_owned(), public_key: SigningKey::from_seed(&[1; 32]).public_key(), stake: 1 };
+    Genesis::with_validators(ChainId::new("genesis-test").expect("valid chain id"), 1_700_000_000_000, vec![validator])
 }
 
 /// Returns the error message of the genesis after `change`, or `None` when it passes.

@@ -3,7 +3,7 @@
 
 use crate::chain::{BlockHash, Commit, CommitSignature, Header, Height, Precommit};
 use crate::keys::SigningKey;
-use crate::ledger::{ConsensusParams, Genesis, GenesisValidator, GovernanceParams, PolicyLimits};
+use crate::ledger::{Genesis, GenesisValidator};
 use crate::light::{
     LightBlock, LightValidator, MemoryProvider, SignedHeader, TrustOptions, TrustedState, ValidatorSet, Verifier,
 };
@@ -188,15 +188,5 @@ pub fn genesis(members: &[(u16, u64)]) -> Genesis {
             stake: *power,
         })
         .collect();
-    Genesis {
-        chain_id: ChainId::new(CHAIN_ID).unwrap(),
-        genesis_time_unix_ms: GENESIS_TIME_UNIX_MS,
-        validators,
-        attesters: Vec::new(),
-        policies: Vec::new(),
-        bindings: Vec::new(),
-        governance: GovernanceParams::default(),
-        consensus: ConsensusParams::default(),
-        policy_limits: PolicyLimits::default(),
-    }
+    Genesis::with_validators(ChainId::new(CHAIN_ID).unwrap(), GENESIS_TIME_UNIX_MS, validators)
 }
