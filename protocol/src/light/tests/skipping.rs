@@ -69,8 +69,8 @@ fn set_change_without_overlap_bisects() {
 
 #[test]
 fn reweighted_set_counts_trusted_power() {
-    // The same four keys, but 4 now holds almost all the power: the trusted powers of
-    // 1, 2 and 3 still count, so the skip holds.
+    // The same four keys, but 4 now has almost all the power: the trusted powers of
+    // 1, 2 and 3 still count, so the skip succeeds.
     let reweighted = vec![(1, 1), (2, 1), (3, 1), (4, 97)];
     let chain = changing_chain(&four_equal(), &reweighted, 3, 12);
     let mut verifier = chain.verifier(TrustOptions::default());
