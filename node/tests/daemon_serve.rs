@@ -22,7 +22,7 @@ struct Running {
     address: std::net::SocketAddr,
     stop: oneshot::Sender<()>,
     serving: tokio::task::JoinHandle<Result<(), RunError>>,
-    /// The home whose data folder holds the consensus files.
+    /// The home whose data folder contains the consensus files.
     _home: tempfile::TempDir,
 }
 

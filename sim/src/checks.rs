@@ -102,8 +102,8 @@ impl fmt::Display for Failure {
 pub struct StakeCounts {
     /// Offences committed in blocks.
     pub evidence: u64,
-    /// The most heights between an offence and the block that committed it, to compare
-    /// with the evidence age of the simulated chain.
+    /// The maximum number of heights between an offence and the block that committed
+    /// it, to compare with the evidence age of the simulated chain.
     pub evidence_age_heights_max: u64,
     /// Offences that slashed and jailed a validator.
     pub slashes: u64,

@@ -196,7 +196,7 @@ fn runs_without_staking_keep_genesis_set() {
 #[test]
 fn long_run_releases_unbonded_stake() {
     // Unbonding outlasts the simulated evidence age of 200 heights, so only a run this
-    // long sees stake released.
+    // long releases stake.
     let config = SimConfig { validators: 4, heights: 260, ..SimConfig::default() };
     let report = run(&config, 0).unwrap();
     assert!(report.passed(), "{:?}", report.failures);

@@ -1,5 +1,5 @@
-//! Submissions waiting for their transaction's block: the consensus engine tells each one
-//! whether the block included its transaction.
+//! Submissions waiting for their transaction's block: the consensus engine notifies
+//! each one whether the block included its transaction.
 //!
 //! # Invariants
 //! - At most `waiters_max` waits are registered at one time.

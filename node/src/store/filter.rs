@@ -124,7 +124,7 @@ impl KeyFilter {
     /// Returns the generations of `table` that may hold `key`, oldest first; a
     /// generation not listed does not hold it.
     // NOTE: every read tests one filter per generation, about 15 per million keys of a
-    // table, so reads slow down as the chain grows; merging old generations would
+    // table, so reads slow down as the chain grows. Merging old generations would
     // bound it.
     pub(crate) fn generations(&self, table: Table, key: &[u8]) -> Vec<u32> {
         let probes = probes(table, key);

@@ -4,8 +4,8 @@
 //! A version's nodes are written sorted by path, in spans of about [`SPAN_BYTES`].
 //! The index contains one record per span: the path of the span's first node, where the
 //! span is, and a checksum of its bytes. Finding a node is a binary search over the
-//! index and one read of a span, so the index costs a few bytes per span instead of
-//! per node and a whole version's index is one small entry that stays in memory.
+//! index and one read of a span. The index costs a few bytes per span instead of per
+//! node, so a whole version's index is one small entry that stays in memory.
 //!
 //! # Paths
 //! A path is written as its nibble count (u8) and its nibbles packed two a byte, high
@@ -161,7 +161,7 @@ impl VersionIndex {
         self.bytes.len() + self.records.len() * size_of::<u32>()
     }
 
-    /// Returns the span that holds the node with the encoded path `path` if the
+    /// Returns the span that contains the node with the encoded path `path` if the
     /// version has that node: the last span whose first path is not after it.
     pub(crate) fn span_for(&self, path: &[u8]) -> Result<Option<SpanLocation>, String> {
         let after = self.records.partition_point(|&start| self.record_path(start) <= path);

@@ -5,7 +5,7 @@
 //! # Design
 //! - [`driver`] owns the durable consensus instance and its loop: it feeds inputs
 //!   (height starts, expired timeouts, the app's proposal values and verdicts) and waits between them.
-//! - [`effects`] performs what the core asks: it builds the proposal from the mempool,
+//! - [`effects`] performs the core's effects: it builds the proposal from the mempool,
 //!   judges a proposed block, and commits a decision with the certificate's commit.
 //! - [`start`] derives each height's validator set and previous commit from the ledger.
 //! - [`timers`] is the queue of round timeouts.

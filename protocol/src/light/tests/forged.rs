@@ -109,7 +109,7 @@ fn duplicate_signer_is_rejected() {
 
 #[test]
 fn trust_at_exactly_one_third_is_not_enough() {
-    // Only validator 1 stays; it holds exactly 10 of the trusted 30.
+    // Only validator 1 stays, with exactly 10 of the trusted 30.
     let after = vec![(1, 10), (7, 10), (8, 10)];
     let sets = (1..=11).map(|height| if height < 5 { vec![(1, 10), (2, 10), (3, 10)] } else { after.clone() });
     let chain = TestChain::new(sets.collect());

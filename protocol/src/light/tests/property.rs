@@ -1,6 +1,6 @@
-//! Property tests over chains with random validator-set changes: an honest header is
-//! always reached, a forged one is rejected when no trusted set could vouch for it, and
-//! one skip succeeds exactly when an independent sum of the powers predicts it.
+//! Property tests over chains with random validator-set changes. An honest header is
+//! always reached, and a forged one is rejected when no trusted set could vouch for it.
+//! One skip succeeds exactly when an independent sum of the powers predicts it.
 
 use proptest::prelude::*;
 
@@ -82,7 +82,7 @@ proptest! {
         let chain = TestChain::new(sets);
         let target = 2 + pick % (chain.last_height() - 1);
 
-        // Attackers with fresh keys, joined by one honest key when it holds at most 1/3
+        // Attackers with fresh keys, joined by one honest key when it has at most 1/3
         // of every set that a trusted state below the target may name as its next set.
         let mut members: Members = vec![(500, 10), (501, 10)];
         let candidate = chain.members(target)[insider % chain.members(target).len()].0;

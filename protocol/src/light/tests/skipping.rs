@@ -76,7 +76,7 @@ fn reweighted_set_counts_trusted_power() {
     let mut verifier = chain.verifier(TrustOptions::default());
     assert_eq!(verifier.verify_height(Height(12), &mut chain.provider(), chain.now()).unwrap().intermediate_blocks, 0);
 
-    // A target signed by 4 alone holds 97 of 100 of its own set, but only 10 of 40 of
+    // A target signed by 4 alone has 97 of 100 of its own set, but only 10 of 40 of
     // the trusted set, so the verifier needs the intermediate heights.
     let mut chain = changing_chain(&four_equal(), &reweighted, 3, 12);
     chain.resign(12, &[4]);
@@ -150,7 +150,7 @@ fn jailed_validator_signature_is_unknown() {
 
 #[test]
 fn jailed_validator_cannot_vouch_after_removal() {
-    // 4 holds 20 of 50 at genesis, more than 1/3, and is jailed at height 5.
+    // 4 has 20 of 50 at genesis, more than 1/3, and is jailed at height 5.
     let before = vec![(1, 10), (2, 10), (3, 10), (4, 20)];
     let chain = changing_chain(&before, &vec![(1, 10), (2, 10), (3, 10)], 5, 10);
 
