@@ -156,9 +156,9 @@ impl NodeClient {
         self.get(&format!("/v1/blocks/{height}"), &[])
     }
 
-    /// `GET /v1/validators`: the node's current validator set.
-    pub fn validators(&self) -> Result<ValidatorsResponse, ClientError> {
-        self.get("/v1/validators", &[])
+    /// `GET /v1/validators?height=H`: the set that signs the block at `height`.
+    pub fn validators_at(&self, height: u64) -> Result<ValidatorsResponse, ClientError> {
+        self.get("/v1/validators", &[("height", &height.to_string())])
     }
 
     /// `GET /v1/attesters`.

@@ -63,6 +63,7 @@ fn genesis() -> Genesis {
         governance: Default::default(),
         consensus: Default::default(),
         policy_limits: Default::default(),
+        staking: None,
     }
 }
 

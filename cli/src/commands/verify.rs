@@ -163,8 +163,8 @@ fn with_hint(error: LightError) -> anyhow::Error {
             "If the genesis validators are still bonded, raise --trust-period above the chain's age"
         }
         LightError::ValidatorSetMismatch { .. } => {
-            "The node serves only its current validator set, so verify cannot yet follow a set change through \
-             heights signed by an older set"
+            "The node served a validator set that the header does not name, so it is out of step with the chain \
+             or faulty; verify against another node"
         }
         _ => return error.into(),
     };

@@ -39,9 +39,14 @@ pub struct GenesisValidator {
 }
 
 /// The staking state after the last applied block.
-// NOTE: the state lives in memory and is rebuilt by applying the chain from genesis.
-// It is not yet stored or committed to by the application state root, which the node
-// needs before it can restart from a snapshot or prove stake to a light client.
+///
+/// The simulator keeps it in memory and applies whole blocks with
+/// [`Staking::apply_block`]. A host that stores the state between blocks, as `vouchd`
+/// does in its authenticated state, rebuilds it with [`Staking::resume`], adds the
+/// history that the block's evidence needs with [`Staking::remember_height`] and
+/// [`Staking::remember_offence`], applies each transaction with
+/// [`Staking::commit_evidence`] or [`Staking::apply_operation`], and ends the block
+/// with [`Staking::finish_block`].
 #[derive(Clone, Debug)]
 pub struct Staking {
     params: StakingParams,
@@ -104,6 +109,66 @@ impl Staking {
         let last = BlockPosition { height: Height::GENESIS, time_unix_ms: genesis_time_unix_ms };
         let committed = BTreeMap::new();
         Ok(Staking { params, chain_id, ledger, sets, members, block_times, committed, last })
+    }
+
+    /// Rebuilds the state after block `last` from what a host stored: the records, and
+    /// the sets of `last` (unless it is the genesis) and of the two heights after it,
+    /// with their proposer priorities. The history of older heights and the committed
+    /// offences start empty; evidence needs them through [`Staking::remember_height`]
+    /// and [`Staking::remember_offence`].
+    pub fn resume(
+        params: StakingParams,
+        chain_id: ChainId,
+        ledger: Ledger,
+        sets: Vec<(Height, ValidatorSet)>,
+        last: BlockPosition,
+    ) -> Staking {
+        let sets: BTreeMap<Height, ValidatorSet> = sets.into_iter().collect();
+        let members = sets.iter().map(|(height, set)| (*height, set.validators().to_vec())).collect();
+        let block_times = BTreeMap::from([(last.height, last.time_unix_ms)]);
+        Staking { params, chain_id, ledger, sets, members, block_times, committed: BTreeMap::new(), last }
+    }
+
+    /// Adds the members and the block time of a committed `height` that evidence names.
+    /// A host that stores its history calls this before [`Staking::commit_evidence`].
+    pub fn remember_height(&mut self, height: Height, members: Vec<Validator>, block_time_unix_ms: u64) {
+        if height <= self.last.height {
+            self.members.entry(height).or_insert(members);
+            self.block_times.entry(height).or_insert(block_time_unix_ms);
+        }
+    }
+
+    /// Adds an offence that an earlier block committed at `committed`.
+    pub fn remember_offence(&mut self, key: EvidenceKey, committed: Height) {
+        self.committed.entry(key).or_insert(committed);
+    }
+
+    /// Checks one piece of evidence for `block`, the block after the last applied one,
+    /// and when it is valid slashes and jails its offender. The host counts the block's
+    /// evidence against `evidence_per_block_max`.
+    pub fn commit_evidence(&mut self, evidence: &Equivocation, block: BlockPosition) -> Result<Slash, EvidenceError> {
+        let offence = self.check_evidence(evidence, block)?;
+        Ok(self.punish(&offence, block))
+    }
+
+    /// Applies one operation in the block at `block`, or rejects it and changes nothing.
+    pub fn apply_operation(&mut self, operation: &StakingOperation, block: BlockPosition) -> Result<(), StakingError> {
+        let result = operation::apply(operation, &mut self.ledger, &self.params, block);
+        if let Err(error) = &result {
+            debug!(height = %block.height, operation = operation.name(), %error, "staking operation rejected");
+        }
+        result
+    }
+
+    /// Ends the block at `block`: releases matured stake, fixes the set of two heights
+    /// later, and drops history that no unexpired evidence can need.
+    pub fn finish_block(&mut self, block: BlockPosition) -> (Vec<(PublicKey, u64)>, Option<SetChange>) {
+        let released = self.ledger.release_matured(block);
+        self.last = block;
+        self.block_times.insert(block.height, block.time_unix_ms);
+        let set_change = self.fix_set_after(block.height);
+        self.prune(block);
+        (released, set_change)
     }
 
     /// Returns the parameters.
@@ -221,21 +286,8 @@ impl Staking {
     ) -> Result<BlockOutcome, BlockError> {
         let offences = self.check_block(block, evidence, operations)?;
         let slashes = offences.iter().map(|offence| self.punish(offence, block)).collect();
-
-        let mut results = Vec::with_capacity(operations.len());
-        for operation in operations {
-            let result = operation::apply(operation, &mut self.ledger, &self.params, block);
-            if let Err(error) = &result {
-                debug!(height = %block.height, operation = operation.name(), %error, "staking operation rejected");
-            }
-            results.push(result);
-        }
-        let released = self.ledger.release_matured(block);
-
-        self.last = block;
-        self.block_times.insert(block.height, block.time_unix_ms);
-        let set_change = self.fix_set_after(block.height);
-        self.prune(block);
+        let results = operations.iter().map(|operation| self.apply_operation(operation, block)).collect();
+        let (released, set_change) = self.finish_block(block);
         Ok(BlockOutcome { height: block.height, slashes, operations: results, released, set_change })
     }
 

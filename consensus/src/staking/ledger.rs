@@ -164,6 +164,12 @@ pub struct Ledger {
 }
 
 impl Ledger {
+    /// Builds a ledger from stored records; a later record with the key of an earlier
+    /// one replaces it.
+    pub fn from_records(records: impl IntoIterator<Item = ValidatorStake>) -> Ledger {
+        Ledger { records: records.into_iter().map(|record| (*record.public_key.as_bytes(), record)).collect() }
+    }
+
     /// Returns the record of `public_key`.
     pub fn get(&self, public_key: &PublicKey) -> Option<&ValidatorStake> {
         self.records.get(public_key.as_bytes())

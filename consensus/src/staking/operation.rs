@@ -25,9 +25,7 @@ use crate::validators::{TOTAL_VOTING_POWER_MAX, ValidatorSetError};
 /// Maximum staking operations in one block.
 pub const OPERATIONS_PER_BLOCK_MAX: usize = 1_024;
 
-/// One staking operation.
-// TODO: no transaction of `vouchd` carries these operations or evidence yet, so a real
-// chain cannot bond or slash until the node's transaction enum gains them.
+/// One staking operation. `vouchd` carries them in signed account transactions.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum StakingOperation {
     /// Create a validator with `self_bond` bonded.

@@ -47,7 +47,7 @@ impl<B: Backend> App<B> {
                 let body: TxBody = encoding::decode(&signed.body).expect("an executed transaction decodes");
                 Some((signed.signer, body.nonce))
             }
-            DecodedTx::Attest { .. } => None,
+            DecodedTx::Attest { .. } | DecodedTx::Evidence { .. } => None,
         };
         Ok(CheckedTx { hash, kind, image, account })
     }
@@ -115,7 +115,7 @@ impl<B: Backend> App<B> {
             txs_root: txs_root(&included),
             app_hash: snapshot.tip.state_root,
             validators_hash: snapshot.directory.validators_hash(),
-            next_validators_hash: snapshot.directory.validators_hash(),
+            next_validators_hash: snapshot.directory.next_validators_hash(),
             proposer: *proposer,
         };
         let parts = execution.into_parts(snapshot.tip.height);
@@ -142,6 +142,7 @@ impl<B: Backend> App<B> {
             Some(prepared) => (Execution::from_parts(&self.shared, prepared.parts, Mode::Apply), prepared.tx_outcomes),
             None => self.execute_block(&snapshot, block)?,
         };
+        crate::app::staking::end_block(&mut execution).map_err(node_error)?;
         let execute_ms = started.elapsed().as_millis() as u64;
         let evaluated = self.evaluate_block(&mut execution, &schedule)?;
         let evaluate_ms = started.elapsed().as_millis() as u64;
@@ -367,7 +368,7 @@ fn verify_block<B: Backend>(
         )));
     }
     let validators_hash = directory.validators_hash();
-    if header.validators_hash != validators_hash || header.next_validators_hash != validators_hash {
+    if header.validators_hash != validators_hash || header.next_validators_hash != directory.next_validators_hash() {
         return Err(invalid("validators_hash or next_validators_hash does not match the validator set".to_owned()));
     }
     if directory.validator(&header.proposer).is_none() {

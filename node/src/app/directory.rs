@@ -10,6 +10,7 @@
 //! committed copy once the block is stored.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use vouch_protocol::keys::{KeyId, PublicKey};
@@ -20,6 +21,7 @@ use vouch_protocol::state::StateKey;
 
 use crate::app::AppError;
 use crate::app::overlay::Overlay;
+use crate::app::staking::{self, Stakes};
 use crate::store::Backend;
 use vouch_protocol::keys::sslib::KeyForm;
 
@@ -134,6 +136,8 @@ pub(crate) struct Directory {
     pub(crate) governance: GovernanceParams,
     /// Block and work limits.
     pub(crate) consensus: ConsensusParams,
+    /// Stake records and parameters, on a chain whose genesis enables staking.
+    pub(crate) staking: Option<Arc<Stakes>>,
 }
 
 impl Directory {
@@ -181,6 +185,7 @@ impl Directory {
             bindings,
             governance: required(state, param::GOVERNANCE)?,
             consensus: required(state, param::CONSENSUS)?,
+            staking: staking::load(state)?,
         })
     }
 
@@ -199,9 +204,7 @@ impl Directory {
     /// commit index order.
     pub(crate) fn validators_hash(&self) -> [u8; 32] {
         let entries: Vec<(&PublicKey, u64)> = self.validators.iter().map(|(key, record)| (key, record.stake)).collect();
-        let mut hasher = blake3::Hasher::new_derive_key("vouch/v1 validator set");
-        hasher.update(&vouch_protocol::encoding::encode(&entries));
-        *hasher.finalize().as_bytes()
+        validators_hash_of(&entries)
     }
 
     /// Writes the attester list after a change and rebuilds the set.
@@ -226,6 +229,13 @@ impl Directory {
         let list: Vec<&String> = self.bindings.keys().collect();
         state.put(parameter(param::BINDINGS), &list);
     }
+}
+
+/// Computes the validator set hash of (key, voting power) entries in index order.
+pub(crate) fn validators_hash_of(entries: &[(&PublicKey, u64)]) -> [u8; 32] {
+    let mut hasher = blake3::Hasher::new_derive_key("vouch/v1 validator set");
+    hasher.update(&vouch_protocol::encoding::encode(&entries));
+    *hasher.finalize().as_bytes()
 }
 
 fn required<T: serde::de::DeserializeOwned + Serialize, B: Backend>(

@@ -1,5 +1,6 @@
 //! Executing one transaction against a block's pending state: attestations,
-//! revocations and the account rules (signature, chain, nonce) before governance.
+//! evidence, revocations and the account rules (signature, chain, nonce) before
+//! governance and staking.
 //!
 //! # Invariants
 //! - A transaction that the rules reject changes nothing, except that a correctly
@@ -10,6 +11,7 @@ use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
+use vouch_consensus::staking::BlockPosition;
 use vouch_protocol::chain::{Height, Transaction, TxHash};
 use vouch_protocol::digest::Digest;
 use vouch_protocol::keys::KeyId;
@@ -20,6 +22,7 @@ use crate::app::attestation::ReadAttestation;
 use crate::app::directory::Directory;
 use crate::app::error::TxFailure;
 use crate::app::overlay::{Overlay, Writes};
+use crate::app::staking::{self, BlockStaking};
 use crate::app::{Shared, TxRejection, governance};
 use crate::store::Backend;
 
@@ -34,6 +37,10 @@ pub enum TxKind {
     Propose,
     /// A vote on a proposal.
     Vote,
+    /// A staking operation: create validator, bond, unbond or unjail.
+    Stake,
+    /// Evidence of double signing.
+    Evidence,
 }
 
 /// The pending state of one block and what its transactions did so far.
@@ -61,6 +68,8 @@ pub(crate) struct Execution<'a, B> {
     pub(crate) reevaluate_all: bool,
     /// Whether the execution checks transactions or applies a block.
     pub(crate) mode: Mode,
+    /// The block's staking state, from its first staking transaction on.
+    pub(crate) staking: Option<Box<BlockStaking>>,
 }
 
 /// Whether an execution checks transactions (for the mempool or a proposal) or applies
@@ -87,6 +96,7 @@ pub(crate) struct ExecutionParts {
     block_reads: HashMap<[u8; 32], Arc<ReadAttestation>>,
     index_entries: Vec<(Digest, TxHash)>,
     reevaluate_all: bool,
+    staking: Option<Box<BlockStaking>>,
 }
 
 impl ExecutionParts {
@@ -119,7 +129,13 @@ impl<'a, B: Backend> Execution<'a, B> {
             index_entries: Vec::new(),
             reevaluate_all: false,
             mode,
+            staking: None,
         }
+    }
+
+    /// Returns the block's height and time.
+    pub(crate) fn position(&self) -> BlockPosition {
+        BlockPosition { height: self.height, time_unix_ms: self.time_unix_ms }
     }
 
     /// Detaches what the execution did from the store; `base` is the height its state
@@ -137,6 +153,7 @@ impl<'a, B: Backend> Execution<'a, B> {
             block_reads: self.block_reads,
             index_entries: self.index_entries,
             reevaluate_all: self.reevaluate_all,
+            staking: self.staking,
         }
     }
 
@@ -155,6 +172,7 @@ impl<'a, B: Backend> Execution<'a, B> {
             index_entries: parts.index_entries,
             reevaluate_all: parts.reevaluate_all,
             mode,
+            staking: parts.staking,
         }
     }
 
@@ -170,6 +188,7 @@ impl<'a, B: Backend> Execution<'a, B> {
         match decode(tx)? {
             DecodedTx::Attest { envelope } => self.attest(index, tx.hash(), &envelope, read),
             DecodedTx::Account(signed) => self.account(&signed),
+            DecodedTx::Evidence { equivocation } => staking::evidence(self, &equivocation),
         }
     }
 
@@ -256,6 +275,10 @@ impl<'a, B: Backend> Execution<'a, B> {
             Action::Revoke { image, envelope_hash, reason: _ } => self.revoke(&signer, image, envelope_hash),
             Action::Propose { action, description } => governance::propose(self, &signer, action, description),
             Action::Vote { proposal, approve } => governance::vote(self, &signer, proposal, approve),
+            action
+            @ (Action::CreateValidator { .. } | Action::Bond { .. } | Action::Unbond { .. } | Action::Unjail) => {
+                staking::operation(self, &signer, action)
+            }
         };
 
         // Actions change nothing when they fail. In a block, a correctly signed
@@ -317,6 +340,8 @@ pub(crate) enum DecodedTx<'t> {
     Attest { envelope: Cow<'t, [u8]> },
     /// [`LedgerTx::Account`].
     Account(Box<SignedTx>),
+    /// [`LedgerTx::Evidence`]: the encoded conflicting votes.
+    Evidence { equivocation: Vec<u8> },
 }
 
 /// The canonical encoding of [`LedgerTx::Attest`] starts with its variant index, a
@@ -340,6 +365,7 @@ pub(crate) fn decode(tx: &Transaction) -> Result<DecodedTx<'_>, TxRejection> {
     Ok(match decoded {
         LedgerTx::Attest { envelope } => DecodedTx::Attest { envelope: Cow::Owned(envelope) },
         LedgerTx::Account(signed) => DecodedTx::Account(signed),
+        LedgerTx::Evidence { equivocation } => DecodedTx::Evidence { equivocation },
     })
 }
 
@@ -363,7 +389,11 @@ pub(crate) fn kind_of(tx: &DecodedTx<'_>, chain_id: &vouch_protocol::signing::Ch
             Action::Revoke { .. } => Some(TxKind::Revoke),
             Action::Propose { .. } => Some(TxKind::Propose),
             Action::Vote { .. } => Some(TxKind::Vote),
+            Action::CreateValidator { .. } | Action::Bond { .. } | Action::Unbond { .. } | Action::Unjail => {
+                Some(TxKind::Stake)
+            }
         },
+        DecodedTx::Evidence { .. } => Some(TxKind::Evidence),
     }
 }
 

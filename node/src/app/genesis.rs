@@ -44,6 +44,7 @@ pub(crate) fn write_genesis<B: Backend>(
     state.put(parameter(param::REEVALUATION), &ReevaluationCursor::default());
 
     write_validators(state, genesis);
+    crate::app::staking::write_genesis(state, genesis)?;
     write_attesters(state, genesis)?;
     let policies = write_policies(state, genesis, runtime)?;
     write_bindings(state, genesis, &policies)

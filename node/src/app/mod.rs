@@ -27,6 +27,7 @@ mod governance;
 mod overlay;
 mod query;
 mod reevaluate;
+mod staking;
 
 pub use actions::{
     BINDING_POLICIES_MAX, PARAMETERS_BYTES_MAX, STORAGE_ENTRIES_MAX, STORAGE_KEY_BYTES_MAX, STORAGE_VALUE_BYTES_MAX,

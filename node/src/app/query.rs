@@ -16,6 +16,7 @@ use vouch_protocol::state::StateKey;
 use crate::app::directory::{ProposalIndex, param, parameter};
 use crate::app::governance::{stakes, status_text};
 use crate::app::overlay::{Overlay, decode_record};
+use crate::app::staking::SetRecord;
 use crate::app::{App, QueryError};
 use crate::state::AuthenticatedState;
 use crate::store::{ATTESTATIONS_READ_MAX, Backend};
@@ -127,20 +128,70 @@ impl<B: Backend> App<B> {
         }))
     }
 
-    /// Returns the validator set in commit index order.
+    /// Returns the validator set that signs the next block, in commit index order.
     pub fn validators(&self) -> ValidatorsResponse {
         let snapshot = self.snapshot();
         let validators = snapshot
-            .tip
+            .directory
             .validators
             .iter()
-            .map(|validator| ValidatorView {
-                name: validator.name.clone(),
-                public_key: validator.public_key.to_hex(),
-                stake: validator.stake,
+            .map(|(key, record)| ValidatorView {
+                name: record.name.clone(),
+                public_key: key.to_hex(),
+                stake: record.stake,
             })
             .collect();
         ValidatorsResponse { height: snapshot.tip.height.0, validators }
+    }
+
+    /// Returns the validator set that signs the block at `height`, for heights from 1
+    /// to two past the latest block. On a chain with staking the set comes from the
+    /// stored set of that height; otherwise the genesis set signs every block.
+    pub fn validators_at(&self, height: u64) -> Result<ValidatorsResponse, QueryError> {
+        let snapshot = self.snapshot();
+        let last = snapshot.tip.height.0.saturating_add(2);
+        if height == 0 || height > last {
+            return Err(QueryError::NotFound {
+                what: format!(
+                    "validator set of height {height} (this node knows heights 1 to {last}, two past its latest block)"
+                ),
+            });
+        }
+        let Some(stakes) = snapshot.directory.staking.as_ref() else {
+            return Ok(ValidatorsResponse { height, ..self.validators() });
+        };
+        let record = self.stored_set(snapshot.tip.height, height)?;
+        let validators = record
+            .validators
+            .iter()
+            .map(|(key, power)| ValidatorView {
+                name: stakes.records.get(key.as_bytes()).map(|record| record.name.clone()).unwrap_or_default(),
+                public_key: key.to_hex(),
+                stake: *power,
+            })
+            .collect();
+        Ok(ValidatorsResponse { height, validators })
+    }
+
+    /// Returns the consensus set of `height` with its proposer priorities on a chain
+    /// with staking, or `None` on a chain whose set never changes.
+    pub fn consensus_set(&self, height: Height) -> Result<Option<vouch_consensus::ValidatorSet>, QueryError> {
+        let snapshot = self.snapshot();
+        if snapshot.directory.staking.is_none() {
+            return Ok(None);
+        }
+        let record = self.stored_set(snapshot.tip.height, height.0)?;
+        let set = record.to_set().ok_or_else(|| QueryError::Internal {
+            message: format!("the stored validator set of height {height} breaks the set rules; the state is damaged"),
+        })?;
+        Ok(Some(set))
+    }
+
+    fn stored_set(&self, tip: Height, height: u64) -> Result<SetRecord, QueryError> {
+        let state = Overlay::new(&self.shared.store, Some(tip));
+        state.get::<SetRecord>(&StateKey::ValidatorSet { height })?.ok_or_else(|| QueryError::NotFound {
+            what: format!("validator set of height {height} in the state after height {tip}"),
+        })
     }
 
     /// Returns an account's next nonce and its stake.
@@ -148,7 +199,10 @@ impl<B: Backend> App<B> {
         let snapshot = self.snapshot();
         let state = Overlay::new(&self.shared.store, Some(snapshot.tip.height));
         let account: AccountRecord = state.get(&StateKey::Account { key: *key })?.unwrap_or_default();
-        let stake = snapshot.directory.validator(key).map_or(0, |(_, record)| record.stake);
+        let stake = match snapshot.directory.staking.as_ref() {
+            Some(stakes) => stakes.records.get(key.as_bytes()).map_or(0, |record| record.stake.bonded),
+            None => snapshot.directory.validator(key).map_or(0, |(_, record)| record.stake),
+        };
         Ok(AccountResponse { public_key: key.to_hex(), nonce: account.nonce, stake })
     }
 

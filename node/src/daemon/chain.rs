@@ -62,6 +62,19 @@ pub trait ChainApp: Send + Sync + 'static {
     /// Returns the current validator set.
     fn validators(&self) -> ValidatorsResponse;
 
+    /// Returns the validator set that signs the block at `height`.
+    fn validators_at(&self, height: u64) -> Result<ValidatorsResponse, QueryError> {
+        Err(QueryError::NotFound(format!("this node serves no validator set by height, such as {height}")))
+    }
+
+    /// Returns the consensus set of `height` with its proposer priorities when the
+    /// ledger stores a set per height (a chain with staking), or `None` when the genesis
+    /// set signs every block.
+    fn consensus_set(&self, height: Height) -> Result<Option<vouch_consensus::ValidatorSet>, QueryError> {
+        let _ = height;
+        Ok(None)
+    }
+
     /// Returns an account's next nonce and stake.
     fn account(&self, key: &PublicKey) -> Result<AccountResponse, QueryError>;
 

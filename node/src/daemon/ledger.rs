@@ -69,6 +69,14 @@ impl<B: Backend + 'static> ChainApp for App<B> {
         App::validators(self)
     }
 
+    fn validators_at(&self, height: u64) -> Result<ValidatorsResponse, QueryError> {
+        App::validators_at(self, height).map_err(query_error)
+    }
+
+    fn consensus_set(&self, height: Height) -> Result<Option<vouch_consensus::ValidatorSet>, QueryError> {
+        App::consensus_set(self, height).map_err(query_error)
+    }
+
     fn account(&self, key: &PublicKey) -> Result<AccountResponse, QueryError> {
         App::account(self, key).map_err(query_error)
     }

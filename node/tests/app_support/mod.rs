@@ -86,6 +86,7 @@ pub fn genesis(stakes: &[u64]) -> Genesis {
         governance: Default::default(),
         consensus: Default::default(),
         policy_limits: Default::default(),
+        staking: None,
     }
 }
 

@@ -63,6 +63,13 @@ pub struct Genesis {
     /// Policy execution limits.
     #[serde(default)]
     pub policy_limits: PolicyLimits,
+    /// The staking parameters, a JSON object of `vouch_consensus::staking::StakingParams`
+    /// fields; `vouchd` fills the fields left out with its defaults (docs/STAKING.md).
+    /// Without it the genesis validator set never changes and staking transactions are
+    /// rejected. It is left out of the JSON when absent, so older genesis files keep
+    /// their hash.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub staking: Option<serde_json::Value>,
 }
 
 /// A validator in the genesis set.
@@ -147,6 +154,7 @@ impl Genesis {
             governance: GovernanceParams::default(),
             consensus: ConsensusParams::default(),
             policy_limits: PolicyLimits::default(),
+            staking: None,
         }
     }
 

@@ -41,6 +41,10 @@ pub enum LedgerTx {
     Attest { envelope: Vec<u8> },
     /// A transaction signed by an account.
     Account(Box<SignedTx>),
+    /// Evidence of double signing: the canonical encoding of two conflicting signed
+    /// votes (`vouch_consensus::Equivocation`). The votes carry their own signatures,
+    /// so the transaction needs no account, and each offence is committed once.
+    Evidence { equivocation: Vec<u8> },
 }
 
 impl LedgerTx {
@@ -109,6 +113,14 @@ pub enum Action {
     Propose { action: GovAction, description: String },
     /// Votes on an open proposal, with the signer's bonded stake as weight.
     Vote { proposal: u64, approve: bool },
+    /// Creates a validator whose consensus key is the signer, with `self_bond` bonded.
+    CreateValidator { name: String, self_bond: u64 },
+    /// Adds `amount` to the signer's bonded stake.
+    Bond { amount: u64 },
+    /// Moves `amount` of the signer's bonded stake into unbonding.
+    Unbond { amount: u64 },
+    /// Ends the signer's jail once its period has passed.
+    Unjail,
 }
 
 /// A change that only governance can make.
@@ -147,7 +159,8 @@ impl Action {
                 check_len("description", description, DESCRIPTION_BYTES_MAX, false)?;
                 action.check()
             }
-            Action::Vote { .. } => Ok(()),
+            Action::CreateValidator { name, .. } => check_len("validator name", name, NAME_BYTES_MAX, true),
+            Action::Vote { .. } | Action::Bond { .. } | Action::Unbond { .. } | Action::Unjail => Ok(()),
         }
     }
 }

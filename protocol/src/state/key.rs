@@ -14,6 +14,9 @@
 //! | `0x08` | `Verdict`       | image digest (string)                             |
 //! | `0x09` | `PolicyCode`    | BLAKE3 code hash (32 bytes)                       |
 //! | `0x0a` | `Proposal`      | proposal id (u64)                                 |
+//! | `0x0b` | `Stake`         | ed25519 public key (u64 length 32, 32 bytes)      |
+//! | `0x0c` | `ValidatorSet`  | height (u64)                                      |
+//! | `0x0d` | `Offence`       | public key, height (u64), round (u32), kind (u8)  |
 //!
 //! Strings are a u64 little-endian length and UTF-8 bytes, as in [`crate::encoding`].
 //!
@@ -45,7 +48,7 @@ pub enum StateKeyError {
     EmptyField { namespace: &'static str, field: &'static str },
     #[error("state key is empty; it needs at least the namespace prefix byte")]
     Empty,
-    #[error("state key starts with unknown namespace prefix 0x{prefix:02x}; known prefixes are 0x01 to 0x0a")]
+    #[error("state key starts with unknown namespace prefix 0x{prefix:02x}; known prefixes are 0x01 to 0x0d")]
     UnknownNamespace { prefix: u8 },
     #[error("invalid fields in state key of namespace {namespace}: {source}")]
     InvalidFields {
@@ -78,11 +81,17 @@ pub enum Namespace {
     PolicyCode,
     /// Governance proposals by id.
     Proposal,
+    /// Staking records: bonded and unbonding stake, jail and slash history.
+    Stake,
+    /// The validator set of each height, with its proposer priorities.
+    ValidatorSet,
+    /// Committed double-sign offences.
+    Offence,
 }
 
 impl Namespace {
     /// Every namespace, in prefix order.
-    pub const ALL: [Namespace; 10] = [
+    pub const ALL: [Namespace; 13] = [
         Namespace::Parameter,
         Namespace::Account,
         Namespace::Validator,
@@ -93,6 +102,9 @@ impl Namespace {
         Namespace::Verdict,
         Namespace::PolicyCode,
         Namespace::Proposal,
+        Namespace::Stake,
+        Namespace::ValidatorSet,
+        Namespace::Offence,
     ];
 
     /// Returns the namespace's prefix byte. These values are part of the protocol: never
@@ -109,6 +121,9 @@ impl Namespace {
             Namespace::Verdict => 0x08,
             Namespace::PolicyCode => 0x09,
             Namespace::Proposal => 0x0a,
+            Namespace::Stake => 0x0b,
+            Namespace::ValidatorSet => 0x0c,
+            Namespace::Offence => 0x0d,
         }
     }
 
@@ -130,6 +145,9 @@ impl Namespace {
             Namespace::Verdict => "verdict",
             Namespace::PolicyCode => "policy-code",
             Namespace::Proposal => "proposal",
+            Namespace::Stake => "stake",
+            Namespace::ValidatorSet => "validator-set",
+            Namespace::Offence => "offence",
         }
     }
 }
@@ -158,6 +176,13 @@ pub enum StateKey {
     PolicyCode { code_hash: [u8; 32] },
     /// A governance proposal, by id.
     Proposal { id: u64 },
+    /// A validator's staking record, by its consensus public key.
+    Stake { key: PublicKey },
+    /// The validator set that signs the block at `height`.
+    ValidatorSet { height: u64 },
+    /// A committed double-sign offence: the offender, the height, round and vote kind
+    /// (0 prevote, 1 precommit) of its conflicting votes.
+    Offence { key: PublicKey, height: u64, round: u32, kind: u8 },
 }
 
 impl StateKey {
@@ -174,6 +199,9 @@ impl StateKey {
             StateKey::Verdict { .. } => Namespace::Verdict,
             StateKey::PolicyCode { .. } => Namespace::PolicyCode,
             StateKey::Proposal { .. } => Namespace::Proposal,
+            StateKey::Stake { .. } => Namespace::Stake,
+            StateKey::ValidatorSet { .. } => Namespace::ValidatorSet,
+            StateKey::Offence { .. } => Namespace::Offence,
         }
     }
 
@@ -182,7 +210,7 @@ impl StateKey {
         self.check_text()?;
         let fields = match self {
             StateKey::Parameter { name } => encoding::encode(name),
-            StateKey::Account { key } | StateKey::Validator { key } => encoding::encode(key),
+            StateKey::Account { key } | StateKey::Validator { key } | StateKey::Stake { key } => encoding::encode(key),
             StateKey::Attester { key_id } => encoding::encode(key_id),
             StateKey::Policy { name } => encoding::encode(name),
             StateKey::PolicyBinding { scope } => encoding::encode(scope),
@@ -190,6 +218,8 @@ impl StateKey {
             StateKey::Verdict { image } => encoding::encode(image),
             StateKey::PolicyCode { code_hash } => encoding::encode(code_hash),
             StateKey::Proposal { id } => encoding::encode(id),
+            StateKey::ValidatorSet { height } => encoding::encode(height),
+            StateKey::Offence { key, height, round, kind } => encoding::encode(&(key, height, round, kind)),
         };
 
         let size = 1 + fields.len();
@@ -226,6 +256,12 @@ impl StateKey {
             Namespace::Verdict => StateKey::Verdict { image: decode_fields(namespace, fields)? },
             Namespace::PolicyCode => StateKey::PolicyCode { code_hash: decode_fields(namespace, fields)? },
             Namespace::Proposal => StateKey::Proposal { id: decode_fields(namespace, fields)? },
+            Namespace::Stake => StateKey::Stake { key: decode_fields(namespace, fields)? },
+            Namespace::ValidatorSet => StateKey::ValidatorSet { height: decode_fields(namespace, fields)? },
+            Namespace::Offence => {
+                let (key, height, round, kind) = decode_fields(namespace, fields)?;
+                StateKey::Offence { key, height, round, kind }
+            }
         };
         key.check_text()?;
         Ok(key)
@@ -247,7 +283,10 @@ impl StateKey {
             | StateKey::Attestation { .. }
             | StateKey::Verdict { .. }
             | StateKey::PolicyCode { .. }
-            | StateKey::Proposal { .. } => return Ok(()),
+            | StateKey::Proposal { .. }
+            | StateKey::Stake { .. }
+            | StateKey::ValidatorSet { .. }
+            | StateKey::Offence { .. } => return Ok(()),
         };
         if text.is_empty() {
             return Err(StateKeyError::EmptyField { namespace: self.namespace().name(), field });

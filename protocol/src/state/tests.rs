@@ -100,12 +100,12 @@ fn empty_root_is_placeholder_text() {
 #[test]
 fn namespace_prefixes_are_fixed() {
     let prefixes: Vec<u8> = Namespace::ALL.iter().map(|namespace| namespace.prefix()).collect();
-    assert_eq!(prefixes, [0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0a]);
+    assert_eq!(prefixes, [0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0a, 0x0b, 0x0c, 0x0d]);
     for namespace in Namespace::ALL {
         assert_eq!(Namespace::from_prefix(namespace.prefix()), Some(namespace));
     }
     assert_eq!(Namespace::from_prefix(0x00), None);
-    assert_eq!(Namespace::from_prefix(0x0b), None);
+    assert_eq!(Namespace::from_prefix(0x0e), None);
 }
 
 #[test]
@@ -155,8 +155,8 @@ fn keys_of_different_namespaces_differ() {
 #[test]
 fn key_decode_rejects_unknown_prefix() {
     let mut bytes = parameter("max").to_bytes().unwrap();
-    bytes[0] = 0x0b;
-    assert!(matches!(StateKey::from_bytes(&bytes), Err(StateKeyError::UnknownNamespace { prefix: 0x0b })));
+    bytes[0] = 0x0e;
+    assert!(matches!(StateKey::from_bytes(&bytes), Err(StateKeyError::UnknownNamespace { prefix: 0x0e })));
 }
 
 #[test]

@@ -1,5 +1,6 @@
 //! The light client's provider over a node's HTTP API: signed headers from
-//! `GET /v1/blocks/{height}` and validator sets from `GET /v1/validators`.
+//! `GET /v1/blocks/{height}` and the set of each height from
+//! `GET /v1/validators?height=H`.
 //!
 //! Nothing here is trusted. The verifier checks every header against its commit and
 //! every set against the hash that a header names.
@@ -16,14 +17,12 @@ use crate::client::NodeClient;
 /// A provider that requests headers and sets from one node.
 pub struct NodeProvider<'a> {
     client: &'a NodeClient,
-    /// The node's current set, requested once.
-    current: Option<ValidatorsResponse>,
 }
 
 impl<'a> NodeProvider<'a> {
     /// Builds a provider over `client`'s node.
     pub fn new(client: &'a NodeClient) -> NodeProvider<'a> {
-        NodeProvider { client, current: None }
+        NodeProvider { client }
     }
 }
 
@@ -35,15 +34,9 @@ impl Provider for NodeProvider<'_> {
         Ok(SignedHeader { header, commit })
     }
 
-    // NOTE: the node serves only its current validator set, so a height whose set
-    // differs from it fails the verifier's hash check. Following a set change through
-    // older heights needs a node endpoint that returns the set of a given height.
     fn validator_set(&mut self, height: Height) -> Result<ValidatorSet, ProviderError> {
-        if self.current.is_none() {
-            self.current = Some(self.client.validators()?);
-        }
-        let current = self.current.as_ref().expect("the set was requested above");
-        light_set(height, current)
+        let response = self.client.validators_at(height.0)?;
+        light_set(height, &response)
     }
 }
 

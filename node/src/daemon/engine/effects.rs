@@ -11,11 +11,14 @@
 use std::time::Instant;
 
 use vouch_consensus::host::HeightStart;
-use vouch_consensus::{Decision, Effect, Input, PreviousBlock};
+use vouch_consensus::{Decision, Effect, Equivocation, Input, PreviousBlock};
 use vouch_protocol::chain::{Block, Height, TxHash};
+use vouch_protocol::encoding;
+use vouch_protocol::ledger::LedgerTx;
 
 use crate::daemon::engine::EngineError;
 use crate::daemon::engine::driver::Engine;
+use crate::daemon::engine::start;
 use crate::daemon::producer::announce;
 
 impl Engine {
@@ -40,15 +43,27 @@ impl Engine {
                 Effect::RequestValue { height, round, time_unix_ms } => self.propose(height, round, time_unix_ms)?,
                 Effect::ValidateValue { height, round, value } => self.validate(height, round, value),
                 Effect::Decide(decision) => self.decide(decision)?,
-                Effect::Evidence(evidence) => {
-                    let vote = evidence.first.vote;
-                    // TODO: evidence is only logged. Committing it in a block, which slashes
-                    // the validator, needs the staking rules in the ledger.
-                    tracing::warn!(height = %vote.height, round = vote.round, validator = vote.validator_index, kind = %vote.kind, "validator signed two different votes");
-                }
+                Effect::Evidence(evidence) => self.queue_evidence(&evidence),
             }
         }
         Ok(())
+    }
+
+    /// Queues evidence of a double sign in the mempool as a transaction, so the next
+    /// block this node proposes commits it and slashes the offender. Evidence travels
+    /// as a transaction rather than a block field because the mempool already bounds,
+    /// checks, orders and removes what blocks carry.
+    // TODO: evidence of the height in progress is rejected by the mempool check until
+    // that height commits (evidence must be of an earlier height), and the engine keeps
+    // no pool to submit it again, so it is lost unless it is seen again later. Without
+    // peers the engine sees only its own votes, so this matters once networking exists.
+    fn queue_evidence(&self, evidence: &Equivocation) {
+        let vote = evidence.first.vote;
+        let tx = LedgerTx::Evidence { equivocation: encoding::encode(evidence) }.to_transaction();
+        tracing::warn!(height = %vote.height, round = vote.round, validator = vote.validator_index, kind = %vote.kind, tx = %tx.hash(), "validator signed two different votes; evidence queued");
+        if let Err(error) = self.mempool.submit(self.app.as_ref(), tx) {
+            tracing::warn!(height = %vote.height, validator = vote.validator_index, %error, "evidence not queued");
+        }
     }
 
     /// Builds this validator's block from the oldest waiting transactions, with the
@@ -143,7 +158,8 @@ impl Engine {
 
         self.timers.clear_through(height.0);
         let next = height.next().expect("a chain never reaches height u64::MAX");
-        let validators = self.set.for_next_height();
+        // A chain with staking stores each height's set; otherwise the set never changes.
+        let validators = start::ledger_set(self.app.as_ref(), next)?.unwrap_or_else(|| self.set.for_next_height());
         let previous = PreviousBlock::Committed { certificate, validators: self.set.clone() };
         self.next = Some(HeightStart { height: next, validators, previous });
         Ok(())

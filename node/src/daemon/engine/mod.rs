@@ -80,6 +80,8 @@ pub enum EngineError {
     ValidatorSet(#[from] ValidatorSetError),
     #[error("the ledger lists validator key {key:?}, which is not a hex ed25519 public key")]
     ValidatorKey { key: String },
+    #[error("reading the validator set of height {height} from the ledger failed: {reason}")]
+    ValidatorSetRead { height: Height, reason: String },
     #[error("reading the commit of height {height} from the ledger failed: {reason}")]
     PreviousCommit { height: Height, reason: String },
     #[error("proposing the block at height {height} failed: {source}")]

@@ -17,15 +17,29 @@ use crate::daemon::engine::EngineError;
 pub(crate) fn after_tip(app: &dyn ChainApp) -> Result<HeightStart, EngineError> {
     let tip = app.tip();
     let height = tip.height.next().expect("a chain never reaches height u64::MAX");
-    let genesis_set = genesis_set(app)?;
     let previous = match tip.height {
         Height::GENESIS => PreviousBlock::Genesis { time_unix_ms: first_block_time(tip.time_unix_ms) },
         last => PreviousBlock::Committed {
             certificate: certificate_of(&stored_commit(app, last)?),
-            validators: set_at(&genesis_set, last),
+            validators: set_of(app, last)?,
         },
     };
-    Ok(HeightStart { height, validators: set_at(&genesis_set, height), previous })
+    Ok(HeightStart { height, validators: set_of(app, height)?, previous })
+}
+
+/// Returns the set of `height`: the ledger's stored set on a chain with staking,
+/// otherwise the genesis set stepped to `height`.
+fn set_of(app: &dyn ChainApp, height: Height) -> Result<ValidatorSet, EngineError> {
+    match ledger_set(app, height)? {
+        Some(set) => Ok(set),
+        None => Ok(set_at(&genesis_set(app)?, height)),
+    }
+}
+
+/// Returns the ledger's stored set of `height` with its proposer priorities, or `None`
+/// on a chain whose genesis set signs every block.
+pub(crate) fn ledger_set(app: &dyn ChainApp, height: Height) -> Result<Option<ValidatorSet>, EngineError> {
+    app.consensus_set(height).map_err(|error| EngineError::ValidatorSetRead { height, reason: error.to_string() })
 }
 
 /// Returns the time of block 1: 1 ms after the genesis time, because the ledger accepts
@@ -36,9 +50,9 @@ pub(crate) fn first_block_time(genesis_time_unix_ms: u64) -> u64 {
 
 /// Returns the set of `height` from the set at genesis: its proposer priorities advance
 /// one step per height.
-// NOTE: the ledger stores no proposer priorities, so each start steps the genesis set
-// once per committed height. That is exact while the set never changes; once stake
-// changes the set, the ledger must store each height's set with its priorities.
+// NOTE: a chain without staking stores no proposer priorities, so each start steps the
+// genesis set once per committed height, which costs time in proportion to the height.
+// A chain with staking stores each height's set with its priorities.
 fn set_at(genesis_set: &ValidatorSet, height: Height) -> ValidatorSet {
     let mut set = genesis_set.clone();
     for _ in 1..height.0 {

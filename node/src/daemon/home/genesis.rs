@@ -43,6 +43,16 @@ fn default_binding() -> GenesisBinding {
     }
 }
 
+/// The least self-bond of a validator that `vouchd init` writes into the genesis.
+pub const INIT_MIN_SELF_BOND: u64 = 10;
+
+/// Returns the staking section of a chain that one operator starts: its single
+/// validator holds all the power, which the rule against a dominant validator would
+/// reject, so the section allows it; other parameters keep `vouchd`'s defaults.
+fn single_operator_staking() -> serde_json::Value {
+    serde_json::json!({ "min_self_bond": INIT_MIN_SELF_BOND, "dominant_power_allowed": true })
+}
+
 /// Builds the genesis of a single-validator chain.
 pub fn build_genesis(
     chain_id: ChainId,
@@ -66,5 +76,6 @@ pub fn build_genesis(
         governance: Default::default(),
         consensus: Default::default(),
         policy_limits: Default::default(),
+        staking: Some(single_operator_staking()),
     }
 }

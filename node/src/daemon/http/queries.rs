@@ -92,9 +92,30 @@ pub async fn status(State(state): State<Arc<ApiState>>, _: NoQuery) -> Json<Stat
     })
 }
 
-/// `GET /v1/validators`.
-pub async fn validators(State(state): State<Arc<ApiState>>, _: NoQuery) -> Json<ValidatorsResponse> {
-    Json(state.app.validators())
+/// The query string of `GET /v1/validators`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ValidatorsQuery {
+    /// The height whose signing set to return; the next block's set when absent.
+    height: Option<String>,
+}
+
+/// `GET /v1/validators` and `GET /v1/validators?height=H`.
+pub async fn validators(
+    State(state): State<Arc<ApiState>>,
+    uri: axum::http::Uri,
+    query: Result<Query<ValidatorsQuery>, QueryRejection>,
+) -> Result<Json<ValidatorsResponse>, ApiError> {
+    let Query(query) = query.map_err(|rejection| {
+        let given = uri.query().unwrap_or_default();
+        let message =
+            format!("{}; /v1/validators takes only the parameter `height`, but got {given:?}", rejection.body_text());
+        ApiError::bad_request(code::INVALID_QUERY, message)
+    })?;
+    match query.height {
+        None => Ok(Json(state.app.validators())),
+        Some(text) => Ok(Json(state.app.validators_at(parse_height(&text)?)?)),
+    }
 }
 
 /// `GET /v1/accounts/{public_key}`.
