@@ -27,6 +27,7 @@ use commands::gov::GovCommand;
 use commands::keys::KeysCommand;
 use commands::policy::PolicyCommand;
 use commands::revoke::{AttestationsArgs, RevokeArgs};
+use commands::staking::StakingCommand;
 use commands::status::StatusArgs;
 use commands::verify::VerifyArgs;
 
@@ -72,6 +73,9 @@ enum Command {
     /// Open governance proposals, vote on them and list them.
     #[command(subcommand)]
     Gov(GovCommand),
+    /// Create a validator, bond, unbond and unjail with a validator's key.
+    #[command(subcommand)]
+    Staking(StakingCommand),
 }
 
 fn main() -> ExitCode {
@@ -100,6 +104,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Attester(command) => commands::attester::run(command, &keyring).map(success),
         Command::Policy(command) => commands::policy::run(command, &keyring),
         Command::Gov(command) => commands::gov::run(command, &keyring).map(success),
+        Command::Staking(command) => commands::staking::run(command, &keyring).map(success),
     }
 }
 

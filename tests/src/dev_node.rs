@@ -43,7 +43,16 @@ impl DevNode {
 
     /// Starts `vouchd start --dev` in an existing home and keyring (for restarts).
     pub fn start_in(home: TempDir, keyring: TempDir) -> DevNode {
-        let mut node = DevNode::spawn(home, keyring);
+        let mut node = DevNode::spawn(home, keyring, "127.0.0.1:0");
+        node.url = node.wait_for_address();
+        node
+    }
+
+    /// Starts `vouchd start --dev` in a new home with its API on `api_addr`.
+    pub fn start_at(api_addr: &str) -> DevNode {
+        let home = tempfile::tempdir().expect("a temporary home");
+        let keyring = tempfile::tempdir().expect("a temporary keyring");
+        let mut node = DevNode::spawn(home, keyring, api_addr);
         node.url = node.wait_for_address();
         node
     }
@@ -61,7 +70,7 @@ impl DevNode {
         marker: &str,
         delay: Duration,
     ) -> (TempDir, TempDir, bool) {
-        let mut node = DevNode::spawn(home, keyring);
+        let mut node = DevNode::spawn(home, keyring, "127.0.0.1:0");
         let mut ready = false;
         if !marker.is_empty() {
             let seen = node.wait_for_line(|line| line.contains(marker));
@@ -74,9 +83,9 @@ impl DevNode {
     }
 
     /// Starts the process without waiting for its address, so `url` stays empty.
-    fn spawn(home: TempDir, keyring: TempDir) -> DevNode {
+    fn spawn(home: TempDir, keyring: TempDir, api_addr: &str) -> DevNode {
         let mut child = Command::new(binary("vouchd"))
-            .args(["start", "--dev", "--api-addr", "127.0.0.1:0", "--home"])
+            .args(["start", "--dev", "--api-addr", api_addr, "--home"])
             .arg(home.path())
             .env("VOUCH_KEYRING", keyring.path())
             .env("RUST_LOG", "info")

@@ -110,6 +110,11 @@ impl NodeHttp {
         self.get(&format!("/v1/images/{image}/attestations"))
     }
 
+    /// `GET /v1/validators?height=H`: the set that signs the block at `height`.
+    pub fn validators_at(&self, height: u64) -> Result<vouch_protocol::api::ValidatorsResponse, HttpError> {
+        self.get(&format!("/v1/validators?height={height}"))
+    }
+
     fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, HttpError> {
         let url = format!("{}{path}", self.base);
         let response = self.agent.get(&url).call().map_err(|error| transport(&url, error))?;

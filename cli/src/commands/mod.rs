@@ -8,5 +8,6 @@ pub mod image_arg;
 pub mod keys;
 pub mod policy;
 pub mod revoke;
+pub mod staking;
 pub mod status;
 pub mod verify;
