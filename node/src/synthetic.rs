@@ -179,6 +179,7 @@ impl SyntheticChain {
             outcomes: Vec::new(),
             tree_writes,
             state_root,
+            staged: None,
         })
     }
 

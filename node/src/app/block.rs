@@ -19,6 +19,7 @@ use crate::app::error::TxFailure;
 use crate::app::evaluate::{block_time, evaluate_all};
 use crate::app::execute::{DecodedTx, Execution, ExecutionParts, Mode, decode, kind_of};
 use crate::app::reevaluate::{ReevaluationCursor, expiry};
+use crate::app::stage::{self, Staging};
 use crate::app::{App, AppError, BlockOutcome, ChainTip, CheckedTx, Committed, Shared, TxRejection, governance};
 use crate::state::AuthenticatedState;
 use crate::store::{Backend, BlockWrite, TX_OUTCOME_BYTES_MAX};
@@ -127,8 +128,16 @@ impl<B: Backend> App<B> {
     }
 
     /// Verifies the commit against the validator set, executes the block, evaluates
-    /// policies, and stores everything with one `LedgerStore::commit_block`.
+    /// policies, and stores everything with one `LedgerStore::commit_block`. The
+    /// block's transactions are staged in the ledger log meanwhile.
     pub fn apply_block(&self, block: &Block, commit: &Commit) -> Result<BlockOutcome, AppError> {
+        std::thread::scope(|scope| {
+            let staging = stage::start(scope, &self.shared.store, block);
+            self.apply_staged(block, commit, staging)
+        })
+    }
+
+    fn apply_staged(&self, block: &Block, commit: &Commit, staging: Option<Staging<'_>>) -> Result<BlockOutcome, AppError> {
         let started = Instant::now();
         let mut schedule = self.applying.lock().unwrap_or_else(PoisonError::into_inner);
         let snapshot = self.snapshot();
@@ -170,6 +179,7 @@ impl<B: Backend> App<B> {
             outcomes,
             tree_writes,
             state_root,
+            staged: stage::finish(staging, block),
         })?;
 
         self.shared.reads.commit(block_reads.values());

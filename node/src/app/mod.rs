@@ -27,6 +27,7 @@ mod governance;
 mod overlay;
 mod query;
 mod reevaluate;
+mod stage;
 mod staking;
 
 pub use actions::{

@@ -57,6 +57,15 @@ impl WriteBatch {
     }
 }
 
+/// Bytes that [`Backend::stage_log`] wrote past the end of the ledger log.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LogStage {
+    /// Where the staged bytes start: the end of the log when they were written.
+    pub offset: u64,
+    /// How many bytes were staged.
+    pub len: u64,
+}
+
 /// A storage engine under the ledger store: point reads, ordered range reads, one
 /// atomic batch write and a flush to stable storage.
 ///
@@ -65,6 +74,8 @@ impl WriteBatch {
 ///   after a crash at any point.
 /// - After [`Backend::flush`] returns, every applied batch survives a crash.
 /// - After [`Backend::append_log`] returns, the appended bytes survive a crash.
+/// - After [`Backend::stage_log`] returns, the staged bytes survive a crash, and the
+///   append that keeps them makes them part of the log without writing them again.
 pub trait Backend: Send + Sync {
     /// Returns the value stored under `key`.
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, BackendError>;
@@ -91,7 +102,21 @@ pub trait Backend: Send + Sync {
     /// Appends `bytes` to the ledger log, makes them durable and returns the
     /// offset where they start. The log contains the bytes of committed transactions,
     /// and the entries of a batch point into it.
-    fn append_log(&self, bytes: &[u8]) -> Result<u64, BackendError>;
+    fn append_log(&self, bytes: &[u8]) -> Result<u64, BackendError> {
+        self.append_log_pieces(&[bytes], None)
+    }
+
+    /// Appends `pieces` one after another as one append, makes them durable and
+    /// returns the offset where the append starts. With `stage`, which must be the
+    /// last stage and start at the end of the log, the staged bytes become the first
+    /// bytes of the append and `pieces` follow them; a stage that is not the tail any
+    /// more is an error that changes nothing.
+    fn append_log_pieces(&self, pieces: &[&[u8]], stage: Option<LogStage>) -> Result<u64, BackendError>;
+
+    /// Writes `pieces` past the end of the ledger log and makes them durable, without
+    /// moving the end: reads do not reach them, and opening the store cuts them off,
+    /// until the next append keeps them. A later stage, append or cut replaces them.
+    fn stage_log(&self, pieces: &[&[u8]]) -> Result<LogStage, BackendError>;
 
     /// Reads `len` bytes of the ledger log from `offset`.
     fn read_log(&self, offset: u64, len: usize) -> Result<Vec<u8>, BackendError>;

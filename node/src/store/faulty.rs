@@ -3,6 +3,7 @@
 
 use std::sync::Mutex;
 
+use crate::store::backend::LogStage;
 use crate::store::{Backend, BackendError, Entry, WriteBatch};
 
 /// The step of the next block write that fails.
@@ -17,6 +18,8 @@ pub enum Fault {
     /// The ledger log append writes the first half of its bytes, then returns
     /// an error, as a write cut short by a full disk would.
     Append,
+    /// Staging bytes in the ledger log fails without writing anything.
+    Stage,
 }
 
 /// Wraps a backend and injects one armed [`Fault`].
@@ -91,12 +94,20 @@ impl<B: Backend> Backend for FaultyBackend<B> {
         self.inner.flush()
     }
 
-    fn append_log(&self, bytes: &[u8]) -> Result<u64, BackendError> {
+    fn append_log_pieces(&self, pieces: &[&[u8]], stage: Option<LogStage>) -> Result<u64, BackendError> {
         if self.take(Fault::Append) {
-            self.inner.append_log(&bytes[..bytes.len() / 2])?;
+            let bytes = pieces.concat();
+            self.inner.append_log_pieces(&[&bytes[..bytes.len() / 2]], stage)?;
             return Err(BackendError::new("append", "injected fault after half of the bytes"));
         }
-        self.inner.append_log(bytes)
+        self.inner.append_log_pieces(pieces, stage)
+    }
+
+    fn stage_log(&self, pieces: &[&[u8]]) -> Result<LogStage, BackendError> {
+        if self.take(Fault::Stage) {
+            return Err(BackendError::new("stage", "injected fault"));
+        }
+        self.inner.stage_log(pieces)
     }
 
     fn read_log(&self, offset: u64, len: usize) -> Result<Vec<u8>, BackendError> {

@@ -11,15 +11,20 @@
 //! store cuts it off. `open.rs` lists what counts as damage instead.
 
 use std::fs::{File, OpenOptions};
+use std::io::IoSlice;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 use crate::store::BackendError;
+use crate::store::backend::LogStage;
 
 /// The name of the log file inside the database directory.
 pub const LEDGER_LOG_FILE: &str = "ledger.log";
+
+/// Pieces passed to one `pwritev` call; Linux accepts at most 1,024.
+const PIECES_PER_WRITE: usize = 1024;
 
 /// An open ledger log file.
 #[derive(Debug)]
@@ -30,8 +35,9 @@ pub struct LedgerLog {
     /// after its sync, and readers load it without taking `writing`, so a read does
     /// not wait for an append's sync.
     end: AtomicU64,
-    /// Held by appends and cuts, one at a time.
-    writing: Mutex<()>,
+    /// Held by appends, stages and cuts, one at a time. It holds the bytes that the
+    /// last stage wrote past the end, which the next append may keep.
+    writing: Mutex<Option<LogStage>>,
 }
 
 impl LedgerLog {
@@ -43,18 +49,54 @@ impl LedgerLog {
         // would otherwise leave a file whose directory entry is never made durable.
         sync_parent(path).map_err(failed)?;
         let end = file.metadata().map_err(failed)?.len();
-        Ok(LedgerLog { file, path: path.to_path_buf(), end: AtomicU64::new(end), writing: Mutex::new(()) })
+        Ok(LedgerLog { file, path: path.to_path_buf(), end: AtomicU64::new(end), writing: Mutex::new(None) })
     }
 
     /// Appends `bytes`, makes them durable and returns the offset where they start.
-    /// A failed append leaves the length as it was, so the next one overwrites it.
+    #[cfg(test)]
     pub fn append(&self, bytes: &[u8]) -> Result<u64, BackendError> {
-        let _writing = self.lock();
+        self.append_pieces(&[bytes], None)
+    }
+
+    /// Appends `pieces` one after another, makes them durable and returns the offset
+    /// where the append starts. With `stage`, the bytes of that stage, which must be
+    /// the last one and start at the end, are kept as the append's first bytes. A
+    /// failed append leaves the length as it was, so the next one overwrites it.
+    pub fn append_pieces(&self, pieces: &[&[u8]], stage: Option<LogStage>) -> Result<u64, BackendError> {
+        let mut staged = self.lock();
         let start = self.end.load(Ordering::Acquire);
-        self.file.write_all_at(bytes, start).map_err(|error| self.error("append", error))?;
+        let kept = match stage {
+            None => 0,
+            Some(stage) if *staged == Some(stage) && stage.offset == start => stage.len,
+            Some(stage) => {
+                let message = format!(
+                    "{}: the {} bytes staged at offset {} are not the tail of the log, which ends at {start}",
+                    self.path.display(),
+                    stage.len,
+                    stage.offset
+                );
+                return Err(BackendError::new("append", message));
+            }
+        };
+        *staged = None;
+        let written = write_pieces(&self.file, start + kept, pieces).map_err(|error| self.error("append", error))?;
         self.file.sync_data().map_err(|error| self.error("append", error))?;
-        self.end.store(start + bytes.len() as u64, Ordering::Release);
+        self.end.store(start + kept + written, Ordering::Release);
         Ok(start)
+    }
+
+    /// Writes `pieces` past the end and makes them durable without moving the end, so
+    /// readers do not see them and opening the store cuts them off until an append
+    /// keeps them.
+    pub fn stage(&self, pieces: &[&[u8]]) -> Result<LogStage, BackendError> {
+        let mut staged = self.lock();
+        *staged = None;
+        let offset = self.end.load(Ordering::Acquire);
+        let len = write_pieces(&self.file, offset, pieces).map_err(|error| self.error("stage", error))?;
+        self.file.sync_data().map_err(|error| self.error("stage", error))?;
+        let stage = LogStage { offset, len };
+        *staged = Some(stage);
+        Ok(stage)
     }
 
     /// Reads `len` bytes from `offset`, all of which an append has written.
@@ -78,7 +120,8 @@ impl LedgerLog {
 
     /// Cuts the log to `len` bytes and makes the cut durable.
     pub fn truncate(&self, len: u64) -> Result<(), BackendError> {
-        let _writing = self.lock();
+        let mut staged = self.lock();
+        *staged = None;
         self.file.set_len(len).map_err(|error| self.error("truncate", error))?;
         self.file.sync_all().map_err(|error| self.error("truncate", error))?;
         self.end.store(len, Ordering::Release);
@@ -89,10 +132,30 @@ impl LedgerLog {
         BackendError::new(operation, format!("{}: {error}", self.path.display()))
     }
 
-    fn lock(&self) -> MutexGuard<'_, ()> {
-        // The guard protects no data: the length is stored only after a whole write.
+    fn lock(&self) -> MutexGuard<'_, Option<LogStage>> {
+        // The stage record is replaced whole, so a panic cannot leave half of one.
         self.writing.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
+}
+
+/// Writes `pieces` one after another from `offset` with vectored writes, and returns
+/// how many bytes that was. The pieces are written from where they are, so a block's
+/// transactions are not first copied into one buffer.
+fn write_pieces(file: &File, mut offset: u64, pieces: &[&[u8]]) -> std::io::Result<u64> {
+    let total: u64 = pieces.iter().map(|piece| piece.len() as u64).sum();
+    for group in pieces.chunks(PIECES_PER_WRITE) {
+        let mut slices: Vec<IoSlice<'_>> = group.iter().map(|piece| IoSlice::new(piece)).collect();
+        let mut rest = &mut slices[..];
+        while !rest.is_empty() {
+            let written = rustix::io::pwritev(file, rest, offset)?;
+            if written == 0 {
+                return Err(std::io::Error::new(std::io::ErrorKind::WriteZero, "the file took no bytes"));
+            }
+            offset += written as u64;
+            IoSlice::advance_slices(&mut rest, written);
+        }
+    }
+    Ok(total)
 }
 
 /// Makes the creation of the file at `path` durable by syncing its directory.
@@ -142,6 +205,65 @@ mod tests {
         log.append(b"kept").unwrap();
         log.append(b"dropped").unwrap();
         log.truncate(4).unwrap();
+        assert_eq!(log.append(b"next").unwrap(), 4);
+        drop(log);
+        assert_eq!(std::fs::read(&path).unwrap(), b"keptnext");
+    }
+
+    #[test]
+    fn pieces_append_in_order_across_write_groups() {
+        let directory = tempfile::tempdir().unwrap();
+        let path = directory.path().join(LEDGER_LOG_FILE);
+        let log = LedgerLog::open(&path).unwrap();
+        let pieces: Vec<Vec<u8>> = (0..2_500u32).map(|index| vec![(index % 251) as u8; (index % 7) as usize]).collect();
+        let slices: Vec<&[u8]> = pieces.iter().map(Vec::as_slice).collect();
+        assert_eq!(log.append(b"head").unwrap(), 0);
+        assert_eq!(log.append_pieces(&slices, None).unwrap(), 4);
+        let expected: Vec<u8> = b"head".iter().copied().chain(pieces.concat()).collect();
+        assert_eq!(log.len(), expected.len() as u64);
+        assert_eq!(std::fs::read(&path).unwrap(), expected);
+    }
+
+    #[test]
+    fn staged_bytes_are_kept_by_the_next_append() {
+        let directory = tempfile::tempdir().unwrap();
+        let path = directory.path().join(LEDGER_LOG_FILE);
+        let log = LedgerLog::open(&path).unwrap();
+        log.append(b"old").unwrap();
+        let stage = log.stage(&[b"txs-", b"of-block"]).unwrap();
+        assert_eq!(stage, LogStage { offset: 3, len: 12 });
+        // Staged bytes are past the end: readers do not see them.
+        assert_eq!(log.len(), 3);
+        assert!(log.read(3, 4).is_err());
+        assert_eq!(log.append_pieces(&[b"+nodes"], Some(stage)).unwrap(), 3);
+        assert_eq!(log.read(0, log.len() as usize).unwrap(), b"oldtxs-of-block+nodes");
+    }
+
+    #[test]
+    fn an_append_refuses_a_stage_that_is_not_the_tail() {
+        let directory = tempfile::tempdir().unwrap();
+        let log = LedgerLog::open(&directory.path().join(LEDGER_LOG_FILE)).unwrap();
+        let first = log.stage(&[b"first"]).unwrap();
+        let second = log.stage(&[b"second"]).unwrap();
+        let error = log.append_pieces(&[b"x"], Some(first)).unwrap_err().to_string();
+        assert!(error.contains("5 bytes staged at offset 0"), "{error}");
+        assert_eq!(log.len(), 0);
+        // An append without the stage overwrites the staged bytes.
+        log.append(b"plain").unwrap();
+        let error = log.append_pieces(&[b"x"], Some(second)).unwrap_err().to_string();
+        assert!(error.contains("not the tail of the log, which ends at 5"), "{error}");
+        assert_eq!(log.read(0, 5).unwrap(), b"plain");
+    }
+
+    #[test]
+    fn a_cut_drops_the_stage() {
+        let directory = tempfile::tempdir().unwrap();
+        let path = directory.path().join(LEDGER_LOG_FILE);
+        let log = LedgerLog::open(&path).unwrap();
+        log.append(b"kept").unwrap();
+        let stage = log.stage(&[b"never committed"]).unwrap();
+        log.truncate(4).unwrap();
+        assert!(log.append_pieces(&[], Some(stage)).is_err());
         assert_eq!(log.append(b"next").unwrap(), 4);
         drop(log);
         assert_eq!(std::fs::read(&path).unwrap(), b"keptnext");

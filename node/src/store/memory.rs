@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use crate::store::backend::LogStage;
 use crate::store::{Backend, BackendError, Entry, WriteBatch};
 
 /// The entries that reads return, and the entries that would survive a crash.
@@ -13,6 +14,8 @@ struct Entries {
     durable: BTreeMap<Vec<u8>, Vec<u8>>,
     /// The ledger log, durable as soon as it is appended to.
     log: Vec<u8>,
+    /// The last stage with its bytes, until an append keeps it or a cut drops it.
+    staged: Option<(LogStage, Vec<u8>)>,
 }
 
 /// An in-memory backend; clones share the same entries.
@@ -102,11 +105,32 @@ impl Backend for MemoryBackend {
         Ok(())
     }
 
-    fn append_log(&self, bytes: &[u8]) -> Result<u64, BackendError> {
+    fn append_log_pieces(&self, pieces: &[&[u8]], stage: Option<LogStage>) -> Result<u64, BackendError> {
         let mut entries = self.lock();
         let start = entries.log.len() as u64;
-        entries.log.extend_from_slice(bytes);
+        let staged = entries.staged.take();
+        match (stage, staged) {
+            (None, _) => {}
+            (Some(stage), Some((staged, bytes))) if stage == staged && stage.offset == start => {
+                entries.log.extend_from_slice(&bytes)
+            }
+            (Some(stage), _) => {
+                let message = format!("the bytes staged at offset {} are not the tail of the log", stage.offset);
+                return Err(BackendError::new("append", message));
+            }
+        }
+        for piece in pieces {
+            entries.log.extend_from_slice(piece);
+        }
         Ok(start)
+    }
+
+    fn stage_log(&self, pieces: &[&[u8]]) -> Result<LogStage, BackendError> {
+        let mut entries = self.lock();
+        let bytes = pieces.concat();
+        let stage = LogStage { offset: entries.log.len() as u64, len: bytes.len() as u64 };
+        entries.staged = Some((stage, bytes));
+        Ok(stage)
     }
 
     fn read_log(&self, offset: u64, len: usize) -> Result<Vec<u8>, BackendError> {
@@ -132,6 +156,7 @@ impl Backend for MemoryBackend {
         let mut entries = self.lock();
         let len = usize::try_from(len).map_err(|error| BackendError::new("truncate", error))?;
         entries.log.truncate(len);
+        entries.staged = None;
         Ok(())
     }
 }

@@ -32,14 +32,14 @@ mod open;
 mod sled_backend;
 mod write;
 
-pub use backend::{Backend, BackendError, Entry, WriteBatch};
+pub use backend::{Backend, BackendError, Entry, LogStage, WriteBatch};
 pub use faulty::{Fault, FaultyBackend};
 pub use ledger::{AttestationEntry, LedgerStore, StoredTransaction};
 pub use ledger_log::LEDGER_LOG_FILE;
 pub use memory::MemoryBackend;
 pub use nodes::NODE_CACHE_BYTES_DEFAULT;
 pub use sled_backend::{SLED_LOCK_WAIT_MAX, SledBackend};
-pub use write::{BLOCK_ATTESTATIONS_MAX, BlockWrite, GenesisWrite, TX_OUTCOME_BYTES_MAX};
+pub use write::{BLOCK_ATTESTATIONS_MAX, BlockWrite, GenesisWrite, StagedTxs, TX_OUTCOME_BYTES_MAX};
 
 use std::path::PathBuf;
 
@@ -109,5 +109,7 @@ pub enum StoreError {
     State(#[from] StateError),
 }
 
+#[cfg(test)]
+mod stage_tests;
 #[cfg(test)]
 mod tests;

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crate::store::ledger_log::{LEDGER_LOG_FILE, LedgerLog};
-use crate::store::{Backend, BackendError, Entry, StoreError, WriteBatch};
+use crate::store::{Backend, BackendError, Entry, LogStage, StoreError, WriteBatch};
 
 /// How long [`SledBackend::open`] waits for the directory lock of a database that was
 /// just closed in this process.
@@ -148,8 +148,12 @@ impl Backend for SledBackend {
         self.db.flush().map(|_| ()).map_err(|error| BackendError::new("flush", error))
     }
 
-    fn append_log(&self, bytes: &[u8]) -> Result<u64, BackendError> {
-        self.log.append(bytes)
+    fn append_log_pieces(&self, pieces: &[&[u8]], stage: Option<LogStage>) -> Result<u64, BackendError> {
+        self.log.append_pieces(pieces, stage)
+    }
+
+    fn stage_log(&self, pieces: &[&[u8]]) -> Result<LogStage, BackendError> {
+        self.log.stage(pieces)
     }
 
     fn read_log(&self, offset: u64, len: usize) -> Result<Vec<u8>, BackendError> {

@@ -6,7 +6,7 @@ use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use jmt::storage::NodeKey;
-use vouch_protocol::chain::{BLOCK_BYTES_MAX, Block, Commit, Height, Transaction, TxHash};
+use vouch_protocol::chain::{BLOCK_BYTES_MAX, Block, BlockHash, Commit, Height, Transaction, TxHash};
 use vouch_protocol::digest::Digest;
 use vouch_protocol::encoding;
 use vouch_protocol::state::StateRoot;
@@ -15,7 +15,7 @@ use crate::state::{STATE_VALUE_BYTES_MAX, TreeWrites};
 use crate::store::filter::Table;
 use crate::store::layout::{StoredBody, TxRecord};
 use crate::store::node_spans::EncodedSpans;
-use crate::store::{Backend, LedgerStore, StoreError, WriteBatch, layout, nodes};
+use crate::store::{Backend, LedgerStore, LogStage, StoreError, WriteBatch, layout, nodes};
 
 /// Maximum number of attestation index entries that one block adds.
 pub const BLOCK_ATTESTATIONS_MAX: usize = 100_000;
@@ -57,9 +57,34 @@ pub struct BlockWrite {
     pub tree_writes: TreeWrites,
     /// The state root after this block.
     pub state_root: StateRoot,
+    /// The block's transactions, when [`LedgerStore::stage_block`] already wrote them.
+    pub staged: Option<StagedTxs>,
+}
+
+/// A block's transactions written past the end of the ledger log before the block is
+/// stored, so that storing it appends only its tree nodes after them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StagedTxs {
+    block_hash: BlockHash,
+    stage: LogStage,
 }
 
 impl<B: Backend> LedgerStore<B> {
+    /// Writes `block`'s transactions past the end of the ledger log and makes them
+    /// durable, so that [`LedgerStore::commit_block`] of the same block writes only its
+    /// tree nodes. The app stages a block on another thread while it executes and
+    /// evaluates it. Staged bytes are not part of the ledger until that commit, and a
+    /// later stage, commit or reopening replaces them.
+    pub fn stage_block(&self, block: &Block) -> Result<StagedTxs, StoreError> {
+        let _writing = self.writing.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if self.is_poisoned() {
+            return Err(StoreError::Poisoned);
+        }
+        let pieces: Vec<&[u8]> = block.txs.iter().map(Transaction::bytes).collect();
+        let stage = self.backend.stage_log(&pieces)?;
+        Ok(StagedTxs { block_hash: block.header.hash(), stage })
+    }
+
     /// Stores the genesis state as height 0 in one batch and one flush.
     pub fn commit_genesis(&self, genesis: GenesisWrite) -> Result<(), StoreError> {
         let _writing = self.writing.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
@@ -106,9 +131,9 @@ impl<B: Backend> LedgerStore<B> {
         let generations = Generations::next(self);
         self.filter_block_keys(&write, generations);
         let append = LogAppend::new(&write)?;
-        let log_offset = self.append_log(&append.bytes)?;
+        let log_offset = self.append_block(&write, &append)?;
         let log_ms = started.elapsed().as_millis() as u64;
-        let mut batch = block_batch(&write, &positions, generations, log_offset, append.bytes.len());
+        let mut batch = block_batch(&write, &positions, generations, log_offset, append.len());
         let index = nodes::put_node_index(&mut batch, height.0, &append.spans, log_offset + append.txs_len as u64);
         let batch_ms = started.elapsed().as_millis() as u64;
         self.write_batch(batch, height)?;
@@ -122,14 +147,30 @@ impl<B: Backend> LedgerStore<B> {
         Ok(())
     }
 
-    /// Appends a block's bytes to the ledger log and returns the offset where they
-    /// start. A failure poisons the store like a failed batch: the log may hold part of
-    /// the append, which the next open cuts off.
-    fn append_log(&self, bytes: &[u8]) -> Result<u64, StoreError> {
-        if bytes.is_empty() {
+    /// Appends a block's transactions and tree nodes to the ledger log and returns the
+    /// offset where they start. Transactions that the write's stage already holds are
+    /// kept; when the stage is for another block or no longer at the end of the log,
+    /// they are written again. A failure poisons the store like a failed batch: the log
+    /// may hold part of the append, which the next open cuts off.
+    fn append_block(&self, write: &BlockWrite, append: &LogAppend<'_>) -> Result<u64, StoreError> {
+        let nodes = append.spans.bytes.as_slice();
+        let height = write.block.header.height;
+        let stage = write
+            .staged
+            .filter(|staged| staged.block_hash == write.block.header.hash() && staged.stage.len == append.txs_len as u64);
+        if let Some(staged) = stage {
+            match self.backend.append_log_pieces(&[nodes], Some(staged.stage)) {
+                Ok(offset) => return Ok(offset),
+                // Nothing was written: the log's end did not move.
+                Err(error) => tracing::warn!(height = height.0, %error, "staged transactions not kept; writing them again"),
+            }
+        }
+        if append.len() == 0 {
             return Ok(self.backend.log_len()?);
         }
-        self.backend.append_log(bytes).map_err(|error| {
+        let mut pieces: Vec<&[u8]> = write.block.txs.iter().map(Transaction::bytes).collect();
+        pieces.push(nodes);
+        self.backend.append_log_pieces(&pieces, None).map_err(|error| {
             self.poisoned.store(true, Ordering::SeqCst);
             StoreError::from(error)
         })
@@ -303,10 +344,9 @@ fn check_outcomes(write: &BlockWrite, positions: &HashMap<TxHash, u32>) -> Resul
 /// The bytes that one block appends to the ledger log: its transactions in block
 /// order, then the spans of its new state tree nodes.
 struct LogAppend<'a> {
-    bytes: Vec<u8>,
-    /// The length of the transactions at the start of `bytes`.
+    /// The length of the transactions, which the append starts with.
     txs_len: usize,
-    /// The spans of the nodes, which `bytes` ends with.
+    /// The spans of the nodes, which the append ends with.
     spans: EncodedSpans,
     /// Each node's key with the length of its encoding.
     nodes: Vec<(&'a NodeKey, usize)>,
@@ -323,12 +363,12 @@ impl<'a> LogAppend<'a> {
             return Err(StoreError::InvalidTreeWrites { height, reason });
         }
         let txs_len: usize = write.block.txs.iter().map(|tx| tx.len()).sum();
-        let mut bytes = Vec::with_capacity(txs_len + node_bytes);
-        for tx in &write.block.txs {
-            bytes.extend_from_slice(tx.bytes());
-        }
-        bytes.extend_from_slice(&spans.bytes);
-        Ok(LogAppend { bytes, txs_len, spans, nodes })
+        Ok(LogAppend { txs_len, spans, nodes })
+    }
+
+    /// Returns the length of the whole append.
+    fn len(&self) -> usize {
+        self.txs_len + self.spans.bytes.len()
     }
 }
 
