@@ -70,6 +70,21 @@ pub fn encode<T: Serialize + ?Sized>(value: &T) -> Vec<u8> {
         .expect("ledger types serialize with known lengths and no self-describing features")
 }
 
+/// Encodes `value` after `reserved` zero bytes, into a vector allocated once at its
+/// final size, which the caller fills the reserved bytes of (a frame header, for
+/// example). [`encode`] grows its vector while it writes, which copies a large value
+/// several times; this measures the encoding first instead.
+pub fn encode_after<T: Serialize + ?Sized>(value: &T, reserved: usize) -> Vec<u8> {
+    let mut size = bincode::enc::write::SizeWriter::default();
+    bincode::serde::encode_into_writer(value, &mut size, CONFIG)
+        .expect("ledger types serialize with known lengths and no self-describing features");
+    let mut bytes = Vec::with_capacity(reserved + size.bytes_written);
+    bytes.resize(reserved, 0);
+    bincode::serde::encode_into_std_write(value, &mut bytes, CONFIG)
+        .expect("ledger types serialize with known lengths and no self-describing features");
+    bytes
+}
+
 /// Decodes the canonical encoding of a `T`, rejecting oversize input, trailing bytes and
 /// any bytes that do not re-encode identically.
 pub fn decode<T: DeserializeOwned + Serialize>(bytes: &[u8]) -> Result<T, EncodingError> {

@@ -51,14 +51,23 @@ pub struct Damage {
 
 /// Returns the frame of `payload`. The caller keeps payloads under `u32::MAX` bytes.
 pub fn encode_frame(payload: &[u8]) -> Vec<u8> {
-    let len = u32::try_from(payload.len()).expect("record payloads are bounded far below 4 GiB");
     let mut frame = Vec::with_capacity(FRAME_HEADER_BYTES + payload.len());
-    frame.extend_from_slice(&len.to_le_bytes());
-    frame.extend_from_slice(&crc32fast::hash(payload).to_le_bytes());
-    let header_check = crc32fast::hash(&frame[..8]);
-    frame.extend_from_slice(&header_check.to_le_bytes());
+    frame.resize(FRAME_HEADER_BYTES, 0);
     frame.extend_from_slice(payload);
+    seal_frame(&mut frame);
     frame
+}
+
+/// Fills the header of `frame`, whose payload follows [`FRAME_HEADER_BYTES`] bytes
+/// reserved for it, so that a large payload is framed where it was encoded. The
+/// caller keeps payloads under `u32::MAX` bytes.
+pub fn seal_frame(frame: &mut [u8]) {
+    let (header, payload) = frame.split_at_mut(FRAME_HEADER_BYTES);
+    let len = u32::try_from(payload.len()).expect("record payloads are bounded far below 4 GiB");
+    header[..4].copy_from_slice(&len.to_le_bytes());
+    header[4..8].copy_from_slice(&crc32fast::hash(payload).to_le_bytes());
+    let header_check = crc32fast::hash(&header[..8]);
+    header[8..].copy_from_slice(&header_check.to_le_bytes());
 }
 
 /// Scans `bytes` as frames whose payloads are at most `payload_bytes_max` long.
@@ -143,6 +152,18 @@ mod tests {
 
     fn file(payloads: &[&[u8]]) -> Vec<u8> {
         payloads.iter().flat_map(|payload| encode_frame(payload)).collect()
+    }
+
+    #[test]
+    fn sealed_frame_equals_encoded_frame() {
+        for payload in [&b""[..], b"x", b"a longer payload of some bytes"] {
+            let mut sealed = vec![0xff; FRAME_HEADER_BYTES];
+            sealed.extend_from_slice(payload);
+            seal_frame(&mut sealed);
+            assert_eq!(sealed, encode_frame(payload));
+            let scanned = scan(&sealed, 64).unwrap();
+            assert_eq!(scanned.payloads, vec![(0, payload)]);
+        }
     }
 
     #[test]

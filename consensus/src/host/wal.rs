@@ -182,12 +182,16 @@ impl Wal {
     }
 }
 
+/// Encodes `record` in its frame. A proposal's record holds a whole block, so it is
+/// encoded once into a buffer of its final size and framed in place.
 fn encode_record<V: Value>(record: &Record<V>, record_bytes_max: usize) -> Result<Vec<u8>, HostError> {
-    let payload = encoding::encode(record);
-    if payload.len() > record_bytes_max {
-        return Err(HostError::RecordTooLarge { record: record.name(), size: payload.len(), max: record_bytes_max });
+    let mut framed = encoding::encode_after(record, frame::FRAME_HEADER_BYTES);
+    let size = framed.len() - frame::FRAME_HEADER_BYTES;
+    if size > record_bytes_max {
+        return Err(HostError::RecordTooLarge { record: record.name(), size, max: record_bytes_max });
     }
-    Ok(frame::encode_frame(&payload))
+    frame::seal_frame(&mut framed);
+    Ok(framed)
 }
 
 /// Decodes one payload, checking that only the first record is a start record.

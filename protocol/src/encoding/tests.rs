@@ -176,3 +176,15 @@ fn serde_message_is_shown_plainly() {
     assert!(message.contains("variant index"), "{message}");
     assert!(!message.contains("OtherString"), "{message}");
 }
+
+#[test]
+fn encode_after_reserves_a_prefix_and_allocates_once() {
+    let value = entry();
+    let plain = encode(&value);
+    for reserved in [0, 1, 12] {
+        let bytes = encode_after(&value, reserved);
+        assert_eq!(&bytes[..reserved], vec![0; reserved].as_slice());
+        assert_eq!(&bytes[reserved..], plain.as_slice());
+        assert_eq!(bytes.capacity(), bytes.len(), "the buffer is sized before it is written");
+    }
+}
