@@ -76,27 +76,26 @@ impl<B: Backend> LedgerStore<B> {
     /// Returns the tree node stored under `node_key`, read from the log unless it is a
     /// genesis node.
     pub(crate) fn stored_node(&self, node_key: &NodeKey) -> Result<Option<Node>, StoreError> {
-        let (bytes, what) = match node_key.version() {
-            0 => {
-                let key = layout::tree_node_key(node_key);
-                let Some(bytes) = self.backend.get(&key)? else {
-                    return Ok(None);
-                };
-                (bytes, hex::encode(&key))
-            }
+        let bytes = match node_key.version() {
+            0 => self.backend.get(&layout::tree_node_key(node_key))?,
             _ => {
                 if let Some(node) = self.cached_node(node_key) {
                     return Ok(Some(node));
                 }
-                let Some(bytes) = self.logged_node(node_key)? else {
-                    return Ok(None);
-                };
-                (bytes, format!("{node_key:?}"))
+                self.logged_node(node_key)?
             }
         };
+        let Some(bytes) = bytes else {
+            return Ok(None);
+        };
+        // The key is formatted only when the node fails to decode: formatting it for
+        // every read was a visible part of the state tree's time in profiles.
         let node = encoding::decode(&bytes).map_err(|source| StoreError::Decode {
             what: "state tree node",
-            key: what,
+            key: match node_key.version() {
+                0 => hex::encode(layout::tree_node_key(node_key)),
+                _ => format!("{node_key:?}"),
+            },
             source,
         })?;
         if node_key.version() > 0 {
