@@ -237,7 +237,9 @@ impl<B: Backend> App<B> {
             false => stored.clone(),
         };
         let budget = execution.directory.consensus.reevaluations_per_block as usize;
-        let selection = schedule.select(&cursor, &execution.touched, block_time(execution.time_unix_ms), budget);
+        let time_ms = block_time(execution.time_unix_ms);
+        let known_after = |after: Option<&vouch_protocol::digest::Digest>, limit| self.shared.store.images_after(after, limit);
+        let selection = schedule.select(&cursor, &execution.touched, time_ms, budget, known_after)?;
         if selection.cursor != stored {
             execution.state.put(cursor_key, &selection.cursor);
         }

@@ -171,7 +171,7 @@ impl<B: Backend> App<B> {
             chain = %shared.chain_id,
             height = latest.0,
             state_root = %committed.tip.state_root,
-            images = schedule.image_count(),
+            expiring_images = schedule.expiring_count(),
             "ledger opened"
         );
         Ok(App {
@@ -282,14 +282,23 @@ fn check_policy_code<B: Backend>(state: &Overlay<'_, B>, directory: &Directory) 
 }
 
 fn load_schedule<B: Backend>(shared: &Shared<B>, height: Height) -> Result<Schedule, AppError> {
-    let images = shared.store.indexed_images()?;
     let state = Overlay::new(&shared.store, Some(height));
-    let mut schedule = Schedule::new(images.clone());
-    for image in &images {
-        let record = state.get(&vouch_protocol::state::StateKey::Verdict { image: image.clone() })?;
-        if let Some(record) = record {
-            schedule.record(image, reevaluate::expiry(&record));
+    let mut schedule = Schedule::default();
+    let mut after = None;
+    loop {
+        let images = shared.store.images_after(after.as_ref(), SCHEDULE_READ_IMAGES)?;
+        for image in &images {
+            let record = state.get(&vouch_protocol::state::StateKey::Verdict { image: image.clone() })?;
+            if let Some(record) = record {
+                schedule.record(image, reevaluate::expiry(&record));
+            }
+        }
+        match images.last() {
+            Some(last) if images.len() == SCHEDULE_READ_IMAGES => after = Some(last.clone()),
+            _ => return Ok(schedule),
         }
     }
-    Ok(schedule)
 }
+
+/// Images whose verdicts the node reads at a time when it rebuilds the expiry schedule.
+const SCHEDULE_READ_IMAGES: usize = 1024;

@@ -83,6 +83,10 @@ pub trait Backend: Send + Sync {
     /// Returns the entry with the greatest key in `start..=end`, if any.
     fn last_in_range(&self, start: &[u8], end: &[u8]) -> Result<Option<Entry>, BackendError>;
 
+    /// Returns up to `limit` keys from `start` (included) to `end` (excluded), in key
+    /// order.
+    fn keys_in_range(&self, start: &[u8], end: &[u8], limit: usize) -> Result<Vec<Vec<u8>>, BackendError>;
+
     /// Returns up to `limit` entries whose keys start with `prefix`, in key order.
     fn scan_prefix(&self, prefix: &[u8], limit: usize) -> Result<Vec<Entry>, BackendError>;
 

@@ -64,6 +64,10 @@ impl<B: Backend> Backend for FaultyBackend<B> {
         self.inner.last_in_range(start, end)
     }
 
+    fn keys_in_range(&self, start: &[u8], end: &[u8], limit: usize) -> Result<Vec<Vec<u8>>, BackendError> {
+        self.inner.keys_in_range(start, end, limit)
+    }
+
     fn scan_prefix(&self, prefix: &[u8], limit: usize) -> Result<Vec<Entry>, BackendError> {
         self.inner.scan_prefix(prefix, limit)
     }

@@ -121,6 +121,12 @@ impl KeyFilter {
         }
     }
 
+    /// Returns how many generations `table` has.
+    pub(crate) fn generation_count(&self, table: Table) -> u32 {
+        let tables = self.tables.read().unwrap_or_else(PoisonError::into_inner);
+        u32::try_from(tables[table.slot()].len()).expect("fewer than 2^32 generations")
+    }
+
     /// Returns the generations of `table` that may hold `key`, oldest first; a
     /// generation not listed does not hold it.
     // NOTE: every read tests one filter per generation, about 15 per million keys of a

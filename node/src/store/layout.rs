@@ -159,10 +159,10 @@ pub(crate) fn outcome_key(hash: &TxHash) -> Vec<u8> {
     key
 }
 
-/// Returns the prefix of the whole attestation index, whose keys are in image digest
-/// order.
-pub(crate) fn attestation_table_prefix() -> Vec<u8> {
-    vec![ATTESTATION]
+/// Returns the first key of `generation` of the attestation index: every key of the
+/// generation sorts at or after it, and before the first key of the next one.
+pub(crate) fn attestation_generation_start(generation: u32) -> Vec<u8> {
+    generation_key(ATTESTATION, generation, 5)
 }
 
 /// Builds the prefix of every attestation index entry of `image` in `generation`. The

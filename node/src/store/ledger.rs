@@ -1,6 +1,5 @@
 //! The ledger store's type and its reads.
 
-use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -184,21 +183,6 @@ impl<B: Backend> LedgerStore<B> {
         String::from_utf8(bytes).map(Some).map_err(|_| StoreError::Corrupted {
             reason: format!("the outcome stored for transaction {hash} is not UTF-8"),
         })
-    }
-
-    /// Returns every image that the attestation index holds an entry for.
-    pub fn indexed_images(&self) -> Result<BTreeSet<Digest>, StoreError> {
-        // NOTE: the backend has no streaming scan, so this reads the whole index into
-        // memory at once; the node calls it once when it opens.
-        let entries = self.backend.scan_prefix(&layout::attestation_table_prefix(), usize::MAX)?;
-        let mut images = BTreeSet::new();
-        for (key, _) in entries {
-            let image = layout::attestation_image(&key).ok_or_else(|| StoreError::Corrupted {
-                reason: format!("attestation index key {} does not start with an image digest", hex::encode(&key)),
-            })?;
-            images.insert(image);
-        }
-        Ok(images)
     }
 
     /// Returns the state root after the block at `height` (at 0, the genesis root).

@@ -71,6 +71,14 @@ impl Backend for MemoryBackend {
         Ok(last.map(|(key, value)| (key.clone(), value.clone())))
     }
 
+    fn keys_in_range(&self, start: &[u8], end: &[u8], limit: usize) -> Result<Vec<Vec<u8>>, BackendError> {
+        if start >= end {
+            return Ok(Vec::new());
+        }
+        let entries = self.lock();
+        Ok(entries.visible.range(start.to_vec()..end.to_vec()).map(|(key, _)| key.clone()).take(limit).collect())
+    }
+
     fn scan_prefix(&self, prefix: &[u8], limit: usize) -> Result<Vec<Entry>, BackendError> {
         let entries = self.lock();
         let matching = entries.visible.range(prefix.to_vec()..).take_while(|(key, _)| key.starts_with(prefix));

@@ -22,6 +22,7 @@
 mod backend;
 mod faulty;
 mod filter;
+mod images;
 mod layout;
 mod ledger;
 mod ledger_log;
@@ -109,6 +110,8 @@ pub enum StoreError {
     State(#[from] StateError),
 }
 
+#[cfg(test)]
+mod images_tests;
 #[cfg(test)]
 mod stage_tests;
 #[cfg(test)]

@@ -114,6 +114,14 @@ impl Backend for SledBackend {
         }
     }
 
+    fn keys_in_range(&self, start: &[u8], end: &[u8], limit: usize) -> Result<Vec<Vec<u8>>, BackendError> {
+        let mut keys = Vec::new();
+        for key in self.db.range(start..end).keys().take(limit) {
+            keys.push(key.map_err(|error| BackendError::new("scan", error))?.to_vec());
+        }
+        Ok(keys)
+    }
+
     fn scan_prefix(&self, prefix: &[u8], limit: usize) -> Result<Vec<Entry>, BackendError> {
         let mut entries = Vec::new();
         for entry in self.db.scan_prefix(prefix).take(limit) {

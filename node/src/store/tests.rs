@@ -812,7 +812,7 @@ fn outcomes_are_stored_with_the_block_within_the_limit() {
 
     let expected: BTreeSet<Digest> =
         write.attestations.iter().map(|(image, _)| image.clone()).collect();
-    let indexed = store.indexed_images().unwrap();
+    let indexed: BTreeSet<Digest> = store.images_after(None, usize::MAX).unwrap().into_iter().collect();
     assert!(expected.is_subset(&indexed));
 }
 
@@ -830,7 +830,7 @@ fn state_read_past_latest_height_fails() {
 fn filter_covers_keys_after_reopening() {
     let (backend, store) = store_with_blocks(3, 4);
     let block = store.block(Height(2)).unwrap().unwrap();
-    let images: Vec<Digest> = store.indexed_images().unwrap().into_iter().collect();
+    let images: Vec<Digest> = store.images_after(None, usize::MAX).unwrap();
     drop(store);
 
     let reopened = LedgerStore::open(backend.clone()).unwrap();
