@@ -42,7 +42,7 @@ fn walk(store: &LedgerStore<MemoryBackend>, limit: usize) -> Vec<Digest> {
 }
 
 #[test]
-fn walk_lists_each_image_once_in_digest_order_across_generations() {
+fn images_after_merges_generations_in_digest_order() {
     // Images attested again in later blocks land in later generations too.
     let blocks: Vec<Vec<Digest>> =
         (0..8u32).map(|block| (0..12).map(|n| image((block * 7 + n) % 40)).collect()).collect();
@@ -65,7 +65,7 @@ fn walk_orders_sha512_digests_as_digests_sort() {
 }
 
 #[test]
-fn image_with_more_entries_than_one_read_is_listed_once() {
+fn images_after_lists_a_crowded_image_once() {
     let crowded = image(5);
     let blocks = vec![vec![crowded.clone(); 3000], vec![image(6), crowded.clone()]];
     let store = store_with_images(&blocks);

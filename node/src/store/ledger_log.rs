@@ -240,7 +240,7 @@ mod tests {
     }
 
     #[test]
-    fn an_append_refuses_a_stage_that_is_not_the_tail() {
+    fn append_refuses_a_stage_that_is_not_the_tail() {
         let directory = tempfile::tempdir().unwrap();
         let log = LedgerLog::open(&directory.path().join(LEDGER_LOG_FILE)).unwrap();
         let first = log.stage(&[b"first"]).unwrap();
@@ -256,7 +256,7 @@ mod tests {
     }
 
     #[test]
-    fn a_cut_drops_the_stage() {
+    fn truncate_drops_the_stage() {
         let directory = tempfile::tempdir().unwrap();
         let path = directory.path().join(LEDGER_LOG_FILE);
         let log = LedgerLog::open(&path).unwrap();

@@ -35,7 +35,7 @@ fn assert_reads_back<B: Backend>(store: &LedgerStore<B>, write: &BlockWrite) {
 }
 
 #[test]
-fn staged_commit_writes_the_same_log_as_a_plain_one() {
+fn commit_block_with_stage_writes_the_plain_log() {
     let (staged_backend, staged_store) = store_at_genesis();
     let (plain_backend, plain_store) = store_at_genesis();
     for _ in 0..3 {
@@ -64,7 +64,7 @@ fn stage_of_another_block_is_not_kept() {
 }
 
 #[test]
-fn stage_replaced_by_a_later_one_is_written_again() {
+fn commit_block_rewrites_a_stale_stage() {
     let (_, store) = store_at_genesis();
     let write = next_write(&store, 5);
     let first = store.stage_block(&write.block).unwrap();
