@@ -137,7 +137,12 @@ impl<B: Backend> App<B> {
         })
     }
 
-    fn apply_staged(&self, block: &Block, commit: &Commit, staging: Option<Staging<'_>>) -> Result<BlockOutcome, AppError> {
+    fn apply_staged(
+        &self,
+        block: &Block,
+        commit: &Commit,
+        staging: Option<Staging<'_>>,
+    ) -> Result<BlockOutcome, AppError> {
         let started = Instant::now();
         let mut schedule = self.applying.lock().unwrap_or_else(PoisonError::into_inner);
         let snapshot = self.snapshot();
@@ -238,7 +243,8 @@ impl<B: Backend> App<B> {
         };
         let budget = execution.directory.consensus.reevaluations_per_block as usize;
         let time_ms = block_time(execution.time_unix_ms);
-        let known_after = |after: Option<&vouch_protocol::digest::Digest>, limit| self.shared.store.images_after(after, limit);
+        let known_after =
+            |after: Option<&vouch_protocol::digest::Digest>, limit| self.shared.store.images_after(after, limit);
         let selection = schedule.select(&cursor, &execution.touched, time_ms, budget, known_after)?;
         if selection.cursor != stored {
             execution.state.put(cursor_key, &selection.cursor);

@@ -167,7 +167,10 @@ mod tests {
     fn pass_error_is_returned() {
         let start = ReevaluationCursor { active: true, after: None };
         let failing = |_: Option<&Digest>, _: usize| Err::<Vec<Digest>, &str>("index unreadable");
-        assert_eq!(Schedule::default().select(&start, &BTreeSet::new(), 0, 3, failing).unwrap_err(), "index unreadable");
+        assert_eq!(
+            Schedule::default().select(&start, &BTreeSet::new(), 0, 3, failing).unwrap_err(),
+            "index unreadable"
+        );
     }
 
     #[test]

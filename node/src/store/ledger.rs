@@ -1,7 +1,7 @@
 //! The ledger store's type and its reads.
 
-use std::sync::{Arc, Mutex};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 use jmt::KeyHash;
 use jmt::storage::{Node, NodeKey};
@@ -15,8 +15,8 @@ use vouch_protocol::state::StateRoot;
 use crate::lru::Lru;
 use crate::state::TreeSource;
 use crate::store::filter::{KeyFilter, Table};
-use crate::store::node_spans::VersionIndex;
 use crate::store::layout::{StoredBody, TX_RECORD_BYTES, TxRecord};
+use crate::store::node_spans::VersionIndex;
 use crate::store::{ATTESTATIONS_READ_MAX, Backend, StoreError, layout};
 
 /// A transaction as stored, with its position in the chain.
@@ -79,11 +79,10 @@ impl<B: Backend> LedgerStore<B> {
         let Some(header) = self.header(height)? else {
             return Ok(None);
         };
-        let body: StoredBody = self.read("block body", &layout::body_key(height))?.ok_or_else(|| {
-            StoreError::Corrupted {
+        let body: StoredBody =
+            self.read("block body", &layout::body_key(height))?.ok_or_else(|| StoreError::Corrupted {
                 reason: format!("the header at height {height} is stored but its list of transactions is not"),
-            }
-        })?;
+            })?;
         let total = body.txs.iter().try_fold(0u64, |sum, (_, len)| sum.checked_add(u64::from(*len)));
         let total = total.ok_or_else(|| StoreError::Corrupted {
             reason: format!("the transaction lengths of height {height} overflow"),

@@ -188,7 +188,8 @@ pub(crate) fn find_in_span<'a>(span: &'a [u8], path: &[u8]) -> Result<Option<&'a
     let mut rest = span;
     while !rest.is_empty() {
         let at = span.len() - rest.len();
-        let (record_path, after) = split_path(rest).ok_or_else(|| format!("the node at byte {at} has a malformed path"))?;
+        let (record_path, after) =
+            split_path(rest).ok_or_else(|| format!("the node at byte {at} has a malformed path"))?;
         let (len, after) = after.split_first_chunk::<4>().ok_or_else(|| format!("the node at byte {at} is cut off"))?;
         let len = u32::from_be_bytes(*len) as usize;
         if after.len() < len {

@@ -65,7 +65,12 @@ pub(crate) fn encode_nodes<'a>(
 
 /// Adds the index entry of version `version`'s spans, which start at `log_offset` in
 /// the log, to `batch`, and returns the index.
-pub(crate) fn put_node_index(batch: &mut WriteBatch, version: u64, spans: &EncodedSpans, log_offset: u64) -> Arc<VersionIndex> {
+pub(crate) fn put_node_index(
+    batch: &mut WriteBatch,
+    version: u64,
+    spans: &EncodedSpans,
+    log_offset: u64,
+) -> Arc<VersionIndex> {
     let index = spans.index(log_offset);
     let decoded = VersionIndex::decode(index.clone()).expect("encoded spans make a well-formed index");
     batch.put(layout::tree_node_index_key(version), index);
@@ -175,4 +180,3 @@ impl<B: Backend> LedgerStore<B> {
         Ok(node.map(<[u8]>::to_vec))
     }
 }
-

@@ -1,5 +1,5 @@
-use std::num::NonZeroUsize;
 use std::collections::{BTreeMap, BTreeSet};
+use std::num::NonZeroUsize;
 
 use jmt::storage::{NodeBatch, TreeUpdateBatch};
 use vouch_protocol::chain::{BLOCK_BYTES_MAX, BlockHash, ChainError, Height, Transaction};
@@ -810,8 +810,7 @@ fn outcomes_are_stored_with_the_block_within_the_limit() {
     assert_eq!(store.tx_outcome(&hashes[1]).unwrap(), None);
     assert_eq!(store.tx_outcome(&hashes[2]).unwrap().as_deref(), Some("rejected: nonce"));
 
-    let expected: BTreeSet<Digest> =
-        write.attestations.iter().map(|(image, _)| image.clone()).collect();
+    let expected: BTreeSet<Digest> = write.attestations.iter().map(|(image, _)| image.clone()).collect();
     let indexed: BTreeSet<Digest> = store.images_after(None, usize::MAX).unwrap().into_iter().collect();
     assert!(expected.is_subset(&indexed));
 }

@@ -155,14 +155,16 @@ impl<B: Backend> LedgerStore<B> {
     fn append_block(&self, write: &BlockWrite, append: &LogAppend<'_>) -> Result<u64, StoreError> {
         let nodes = append.spans.bytes.as_slice();
         let height = write.block.header.height;
-        let stage = write
-            .staged
-            .filter(|staged| staged.block_hash == write.block.header.hash() && staged.stage.len == append.txs_len as u64);
+        let stage = write.staged.filter(|staged| {
+            staged.block_hash == write.block.header.hash() && staged.stage.len == append.txs_len as u64
+        });
         if let Some(staged) = stage {
             match self.backend.append_log_pieces(&[nodes], Some(staged.stage)) {
                 Ok(offset) => return Ok(offset),
                 // Nothing was written: the log's end did not move.
-                Err(error) => tracing::warn!(height = height.0, %error, "staged transactions not kept; writing them again"),
+                Err(error) => {
+                    tracing::warn!(height = height.0, %error, "staged transactions not kept; writing them again")
+                }
             }
         }
         if append.len() == 0 {

@@ -59,7 +59,11 @@ pub(super) const FIELDS: &[FieldDoc] = &[
         "committed_reads_bytes",
         "Committed attestations kept in memory for later evaluations of their images, in bytes.",
     ),
-    doc("storage", "tree_cache_bytes", "State tree nodes and node indexes kept in memory for the next blocks, in bytes."),
+    doc(
+        "storage",
+        "tree_cache_bytes",
+        "State tree nodes and node indexes kept in memory for the next blocks, in bytes.",
+    ),
     doc("policy", "cached_modules_max", "Compiled policy modules kept in memory."),
     doc("policy", "concurrent_instances_max", "Policy instances that may run at one time."),
     doc("log", "level", "Log filter: error, warn, info, debug or trace, or directives; RUST_LOG overrides it."),
