@@ -161,7 +161,7 @@ impl<B: Backend> LedgerStore<B> {
         if let Some(staged) = stage {
             match self.backend.append_log_pieces(&[nodes], Some(staged.stage)) {
                 Ok(offset) => return Ok(offset),
-                // Nothing was written: the log's end did not move.
+                // The log's end did not move, so writing everything again is safe.
                 Err(error) => {
                     tracing::warn!(height = height.0, %error, "staged transactions not kept; writing them again")
                 }
