@@ -54,3 +54,16 @@ pub fn json_files(folder: &Path) -> Vec<PathBuf> {
     files.sort();
     files
 }
+
+/// Returns the JSON that a successful command printed on stdout. Fails the test with
+/// the command's `label`, status and output when it failed or printed something else.
+pub fn ok_json(output: &std::process::Output, label: &str) -> serde_json::Value {
+    assert!(
+        output.status.success(),
+        "{label} failed with {}:\n{}\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|error| panic!("{label}: output is not JSON: {error}"))
+}

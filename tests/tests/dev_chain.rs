@@ -10,7 +10,7 @@ use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use vouch_tests::{DevNode, Tamper, corpus, json_files, start_proxy};
+use vouch_tests::{DevNode, Tamper, corpus, json_files, ok_json, start_proxy};
 
 /// The standard vulnerability rule read independently from the raw report: prints the
 /// verdict, the number of findings and the registry digest the report names, if any.
@@ -53,17 +53,6 @@ fn reference_for(path: &Path, named: Option<String>) -> String {
         let digest = vouch_protocol::Digest::sha256(stem.as_bytes());
         format!("registry.example/corpus/{stem}@{digest}")
     })
-}
-
-fn ok_json(output: &Output, what: &str) -> Value {
-    assert!(
-        output.status.success(),
-        "{what} failed with {}:\n{}\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout).unwrap_or_else(|error| panic!("{what}: output is not JSON: {error}"))
 }
 
 fn genesis(node: &DevNode) -> String {

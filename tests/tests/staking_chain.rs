@@ -3,11 +3,10 @@
 //! each height from the node's stored state, and `vouch verify` still verifies a proof
 //! from the genesis across the change.
 
-use std::process::Output;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use vouch_tests::{DevNode, NodeHttp};
+use vouch_tests::{DevNode, NodeHttp, ok_json};
 
 /// The loopback address of this test's node.
 const API_ADDR: &str = "127.0.0.1:7431";
@@ -15,20 +14,9 @@ const API_ADDR: &str = "127.0.0.1:7431";
 /// Exit code of `vouch verify` for a pending image.
 const PENDING: i32 = 4;
 
-/// Maximum wait for the chain to reach a height; the dev chain commits an empty block
-/// every second, slower when the new validator, which runs no node, is the proposer.
+/// Maximum wait for the chain to reach a height. The dev chain commits an empty block
+/// every second, and more slowly when the new validator, which runs no node, proposes.
 const HEIGHT_WAIT: Duration = Duration::from_secs(120);
-
-fn ok_json(output: &Output, what: &str) -> Value {
-    assert!(
-        output.status.success(),
-        "{what} failed with {}:\n{}\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout).unwrap_or_else(|error| panic!("{what}: output is not JSON: {error}"))
-}
 
 /// Returns (name, stake) of the set of `height`.
 fn set_at(http: &NodeHttp, height: u64) -> Vec<(String, u64)> {
