@@ -60,7 +60,7 @@ impl WriteBatch {
 /// Bytes that [`Backend::stage_log`] wrote past the end of the ledger log.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct LogStage {
-    /// Where the staged bytes start: the end of the log when they were written.
+    /// Offset of the first staged byte: the end of the log when they were written.
     pub offset: u64,
     /// How many bytes were staged.
     pub len: u64,
@@ -111,10 +111,9 @@ pub trait Backend: Send + Sync {
     }
 
     /// Appends `pieces` one after another as one append, makes them durable and
-    /// returns the offset where the append starts. With `stage`, which must be the
-    /// last stage and start at the end of the log, the staged bytes become the first
-    /// bytes of the append and `pieces` follow them; a stage that is not the tail any
-    /// more is an error that changes nothing.
+    /// returns the offset where the append starts. With `stage`, the staged bytes become
+    /// the first bytes of the append and `pieces` follow them. The stage must be the last
+    /// one and start at the end of the log, or the append fails and changes nothing.
     fn append_log_pieces(&self, pieces: &[&[u8]], stage: Option<LogStage>) -> Result<u64, BackendError>;
 
     /// Writes `pieces` past the end of the ledger log and makes them durable, without

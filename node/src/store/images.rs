@@ -1,5 +1,5 @@
-//! The known images: every image digest that the attestation index holds an entry
-//! for, read in digest order a bounded number at a time.
+//! The known images: every image digest with an entry in the attestation index, read
+//! in digest order a bounded number at a time.
 //!
 //! The index keys start with their generation, and each generation is in digest
 //! order, so a walk reads the next images of every generation and merges them.

@@ -35,8 +35,8 @@ pub struct LedgerLog {
     /// after its sync, and readers load it without taking `writing`, so a read does
     /// not wait for an append's sync.
     end: AtomicU64,
-    /// Held by appends, stages and cuts, one at a time. It holds the bytes that the
-    /// last stage wrote past the end, which the next append may keep.
+    /// Lock taken by appends, stages and cuts, one at a time. It guards the record of
+    /// the bytes that the last stage wrote past the end, which the next append may keep.
     writing: Mutex<Option<LogStage>>,
 }
 

@@ -148,9 +148,9 @@ impl<B: Backend> LedgerStore<B> {
     }
 
     /// Appends a block's transactions and tree nodes to the ledger log and returns the
-    /// offset where they start. Transactions that the write's stage already holds are
-    /// kept; when the stage is for another block or no longer at the end of the log,
-    /// they are written again. A failure poisons the store like a failed batch: the log
+    /// offset where they start. Transactions that the write's stage contains are kept.
+    /// When the stage is for another block or no longer at the end of the log, they are
+    /// written again. A failure poisons the store like a failed batch: the log
     /// may hold part of the append, which the next open cuts off.
     fn append_block(&self, write: &BlockWrite, append: &LogAppend<'_>) -> Result<u64, StoreError> {
         let nodes = append.spans.bytes.as_slice();

@@ -53,10 +53,10 @@ impl Engine {
     /// block this node proposes commits it and slashes the offender. Evidence travels
     /// as a transaction rather than a block field because the mempool already bounds,
     /// checks, orders and removes what blocks carry.
-    // TODO: evidence of the height in progress is rejected by the mempool check until
-    // that height commits (evidence must be of an earlier height), and the engine keeps
-    // no pool to submit it again, so it is lost unless it is seen again later. Without
-    // peers the engine sees only its own votes, so this matters once networking exists.
+    // TODO: the mempool check rejects evidence of the height in progress, because
+    // evidence must be of an earlier height. The engine keeps no pool to submit it
+    // again, so it is lost unless seen again later. Without peers the engine sees only
+    // its own votes, so this matters once networking exists.
     fn queue_evidence(&self, evidence: &Equivocation) {
         let vote = evidence.first.vote;
         let tx = LedgerTx::Evidence { equivocation: encoding::encode(evidence) }.to_transaction();
