@@ -150,3 +150,28 @@ fn changed_genesis_is_rejected() {
     assert!(message.contains("ledger.json records the ledger of chain ledger-test"), "{message}");
     assert!(message.contains("restore the genesis.json"), "{message}");
 }
+
+#[test]
+fn empty_marker_guards_and_is_rewritten() {
+    let home = home_with_ledger();
+    let marker = home.path().join("ledger.json");
+    let recorded = std::fs::read_to_string(&marker).expect("read the marker");
+
+    // An empty marker, as an interrupted write of an earlier build leaves it, still
+    // rejects a start over a missing database.
+    std::fs::write(&marker, b"").expect("empty the marker");
+    let data = home.path().join("data");
+    let saved = home.path().join("data-saved");
+    std::fs::rename(&data, &saved).expect("move the database away");
+    let message = start_fails(home.path());
+    assert!(message.contains("is missing or empty"), "{message}");
+    assert!(message.contains("--recreate-ledger"), "{message}");
+
+    // With the database back (the refused start left an empty one), the start writes
+    // the marker again.
+    std::fs::remove_dir_all(&data).expect("remove the empty database");
+    std::fs::rename(&saved, &data).expect("move the database back");
+    let output = run_until_serving(home.path(), &[]);
+    assert!(String::from_utf8_lossy(&output.stderr).contains("the ledger marker is empty"));
+    assert_eq!(std::fs::read_to_string(&marker).expect("read the marker again"), recorded);
+}

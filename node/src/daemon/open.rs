@@ -7,6 +7,10 @@
 //!   and the genesis hash. A home with that marker whose database is missing or empty
 //!   is rejected unless the caller asks to re-create the ledger, because starting over
 //!   would sign heights that this validator key already signed.
+//! - The marker is written to a temporary file, synced and renamed into place, so a
+//!   crash leaves either no marker or a whole one. An empty marker, which a crash of
+//!   an earlier build could leave, counts as present without a genesis hash: it still
+//!   guards a missing database, and the start writes it again.
 //! - A panic inside sled while the database opens is reported as a corrupt database,
 //!   not as a crash.
 
@@ -110,8 +114,8 @@ pub fn open_ledger(home: &Home, loaded: &LoadedHome, recreate: bool) -> Result<A
     }
     let marker_path = marker_path(home);
     let marker = read_marker(&marker_path)?;
-    if let Some(marker) = &marker {
-        check_same_genesis(&marker_path, marker, &loaded.genesis)?;
+    if let Marker::Recorded(recorded) = &marker {
+        check_same_genesis(&marker_path, recorded, &loaded.genesis)?;
     }
 
     let cache_bytes = loaded.config.storage.cache_bytes;
@@ -122,7 +126,7 @@ pub fn open_ledger(home: &Home, loaded: &LoadedHome, recreate: bool) -> Result<A
     })?
     .map_err(|source| OpenError::Store { path: data_dir.clone(), source })?;
 
-    if store.latest_height().is_none() && marker.is_some() {
+    if store.latest_height().is_none() && marker != Marker::Absent {
         if !recreate {
             let chain_id = loaded.genesis.chain_id.to_string();
             return Err(OpenError::LedgerMissing { data_dir, marker: marker_path, chain_id });
@@ -143,7 +147,7 @@ pub fn open_ledger(home: &Home, loaded: &LoadedHome, recreate: bool) -> Result<A
             source => OpenError::App { path: data_dir.clone(), source },
         },
     )?;
-    if marker.is_none() {
+    if !matches!(marker, Marker::Recorded(_)) {
         write_marker(&marker_path, &LedgerMarker::of(&loaded.genesis))?;
     }
     Ok(app)
@@ -163,14 +167,30 @@ fn check_same_genesis(path: &Path, marker: &LedgerMarker, genesis: &Genesis) -> 
     })
 }
 
-/// Reads the marker; `None` when the home has none.
-pub fn read_marker(path: &Path) -> Result<Option<LedgerMarker>, OpenError> {
-    if std::fs::symlink_metadata(path).is_err() {
-        return Ok(None);
-    }
+/// The contents of a home's ledger marker file, as far as they were written.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Marker {
+    /// The home has no marker: its ledger was never created.
+    Absent,
+    /// The marker file is empty, as a crash while an earlier build wrote it leaves it.
+    /// The ledger was created, but the genesis it was created from is not recorded.
+    Empty,
+    /// The marker records the ledger's genesis.
+    Recorded(LedgerMarker),
+}
+
+/// Reads the marker of a home.
+pub fn read_marker(path: &Path) -> Result<Marker, OpenError> {
+    let Ok(metadata) = std::fs::symlink_metadata(path) else {
+        return Ok(Marker::Absent);
+    };
     if !path.is_file() {
         let reason = "it is not a regular file; remove it, and the next start writes it again".to_owned();
         return Err(OpenError::InvalidMarker { path: path.to_owned(), reason });
+    }
+    if metadata.len() == 0 {
+        tracing::warn!(path = %path.display(), "the ledger marker is empty because a write was interrupted; it is written again once the ledger opens");
+        return Ok(Marker::Empty);
     }
     let bytes = input::read_file_bounded(path, MARKER_BYTES_MAX)?;
     let marker: LedgerMarker = input::parse_json(&path.display().to_string(), &bytes)?;
@@ -178,18 +198,26 @@ pub fn read_marker(path: &Path) -> Result<Option<LedgerMarker>, OpenError> {
         let reason = format!("format is {:?}, expected {MARKER_FORMAT:?}", marker.format);
         return Err(OpenError::InvalidMarker { path: path.to_owned(), reason });
     }
-    Ok(Some(marker))
+    Ok(Marker::Recorded(marker))
 }
 
-/// Writes the marker to a new file and flushes it.
+/// Writes the marker to a temporary file beside it, syncs it, renames it into place
+/// and syncs the home, so that a crash leaves no marker or a whole one.
 fn write_marker(path: &Path, marker: &LedgerMarker) -> Result<(), OpenError> {
+    let temp = path.with_file_name(format!(".{MARKER_FILE}.tmp"));
     let write = || -> std::io::Result<()> {
         use std::io::Write;
         let mut text = serde_json::to_string_pretty(marker).map_err(std::io::Error::other)?;
         text.push('\n');
-        let mut file = std::fs::OpenOptions::new().write(true).create_new(true).open(path)?;
+        // A temporary file left by a crash is overwritten.
+        let mut file = std::fs::File::create(&temp)?;
         file.write_all(text.as_bytes())?;
-        file.sync_all()
+        file.sync_all()?;
+        std::fs::rename(&temp, path)?;
+        match path.parent() {
+            Some(dir) => std::fs::File::open(dir)?.sync_all(),
+            None => Ok(()),
+        }
     };
     write().map_err(|error| OpenError::WriteMarker { path: path.to_owned(), error })?;
     tracing::info!(path = %path.display(), chain_id = %marker.chain_id, genesis_hash = %marker.genesis_hash, "recorded the ledger marker");
@@ -250,16 +278,32 @@ mod tests {
     fn marker_round_trips_and_rejects_other_formats() {
         let dir = tempfile::tempdir().expect("temporary folder");
         let path = dir.path().join(MARKER_FILE);
-        assert_eq!(read_marker(&path).expect("no marker"), None);
+        assert_eq!(read_marker(&path).expect("no marker"), Marker::Absent);
 
         let marker =
             LedgerMarker { format: MARKER_FORMAT.to_owned(), chain_id: "c".to_owned(), genesis_hash: "00".repeat(32) };
         write_marker(&path, &marker).expect("write");
-        assert_eq!(read_marker(&path).expect("read"), Some(marker.clone()));
-        assert!(write_marker(&path, &marker).is_err(), "an existing marker is never replaced");
+        assert_eq!(read_marker(&path).expect("read"), Marker::Recorded(marker.clone()));
+        let names: Vec<_> =
+            std::fs::read_dir(dir.path()).expect("list").map(|entry| entry.expect("entry").file_name()).collect();
+        assert_eq!(names, [MARKER_FILE], "no temporary file stays behind");
 
         std::fs::write(&path, r#"{"format":"other","chain_id":"c","genesis_hash":"00"}"#).expect("write");
         let error = read_marker(&path).expect_err("another format");
         assert!(error.to_string().contains("expected \"vouch-ledger-marker\""), "{error}");
+    }
+
+    #[test]
+    fn empty_marker_is_rewritten() {
+        let dir = tempfile::tempdir().expect("temporary folder");
+        let path = dir.path().join(MARKER_FILE);
+        std::fs::write(&path, b"").expect("empty marker");
+        std::fs::write(dir.path().join(format!(".{MARKER_FILE}.tmp")), b"{\"torn").expect("leftover");
+        assert_eq!(read_marker(&path).expect("empty marker"), Marker::Empty);
+
+        let marker =
+            LedgerMarker { format: MARKER_FORMAT.to_owned(), chain_id: "c".to_owned(), genesis_hash: "11".repeat(32) };
+        write_marker(&path, &marker).expect("write over the empty marker");
+        assert_eq!(read_marker(&path).expect("read"), Marker::Recorded(marker));
     }
 }
