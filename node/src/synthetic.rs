@@ -180,6 +180,7 @@ impl SyntheticChain {
             tree_writes,
             state_root,
             staged: None,
+            expiries: Vec::new(),
         })
     }
 

@@ -137,3 +137,64 @@ fn image_limit_survives_restart() {
     let other = scan_tx("ghcr.io/acme/api:3", &image("roomy"), &["LOW"]);
     assert!(chain.app.check_tx(&other).is_ok());
 }
+
+/// Starts a one-validator chain whose only binding needs one review, and commits a
+/// review of an image that expires 10 s after genesis; returns the image and the
+/// expiry.
+fn chain_with_expiring_review() -> (TestChain, vouch_protocol::digest::Digest, u64) {
+    let mut genesis = genesis(&[10]);
+    genesis.bindings =
+        vec![binding("*", &[("required-attesters", serde_json::json!({"threshold": 1, "roles": ["reviewer"]}))])];
+    let chain = TestChain::start(genesis);
+    let target = image("reviewed");
+    let review =
+        serde_json::json!({"decision": "approve", "reason": "looked at it", "expiresAt": "2025-06-15T15:06:50Z"});
+    let payload = statement(&[("ghcr.io/acme/api", &target)], "https://vouch.dev/review/v1", review);
+    chain.commit(vec![attest_tx(envelope(payload, &key(101)))]);
+    (chain, target, GENESIS_TIME_MS + 10_000)
+}
+
+#[test]
+fn verdict_expiry_survives_a_restart() {
+    let (chain, target, expires_ms) = chain_with_expiring_review();
+    let stored = chain.app.store().expiries().unwrap();
+    assert_eq!(stored, Some(vec![(target.clone(), expires_ms as i64)]));
+
+    let chain = chain.reopen();
+    assert!(chain.commit_at(vec![], expires_ms - 1).evaluated.is_empty());
+    assert_eq!(chain.commit_at(vec![], expires_ms).evaluated, vec![target.clone()]);
+    assert_eq!(chain.app.store().expiries().unwrap(), Some(vec![]), "the new verdict does not expire");
+    let chain = chain.reopen();
+    assert!(chain.commit(vec![]).evaluated.is_empty(), "nothing is scheduled after the restart");
+}
+
+#[test]
+fn store_without_expiry_table_builds_it() {
+    let (chain, target, expires_ms) = chain_with_expiring_review();
+    // Replay into a store, then remove its expiry table as a store written before the
+    // table existed lacks it.
+    let backend = MemoryBackend::new();
+    let replay =
+        vouch_node::app::App::open(LedgerStore::open(backend.clone()).unwrap(), &chain.genesis, Default::default())
+            .unwrap();
+    for height in 1..=chain.app.tip().height.0 {
+        let block = chain.app.store().block(Height(height)).unwrap().unwrap();
+        let commit = chain.app.store().commit(Height(height)).unwrap().unwrap();
+        replay.apply_block(&block, &commit).unwrap();
+    }
+    drop(replay);
+    let table: Vec<Vec<u8>> =
+        backend.keys().into_iter().filter(|key| key.first() == Some(&b'x') || key == b"mexpiry-index").collect();
+    assert_eq!(table.len(), 2, "one expiry and the marker");
+    for key in &table {
+        backend.corrupt(key, None);
+    }
+    let store = LedgerStore::open(backend.clone()).unwrap();
+    assert_eq!(store.expiries().unwrap(), None);
+
+    let reopened = vouch_node::app::App::open(store, &chain.genesis, Default::default()).unwrap();
+    assert_eq!(reopened.store().expiries().unwrap(), Some(vec![(target.clone(), expires_ms as i64)]));
+    let block = reopened.propose_block(vec![], expires_ms, &key(1).public_key()).unwrap();
+    let outcome = reopened.apply_block(&block, &chain.sign_commit(&block, &[0])).unwrap();
+    assert_eq!(outcome.evaluated, vec![target]);
+}

@@ -185,6 +185,7 @@ impl<B: Backend> App<B> {
             tree_writes,
             state_root,
             staged: stage::finish(staging, block),
+            expiries: schedule.changes(&records),
         })?;
 
         self.shared.reads.commit(block_reads.values());

@@ -282,8 +282,18 @@ fn check_policy_code<B: Backend>(state: &Overlay<'_, B>, directory: &Directory) 
 }
 
 fn load_schedule<B: Backend>(shared: &Shared<B>, height: Height) -> Result<Schedule, AppError> {
-    let state = Overlay::new(&shared.store, Some(height));
     let mut schedule = Schedule::default();
+    if let Some(expiries) = shared.store.expiries()? {
+        for (image, expiry) in expiries {
+            schedule.record(&image, Some(expiry));
+        }
+        return Ok(schedule);
+    }
+
+    // A store written before the expiry table: read every verdict once and store the
+    // table, so later opens skip this.
+    let started = std::time::Instant::now();
+    let state = Overlay::new(&shared.store, Some(height));
     let mut after = None;
     loop {
         let images = shared.store.images_after(after.as_ref(), SCHEDULE_READ_IMAGES)?;
@@ -295,9 +305,17 @@ fn load_schedule<B: Backend>(shared: &Shared<B>, height: Height) -> Result<Sched
         }
         match images.last() {
             Some(last) if images.len() == SCHEDULE_READ_IMAGES => after = Some(last.clone()),
-            _ => return Ok(schedule),
+            _ => break,
         }
     }
+    shared.store.build_expiries(&schedule.entries())?;
+    let elapsed_ms = started.elapsed().as_millis() as u64;
+    tracing::info!(
+        expiring_images = schedule.expiring_count(),
+        elapsed_ms,
+        "built the stored expiry table from every verdict"
+    );
+    Ok(schedule)
 }
 
 /// Images whose verdicts the node reads at a time when it rebuilds the expiry schedule.

@@ -7,7 +7,8 @@
 //! parameter of the authenticated state. The set of known images (every image of the
 //! ledger store's attestation index) and the expiry schedule (each image's earliest
 //! verdict expiry) are derived from the committed blocks and state, so every node
-//! holds the same ones and picks the same images. A node rebuilds them when it opens.
+//! holds the same ones and picks the same images. Blocks store the schedule's changes
+//! with the ledger, and a node reads it back when it opens.
 //!
 //! # Invariants
 //! - Each block evaluates at most `reevaluations_per_block` images for expiry and the
@@ -65,6 +66,18 @@ impl Schedule {
             self.expiry_of.insert(image.clone(), expiry);
             self.expiries.insert((expiry, image.clone()));
         }
+    }
+
+    /// Returns the images of `records` whose earliest expiry differs from the recorded
+    /// one, with the new expiry: the changes a block stores.
+    pub(crate) fn changes(&self, records: &[(Digest, Option<i64>)]) -> Vec<(Digest, Option<i64>)> {
+        let changed = records.iter().filter(|(image, expiry)| self.expiry_of.get(image).copied() != *expiry);
+        changed.cloned().collect()
+    }
+
+    /// Returns every image with an expiring verdict and its earliest expiry.
+    pub(crate) fn entries(&self) -> Vec<(Digest, i64)> {
+        self.expiry_of.iter().map(|(image, expiry)| (image.clone(), *expiry)).collect()
     }
 
     /// Picks the images a block at `time_ms` evaluates again beyond `touched`.

@@ -13,9 +13,12 @@
 //! | `n`    | genesis tree nodes | version 0 (u64 BE), nibble path encoded | `jmt` node (encoded)        |
 //! | `g`    | tree node indexes  | version (u64 BE)                      | log spans (`node_spans.rs`)   |
 //! | `v`    | state tree values  | generation, key hash (32 bytes), version (u64 BE) | 0 = deleted, 1 and the bytes |
+//! | `x`    | verdict expiries   | image digest (encoded)                | earliest expiry (i64 BE, ms), or empty for none |
+//! | `f`    | sealed key filters | table (`t`, `a` or `v`), generation (u32 BE) | the generation's filters (`filter.rs`) |
 //!
 //! | `m`    | layout version     | `layout-version`                      | u32 big-endian                |
 //! | `m`    | ledger log length  | `log-end`                             | u64 big-endian                |
+//! | `m`    | expiries complete  | `expiry-index`                        | empty                         |
 //!
 //! Heights and versions are big-endian so that key order is height order. Values are
 //! the canonical encoding of `vouch_protocol::encoding` unless the table gives another
@@ -29,7 +32,9 @@
 //! where.
 //!
 //! The tables keyed by hash (`t`, `a`, `v`) start each key with a generation, so that
-//! a block inserts into a small recent part of each table (`filter.rs`).
+//! a block inserts into a small recent part of each table (`filter.rs`). A store
+//! without `f` records, as earlier builds wrote it, is read the same way: opening
+//! scans the keys of every generation whose filters are not stored.
 
 use jmt::KeyHash;
 use jmt::storage::NodeKey;
@@ -49,6 +54,11 @@ pub(crate) const LAYOUT_VERSION_KEY: &[u8] = b"mlayout-version";
 /// The key of the ledger log's committed length, written with every block.
 pub(crate) const LOG_END_KEY: &[u8] = b"mlog-end";
 
+/// The key that records that the `x` table lists every image whose verdicts expire.
+/// Stores written before the table existed lack it, and the node builds the table
+/// once from the verdicts.
+pub(crate) const EXPIRY_INDEX_KEY: &[u8] = b"mexpiry-index";
+
 /// The version of this layout. A store written with another layout is refused.
 pub(crate) const LAYOUT_VERSION: u32 = 9;
 
@@ -62,6 +72,8 @@ const STATE_ROOT: u8 = b'r';
 const TREE_NODE: u8 = b'n';
 const TREE_NODE_INDEX: u8 = b'g';
 const TREE_VALUE: u8 = b'v';
+const KEY_FILTER: u8 = b'f';
+const EXPIRY: u8 = b'x';
 
 /// Returns the prefix of a table that the key filter covers, and the part of each of
 /// its keys that the filter records: a transaction hash, a state key hash, or an
@@ -72,6 +84,28 @@ pub(crate) fn filtered_table(table: Table) -> (u8, fn(&[u8]) -> Option<&[u8]>) {
         Table::TreeValue => (TREE_VALUE, |key| key.get(5..37)),
         Table::Attestations => (ATTESTATION, |key| key.get(5..key.len().checked_sub(12)?)),
     }
+}
+
+/// Returns the key of the stored filters of `generation` of `table`.
+pub(crate) fn key_filter_key(table: Table, generation: u32) -> Vec<u8> {
+    let mut key = key_filter_prefix(table);
+    key.extend_from_slice(&generation.to_be_bytes());
+    key
+}
+
+/// Returns the prefix of the stored filters of `table`.
+pub(crate) fn key_filter_prefix(table: Table) -> Vec<u8> {
+    vec![KEY_FILTER, table.tag()]
+}
+
+/// Returns the generation of a stored filter's key.
+pub(crate) fn key_filter_generation(key: &[u8]) -> Option<u32> {
+    Some(u32::from_be_bytes(key.get(2..)?.try_into().ok()?))
+}
+
+/// Returns the prefix of `generation` of a filtered table.
+pub(crate) fn generation_prefix(table: Table, generation: u32) -> Vec<u8> {
+    generation_key(filtered_table(table).0, generation, 5)
 }
 
 /// Returns the generation of a key of a filtered table.
@@ -150,6 +184,23 @@ impl TxRecord {
 pub(crate) struct StoredBody {
     pub(crate) log_offset: u64,
     pub(crate) txs: Vec<(TxHash, u32)>,
+}
+
+/// Returns the key of an image's verdict expiry.
+pub(crate) fn expiry_key(image: &Digest) -> Vec<u8> {
+    let mut key = vec![EXPIRY];
+    key.extend_from_slice(&encoding::encode(image));
+    key
+}
+
+/// Returns the prefix of the verdict expiries.
+pub(crate) fn expiry_prefix() -> [u8; 1] {
+    [EXPIRY]
+}
+
+/// Encodes an image's earliest verdict expiry; `None` is an empty value.
+pub(crate) fn encode_expiry(expiry: Option<i64>) -> Vec<u8> {
+    expiry.map(|expiry| expiry.to_be_bytes().to_vec()).unwrap_or_default()
 }
 
 pub(crate) fn outcome_key(hash: &TxHash) -> Vec<u8> {

@@ -20,6 +20,7 @@
 //!   because the backend may hold part of what the caller believes failed.
 
 mod backend;
+mod expiries;
 mod faulty;
 mod filter;
 mod images;
@@ -110,6 +111,8 @@ pub enum StoreError {
     State(#[from] StateError),
 }
 
+#[cfg(test)]
+mod filter_tests;
 #[cfg(test)]
 mod images_tests;
 #[cfg(test)]

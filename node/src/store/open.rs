@@ -1,6 +1,7 @@
 //! Opening the ledger store: reading the committed height and checking that the
 //! records at that height agree with the state tree.
 
+use std::collections::BTreeSet;
 use std::num::NonZeroUsize;
 use std::sync::Mutex;
 use std::sync::atomic::AtomicBool;
@@ -72,23 +73,69 @@ impl<B: Backend> LedgerStore<B> {
         Ok(store)
     }
 
-    /// Adds every stored key of the filtered tables to the key filter.
+    /// Fills the key filter: loads the stored filters of sealed generations and adds
+    /// the keys of every generation without one, normally only the newest.
     fn fill_filter(&self) -> Result<(), StoreError> {
         let started = Instant::now();
+        let (mut loaded, mut scanned) = (0usize, 0usize);
         for table in [Table::TxPosition, Table::TreeValue, Table::Attestations] {
-            let (prefix, part) = layout::filtered_table(table);
-            let mut malformed = None;
-            self.backend.visit_keys(&[prefix], &mut |key| match (layout::key_generation(key), part(key)) {
-                (Some(generation), Some(part)) => self.filter.insert(table, generation, [part]),
-                _ => malformed = Some(hex::encode(key)),
-            })?;
-            if let Some(key) = malformed {
-                return Err(corrupted(format!("the key {key} is too short for its table")));
+            let stored = self.load_sealed_filters(table)?;
+            loaded += stored.len();
+            let Some(newest) = self.newest_generation(table)? else {
+                continue;
+            };
+            for generation in (0..=newest).filter(|generation| !stored.contains(generation)) {
+                self.scan_generation(table, generation)?;
+                scanned += 1;
             }
         }
         let (keys, bytes) = self.filter.usage();
-        tracing::info!(keys, bytes, elapsed_ms = started.elapsed().as_millis() as u64, "key filter filled");
+        let elapsed_ms = started.elapsed().as_millis() as u64;
+        tracing::info!(keys, bytes, loaded, scanned, elapsed_ms, "key filter filled");
         Ok(())
+    }
+
+    /// Loads the stored filters of `table` and returns their generations.
+    fn load_sealed_filters(&self, table: Table) -> Result<BTreeSet<u32>, StoreError> {
+        let mut keys = Vec::new();
+        self.backend.visit_keys(&layout::key_filter_prefix(table), &mut |key| keys.push(key.to_vec()))?;
+        let mut generations = BTreeSet::new();
+        for key in keys {
+            let invalid = |reason: String| corrupted(format!("the stored key filter {}: {reason}", hex::encode(&key)));
+            let generation =
+                layout::key_filter_generation(&key).ok_or_else(|| invalid("the key is not 6 bytes".to_owned()))?;
+            let record =
+                self.backend.get(&key)?.ok_or_else(|| invalid("it vanished while the store opened".to_owned()))?;
+            self.filter.load_record(table, generation, &record).map_err(invalid)?;
+            generations.insert(generation);
+        }
+        Ok(generations)
+    }
+
+    /// Returns the generation of the last key of `table`, or `None` when it is empty.
+    fn newest_generation(&self, table: Table) -> Result<Option<u32>, StoreError> {
+        let (prefix, _) = layout::filtered_table(table);
+        let last = self.backend.last_in_range(&[prefix], &[prefix, u8::MAX, u8::MAX, u8::MAX, u8::MAX, u8::MAX])?;
+        let Some((key, _)) = last else {
+            return Ok(None);
+        };
+        let generation = layout::key_generation(&key)
+            .ok_or_else(|| corrupted(format!("the key {} is too short for its table", hex::encode(&key))))?;
+        Ok(Some(generation))
+    }
+
+    /// Adds every stored key of one generation of `table` to the key filter.
+    fn scan_generation(&self, table: Table, generation: u32) -> Result<(), StoreError> {
+        let (_, part) = layout::filtered_table(table);
+        let mut malformed = None;
+        self.backend.visit_keys(&layout::generation_prefix(table, generation), &mut |key| match part(key) {
+            Some(part) => self.filter.insert(table, generation, [part]),
+            None => malformed = Some(hex::encode(key)),
+        })?;
+        match malformed {
+            Some(key) => Err(corrupted(format!("the key {key} is too short for its table"))),
+            None => Ok(()),
+        }
     }
 
     /// Checks that the ledger log holds everything committed, and cuts off what a

@@ -59,6 +59,9 @@ pub struct BlockWrite {
     pub state_root: StateRoot,
     /// The block's transactions, when [`LedgerStore::stage_block`] already wrote them.
     pub staged: Option<StagedTxs>,
+    /// The images whose earliest verdict expiry this block changes, with the new one
+    /// (`None` when their verdicts no longer expire).
+    pub expiries: Vec<(Digest, Option<i64>)>,
 }
 
 /// A block's transactions written past the end of the ledger log before the block is
@@ -107,6 +110,7 @@ impl<B: Backend> LedgerStore<B> {
         batch.put(layout::LOG_END_KEY.to_vec(), 0u64.to_be_bytes().to_vec());
         batch.put(layout::LATEST_HEIGHT_KEY.to_vec(), layout::encode_height(Height::GENESIS));
         batch.put(layout::LAYOUT_VERSION_KEY.to_vec(), layout::LAYOUT_VERSION.to_be_bytes().to_vec());
+        batch.put(layout::EXPIRY_INDEX_KEY.to_vec(), Vec::new());
         self.write_batch(batch, Height::GENESIS)
     }
 
@@ -129,11 +133,15 @@ impl<B: Backend> LedgerStore<B> {
         let check_ms = started.elapsed().as_millis() as u64;
 
         let generations = Generations::next(self);
+        let sealed = self.sealed_filters(generations);
         self.filter_block_keys(&write, generations);
         let append = LogAppend::new(&write)?;
         let log_offset = self.append_block(&write, &append)?;
         let log_ms = started.elapsed().as_millis() as u64;
         let mut batch = block_batch(&write, &positions, generations, log_offset, append.len());
+        for (key, record) in sealed {
+            batch.put(key, record);
+        }
         let index = nodes::put_node_index(&mut batch, height.0, &append.spans, log_offset + append.txs_len as u64);
         let batch_ms = started.elapsed().as_millis() as u64;
         self.write_batch(batch, height)?;
@@ -176,6 +184,21 @@ impl<B: Backend> LedgerStore<B> {
             self.poisoned.store(true, Ordering::SeqCst);
             StoreError::from(error)
         })
+    }
+
+    /// Encodes the filters that a block sealing a generation stores: for each table
+    /// whose next generation the block starts, the filters of the one before.
+    fn sealed_filters(&self, generations: Generations) -> Vec<(Vec<u8>, Vec<u8>)> {
+        let tables = [
+            (Table::TxPosition, generations.positions),
+            (Table::Attestations, generations.attestations),
+            (Table::TreeValue, generations.values),
+        ];
+        let sealed = tables.into_iter().filter_map(|(table, generation)| {
+            let sealed = self.filter.sealed_by(table, generation)?;
+            Some((layout::key_filter_key(table, sealed), self.filter.sealed_record(table, sealed)))
+        });
+        sealed.collect()
     }
 
     /// Adds the keys that a block's batch writes to the filtered tables. They are added
@@ -407,6 +430,10 @@ fn block_batch(
 
     for (hash, outcome) in &write.outcomes {
         batch.put(layout::outcome_key(hash), outcome.as_bytes().to_vec());
+    }
+
+    for (image, expiry) in &write.expiries {
+        batch.put(layout::expiry_key(image), layout::encode_expiry(*expiry));
     }
 
     put_tree_values(&mut batch, &write.tree_writes, generations.values);
