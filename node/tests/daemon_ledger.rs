@@ -175,3 +175,17 @@ fn empty_marker_guards_and_is_rewritten() {
     assert!(String::from_utf8_lossy(&output.stderr).contains("the ledger marker is empty"));
     assert_eq!(std::fs::read_to_string(&marker).expect("read the marker again"), recorded);
 }
+
+#[test]
+fn stop_saves_filters_for_next_start() {
+    let home = tempfile::tempdir().expect("temporary folder");
+    init_home(home.path());
+    let first = run_until_serving(home.path(), &[]);
+    let first = String::from_utf8_lossy(&first.stderr);
+    assert!(first.contains("saved the newest key filters for the next start"), "{first}");
+
+    let second = run_until_serving(home.path(), &[]);
+    let second = String::from_utf8_lossy(&second.stderr);
+    let filled = second.lines().find(|line| line.contains("key filter filled")).expect("the fill is logged");
+    assert!(filled.contains("scanned=0"), "the saved filters replace the scan: {filled}");
+}

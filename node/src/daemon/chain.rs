@@ -75,6 +75,11 @@ pub trait ChainApp: Send + Sync + 'static {
         Ok(None)
     }
 
+    /// Saves what speeds up the next start, once the node stopped committing.
+    fn save_for_restart(&self) -> Result<(), AppError> {
+        Ok(())
+    }
+
     /// Returns an account's next nonce and stake.
     fn account(&self, key: &PublicKey) -> Result<AccountResponse, QueryError>;
 

@@ -19,6 +19,10 @@ impl<B: Backend + 'static> ChainApp for App<B> {
         App::chain_id(self)
     }
 
+    fn save_for_restart(&self) -> Result<(), AppError> {
+        self.store().save_newest_filters().map_err(|error| AppError::Store(error.to_string()))
+    }
+
     fn tip(&self) -> ChainTip {
         let tip = App::tip(self);
         ChainTip {

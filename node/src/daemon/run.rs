@@ -204,6 +204,10 @@ pub async fn serve(
             server.abort();
         }
     }
+    // The engine has stopped, so no block changes the filters while they are saved.
+    if let Err(error) = app.save_for_restart() {
+        tracing::warn!(%error, "failed to save the key filters; the next start scans their keys instead");
+    }
     let tip = app.tip();
     tracing::info!(height = %tip.height, state_root = %tip.state_root, "stopped");
     produced

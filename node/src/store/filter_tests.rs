@@ -107,3 +107,51 @@ fn damaged_stored_filter_is_corruption() {
     assert!(message.contains(&format!("the stored key filter {}", hex::encode(&key))), "{message}");
     assert!(message.contains("ends 3 bytes early"), "{message}");
 }
+
+/// Adds a key too short for its table to the newest generation of transaction
+/// positions, which fails a scan of that generation.
+fn damage_newest_positions(store: &LedgerStore<MemoryBackend>, backend: &MemoryBackend) {
+    let newest = store.filter.generation_count(Table::TxPosition) - 1;
+    let mut short_key = layout::generation_prefix(Table::TxPosition, newest);
+    short_key.push(1);
+    backend.corrupt(&short_key, Some(vec![0]));
+}
+
+#[test]
+fn saved_newest_filters_skip_the_scan() {
+    // Eleven blocks of three keys leave the newest generation one key short of full,
+    // so the empty block below does not seal it.
+    let (backend, attested) = chain_over_generations(11);
+    let store = LedgerStore::open_with_generation_keys(backend.clone(), 10).unwrap();
+    store.save_newest_filters().unwrap();
+    damage_newest_positions(&store, &backend);
+    drop(store);
+
+    let store =
+        LedgerStore::open_with_generation_keys(backend.clone(), 10).expect("the newest generation is not scanned");
+    assert_all_found(&store, &attested);
+
+    // A block after the save makes the saved filters stale, so the open scans again.
+    let write = SyntheticChain::new(1).block_write(&store, Vec::new(), &StateChanges::new(), Vec::new()).unwrap();
+    store.commit_block(write).unwrap();
+    drop(store);
+    let error = LedgerStore::open_with_generation_keys(backend, 10).err().expect("the newest generation is scanned");
+    assert!(error.to_string().contains("is too short for its table"), "{error}");
+}
+
+#[test]
+fn damaged_saved_filter_is_corruption() {
+    let (backend, _) = chain_over_generations(12);
+    let store = LedgerStore::open_with_generation_keys(backend.clone(), 10).unwrap();
+    store.save_newest_filters().unwrap();
+    let key = layout::newest_filter_key(Table::TreeValue);
+    let mut saved = backend.get(&key).unwrap().expect("saved filters");
+    backend.corrupt(&key, Some(vec![0; 11]));
+    let error = LedgerStore::open_with_generation_keys(backend.clone(), 10).err().expect("a short header");
+    assert!(error.to_string().contains("11 bytes, shorter than its 12-byte header"), "{error}");
+
+    saved.push(0);
+    backend.corrupt(&key, Some(saved));
+    let error = LedgerStore::open_with_generation_keys(backend, 10).err().expect("a trailing byte");
+    assert!(error.to_string().contains("1 bytes follow the last filter"), "{error}");
+}

@@ -19,6 +19,7 @@
 //! | `m`    | layout version     | `layout-version`                      | u32 big-endian                |
 //! | `m`    | ledger log length  | `log-end`                             | u64 big-endian                |
 //! | `m`    | expiries complete  | `expiry-index`                        | empty                         |
+//! | `m`    | newest key filters | `newest-filter-`, table (`t`, `a` or `v`) | height (u64 BE), generation (u32 BE), filters |
 //!
 //! Heights and versions are big-endian so that key order is height order. Values are
 //! the canonical encoding of `vouch_protocol::encoding` unless the table gives another
@@ -84,6 +85,14 @@ pub(crate) fn filtered_table(table: Table) -> (u8, fn(&[u8]) -> Option<&[u8]>) {
         Table::TreeValue => (TREE_VALUE, |key| key.get(5..37)),
         Table::Attestations => (ATTESTATION, |key| key.get(5..key.len().checked_sub(12)?)),
     }
+}
+
+/// Returns the key of the filters of the newest generation of `table`, saved when
+/// the node stopped.
+pub(crate) fn newest_filter_key(table: Table) -> Vec<u8> {
+    let mut key = b"mnewest-filter-".to_vec();
+    key.push(table.tag());
+    key
 }
 
 /// Returns the key of the stored filters of `generation` of `table`.

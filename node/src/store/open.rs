@@ -15,7 +15,7 @@ use crate::state::AuthenticatedState;
 use crate::store::filter::{KeyFilter, Table};
 use crate::store::nodes::{self, NODE_CACHE_BYTES_DEFAULT};
 use crate::store::write::BLOCK_LOG_BYTES_MAX;
-use crate::store::{Backend, LedgerStore, StoreError, layout};
+use crate::store::{Backend, LedgerStore, StoreError, WriteBatch, layout};
 
 impl<B: Backend> LedgerStore<B> {
     /// Opens the ledger over `backend`, resuming at the last committed height.
@@ -69,21 +69,27 @@ impl<B: Backend> LedgerStore<B> {
         if let Some(height) = latest {
             store.check_committed(height)?;
         }
-        store.fill_filter()?;
+        store.fill_filter(latest)?;
         Ok(store)
     }
 
     /// Fills the key filter: loads the stored filters of sealed generations and adds
-    /// the keys of every generation without one, normally only the newest.
-    fn fill_filter(&self) -> Result<(), StoreError> {
+    /// the keys of every generation without one. The newest generation's filters are
+    /// loaded when the node saved them at its last stop and no block came after.
+    fn fill_filter(&self, latest: Option<Height>) -> Result<(), StoreError> {
         let started = Instant::now();
         let (mut loaded, mut scanned) = (0usize, 0usize);
         for table in [Table::TxPosition, Table::TreeValue, Table::Attestations] {
-            let stored = self.load_sealed_filters(table)?;
-            loaded += stored.len();
+            let mut stored = self.load_sealed_filters(table)?;
             let Some(newest) = self.newest_generation(table)? else {
                 continue;
             };
+            if let Some(latest) = latest
+                && self.load_newest_filters(table, newest, latest)?
+            {
+                stored.insert(newest);
+            }
+            loaded += stored.len();
             for generation in (0..=newest).filter(|generation| !stored.contains(generation)) {
                 self.scan_generation(table, generation)?;
                 scanned += 1;
@@ -110,6 +116,51 @@ impl<B: Backend> LedgerStore<B> {
             generations.insert(generation);
         }
         Ok(generations)
+    }
+
+    /// Loads the filters of `newest` that the node saved when it stopped, if it saved
+    /// them at `latest`; returns whether it did. Saved filters of an older height miss
+    /// the keys of the blocks after it, so they are ignored.
+    fn load_newest_filters(&self, table: Table, newest: u32, latest: Height) -> Result<bool, StoreError> {
+        let key = layout::newest_filter_key(table);
+        let Some(saved) = self.backend.get(&key)? else {
+            return Ok(false);
+        };
+        let invalid = |reason: String| corrupted(format!("the saved key filter {}: {reason}", hex::encode(&key)));
+        if saved.len() < 12 {
+            return Err(invalid(format!("it is {} bytes, shorter than its 12-byte header", saved.len())));
+        }
+        let height = u64::from_be_bytes(saved[..8].try_into().expect("8 bytes"));
+        let generation = u32::from_be_bytes(saved[8..12].try_into().expect("4 bytes"));
+        if height != latest.0 || generation != newest {
+            return Ok(false);
+        }
+        self.filter.load_record(table, generation, &saved[12..]).map_err(invalid)?;
+        Ok(true)
+    }
+
+    /// Saves the filters of each table's newest generation with the committed height,
+    /// so that the next open loads them instead of scanning that generation's keys.
+    /// The caller calls it after the last block, when the node stops.
+    pub fn save_newest_filters(&self) -> Result<(), StoreError> {
+        let _writing = self.writing.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let (false, Some(latest)) = (self.is_poisoned(), self.latest_height()) else {
+            return Ok(());
+        };
+        let mut batch = WriteBatch::new();
+        for table in [Table::TxPosition, Table::TreeValue, Table::Attestations] {
+            let Some(newest) = self.filter.generation_count(table).checked_sub(1) else {
+                continue;
+            };
+            let mut saved = latest.0.to_be_bytes().to_vec();
+            saved.extend_from_slice(&newest.to_be_bytes());
+            saved.extend_from_slice(&self.filter.sealed_record(table, newest));
+            batch.put(layout::newest_filter_key(table), saved);
+        }
+        self.backend.apply(batch)?;
+        self.backend.flush()?;
+        tracing::info!(height = latest.0, "saved the newest key filters for the next start");
+        Ok(())
     }
 
     /// Returns the generation of the last key of `table`, or `None` when it is empty.
