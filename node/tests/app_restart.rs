@@ -138,9 +138,8 @@ fn image_limit_survives_restart() {
     assert!(chain.app.check_tx(&other).is_ok());
 }
 
-/// Starts a one-validator chain whose only binding needs one review, and commits a
-/// review of an image that expires 10 s after genesis; returns the image and the
-/// expiry.
+/// Starts a one-validator chain whose only binding needs one review. Commits a review
+/// of an image that expires 10 s after genesis, and returns the image and the expiry.
 fn chain_with_expiring_review() -> (TestChain, vouch_protocol::digest::Digest, u64) {
     let mut genesis = genesis(&[10]);
     genesis.bindings =
