@@ -7,8 +7,8 @@
 //! parameter of the authenticated state. The set of known images (every image of the
 //! ledger store's attestation index) and the expiry schedule (each image's earliest
 //! verdict expiry) are derived from the committed blocks and state, so every node
-//! holds the same ones and picks the same images. Blocks store the schedule's changes
-//! with the ledger, and a node reads it back when it opens.
+//! has the same ones and picks the same images. Blocks store the schedule's changes
+//! with the ledger, and a node reads the stored schedule when it opens.
 //!
 //! # Invariants
 //! - Each block evaluates at most `reevaluations_per_block` images for expiry and the

@@ -47,6 +47,9 @@ pub(crate) enum Table {
 }
 
 impl Table {
+    /// Every filtered table.
+    pub(crate) const ALL: [Table; 3] = [Table::TxPosition, Table::TreeValue, Table::Attestations];
+
     /// Returns the byte that names the table in probes and stored filter keys.
     pub(crate) fn tag(self) -> u8 {
         match self {

@@ -1,5 +1,6 @@
-//! Opening the ledger store: reading the committed height and checking that the
-//! records at that height agree with the state tree.
+//! Opening the ledger store: reading the committed height, checking that the records
+//! at that height agree with the state tree, and filling the key filter. Saving the
+//! newest filters at a stop is here too, because only the next open reads them.
 
 use std::collections::BTreeSet;
 use std::num::NonZeroUsize;
@@ -79,7 +80,7 @@ impl<B: Backend> LedgerStore<B> {
     fn fill_filter(&self, latest: Option<Height>) -> Result<(), StoreError> {
         let started = Instant::now();
         let (mut loaded, mut scanned) = (0usize, 0usize);
-        for table in [Table::TxPosition, Table::TreeValue, Table::Attestations] {
+        for table in Table::ALL {
             let mut stored = self.load_sealed_filters(table)?;
             let Some(newest) = self.newest_generation(table)? else {
                 continue;
@@ -148,7 +149,7 @@ impl<B: Backend> LedgerStore<B> {
             return Ok(());
         };
         let mut batch = WriteBatch::new();
-        for table in [Table::TxPosition, Table::TreeValue, Table::Attestations] {
+        for table in Table::ALL {
             let Some(newest) = self.filter.generation_count(table).checked_sub(1) else {
                 continue;
             };
