@@ -75,6 +75,16 @@ impl<K: Clone + Eq + Hash, V: Clone> Lru<K, V> {
         Some(entry.value)
     }
 
+    /// Removes every entry and frees the maps' memory; returns the weight removed.
+    pub(crate) fn clear(&mut self) -> usize {
+        let removed = self.weight;
+        // `HashMap::clear` keeps the table's allocation; new maps give it back.
+        self.entries = HashMap::new();
+        self.by_use = BTreeMap::new();
+        self.weight = 0;
+        removed
+    }
+
     /// Returns the number of entries.
     pub(crate) fn len(&self) -> usize {
         self.entries.len()
@@ -130,5 +140,24 @@ mod tests {
         assert_eq!(lru.remove(&"b"), Some(5));
         assert_eq!(lru.weight(), 4);
         assert_eq!(lru.remove(&"b"), None);
+    }
+
+    #[test]
+    fn clear_empties_and_the_map_fills_again() {
+        let mut lru = Lru::new(NonZeroUsize::new(10).unwrap());
+        lru.insert_weighted("a", 1, 4);
+        lru.insert_weighted("b", 2, 3);
+        assert_eq!(lru.clear(), 7);
+        assert_eq!((lru.len(), lru.weight()), (0, 0));
+        assert_eq!(lru.get(&"a"), None);
+
+        // The whole capacity is free again, and eviction still follows use.
+        lru.insert_weighted("c", 3, 6);
+        lru.insert_weighted("d", 4, 4);
+        assert_eq!(lru.get(&"c"), Some(3));
+        lru.insert_weighted("e", 5, 4);
+        assert_eq!(lru.get(&"d"), None);
+        assert_eq!(lru.weight(), 10);
+        assert_eq!(lru.clear(), 10);
     }
 }

@@ -5,7 +5,7 @@
 mod app_support;
 
 use app_support::*;
-use vouch_protocol::chain::{Block, Transaction};
+use vouch_protocol::chain::Transaction;
 use vouch_protocol::digest::Digest;
 use vouch_protocol::ledger::{Action, GovAction};
 
@@ -24,21 +24,6 @@ fn signed_scan(name: &str, image: &Digest, severities: &[&str], signer: u8) -> (
     (attest_tx(envelope), hash)
 }
 
-/// Proposes a block from `txs` on `proposer`, applies it there and on `follower`, and
-/// checks that both give the same result.
-fn propose_and_follow(proposer: &TestChain, follower: &TestChain, txs: Vec<Transaction>) -> Block {
-    let time = proposer.app.tip().time_unix_ms + 1000;
-    let block = proposer.app.propose_block(txs, time, &key(1).public_key()).expect("a proposal");
-    let commit = proposer.sign_commit(&block, &proposer.signers);
-    let proposed = proposer.app.apply_block(&block, &commit).expect("the proposer applies its block");
-    let followed = follower.app.apply_block(&block, &commit).expect("the follower applies the block");
-
-    assert_eq!(proposed.state_root, followed.state_root, "state root at height {}", block.header.height);
-    assert_eq!(proposed.tx_outcomes, followed.tx_outcomes, "outcomes at height {}", block.header.height);
-    assert_eq!(proposed.evaluated, followed.evaluated, "evaluated images at height {}", block.header.height);
-    block
-}
-
 #[test]
 fn reused_proposal_execution_matches_fresh_execution() {
     let mut genesis = genesis(&[40, 26, 20, 13]);
@@ -51,7 +36,7 @@ fn reused_proposal_execution_matches_fresh_execution() {
     let (clean_scan, _) = signed_scan("ghcr.io/acme/api:1", &clean, &["LOW"], 100);
     let (bad_scan, bad_hash) = signed_scan("ghcr.io/acme/api:2", &bad, &["CRITICAL"], 100);
     let opened = proposer.propose(0, register("late", 52));
-    let block = propose_and_follow(&proposer, &follower, vec![clean_scan.clone(), bad_scan, clean_scan, opened]);
+    let block = proposer.propose_and_follow(&follower, vec![clean_scan.clone(), bad_scan, clean_scan, opened]);
     assert_eq!(block.txs.len(), 3, "the duplicate is left out of the proposal");
 
     // Votes pass the proposal, so the new attester's scan later in the same block
@@ -62,15 +47,15 @@ fn reused_proposal_execution_matches_fresh_execution() {
         Action::Revoke { image: bad.clone(), envelope_hash: bad_hash, reason: "rescanned".into() },
     );
     let votes = vec![vote(&proposer, 1, 1), vote(&proposer, 2, 1), late_scan, revoke];
-    let block = propose_and_follow(&proposer, &follower, votes);
+    let block = proposer.propose_and_follow(&follower, votes);
     assert_eq!(block.txs.len(), 4);
 
     // A second proposal expires after two blocks; a vote on it is then left out.
     let expiring = proposer.propose(0, register("expiring", 53));
-    propose_and_follow(&proposer, &follower, vec![expiring]);
-    propose_and_follow(&proposer, &follower, vec![]);
+    proposer.propose_and_follow(&follower, vec![expiring]);
+    proposer.propose_and_follow(&follower, vec![]);
     let late_vote = vote(&proposer, 1, 2);
-    let block = propose_and_follow(&proposer, &follower, vec![late_vote]);
+    let block = proposer.propose_and_follow(&follower, vec![late_vote]);
     assert!(block.txs.is_empty(), "the vote on an expired proposal is left out");
 
     for digest in [&clean, &bad, &late] {

@@ -99,7 +99,7 @@ impl Node {
     }
 
     fn engine_config(&self) -> EngineConfig {
-        EngineConfig { blocks: BLOCKS, timeouts: short_timeouts(), dir: consensus_dir(&self.data_dir()) }
+        EngineConfig { blocks: BLOCKS, timeouts: short_timeouts(), dir: consensus_dir(&self.data_dir()), idle: None }
     }
 
     fn open_engine(&self, app: &Arc<dyn ChainApp>) -> Result<Engine, EngineError> {

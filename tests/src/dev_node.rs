@@ -106,7 +106,10 @@ impl DevNode {
 
     /// Reads the node's output until a line satisfies `wanted`. Returns the lines read,
     /// that one last.
-    fn wait_for_line(&mut self, wanted: impl Fn(&str) -> bool) -> Vec<String> {
+    ///
+    /// # Panics
+    /// When the node exits, or prints no such line within two minutes.
+    pub fn wait_for_line(&mut self, wanted: impl Fn(&str) -> bool) -> Vec<String> {
         let started = Instant::now();
         let mut seen = Vec::new();
         while started.elapsed() < START_TIMEOUT {

@@ -138,6 +138,12 @@ impl ReadCache {
         }
     }
 
+    /// Empties both parts and frees their memory; returns the bytes they were charged.
+    /// An attestation still waiting for a block is read again when its block is built.
+    pub(crate) fn clear(&self) -> usize {
+        lock(&self.pending).clear() + lock(&self.committed).clear()
+    }
+
     /// Returns the number of cached readings and the bytes charged for them, waiting
     /// and committed.
     pub(crate) fn usage(&self) -> ((usize, usize), (usize, usize)) {

@@ -61,6 +61,10 @@ use reevaluate::Schedule;
 /// image does not read its committed attestations' envelopes again.
 pub const ENVELOPE_HASH_CACHE_ENTRIES: usize = 65_536;
 
+/// Bytes an entry of the envelope hash cache takes: two hashes, its use mark and the
+/// maps' bookkeeping (an estimate).
+const ENVELOPE_HASH_ENTRY_BYTES: usize = 128;
+
 /// The latest committed block and the validator set after it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ChainTip {
@@ -196,6 +200,19 @@ impl<B: Backend> App<B> {
     /// Returns the ledger store.
     pub fn store(&self) -> &LedgerStore<B> {
         &self.shared.store
+    }
+
+    /// Empties the caches that only save reads: tree nodes, attestation readings and
+    /// envelope hashes. Returns the bytes they were charged. Nothing committed or
+    /// waiting is lost; later blocks and queries read from the store until the caches
+    /// fill again.
+    pub fn release_caches(&self) -> usize {
+        let tree_bytes = self.shared.store.release_tree_caches();
+        let read_bytes = self.shared.reads.clear();
+        let hashes = self.shared.envelope_hashes.lock().unwrap_or_else(PoisonError::into_inner).clear();
+        let hash_bytes = hashes * ENVELOPE_HASH_ENTRY_BYTES;
+        tracing::debug!(tree_bytes, read_bytes, envelope_hashes = hashes, "caches emptied");
+        tree_bytes + read_bytes + hash_bytes
     }
 
     /// Returns the stored outcome of a committed transaction with its height.

@@ -80,6 +80,12 @@ pub trait ChainApp: Send + Sync + 'static {
         Ok(())
     }
 
+    /// Empties the caches that only save reads, while the node is idle, and returns
+    /// the bytes they were charged. The default has no caches.
+    fn release_caches(&self) -> usize {
+        0
+    }
+
     /// Returns an account's next nonce and stake.
     fn account(&self, key: &PublicKey) -> Result<AccountResponse, QueryError>;
 

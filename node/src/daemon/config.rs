@@ -130,6 +130,10 @@ pub struct StorageConfig {
     pub committed_reads_bytes: u64,
     /// Bytes of internal state tree nodes kept in memory for the next blocks.
     pub tree_cache_bytes: u64,
+    /// Time without a committed transaction after which the caches are emptied and
+    /// free memory goes back to the system; zero never releases.
+    #[serde(rename = "idle_release_ms", with = "millis")]
+    pub idle_release: Duration,
 }
 
 /// Node-local sizes of the policy runtime; the execution limits are in the genesis.
@@ -181,6 +185,7 @@ impl Default for Config {
                 pending_reads_bytes: PENDING_READS_BYTES_MAX as u64,
                 committed_reads_bytes: COMMITTED_READS_BYTES_MAX as u64,
                 tree_cache_bytes: NODE_CACHE_BYTES_DEFAULT.get() as u64,
+                idle_release: Duration::from_secs(10),
             },
             policy: PolicyConfig { cached_modules_max: 32, concurrent_instances_max: 8 },
             log: LogConfig { level: "info".to_owned() },

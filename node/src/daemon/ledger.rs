@@ -23,6 +23,10 @@ impl<B: Backend + 'static> ChainApp for App<B> {
         self.store().save_newest_filters().map_err(|error| AppError::Store(error.to_string()))
     }
 
+    fn release_caches(&self) -> usize {
+        App::release_caches(self)
+    }
+
     fn tip(&self) -> ChainTip {
         let tip = App::tip(self);
         ChainTip {

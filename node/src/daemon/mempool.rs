@@ -124,6 +124,15 @@ impl Mempool {
         debug_assert_eq!(queue.arrivals.len(), queue.by_arrival.len());
     }
 
+    /// Frees the memory the queue's index kept from a burst, once no transaction
+    /// waits; does nothing otherwise.
+    pub fn shrink_when_empty(&self) {
+        let mut queue = self.lock();
+        if queue.by_arrival.is_empty() {
+            queue.arrivals = HashMap::new();
+        }
+    }
+
     /// Returns the number of waiting transactions.
     pub fn len(&self) -> usize {
         self.lock().by_arrival.len()

@@ -25,7 +25,7 @@ use vouch_protocol::keys::SigningKey;
 
 use crate::daemon::chain::ChainApp;
 use crate::daemon::config::{Config, ConfigError};
-use crate::daemon::engine::{self, Engine, EngineConfig, EngineError};
+use crate::daemon::engine::{self, Engine, EngineConfig, EngineError, IdleRelease};
 use crate::daemon::http::{self, ApiLimits, ApiState, ConnectionLimits, RateConfig};
 use crate::daemon::mempool::{Mempool, MempoolLimits};
 use crate::daemon::producer::{Clock, ProducerConfig};
@@ -77,6 +77,9 @@ pub struct RunOptions {
     pub consensus_dir: PathBuf,
     /// The source of block times.
     pub clock: Clock,
+    /// The memory release after a stretch without transactions; `None` never releases.
+    /// [`RunOptions::from_config`] gives it an allocator release that does nothing.
+    pub idle_release: Option<IdleRelease>,
 }
 
 impl RunOptions {
@@ -114,6 +117,8 @@ impl RunOptions {
             timeouts: TimeoutConfig::default(),
             consensus_dir: engine::consensus_dir(&config.data_dir(home)),
             clock,
+            idle_release: (!config.storage.idle_release.is_zero())
+                .then_some(IdleRelease { after: config.storage.idle_release, release_allocator: || {} }),
         })
     }
 }
@@ -167,7 +172,12 @@ pub async fn serve(
     });
     let router = http::router(state, &options.api_limits);
 
-    let config = EngineConfig { blocks: options.producer, timeouts: options.timeouts, dir: options.consensus_dir };
+    let config = EngineConfig {
+        blocks: options.producer,
+        timeouts: options.timeouts,
+        dir: options.consensus_dir,
+        idle: options.idle_release,
+    };
     let parts = EngineParts { app: Arc::clone(&app), mempool, waiters: Arc::clone(&waiters), key, config };
     let (stop_engine, engine_done) = spawn_engine(parts, options.clock)?;
 

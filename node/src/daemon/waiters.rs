@@ -94,6 +94,11 @@ impl CommitWaiters {
         registry.count = 0;
     }
 
+    /// Frees the memory the registry kept from a burst of waits.
+    pub fn shrink(&self) {
+        self.lock().by_hash.shrink_to_fit();
+    }
+
     /// Returns the number of registered waits.
     pub fn len(&self) -> usize {
         self.lock().count

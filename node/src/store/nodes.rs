@@ -124,6 +124,13 @@ impl<B: Backend> LedgerStore<B> {
         }
     }
 
+    /// Empties the node and index caches and frees their memory; returns the bytes
+    /// they were charged. Later reads fill them again from the store.
+    pub fn release_tree_caches(&self) -> usize {
+        let nodes = self.node_cache.lock().unwrap_or_else(PoisonError::into_inner).clear();
+        nodes + self.index_cache.lock().unwrap_or_else(PoisonError::into_inner).clear()
+    }
+
     /// Keeps the index of a committed version in the cache.
     pub(crate) fn cache_index(&self, version: u64, index: Arc<VersionIndex>) {
         let weight = index.weight() + CACHED_INDEX_OVERHEAD_BYTES;

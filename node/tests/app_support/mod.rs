@@ -145,6 +145,23 @@ impl TestChain {
         self.app.apply_block(block, &commit)
     }
 
+    /// Proposes a block from `txs` on this chain one second after its latest block,
+    /// applies it here and on `follower`, and checks that both give the same state
+    /// root, outcomes and evaluated images. Returns the block.
+    pub fn propose_and_follow(&self, follower: &TestChain, txs: Vec<Transaction>) -> Block {
+        let time = self.app.tip().time_unix_ms + 1000;
+        let block = self.app.propose_block(txs, time, &key(1).public_key()).expect("a proposal");
+        let commit = self.sign_commit(&block, &self.signers);
+        let proposed = self.app.apply_block(&block, &commit).expect("the proposer applies its block");
+        let followed = follower.app.apply_block(&block, &commit).expect("the follower applies the block");
+
+        let height = block.header.height;
+        assert_eq!(proposed.state_root, followed.state_root, "state root at height {height}");
+        assert_eq!(proposed.tx_outcomes, followed.tx_outcomes, "outcomes at height {height}");
+        assert_eq!(proposed.evaluated, followed.evaluated, "evaluated images at height {height}");
+        block
+    }
+
     /// Signs a commit of `block` by the validators at `indexes`.
     pub fn sign_commit(&self, block: &Block, indexes: &[usize]) -> Commit {
         let time_unix_ms = block.header.time_unix_ms + 1;

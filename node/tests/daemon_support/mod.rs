@@ -438,6 +438,6 @@ pub fn commit_next_block(
     dir: &Path,
     clock: Clock,
 ) -> Result<Engine, EngineError> {
-    let config = EngineConfig { blocks, timeouts: TimeoutConfig::default(), dir: dir.to_owned() };
+    let config = EngineConfig { blocks, timeouts: TimeoutConfig::default(), dir: dir.to_owned(), idle: None };
     Engine::open(app, mempool, waiters, validator_key(), config, clock)
 }

@@ -64,6 +64,11 @@ pub(super) const FIELDS: &[FieldDoc] = &[
         "tree_cache_bytes",
         "State tree nodes and node indexes kept in memory for the next blocks, in bytes.",
     ),
+    doc(
+        "storage",
+        "idle_release_ms",
+        "After this long without a committed transaction, empty the caches and return free memory; 0 never does.",
+    ),
     doc("policy", "cached_modules_max", "Compiled policy modules kept in memory."),
     doc("policy", "concurrent_instances_max", "Policy instances that may run at one time."),
     doc("log", "level", "Log filter: error, warn, info, debug or trace, or directives; RUST_LOG overrides it."),

@@ -4,7 +4,9 @@ use vouch_protocol::chain::{BLOCK_BYTES_MAX, BLOCK_TXS_MAX};
 use vouch_protocol::ledger::TX_BYTES_MAX;
 
 use super::render::FIELDS;
-use super::validate::{BODY_BYTES_RANGE, CACHE_BYTES_MIN, CONCURRENCY_RANGE, CONNECTIONS_RANGE, READ_TIMEOUT_MAX};
+use super::validate::{
+    BODY_BYTES_RANGE, CACHE_BYTES_MIN, CONCURRENCY_RANGE, CONNECTIONS_RANGE, IDLE_RELEASE_MAX, READ_TIMEOUT_MAX,
+};
 use super::*;
 
 fn invalid_field(change: impl FnOnce(&mut Config)) -> Option<&'static str> {
@@ -115,6 +117,7 @@ fn each_field_names_itself_when_invalid() {
         ("storage.pending_reads_bytes", |c| c.storage.pending_reads_bytes = CACHE_BYTES_MIN - 1),
         ("storage.committed_reads_bytes", |c| c.storage.committed_reads_bytes = 0),
         ("storage.tree_cache_bytes", |c| c.storage.tree_cache_bytes = 0),
+        ("storage.idle_release_ms", |c| c.storage.idle_release = IDLE_RELEASE_MAX + Duration::from_millis(1)),
         ("policy.cached_modules_max", |c| c.policy.cached_modules_max = 0),
         ("policy.concurrent_instances_max", |c| c.policy.concurrent_instances_max = 0),
         ("log.level", |c| c.log.level = "info,vouch_node=loud".to_owned()),
@@ -185,6 +188,17 @@ fn cache_sizes_hold_at_their_minimum() {
     let limits = config.read_cache_limits();
     assert_eq!(limits.pending_bytes_max.get(), CACHE_BYTES_MIN as usize);
     assert_eq!(limits.committed_bytes_max.get(), usize::MAX);
+}
+
+#[test]
+fn idle_release_holds_at_its_edges() {
+    let set = |millis: u64| move |c: &mut Config| c.storage.idle_release = Duration::from_millis(millis);
+    assert_eq!(invalid_field(set(0)), None, "zero turns the release off");
+    let max = IDLE_RELEASE_MAX.as_millis() as u64;
+    assert_eq!(invalid_field(set(max)), None, "at its maximum");
+    assert_eq!(invalid_field(set(max + 1)), Some("storage.idle_release_ms"), "above its maximum");
+    let parsed = Config::parse("[storage]\nidle_release_ms = 0\n").expect("zero parses");
+    assert_eq!(parsed.storage.idle_release, Duration::ZERO);
 }
 
 #[test]

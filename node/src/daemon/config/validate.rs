@@ -44,6 +44,9 @@ pub const MEMPOOL_TXS_RANGE: RangeInclusive<u32> = 1..=10_000_000;
 /// `storage.committed_reads_bytes` and `storage.tree_cache_bytes`.
 pub const CACHE_BYTES_MIN: u64 = 1024 * 1024;
 
+/// Longest accepted `storage.idle_release_ms`.
+pub const IDLE_RELEASE_MAX: Duration = Duration::from_secs(24 * 3600);
+
 /// Accepted values of `policy.concurrent_instances_max` and `policy.cached_modules_max`.
 pub const POLICY_SLOTS_RANGE: RangeInclusive<u32> = 1..=1_024;
 
@@ -104,7 +107,12 @@ impl Config {
         at_least("storage.cache_bytes", self.storage.cache_bytes, CACHE_BYTES_MIN)?;
         at_least("storage.pending_reads_bytes", self.storage.pending_reads_bytes, CACHE_BYTES_MIN)?;
         at_least("storage.committed_reads_bytes", self.storage.committed_reads_bytes, CACHE_BYTES_MIN)?;
-        at_least("storage.tree_cache_bytes", self.storage.tree_cache_bytes, CACHE_BYTES_MIN)
+        at_least("storage.tree_cache_bytes", self.storage.tree_cache_bytes, CACHE_BYTES_MIN)?;
+        if self.storage.idle_release > IDLE_RELEASE_MAX {
+            let rule = format!("set it between 0 (never) and {} milliseconds", IDLE_RELEASE_MAX.as_millis());
+            return Err(invalid("storage.idle_release_ms", self.storage.idle_release.as_millis(), rule));
+        }
+        Ok(())
     }
 
     fn validate_policy(&self) -> Result<(), ConfigError> {

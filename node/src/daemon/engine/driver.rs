@@ -21,6 +21,7 @@ use vouch_protocol::chain::{Block, BlockHash, Height, TxHash};
 use vouch_protocol::keys::{PublicKey, SigningKey};
 
 use crate::daemon::chain::ChainApp;
+use crate::daemon::engine::idle::IdleTracker;
 use crate::daemon::engine::start::{self, quorum_power};
 use crate::daemon::engine::timers::Timers;
 use crate::daemon::engine::{EngineConfig, EngineError};
@@ -48,6 +49,8 @@ pub struct Engine {
     pub(super) next: Option<HeightStart>,
     /// When the height in progress started; the block cadence counts from it.
     height_started: Instant,
+    /// When the idle memory release is due; `None` when it is off.
+    pub(super) idle: Option<IdleTracker>,
 }
 
 impl Engine {
@@ -72,6 +75,7 @@ impl Engine {
             .map_err(|source| EngineError::Open { dir: dir.clone(), source })?;
         tracing::info!(height = %height, validator = %public_key, recovery = ?opened.recovery, dir = %dir.display(), "consensus engine started");
 
+        let idle_after = config.idle.map(|idle| idle.after);
         let mut engine = Engine {
             app,
             mempool,
@@ -86,6 +90,7 @@ impl Engine {
             offered: HashMap::new(),
             next: None,
             height_started: Instant::now(),
+            idle: idle_after.map(|after| IdleTracker::new(after, Instant::now())),
         };
         engine.log_power(height);
         engine.warn_if_signed_ahead(height);

@@ -156,6 +156,12 @@ impl Engine {
             "committed block"
         );
 
+        if let Some(idle) = self.config.idle
+            && self.idle.as_mut().is_some_and(|tracker| tracker.committed(Instant::now(), block.txs.len()))
+        {
+            self.release_idle_memory(idle.release_allocator);
+        }
+
         self.timers.clear_through(height.0);
         let next = height.next().expect("a chain never reaches height u64::MAX");
         // A chain with staking stores each height's set; otherwise the set never changes.

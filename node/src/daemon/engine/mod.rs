@@ -9,6 +9,8 @@
 //!   judges a proposed block, and commits a decision with the certificate's commit.
 //! - [`start`] derives each height's validator set and previous commit from the ledger.
 //! - [`timers`] is the queue of round timeouts.
+//! - [`idle`] empties caches and returns free memory after a stretch without
+//!   transactions.
 //!
 //! The core counts its own proposal and votes when it signs them, so broadcasts need no
 //! loopback. One validator holding all the power decides a height within one input.
@@ -19,6 +21,7 @@
 
 mod driver;
 mod effects;
+mod idle;
 mod start;
 mod timers;
 
@@ -32,6 +35,7 @@ use crate::daemon::chain::AppError;
 use crate::daemon::producer::ProducerConfig;
 
 pub use driver::{Engine, wait_before_first_height};
+pub use idle::IdleRelease;
 pub use start::certificate_of;
 pub use timers::TIMERS_MAX;
 
@@ -53,6 +57,8 @@ pub struct EngineConfig {
     pub timeouts: TimeoutConfig,
     /// The folder of the write-ahead log and the double-sign guard.
     pub dir: PathBuf,
+    /// The memory release after a stretch without transactions; `None` never releases.
+    pub idle: Option<IdleRelease>,
 }
 
 /// The reason the engine stopped before shutdown.
