@@ -1,5 +1,7 @@
 //! Normalizing a Trivy report into facts, against serde_json's plain parse of the
-//! same bytes into a `serde_json::Value` as the reference.
+//! same bytes into a `serde_json::Value` as the reference. A second group reads the
+//! report as the node does, inside a cosign vuln statement: decoded into a `Value`
+//! first, and straight from the payload's raw text.
 //!
 //! The input is the largest Trivy report in `VOUCH_CORPUS`, or a generated report
 //! of `GENERATED_FINDINGS` findings when the variable is not set. Besides
@@ -13,6 +15,7 @@ use std::time::{Duration, Instant};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use serde_json::{Value, json};
 use vouch_protocol::facts;
+use vouch_protocol::intoto::{RawStatement, Statement};
 
 /// Findings in the generated report.
 const GENERATED_FINDINGS: usize = 200;
@@ -129,5 +132,47 @@ fn bench_trivy(c: &mut Criterion) {
     print_ratio(&name, &bytes);
 }
 
-criterion_group!(benches, bench_trivy);
+/// Wraps `report` as the `scanner.result` of a cosign vuln statement about one image.
+fn cosign_statement(report: &[u8]) -> Vec<u8> {
+    let report: Value = serde_json::from_slice(report).expect("input is JSON");
+    let statement = json!({
+        "_type": "https://in-toto.io/Statement/v1",
+        "subject": [{"name": "registry.example/app", "digest": {"sha256": "a".repeat(64)}}],
+        "predicateType": "https://cosign.sigstore.dev/attestation/vuln/v1",
+        "predicate": {"scanner": {"uri": "https://github.com/aquasecurity/trivy", "version": "0.50.1", "result": report}},
+    });
+    serde_json::to_vec(&statement).expect("the statement encodes")
+}
+
+fn read_decoded(payload: &[u8]) -> Option<facts::Facts> {
+    let statement = Statement::from_json("bench", payload).expect("the statement parses");
+    facts::from_statement(&statement.predicate_type, &statement.predicate).expect("the predicate reads")
+}
+
+fn read_raw(payload: &[u8]) -> Option<facts::Facts> {
+    let statement = RawStatement::from_json("bench", payload).expect("the statement parses");
+    facts::from_raw_predicate(&statement.predicate_type, statement.predicate).expect("the predicate reads")
+}
+
+fn bench_statement(c: &mut Criterion) {
+    let (name, bytes) = input();
+    let payload = cosign_statement(&bytes);
+    assert_eq!(read_decoded(&payload), read_raw(&payload), "both reads give the same facts");
+
+    let mut group = c.benchmark_group("cosign_statement");
+    group.throughput(Throughput::Bytes(payload.len() as u64));
+    group.bench_function("decoded_value", |b| b.iter(|| read_decoded(black_box(&payload))));
+    group.bench_function("raw_text", |b| b.iter(|| read_raw(black_box(&payload))));
+    group.finish();
+
+    let decoded = fastest_round(|| drop(black_box(read_decoded(black_box(&payload)))));
+    let raw = fastest_round(|| drop(black_box(read_raw(black_box(&payload)))));
+    let per_read = |time: Duration| time.as_secs_f64() * 1e6 / RATIO_PARSES_PER_ROUND as f64;
+    println!("statement of {name} ({} bytes)", payload.len());
+    println!("read through a Value: {:.1} µs", per_read(decoded));
+    println!("read from raw text:   {:.1} µs", per_read(raw));
+    println!("ratio raw / Value: {:.2} of the time", raw.as_secs_f64() / decoded.as_secs_f64());
+}
+
+criterion_group!(benches, bench_trivy, bench_statement);
 criterion_main!(benches);

@@ -8,7 +8,7 @@ use std::fmt;
 use std::io::Read;
 use std::path::Path;
 
-use serde::de::DeserializeOwned;
+use serde::Deserialize;
 
 mod unique_keys;
 
@@ -87,7 +87,7 @@ pub fn read_file_bounded(path: &Path, max_bytes: u64) -> Result<Vec<u8>, InputEr
 
 /// Parses `bytes` as JSON into `T`, naming `source_name`, the byte offset and, for
 /// type errors, the path of the offending field.
-pub fn parse_json<T: DeserializeOwned>(source_name: &str, bytes: &[u8]) -> Result<T, InputError> {
+pub fn parse_json<'a, T: Deserialize<'a>>(source_name: &str, bytes: &'a [u8]) -> Result<T, InputError> {
     check_json_start(source_name, bytes)?;
     // Tracking the field path costs about as much as the parse, so it runs only to
     // name the field once the plain parse has failed.

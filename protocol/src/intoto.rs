@@ -82,10 +82,12 @@ pub struct Statement {
     statement_type: &'static str,
 }
 
+/// A statement as parsed, with the predicate as `P`: a decoded value or raw text.
 #[derive(Deserialize)]
 #[serde(expecting = "an in-toto statement object")]
 #[serde(rename_all = "camelCase")]
-struct StatementIn {
+#[serde(bound(deserialize = "P: Deserialize<'de> + Default"))]
+struct StatementIn<P> {
     #[serde(rename = "_type")]
     statement_type: String,
     #[serde(rename = "subject", deserialize_with = "subjects")]
@@ -93,7 +95,65 @@ struct StatementIn {
     #[serde(default)]
     predicate_type: String,
     #[serde(default)]
-    predicate: serde_json::Value,
+    predicate: P,
+}
+
+/// A checked statement whose predicate stays the raw JSON text of the payload, for
+/// readers that decode it straight into their own types (see
+/// `facts::from_raw_predicate`).
+#[derive(Debug)]
+pub struct RawStatement<'a> {
+    /// The artifacts the statement is about.
+    pub subjects: Vec<Subject>,
+    /// The URI naming the predicate's schema.
+    pub predicate_type: String,
+    /// The predicate's JSON text; `None` when the statement has none or it is `null`.
+    pub predicate: Option<&'a serde_json::value::RawValue>,
+}
+
+impl<'a> RawStatement<'a> {
+    /// Parses and checks a statement as [`Statement::from_json`] does.
+    pub fn from_json(source_name: &str, bytes: &'a [u8]) -> Result<RawStatement<'a>, StatementError> {
+        let raw: StatementIn<Option<&'a serde_json::value::RawValue>> = parse_statement(source_name, bytes)?;
+        Ok(RawStatement { subjects: raw.subjects, predicate_type: raw.predicate_type, predicate: raw.predicate })
+    }
+
+    /// Parses the statement in a verified envelope, as [`Statement::from_envelope`] does.
+    pub fn from_envelope(
+        source_name: &str,
+        envelope: &'a VerifiedEnvelope<'_>,
+    ) -> Result<RawStatement<'a>, StatementError> {
+        check_payload_type(source_name, envelope)?;
+        RawStatement::from_json(source_name, envelope.payload())
+    }
+}
+
+/// Parses a statement with any predicate form, then checks its type, its keys and
+/// its fields.
+fn parse_statement<'a, P: Deserialize<'a> + Default>(
+    source_name: &str,
+    bytes: &'a [u8],
+) -> Result<StatementIn<P>, StatementError> {
+    let mut raw: StatementIn<P> = parse_json(source_name, bytes)?;
+    reject_duplicate_keys(source_name, bytes)?;
+    raw.statement_type = match raw.statement_type.as_str() {
+        STATEMENT_TYPE_V1 | STATEMENT_TYPE_V0_1 => raw.statement_type,
+        _ => {
+            return Err(StatementError::UnknownType { source_name: source_name.to_owned(), found: raw.statement_type });
+        }
+    };
+    validate_fields(source_name, &raw.subjects, &raw.predicate_type)?;
+    Ok(raw)
+}
+
+fn check_payload_type(source_name: &str, envelope: &VerifiedEnvelope<'_>) -> Result<(), StatementError> {
+    if envelope.payload_type() != PAYLOAD_TYPE {
+        return Err(StatementError::WrongPayloadType {
+            source_name: source_name.to_owned(),
+            found: envelope.payload_type().to_owned(),
+        });
+    }
+    Ok(())
 }
 
 #[derive(Serialize)]
@@ -131,36 +191,22 @@ impl Statement {
     /// Parses and validates a statement from JSON. An object with a duplicate key is
     /// rejected, because statements are signed as bytes that other tools parse too.
     pub fn from_json(source_name: &str, bytes: &[u8]) -> Result<Statement, StatementError> {
-        let raw: StatementIn = parse_json(source_name, bytes)?;
-        reject_duplicate_keys(source_name, bytes)?;
+        let raw: StatementIn<serde_json::Value> = parse_statement(source_name, bytes)?;
         let statement_type = match raw.statement_type.as_str() {
-            STATEMENT_TYPE_V1 => STATEMENT_TYPE_V1,
             STATEMENT_TYPE_V0_1 => STATEMENT_TYPE_V0_1,
-            _ => {
-                return Err(StatementError::UnknownType {
-                    source_name: source_name.to_owned(),
-                    found: raw.statement_type,
-                });
-            }
+            _ => STATEMENT_TYPE_V1,
         };
-        let statement = Statement {
+        Ok(Statement {
             subjects: raw.subjects,
             predicate_type: raw.predicate_type,
             predicate: raw.predicate,
             statement_type,
-        };
-        statement.validate(source_name)?;
-        Ok(statement)
+        })
     }
 
     /// Parses the statement in a verified envelope, checking its payload type first.
     pub fn from_envelope(source_name: &str, envelope: &VerifiedEnvelope<'_>) -> Result<Statement, StatementError> {
-        if envelope.payload_type() != PAYLOAD_TYPE {
-            return Err(StatementError::WrongPayloadType {
-                source_name: source_name.to_owned(),
-                found: envelope.payload_type().to_owned(),
-            });
-        }
+        check_payload_type(source_name, envelope)?;
         Statement::from_json(source_name, envelope.payload())
     }
 
@@ -195,21 +241,26 @@ impl Statement {
     }
 
     fn validate(&self, source_name: &str) -> Result<(), StatementError> {
-        let source_name = source_name.to_owned();
-        if self.subjects.is_empty() {
-            return Err(StatementError::NoSubjects { source_name });
-        }
-        if self.subjects.len() > SUBJECTS_MAX {
-            return Err(StatementError::TooManySubjects { source_name, count: self.subjects.len() });
-        }
-        for (index, subject) in self.subjects.iter().enumerate() {
-            validate_subject(&source_name, index, subject)?;
-        }
-        if self.predicate_type.is_empty() {
-            return Err(StatementError::MissingPredicateType { source_name });
-        }
-        Ok(())
+        validate_fields(source_name, &self.subjects, &self.predicate_type)
     }
+}
+
+/// Checks the subjects and the predicate type of a statement.
+fn validate_fields(source_name: &str, subjects: &[Subject], predicate_type: &str) -> Result<(), StatementError> {
+    let source_name = source_name.to_owned();
+    if subjects.is_empty() {
+        return Err(StatementError::NoSubjects { source_name });
+    }
+    if subjects.len() > SUBJECTS_MAX {
+        return Err(StatementError::TooManySubjects { source_name, count: subjects.len() });
+    }
+    for (index, subject) in subjects.iter().enumerate() {
+        validate_subject(&source_name, index, subject)?;
+    }
+    if predicate_type.is_empty() {
+        return Err(StatementError::MissingPredicateType { source_name });
+    }
+    Ok(())
 }
 
 /// Checks that a subject has digests and that each supported one is valid hex.

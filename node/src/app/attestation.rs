@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use vouch_protocol::digest::{Algorithm, Digest};
 use vouch_protocol::dsse::{DsseError, Envelope, Rejection};
 use vouch_protocol::facts::{self, Facts};
-use vouch_protocol::intoto::{Statement, StatementError};
+use vouch_protocol::intoto::{RawStatement, StatementError, Subject};
 use vouch_protocol::keys::{KeyId, PublicKey};
 use vouch_protocol::reference::Reference;
 
@@ -197,9 +197,9 @@ pub(crate) fn read_attestation(
     let key = &trusted.iter().find(|(key_id, _)| key_id == signer).expect("signers come from the trusted list").1;
     let attester = attesters.key_id_of(key).expect("every trusted key is a registered attester's");
 
-    let statement = Statement::from_envelope("statement", &verified).map_err(statement_rejection)?;
-    let images = subject_images(&statement)?;
-    let facts = facts::from_statement(&statement.predicate_type, &statement.predicate).map_err(|error| {
+    let statement = RawStatement::from_envelope("statement", &verified).map_err(statement_rejection)?;
+    let images = subject_images(&statement.subjects)?;
+    let facts = facts::from_raw_predicate(&statement.predicate_type, statement.predicate).map_err(|error| {
         TxRejection::new("predicate_invalid", format!("{error}; fix the predicate or attest it under another type"))
     })?;
 
@@ -219,9 +219,9 @@ pub(crate) fn read_attestation(
 pub(crate) fn reread_committed(bytes: &[u8], attester: KeyId) -> Result<ReadAttestation, TxRejection> {
     let envelope = Envelope::from_json("envelope", bytes)
         .map_err(|error| TxRejection::new("envelope_invalid", error.to_string()))?;
-    let statement = Statement::from_json("statement", &envelope.payload).map_err(statement_rejection)?;
-    let images = subject_images(&statement)?;
-    let facts = facts::from_statement(&statement.predicate_type, &statement.predicate)
+    let statement = RawStatement::from_json("statement", &envelope.payload).map_err(statement_rejection)?;
+    let images = subject_images(&statement.subjects)?;
+    let facts = facts::from_raw_predicate(&statement.predicate_type, statement.predicate)
         .map_err(|error| TxRejection::new("predicate_invalid", error.to_string()))?;
     Ok(ReadAttestation {
         envelope_hash: envelope_hash(bytes),
@@ -291,9 +291,9 @@ fn statement_rejection(error: StatementError) -> TxRejection {
 }
 
 /// Returns the sha256 subject digests with their repository names, sorted.
-fn subject_images(statement: &Statement) -> Result<Vec<(Digest, Vec<String>)>, TxRejection> {
+fn subject_images(subjects: &[Subject]) -> Result<Vec<(Digest, Vec<String>)>, TxRejection> {
     let mut images: BTreeMap<Digest, Vec<String>> = BTreeMap::new();
-    for subject in &statement.subjects {
+    for subject in subjects {
         let Some(hex) = subject.digest.get(Algorithm::Sha256.name()) else { continue };
         let digest = Digest::from_hex(Algorithm::Sha256, hex)
             .map_err(|error| TxRejection::new("statement_invalid", format!("subject {:?}: {error}", subject.name)))?;

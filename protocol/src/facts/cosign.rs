@@ -16,9 +16,11 @@
 use serde::Deserialize;
 use serde::de::IgnoredAny;
 use serde_json::Value;
+use serde_json::value::RawValue;
 
+use super::json::{Json, JsonKind};
 use super::timestamp::OptionalTimestamp;
-use super::{FactsError, Scanner, VulnerabilityReport, deserialize_value, grype, non_empty, trivy};
+use super::{FactsError, Scanner, VulnerabilityReport, grype, non_empty, trivy};
 use crate::input::parse_json;
 
 /// Scanner name used when neither the result nor `scanner.uri` names the tool.
@@ -26,33 +28,62 @@ pub const UNNAMED_SCANNER: &str = "unknown";
 
 /// Reads a cosign vuln predicate file (the predicate alone, not the statement).
 pub fn parse(source_name: &str, bytes: &[u8]) -> Result<VulnerabilityReport, FactsError> {
-    let predicate: CosignVulnPredicate = parse_json(source_name, bytes)?;
+    let predicate: CosignVulnPredicate<Value> = parse_json(source_name, bytes)?;
     predicate.into_report(source_name)
 }
 
 /// Reads a decoded cosign vuln predicate.
 pub fn from_value(source_name: &str, value: &Value) -> Result<VulnerabilityReport, FactsError> {
-    let predicate: CosignVulnPredicate = deserialize_value(source_name, value)?;
-    predicate.into_report(source_name)
+    read(source_name, Json::Value(value))
 }
 
+/// Reads the predicate in either form. From raw text, `scanner.result` stays raw
+/// until its shape picks the reader.
+pub(crate) fn read<'a>(source_name: &str, json: Json<'a>) -> Result<VulnerabilityReport, FactsError> {
+    match json {
+        Json::Value(_) => json.deserialize::<CosignVulnPredicate<Value>>(source_name)?.into_report(source_name),
+        Json::Raw(_) => {
+            json.deserialize::<CosignVulnPredicate<Option<&'a RawValue>>>(source_name)?.into_report(source_name)
+        }
+    }
+}
+
+/// The predicate, with `scanner.result` as a decoded value or as raw text.
 #[derive(Deserialize)]
 #[serde(expecting = "a cosign vuln predicate object")]
-struct CosignVulnPredicate {
-    scanner: CosignScanner,
+#[serde(bound(deserialize = "R: Deserialize<'de> + Default"))]
+struct CosignVulnPredicate<R> {
+    scanner: CosignScanner<R>,
     #[serde(default)]
     metadata: Option<ScanMetadata>,
 }
 
 #[derive(Deserialize)]
 #[serde(expecting = "a cosign scanner object")]
-struct CosignScanner {
+struct CosignScanner<R> {
     #[serde(default)]
     uri: Option<String>,
     #[serde(default)]
     version: Option<String>,
     #[serde(default)]
-    result: Value,
+    result: R,
+}
+
+/// A scan result in either form.
+trait ScanResult {
+    fn json(&self) -> Json<'_>;
+}
+
+impl ScanResult for Value {
+    fn json(&self) -> Json<'_> {
+        Json::Value(self)
+    }
+}
+
+impl ScanResult for Option<&RawValue> {
+    fn json(&self) -> Json<'_> {
+        Json::raw_or_null(*self)
+    }
 }
 
 /// The scan times that cosign's and in-toto's vulnerability predicates share.
@@ -100,10 +131,10 @@ struct SarifDriver {
     version: Option<String>,
 }
 
-impl CosignVulnPredicate {
+impl<R: ScanResult> CosignVulnPredicate<R> {
     fn into_report(self, source_name: &str) -> Result<VulnerabilityReport, FactsError> {
         let scanner = self.scanner;
-        let mut report = read_result(source_name, &scanner.result)?;
+        let mut report = read_result(source_name, scanner.result.json())?;
 
         report.scanner.uri = non_empty(scanner.uri.clone());
         if report.scanner.version.is_none() {
@@ -121,18 +152,17 @@ impl CosignVulnPredicate {
 }
 
 /// Reads `scanner.result` with the reader that its shape calls for.
-fn read_result(source_name: &str, result: &Value) -> Result<VulnerabilityReport, FactsError> {
-    let read = match result {
-        Value::Array(_) => trivy::from_value(source_name, result),
-        Value::Object(map) if map.contains_key("SchemaVersion") || map.contains_key("Results") => {
-            trivy::from_value(source_name, result)
-        }
-        Value::Object(map) if map.contains_key("matches") => grype::from_value(source_name, result),
-        Value::Object(map) if map.contains_key("runs") => read_sarif(source_name, result),
+fn read_result(source_name: &str, result: Json<'_>) -> Result<VulnerabilityReport, FactsError> {
+    let kind = result.kind();
+    let read = match kind {
+        JsonKind::Array => trivy::read(source_name, result),
+        _ if kind.has_key("SchemaVersion") || kind.has_key("Results") => trivy::read(source_name, result),
+        _ if kind.has_key("matches") => grype::read(source_name, result),
+        _ if kind.has_key("runs") => read_sarif(source_name, result),
         other => {
             return Err(FactsError::UnrecognizedScanResult {
                 source_name: source_name.to_owned(),
-                found: describe(other),
+                found: describe(&other),
             });
         }
     };
@@ -140,8 +170,8 @@ fn read_result(source_name: &str, result: &Value) -> Result<VulnerabilityReport,
 }
 
 /// Reads a SARIF log, which becomes an empty report only when it has no results.
-fn read_sarif(source_name: &str, result: &Value) -> Result<VulnerabilityReport, FactsError> {
-    let log: SarifLog = deserialize_value(source_name, result)?;
+fn read_sarif(source_name: &str, result: Json<'_>) -> Result<VulnerabilityReport, FactsError> {
+    let log: SarifLog = result.deserialize(source_name)?;
     let results: usize = log.runs.iter().map(|run| run.results.as_ref().map_or(0, Vec::len)).sum();
     if results > 0 {
         return Err(FactsError::SarifFindings { source_name: source_name.to_owned(), results: results as u64 });
@@ -160,15 +190,15 @@ fn read_sarif(source_name: &str, result: &Value) -> Result<VulnerabilityReport, 
 }
 
 /// Names a JSON value's kind for an error message.
-fn describe(value: &Value) -> String {
-    match value {
-        Value::Null => "null (or nothing)".to_owned(),
-        Value::Bool(_) => "a boolean".to_owned(),
-        Value::Number(_) => "a number".to_owned(),
-        Value::String(_) => "a string".to_owned(),
-        Value::Array(_) => "an array".to_owned(),
-        Value::Object(map) => {
-            let keys: Vec<&str> = map.keys().take(5).map(String::as_str).collect();
+fn describe(kind: &JsonKind) -> String {
+    match kind {
+        JsonKind::Null => "null (or nothing)".to_owned(),
+        JsonKind::Bool => "a boolean".to_owned(),
+        JsonKind::Number => "a number".to_owned(),
+        JsonKind::String => "a string".to_owned(),
+        JsonKind::Array => "an array".to_owned(),
+        JsonKind::Object(keys) => {
+            let keys: Vec<&str> = keys.iter().take(5).map(String::as_str).collect();
             format!("an object with keys {keys:?}")
         }
     }

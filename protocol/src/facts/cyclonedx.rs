@@ -14,7 +14,7 @@ use serde::Deserialize;
 use serde::de::{self, Deserializer};
 use serde_json::Value;
 
-use super::{Component, FactsError, Sbom, SbomFormat, deserialize_value, non_empty};
+use super::{Component, FactsError, Sbom, SbomFormat, json::Json, non_empty};
 use crate::digest::Digest;
 use crate::input::parse_json;
 
@@ -32,7 +32,12 @@ pub fn parse(source_name: &str, bytes: &[u8]) -> Result<Sbom, FactsError> {
 
 /// Reads a decoded CycloneDX BOM, such as a predicate.
 pub fn from_value(source_name: &str, value: &Value) -> Result<Sbom, FactsError> {
-    let bom: CycloneDxBom = deserialize_value(source_name, value)?;
+    read(source_name, Json::Value(value))
+}
+
+/// Reads the JSON in either form; [`from_value`] reads a decoded value.
+pub(crate) fn read(source_name: &str, json: Json<'_>) -> Result<Sbom, FactsError> {
+    let bom: CycloneDxBom = json.deserialize(source_name)?;
     Ok(bom.into_sbom())
 }
 

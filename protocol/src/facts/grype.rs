@@ -23,9 +23,7 @@ use serde_json::Value;
 use super::cvss::{CvssScore, ReportScore};
 use super::findings::FindingsBuilder;
 use super::timestamp::OptionalTimestamp;
-use super::{
-    FactsError, Scanner, Vulnerability, VulnerabilityReport, deserialize_repo_digests, deserialize_value, non_empty,
-};
+use super::{FactsError, Scanner, Vulnerability, VulnerabilityReport, deserialize_repo_digests, json::Json, non_empty};
 use crate::input::parse_json;
 
 /// Fix states after which the listed versions fix the finding.
@@ -39,7 +37,12 @@ pub fn parse(source_name: &str, bytes: &[u8]) -> Result<VulnerabilityReport, Fac
 
 /// Reads a Grype JSON report that is already decoded, such as a predicate's `scanner.result`.
 pub fn from_value(source_name: &str, value: &Value) -> Result<VulnerabilityReport, FactsError> {
-    let document: GrypeDocument = deserialize_value(source_name, value)?;
+    read(source_name, Json::Value(value))
+}
+
+/// Reads the JSON in either form; [`from_value`] reads a decoded value.
+pub(crate) fn read(source_name: &str, json: Json<'_>) -> Result<VulnerabilityReport, FactsError> {
+    let document: GrypeDocument = json.deserialize(source_name)?;
     Ok(document.into_report())
 }
 

@@ -25,7 +25,7 @@ use super::cosign::{ScanMetadata, UNNAMED_SCANNER, scanner_name_from_uri};
 use super::cvss::CvssScore;
 use super::findings::FindingsBuilder;
 use super::severity::SeverityReading;
-use super::{FactsError, Scanner, Severity, Vulnerability, VulnerabilityReport, deserialize_value, non_empty};
+use super::{FactsError, Scanner, Severity, Vulnerability, VulnerabilityReport, json::Json, non_empty};
 use crate::input::parse_json;
 
 /// Reads an in-toto vulns v0.1 predicate file (the predicate alone).
@@ -36,7 +36,12 @@ pub fn parse(source_name: &str, bytes: &[u8]) -> Result<VulnerabilityReport, Fac
 
 /// Reads a decoded in-toto vulns v0.1 predicate.
 pub fn from_value(source_name: &str, value: &Value) -> Result<VulnerabilityReport, FactsError> {
-    let predicate: VulnsPredicate = deserialize_value(source_name, value)?;
+    read(source_name, Json::Value(value))
+}
+
+/// Reads the JSON in either form; [`from_value`] reads a decoded value.
+pub(crate) fn read(source_name: &str, json: Json<'_>) -> Result<VulnerabilityReport, FactsError> {
+    let predicate: VulnsPredicate = json.deserialize(source_name)?;
     predicate.into_report(source_name)
 }
 

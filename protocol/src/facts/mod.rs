@@ -6,7 +6,9 @@
 //! [`cyclonedx`], [`spdx`], [`slsa`] and [`review`]. Every reader has
 //! `parse(source_name, bytes)` for a file and `from_value(source_name, value)` for a
 //! predicate already decoded from an in-toto statement. [`from_statement`] picks
-//! the reader from a statement's predicate type through [`crate::predicate`].
+//! the reader from a statement's predicate type through [`crate::predicate`], and
+//! [`from_raw_predicate`] does the same from the predicate's raw text, which the
+//! node uses so that no `serde_json::Value` is built for it.
 //!
 //! # Invariants
 //! - Facts hold no floats: CVSS scores are tenths ([`CvssScore`]) and times are
@@ -23,6 +25,7 @@ pub mod cyclonedx;
 mod findings;
 pub mod grype;
 pub mod intoto_vulns;
+mod json;
 pub mod review;
 pub mod severity;
 pub mod slsa;
@@ -33,15 +36,16 @@ pub mod trivy;
 use std::collections::BTreeMap;
 use std::fmt;
 
-use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 use crate::digest::Digest;
 use crate::input::InputError;
 use crate::predicate::{self, PredicateKind};
 
 pub use cvss::{CvssError, CvssScore};
+use json::Json;
 pub use severity::{Severity, SeverityCounts};
 pub use timestamp::{Timestamp, TimestampError};
 
@@ -299,6 +303,17 @@ pub enum FactsError {
 /// such as cosign's custom type, and unknown types, which the ledger keeps as
 /// opaque attestations. Returns an error when a recognized predicate is invalid.
 pub fn from_statement(predicate_type: &str, predicate: &Value) -> Result<Option<Facts>, FactsError> {
+    read_predicate(predicate_type, Json::Value(predicate))
+}
+
+/// Reads the facts of a predicate from its raw JSON text, as [`from_statement`] reads
+/// a decoded one: the same facts, and the same errors. `None` stands for a statement
+/// without a predicate.
+pub fn from_raw_predicate(predicate_type: &str, predicate: Option<&RawValue>) -> Result<Option<Facts>, FactsError> {
+    read_predicate(predicate_type, Json::raw_or_null(predicate))
+}
+
+fn read_predicate(predicate_type: &str, predicate: Json<'_>) -> Result<Option<Facts>, FactsError> {
     let Some(kind) = predicate::lookup(predicate_type) else {
         return Ok(None);
     };
@@ -307,33 +322,16 @@ pub fn from_statement(predicate_type: &str, predicate: &Value) -> Result<Option<
     let source_name = format!("predicate {predicate_type}");
     let source_name = source_name.as_str();
     let facts = match kind {
-        PredicateKind::CosignVuln => Facts::Vulnerabilities(cosign::from_value(source_name, predicate)?),
-        PredicateKind::InTotoVulns => Facts::Vulnerabilities(intoto_vulns::from_value(source_name, predicate)?),
-        PredicateKind::CycloneDx => Facts::Sbom(cyclonedx::from_value(source_name, predicate)?),
-        PredicateKind::Spdx => Facts::Sbom(spdx::from_value(source_name, predicate)?),
-        PredicateKind::SlsaProvenanceV0_2 => {
-            Facts::Provenance(slsa::from_value(SlsaVersion::V0_2, source_name, predicate)?)
-        }
-        PredicateKind::SlsaProvenanceV1 => {
-            Facts::Provenance(slsa::from_value(SlsaVersion::V1, source_name, predicate)?)
-        }
-        PredicateKind::VouchReview => Facts::Review(review::from_value(source_name, predicate)?),
+        PredicateKind::CosignVuln => Facts::Vulnerabilities(cosign::read(source_name, predicate)?),
+        PredicateKind::InTotoVulns => Facts::Vulnerabilities(intoto_vulns::read(source_name, predicate)?),
+        PredicateKind::CycloneDx => Facts::Sbom(cyclonedx::read(source_name, predicate)?),
+        PredicateKind::Spdx => Facts::Sbom(spdx::read(source_name, predicate)?),
+        PredicateKind::SlsaProvenanceV0_2 => Facts::Provenance(slsa::read(SlsaVersion::V0_2, source_name, predicate)?),
+        PredicateKind::SlsaProvenanceV1 => Facts::Provenance(slsa::read(SlsaVersion::V1, source_name, predicate)?),
+        PredicateKind::VouchReview => Facts::Review(review::read(source_name, predicate)?),
         PredicateKind::CosignCustom | PredicateKind::InTotoLink | PredicateKind::OpenVex => return Ok(None),
     };
     Ok(Some(facts))
-}
-
-/// Deserializes a decoded predicate, naming the path of a field that does not fit.
-pub(crate) fn deserialize_value<T: DeserializeOwned>(source_name: &str, value: &Value) -> Result<T, FactsError> {
-    // The path is tracked only to name the field once the plain read has failed.
-    if let Ok(decoded) = T::deserialize(value) {
-        return Ok(decoded);
-    }
-    serde_path_to_error::deserialize(value).map_err(|error| FactsError::InvalidField {
-        source_name: source_name.to_owned(),
-        path: error.path().to_string(),
-        message: error.into_inner().to_string(),
-    })
 }
 
 /// Returns None for an absent or empty (after trimming) string.

@@ -9,7 +9,7 @@ use serde::Deserialize;
 use serde::de::{self, Deserializer};
 use serde_json::Value;
 
-use super::{FactsError, Review, deserialize_value};
+use super::{FactsError, Review, json::Json};
 use crate::input::parse_json;
 
 /// Longest accepted `reason`, in bytes of UTF-8.
@@ -25,7 +25,12 @@ pub fn parse(source_name: &str, bytes: &[u8]) -> Result<Review, FactsError> {
 
 /// Reads a decoded review predicate.
 pub fn from_value(source_name: &str, value: &Value) -> Result<Review, FactsError> {
-    deserialize_value(source_name, value)
+    read(source_name, Json::Value(value))
+}
+
+/// Reads the JSON in either form; [`from_value`] reads a decoded value.
+pub(crate) fn read(source_name: &str, json: Json<'_>) -> Result<Review, FactsError> {
+    json.deserialize(source_name)
 }
 
 pub(crate) fn deserialize_reason<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {

@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{FactsError, Material, Provenance, SlsaVersion, deserialize_value, non_empty};
+use super::{FactsError, Material, Provenance, SlsaVersion, json::Json, non_empty};
 use crate::input::parse_json;
 
 /// Digest names that hold a git commit, in order of preference.
@@ -34,9 +34,14 @@ pub fn parse(version: SlsaVersion, source_name: &str, bytes: &[u8]) -> Result<Pr
 
 /// Reads a decoded SLSA provenance predicate of the given version.
 pub fn from_value(version: SlsaVersion, source_name: &str, value: &Value) -> Result<Provenance, FactsError> {
+    read(version, source_name, Json::Value(value))
+}
+
+/// Reads the JSON in either form; [`from_value`] reads a decoded value.
+pub(crate) fn read(version: SlsaVersion, source_name: &str, json: Json<'_>) -> Result<Provenance, FactsError> {
     match version {
-        SlsaVersion::V0_2 => Ok(deserialize_value::<ProvenanceV02>(source_name, value)?.into_provenance()),
-        SlsaVersion::V1 => Ok(deserialize_value::<ProvenanceV1>(source_name, value)?.into_provenance()),
+        SlsaVersion::V0_2 => Ok(json.deserialize::<ProvenanceV02>(source_name)?.into_provenance()),
+        SlsaVersion::V1 => Ok(json.deserialize::<ProvenanceV1>(source_name)?.into_provenance()),
     }
 }
 
