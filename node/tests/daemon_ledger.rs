@@ -91,6 +91,13 @@ fn deleted_data_folder_is_rejected() {
     assert!(message.contains("is missing or empty"), "{message}");
     assert!(message.contains("restore the database from a backup"), "{message}");
     assert!(message.contains("--recreate-ledger"), "{message}");
+    assert!(!home.path().join("data").exists(), "the rejected start creates no database to remove before a restore");
+
+    // An empty folder, as a restore in progress leaves it, is rejected the same way.
+    std::fs::create_dir(home.path().join("data")).expect("create an empty data folder");
+    assert!(start_fails(home.path()).contains("is missing or empty"));
+    let entries = std::fs::read_dir(home.path().join("data")).expect("the folder is still there").count();
+    assert_eq!(entries, 0, "the rejected start leaves the empty folder empty");
 
     // The explicit flag starts a new chain from genesis.
     let output = run_until_serving(home.path(), &["--recreate-ledger"]);
@@ -167,9 +174,9 @@ fn empty_marker_guards_and_is_rewritten() {
     assert!(message.contains("is missing or empty"), "{message}");
     assert!(message.contains("--recreate-ledger"), "{message}");
 
-    // With the database back (the refused start left an empty one), the start writes
-    // the marker again.
-    std::fs::remove_dir_all(&data).expect("remove the empty database");
+    // With the database back (the rejected start created nothing in its place), the
+    // start writes the marker again.
+    assert!(!data.exists(), "the rejected start creates no database");
     std::fs::rename(&saved, &data).expect("move the database back");
     let output = run_until_serving(home.path(), &[]);
     assert!(String::from_utf8_lossy(&output.stderr).contains("the ledger marker is empty"));

@@ -118,6 +118,13 @@ pub fn open_ledger(home: &Home, loaded: &LoadedHome, recreate: bool) -> Result<A
         check_same_genesis(&marker_path, recorded, &loaded.genesis)?;
     }
 
+    // Rejecting before sled opens leaves a missing folder missing, so that a backup
+    // can be restored in its place without removing a new empty database first.
+    if marker != Marker::Absent && !recreate && folder_is_missing_or_empty(&data_dir) {
+        let chain_id = loaded.genesis.chain_id.to_string();
+        return Err(OpenError::LedgerMissing { data_dir, marker: marker_path, chain_id });
+    }
+
     let cache_bytes = loaded.config.storage.cache_bytes;
     let tree_cache_bytes = loaded.config.tree_cache_bytes();
     let store = catch_corruption(&data_dir, || {
@@ -151,6 +158,14 @@ pub fn open_ledger(home: &Home, loaded: &LoadedHome, recreate: bool) -> Result<A
         write_marker(&marker_path, &LedgerMarker::of(&loaded.genesis))?;
     }
     Ok(app)
+}
+
+/// Returns whether `path` does not exist or is a folder without entries.
+fn folder_is_missing_or_empty(path: &Path) -> bool {
+    match std::fs::read_dir(path) {
+        Ok(mut entries) => entries.next().is_none(),
+        Err(error) => error.kind() == std::io::ErrorKind::NotFound,
+    }
 }
 
 fn check_same_genesis(path: &Path, marker: &LedgerMarker, genesis: &Genesis) -> Result<(), OpenError> {
