@@ -5,7 +5,9 @@ use std::io::{BufRead, BufReader};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
 
 const VOUCHD: &str = env!("CARGO_BIN_EXE_vouchd");
 
@@ -39,6 +41,29 @@ fn send(signal: &str, child: &Child) {
     assert!(status.success());
 }
 
+/// How long a signalled node may take to exit before the test kills it and fails.
+const EXIT_LIMIT: Duration = Duration::from_secs(120);
+
+/// Waits for the node to exit. A node still running after [`EXIT_LIMIT`] lost its
+/// signal: it is killed, and the test fails instead of hanging.
+fn wait_bounded(child: Child) -> Output {
+    let pid = child.id().to_string();
+    let (exited, exit_seen) = mpsc::channel::<()>();
+    let watchdog = std::thread::spawn(move || {
+        let timed_out = exit_seen.recv_timeout(EXIT_LIMIT).is_err();
+        if timed_out {
+            let _ = Command::new("kill").args(["-KILL", &pid]).status();
+        }
+        timed_out
+    });
+    let output = child.wait_with_output().expect("vouchd exits");
+    let _ = exited.send(());
+    let timed_out = watchdog.join().expect("the watchdog thread ends");
+    let log = String::from_utf8_lossy(&output.stderr);
+    assert!(!timed_out, "vouchd kept running {EXIT_LIMIT:?} after the signal:\n{log}");
+    output
+}
+
 /// Returns the dev homes left in `scratch`.
 fn leftover_dev_homes(scratch: &Path) -> Vec<String> {
     std::fs::read_dir(scratch)
@@ -60,7 +85,7 @@ fn sighup_stops_and_removes_dev_home() {
     assert_eq!(mode & 0o777, 0o700, "the dev home holds the validator key");
 
     send("HUP", &child);
-    let output = child.wait_with_output().expect("vouchd exits");
+    let output = wait_bounded(child);
     let log = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(0), "{log}");
     assert!(log.contains("SIGHUP"), "{log}");
@@ -73,7 +98,7 @@ fn sigquit_after_start_removes_dev_home() {
     let mut child = spawn_dev(scratch.path());
     let _stdout = wait_for_api(&mut child);
     send("QUIT", &child);
-    let output = child.wait_with_output().expect("vouchd exits");
+    let output = wait_bounded(child);
     assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
     assert_eq!(leftover_dev_homes(scratch.path()), Vec::<String>::new());
 }
@@ -86,11 +111,33 @@ fn signal_during_startup_removes_dev_home() {
         // Sent at once: it lands before the handlers exist (the process then ends
         // before creating anything) or during startup, which must clean up.
         send(signal, &child);
-        let output = child.wait_with_output().expect("vouchd exits");
+        let output = wait_bounded(child);
         let log = String::from_utf8_lossy(&output.stderr);
         let stopped_cleanly = output.status.code() == Some(0);
         let killed_early = output.status.signal().is_some();
         assert!(stopped_cleanly || killed_early, "SIG{signal}: {:?} {log}", output.status);
         assert_eq!(leftover_dev_homes(scratch.path()), Vec::<String>::new(), "SIG{signal}: {log}");
+    }
+}
+
+#[test]
+fn signals_at_every_startup_step_stop_the_node() {
+    // Each delay lands the signal at another step of the startup: before the handlers,
+    // while their receivers are created, while the ledger opens, or after the API
+    // listens. A signal lost at any of them leaves the node running, which
+    // `wait_bounded` turns into a failure.
+    let delays_ms = [0, 1, 2, 5, 10, 20, 40, 80, 160];
+    for (index, delay_ms) in delays_ms.into_iter().enumerate() {
+        let signal = ["TERM", "QUIT", "HUP", "INT"][index % 4];
+        let scratch = tempfile::tempdir().expect("temporary folder");
+        let child = spawn_dev(scratch.path());
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        send(signal, &child);
+        let output = wait_bounded(child);
+        let log = String::from_utf8_lossy(&output.stderr);
+        let stopped_cleanly = output.status.code() == Some(0);
+        let killed_early = output.status.signal().is_some();
+        assert!(stopped_cleanly || killed_early, "SIG{signal} after {delay_ms} ms: {:?} {log}", output.status);
+        assert_eq!(leftover_dev_homes(scratch.path()), Vec::<String>::new(), "SIG{signal} after {delay_ms} ms: {log}");
     }
 }

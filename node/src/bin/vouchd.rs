@@ -19,7 +19,7 @@ use vouch_node::daemon::lock::HomeLock;
 use vouch_node::daemon::open;
 use vouch_node::daemon::producer::system_clock;
 use vouch_node::daemon::run::{self, RunOptions};
-use vouch_node::daemon::signals::StopSignals;
+use vouch_node::daemon::signals::{self, StopSignals};
 use vouch_protocol::signing::ChainId;
 
 // Under submission load, glibc's allocator took about a quarter of the node's CPU time
@@ -168,9 +168,12 @@ fn start(args: StartArgs) -> anyhow::Result<()> {
     init_logging(&level.map_or_else(|| Config::default().log.level, |config| config.log.level));
 
     // The stop signals are handled from here on, so a signal during startup still
-    // removes a throwaway dev home.
+    // removes a throwaway dev home. They stay blocked until the receivers exist, so
+    // that none is lost in between (see `signals`).
+    let blocked = signals::block_stop_signals().context("blocking the stop signals during startup")?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().thread_name("vouchd-api").build()?;
     let mut signals = runtime.block_on(async { StopSignals::install() })?;
+    drop(blocked);
     let StartHome { home, throwaway, keyring } = resolve_home(&args)?;
 
     if !home.is_initialized() {

@@ -4,6 +4,12 @@
 //! The handlers are installed when [`StopSignals::install`] returns, so a signal that
 //! arrives later, even during startup, is recorded instead of killing the process. The
 //! node then stops in order and removes a throwaway dev home.
+//!
+//! Tokio installs the handler of a signal before it creates the receiver, and a signal
+//! handled in between reaches no receiver: it is lost, and the node keeps running. The
+//! start therefore blocks the stop signals ([`block_stop_signals`]) before it creates
+//! the runtime and unblocks them once the receivers exist. A signal sent in between
+//! waits in the kernel and is delivered then.
 
 use std::time::Duration;
 
@@ -17,6 +23,43 @@ pub struct SignalError {
     pub name: &'static str,
     /// The operating system's error.
     pub error: std::io::Error,
+}
+
+/// The stop signals, blocked in the thread that called [`block_stop_signals`] and in
+/// the threads it spawns meanwhile; dropping this unblocks them in that thread.
+#[derive(Debug)]
+pub struct BlockedSignals {
+    previous: libc::sigset_t,
+}
+
+/// Blocks SIGINT, SIGTERM, SIGHUP and SIGQUIT in the calling thread. Threads spawned
+/// before the returned guard is dropped keep them blocked, so the kernel delivers them
+/// to this thread once it unblocks them.
+pub fn block_stop_signals() -> std::io::Result<BlockedSignals> {
+    // SAFETY: both sets are initialized by `sigemptyset` and `pthread_sigmask` before
+    // they are read, and the pointers are valid for the calls.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        for signal in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT] {
+            libc::sigaddset(&mut set, signal);
+        }
+        let mut previous: libc::sigset_t = std::mem::zeroed();
+        match libc::pthread_sigmask(libc::SIG_BLOCK, &set, &mut previous) {
+            0 => Ok(BlockedSignals { previous }),
+            error => Err(std::io::Error::from_raw_os_error(error)),
+        }
+    }
+}
+
+impl Drop for BlockedSignals {
+    fn drop(&mut self) {
+        // SAFETY: `previous` is the mask that `pthread_sigmask` returned.
+        let status = unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &self.previous, std::ptr::null_mut()) };
+        if status != 0 {
+            tracing::error!(status, "restoring the signal mask failed; stop signals stay blocked in the main thread");
+        }
+    }
 }
 
 /// The installed handlers of the stop signals.
