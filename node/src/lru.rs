@@ -75,14 +75,16 @@ impl<K: Clone + Eq + Hash, V: Clone> Lru<K, V> {
         Some(entry.value)
     }
 
+    /// Removes every entry and returns them as a map of the same capacity, so that the
+    /// caller can free them after releasing a lock. `HashMap::clear` would keep the
+    /// table's allocation; the new maps start without one.
+    pub(crate) fn take(&mut self) -> Lru<K, V> {
+        std::mem::replace(self, Lru::new(self.capacity))
+    }
+
     /// Removes every entry and frees the maps' memory; returns the weight removed.
     pub(crate) fn clear(&mut self) -> usize {
-        let removed = self.weight;
-        // `HashMap::clear` keeps the table's allocation; new maps give it back.
-        self.entries = HashMap::new();
-        self.by_use = BTreeMap::new();
-        self.weight = 0;
-        removed
+        self.take().weight
     }
 
     /// Returns the number of entries.

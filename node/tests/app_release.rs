@@ -16,14 +16,29 @@ fn signed_scan(name: &str, image: &Digest, severities: &[&str]) -> (Transaction,
     (attest_tx(envelope), hash)
 }
 
-/// Checks `txs` on `releasing` as the mempool would and empties its caches, then
-/// commits the block on both chains and compares them. Returns the bytes released.
-fn commit_on_both(releasing: &TestChain, keeping: &TestChain, txs: Vec<Transaction>) -> usize {
-    for tx in &txs {
-        releasing.app.check_tx(tx).expect("the transaction passes the mempool's check");
+/// Who builds the block in [`commit_on_both`].
+#[derive(Clone, Copy)]
+enum Proposer {
+    /// The chain whose caches were just emptied builds it from the store.
+    Releasing,
+    /// The chain that kept its checked readings builds it, and the other follows.
+    Keeping,
+}
+
+/// Checks `txs` on both chains as their mempools would, empties the caches of
+/// `releasing`, then commits the block built by `proposer` on both chains and compares
+/// them. Returns the bytes released.
+fn commit_on_both(releasing: &TestChain, keeping: &TestChain, txs: Vec<Transaction>, proposer: Proposer) -> usize {
+    for chain in [releasing, keeping] {
+        for tx in &txs {
+            chain.app.check_tx(tx).expect("the transaction passes the mempool's check");
+        }
     }
     let released_after_check = releasing.app.release_caches();
-    releasing.propose_and_follow(keeping, txs);
+    match proposer {
+        Proposer::Releasing => releasing.propose_and_follow(keeping, txs),
+        Proposer::Keeping => keeping.propose_and_follow(releasing, txs),
+    };
     released_after_check
 }
 
@@ -40,7 +55,8 @@ fn emptied_caches_change_no_outcome() {
         .enumerate()
         .map(|(index, digest)| signed_scan(&format!("ghcr.io/acme/app:{index}"), digest, &["LOW"]))
         .collect();
-    let released = commit_on_both(&releasing, &keeping, scans.iter().map(|(tx, _)| tx.clone()).collect());
+    let first = scans.iter().map(|(tx, _)| tx.clone()).collect();
+    let released = commit_on_both(&releasing, &keeping, first, Proposer::Releasing);
     assert!(released > 0, "the checked attestations' readings were cached");
 
     // Applying the block filled the tree and committed-reading caches again.
@@ -55,15 +71,15 @@ fn emptied_caches_change_no_outcome() {
         .enumerate()
         .map(|(index, digest)| signed_scan(&format!("ghcr.io/acme/app:{index}"), digest, &["CRITICAL"]).0)
         .collect();
-    commit_on_both(&releasing, &keeping, rescans);
+    commit_on_both(&releasing, &keeping, rescans, Proposer::Keeping);
 
     // A revocation of a first scan makes its image's evaluation read it again.
     let revoke = releasing.account_tx(
         &key(100),
         Action::Revoke { image: images[0].clone(), envelope_hash: scans[0].1, reason: "wrong build".into() },
     );
-    commit_on_both(&releasing, &keeping, vec![revoke]);
-    commit_on_both(&releasing, &keeping, Vec::new());
+    commit_on_both(&releasing, &keeping, vec![revoke], Proposer::Releasing);
+    commit_on_both(&releasing, &keeping, Vec::new(), Proposer::Keeping);
 
     for digest in &images {
         let on_releasing = releasing.app.image_status(digest, None, true).expect("a status");

@@ -90,7 +90,10 @@ fn corpus_files_read_alike() {
 
 #[test]
 fn corpus_statements_read_alike() {
-    let Some(corpus) = std::env::var_os("VOUCH_CORPUS").map(PathBuf::from) else { return };
+    let Some(corpus) = std::env::var_os("VOUCH_CORPUS").map(PathBuf::from) else {
+        println!("skipped: VOUCH_CORPUS is not set (point it at the shared corpus folder)");
+        return;
+    };
     let mut statements = 0;
     for entry in std::fs::read_dir(corpus.join("intoto")).expect("the corpus has an intoto folder") {
         let path = entry.expect("a folder entry").path();
@@ -191,5 +194,43 @@ fn raw_statement_keeps_the_statement_checks() {
         let raw = RawStatement::from_json("statement", case.as_bytes()).map(drop).map_err(|e| e.to_string());
         assert!(decoded.is_err(), "{case}");
         assert_eq!(decoded, raw, "{case}");
+    }
+}
+/// Reads a statement with `predicate` both ways and asserts the same outcome.
+fn same_statement_reading(predicate: &str) {
+    let digest = "b".repeat(64);
+    let statement = format!(
+        r#"{{"_type": "https://in-toto.io/Statement/v1", "subject": [{{"name": "app", "digest": {{"sha256": "{digest}"}}}}], "predicateType": "https://cosign.sigstore.dev/attestation/vuln/v1", "predicate": {predicate}}}"#
+    );
+    let decoded = Statement::from_json("statement", statement.as_bytes())
+        .map_err(|error| error.to_string())
+        .and_then(|s| facts::from_statement(&s.predicate_type, &s.predicate).map_err(|error| error.to_string()));
+    let raw = RawStatement::from_json("statement", statement.as_bytes())
+        .map_err(|error| error.to_string())
+        .and_then(|s| facts::from_raw_predicate(&s.predicate_type, s.predicate).map_err(|error| error.to_string()));
+    assert_eq!(decoded, raw, "{predicate}");
+}
+
+#[test]
+fn hostile_statements_read_alike() {
+    let report = r#"{"SchemaVersion": 2, "Results": []}"#;
+    let deep = format!("{}1{}", "[".repeat(200), "]".repeat(200));
+    let predicates = [
+        // Escaped keys pick the same reader and fields.
+        r#"{"scanner": {"result": {"Sch\u0065maVersion": 2, "Results": []}}}"#.to_owned(),
+        r#"{"sc\u0061nner": {"result": {"matches": []}}}"#.to_owned(),
+        // A number out of range, in a field no reader uses.
+        format!(r#"{{"scanner": {{"result": {report}, "extra": 1e400}}}}"#),
+        // Nesting past serde_json's depth limit, in a field no reader uses.
+        format!(r#"{{"scanner": {{"result": {report}, "extra": {deep}}}}}"#),
+        // A lone surrogate in a string.
+        format!(r#"{{"scanner": {{"uri": "\ud800", "result": {report}}}}}"#),
+        // The result before an invalid field: the error path reads the text again.
+        format!(r#"{{"scanner": {{"result": {report}, "uri": 5}}}}"#),
+        // A duplicate key inside the predicate.
+        format!(r#"{{"scanner": {{"result": {report}, "result": {report}}}}}"#),
+    ];
+    for predicate in &predicates {
+        same_statement_reading(predicate);
     }
 }

@@ -4,7 +4,7 @@
 use vouch_tests::{DevNode, NodeHttp, Submitted, TEST_REPOSITORY, ok_json, test_attestation};
 
 /// The idle time set in the node's config: short, so the test waits little.
-const IDLE_RELEASE_MS: u64 = 300;
+const IDLE_RELEASE_MS: u64 = 1000;
 
 const RELEASED: &str = "released memory while idle";
 
@@ -55,6 +55,8 @@ fn idle_node_releases_caches_and_keeps_committing() {
     );
 
     let after = ok_json(&node.vouch(&["status", &image, "--output", "json"]), "status after the release");
+    // Three low findings pass the standard policies, read again from the store.
+    assert_eq!(after["status"], "approved", "{after}");
     assert_eq!(before["verdicts"], after["verdicts"], "the release changes no verdict");
     assert_eq!(before["status"], after["status"], "the release changes no status");
 

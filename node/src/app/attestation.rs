@@ -31,7 +31,8 @@ pub const ATTESTATION_IMAGES_MAX: usize = 64;
 /// committed, in charged bytes (see [`ReadCacheLimits`]). A reading is charged its
 /// envelope's size plus 512 bytes, so a full default mempool (256 MiB in at most 50,000
 /// transactions) charges at most 256 MiB + 25 MiB, and every waiting attestation's
-/// reading stays until its block. A smaller bound evicts the oldest readings first,
+/// reading stays until its block, unless an idle node empties the cache (see
+/// `storage.idle_release_ms`). A smaller bound evicts the oldest readings first,
 /// which are those of the next block: each of its attestations is then checked again.
 pub const PENDING_READS_BYTES_MAX: usize = 320 * 1024 * 1024;
 
@@ -141,7 +142,11 @@ impl ReadCache {
     /// Empties both parts and frees their memory; returns the bytes they were charged.
     /// An attestation still waiting for a block is read again when its block is built.
     pub(crate) fn clear(&self) -> usize {
-        lock(&self.pending).clear() + lock(&self.committed).clear()
+        // The readings are freed after the locks are released, so checks and blocks
+        // wait only for the swap.
+        let pending = lock(&self.pending).take();
+        let committed = lock(&self.committed).take();
+        pending.weight() + committed.weight()
     }
 
     /// Returns the number of cached readings and the bytes charged for them, waiting

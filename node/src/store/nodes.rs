@@ -127,8 +127,10 @@ impl<B: Backend> LedgerStore<B> {
     /// Empties the node and index caches and frees their memory; returns the bytes
     /// they were charged. Later reads fill them again from the store.
     pub fn release_tree_caches(&self) -> usize {
-        let nodes = self.node_cache.lock().unwrap_or_else(PoisonError::into_inner).clear();
-        nodes + self.index_cache.lock().unwrap_or_else(PoisonError::into_inner).clear()
+        // The entries are freed after the locks are released.
+        let nodes = self.node_cache.lock().unwrap_or_else(PoisonError::into_inner).take();
+        let indexes = self.index_cache.lock().unwrap_or_else(PoisonError::into_inner).take();
+        nodes.weight() + indexes.weight()
     }
 
     /// Keeps the index of a committed version in the cache.

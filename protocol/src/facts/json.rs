@@ -82,7 +82,12 @@ impl<'a> Json<'a> {
                 Value::Number(_) => JsonKind::Number,
                 Value::String(_) => JsonKind::String,
                 Value::Array(_) => JsonKind::Array,
-                Value::Object(map) => JsonKind::Object(map.keys().cloned().collect()),
+                Value::Object(map) => {
+                    // Sorted here too, in case serde_json's map keeps insertion order.
+                    let mut keys: Vec<String> = map.keys().cloned().collect();
+                    keys.sort_unstable();
+                    JsonKind::Object(keys)
+                }
             },
             Json::Raw(raw) => raw_kind(raw.get()),
         }
