@@ -3,7 +3,7 @@
 
 use std::io::{BufRead, BufReader};
 use std::os::unix::fs::PermissionsExt;
-use std::os::unix::process::ExitStatusExt;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
@@ -11,9 +11,28 @@ use std::time::Duration;
 
 const VOUCHD: &str = env!("CARGO_BIN_EXE_vouchd");
 
-/// Starts a throwaway dev chain whose temporary folders and keyring live in `scratch`.
+/// Starts a throwaway dev chain whose temporary folders and keyring live in `scratch`,
+/// with the default disposition of every stop signal.
 fn spawn_dev(scratch: &Path) -> Child {
-    Command::new(VOUCHD)
+    spawn_dev_with(scratch, libc::SIG_DFL)
+}
+
+/// Starts a dev chain as [`spawn_dev`] does, with SIGINT, SIGHUP and SIGQUIT set to
+/// `disposition`: a test process started under `nohup` or as a background job would
+/// otherwise pass its ignored signals on.
+fn spawn_dev_with(scratch: &Path, disposition: libc::sighandler_t) -> Child {
+    let mut command = Command::new(VOUCHD);
+    // SAFETY: `signal` is async-signal-safe, as code between fork and exec must be.
+    unsafe {
+        command.pre_exec(move || {
+            for signal in [libc::SIGINT, libc::SIGHUP, libc::SIGQUIT] {
+                libc::signal(signal, disposition);
+            }
+            libc::signal(libc::SIGTERM, libc::SIG_DFL);
+            Ok(())
+        });
+    }
+    command
         .args(["start", "--dev", "--api-addr", "127.0.0.1:0"])
         .env("TMPDIR", scratch)
         .env("VOUCH_KEYRING", scratch.join("keyring"))
@@ -140,4 +159,24 @@ fn signals_at_every_startup_step_stop_the_node() {
         assert!(stopped_cleanly || killed_early, "SIG{signal} after {delay_ms} ms: {:?} {log}", output.status);
         assert_eq!(leftover_dev_homes(scratch.path()), Vec::<String>::new(), "SIG{signal} after {delay_ms} ms: {log}");
     }
+}
+
+#[test]
+fn ignored_hangup_stays_ignored() {
+    let scratch = tempfile::tempdir().expect("temporary folder");
+    let mut child = spawn_dev_with(scratch.path(), libc::SIG_IGN);
+    let _stdout = wait_for_api(&mut child);
+
+    // As under nohup: SIGHUP leaves the node running. A node that wrongly stops does
+    // so within milliseconds, so the pause cannot hide it on a slow machine.
+    send("HUP", &child);
+    std::thread::sleep(Duration::from_secs(1));
+    assert!(child.try_wait().expect("poll vouchd").is_none(), "SIGHUP stopped a node that started with it ignored");
+
+    send("TERM", &child);
+    let output = wait_bounded(child);
+    let log = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{log}");
+    assert!(log.contains("signal=\"SIGHUP\"") && log.contains("stays ignored"), "{log}");
+    assert_eq!(leftover_dev_homes(scratch.path()), Vec::<String>::new());
 }

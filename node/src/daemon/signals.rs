@@ -10,6 +10,10 @@
 //! start therefore blocks the stop signals ([`block_stop_signals`]) before it creates
 //! the runtime and unblocks them once the receivers exist. A signal sent in between
 //! waits in the kernel and is delivered then.
+//!
+//! SIGINT, SIGHUP and SIGQUIT that are ignored when `vouchd` starts stay ignored,
+//! because `nohup` and a shell's background jobs ignore them on purpose and a handler
+//! would undo that. SIGTERM always stops the node.
 
 use std::time::Duration;
 
@@ -62,6 +66,15 @@ impl Drop for BlockedSignals {
     }
 }
 
+/// Returns whether the disposition of `signal` is to ignore it.
+fn is_ignored(signal: libc::c_int) -> bool {
+    // SAFETY: a null new action only reads the current one into `current`.
+    unsafe {
+        let mut current: libc::sigaction = std::mem::zeroed();
+        libc::sigaction(signal, std::ptr::null(), &mut current) == 0 && current.sa_sigaction == libc::SIG_IGN
+    }
+}
+
 /// The installed handlers of the stop signals.
 #[derive(Debug)]
 pub struct StopSignals {
@@ -69,20 +82,33 @@ pub struct StopSignals {
 }
 
 impl StopSignals {
-    /// Installs the handlers; must run inside a Tokio runtime.
+    /// Installs the handlers, leaving SIGINT, SIGHUP and SIGQUIT ignored when they are;
+    /// must run inside a Tokio runtime.
     pub fn install() -> Result<StopSignals, SignalError> {
         let kinds = [
-            ("SIGINT", SignalKind::interrupt()),
-            ("SIGTERM", SignalKind::terminate()),
-            ("SIGHUP", SignalKind::hangup()),
-            ("SIGQUIT", SignalKind::quit()),
+            ("SIGINT", libc::SIGINT, SignalKind::interrupt()),
+            ("SIGTERM", libc::SIGTERM, SignalKind::terminate()),
+            ("SIGHUP", libc::SIGHUP, SignalKind::hangup()),
+            ("SIGQUIT", libc::SIGQUIT, SignalKind::quit()),
         ];
         let mut handlers = Vec::with_capacity(kinds.len());
-        for (name, kind) in kinds {
+        for (name, number, kind) in kinds {
+            if number != libc::SIGTERM && is_ignored(number) {
+                tracing::info!(
+                    signal = name,
+                    "the signal was ignored when vouchd started (as under nohup); it stays ignored"
+                );
+                continue;
+            }
             let handler = signal(kind).map_err(|error| SignalError { name, error })?;
             handlers.push((name, handler));
         }
         Ok(StopSignals { handlers })
+    }
+
+    /// Returns the names of the signals that stop the node.
+    pub fn names(&self) -> Vec<&'static str> {
+        self.handlers.iter().map(|(name, _)| *name).collect()
     }
 
     /// Waits for the first stop signal and returns its name.
@@ -117,7 +143,12 @@ mod tests {
 
     #[tokio::test]
     async fn hangup_is_received_as_a_stop() {
+        // The test process may have inherited SIGHUP ignored (under nohup); the
+        // default disposition makes `install` handle it.
+        // SAFETY: setting a default disposition installs no handler code.
+        unsafe { libc::signal(libc::SIGHUP, libc::SIG_DFL) };
         let mut signals = StopSignals::install().expect("install");
+        assert!(signals.names().contains(&"SIGHUP"), "{:?}", signals.names());
         assert_eq!(signals.received().await, None, "no signal yet");
 
         // The handler installed above keeps SIGHUP from stopping the test process.
