@@ -82,6 +82,11 @@ fn verify_exit_codes_follow_verified_status() {
         assert_eq!(output["status"], status, "image {number}");
         assert_eq!(output["verified"], true);
         assert!(node.requests().iter().any(|request| request.target.contains("proof=true")), "{:?}", node.requests());
+
+        // The text output says when the image is proven absent, and only then.
+        let text = verify(&vouch, &node, number, &[]).expect_code(code);
+        let absent = text.stdout.contains("no committed attestation names this image");
+        assert_eq!(absent, number == 1000, "image {number}: {}", text.stdout);
     }
 }
 
@@ -90,7 +95,7 @@ fn verify_ignores_claimed_status() {
     let vouch = Vouch::new();
     let node = proof_node(1, ImageStatus::Approved, |_| {});
     let run = verify(&vouch, &node, 1, &[]).expect_code(3);
-    assert!(run.stdout.contains("quarantined (verified)"), "{}", run.stdout);
+    assert!(run.stdout.contains("quarantined (proof verified)"), "{}", run.stdout);
     assert!(run.stderr.contains("differs from the verified record"), "{}", run.stderr);
 }
 
@@ -161,7 +166,7 @@ fn verify_follows_set_change_with_trusted_overlap() {
 
     let vouch = Vouch::new();
     let run = verify(&vouch, &node, 0, &[]).expect_code(0);
-    assert!(run.stdout.contains("approved (verified)"), "{}", run.stdout);
+    assert!(run.stdout.contains("approved (proof verified)"), "{}", run.stdout);
 }
 
 #[test]
@@ -569,7 +574,7 @@ fn verify_waits_for_proof_of_newest_verdict() {
         }
     });
     let run = verify(&vouch, &node, 0, &["--wait", "60s"]).expect_code(0);
-    assert!(run.stdout.contains("approved (verified)"), "{}", run.stdout);
+    assert!(run.stdout.contains("approved (proof verified)"), "{}", run.stdout);
     assert!(!run.stderr.contains("note:"), "{}", run.stderr);
     assert_eq!(proof_requests(&node), 2, "{:?}", node.requests());
 }

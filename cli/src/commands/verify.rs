@@ -243,13 +243,17 @@ fn verdict_view(record: &vouch_protocol::ledger::VerdictRecord) -> VerdictView {
 }
 
 fn print_text(result: &VerifyOutput) -> anyhow::Result<()> {
-    let rows = vec![
+    let mut rows = vec![
         vec!["IMAGE".to_owned(), result.image.clone()],
-        vec!["STATUS".to_owned(), format!("{} (verified)", result.status)],
+        vec!["STATUS".to_owned(), format!("{} (proof verified)", result.status)],
         vec!["REPOSITORY".to_owned(), result.repository.clone().unwrap_or_else(|| "(every name)".to_owned())],
         vec!["HEIGHT".to_owned(), result.height.to_string()],
         vec!["BLOCK".to_owned(), format!("{} at height {}", result.block_hash, result.block_height)],
     ];
+    if result.names.is_empty() && result.verdicts.is_empty() {
+        let absent = "none: no committed attestation names this image, and the proof shows its absence";
+        rows.push(vec!["VERDICTS".to_owned(), absent.to_owned()]);
+    }
     output::print_table(&rows)?;
     if result.verdicts.is_empty() {
         return Ok(());

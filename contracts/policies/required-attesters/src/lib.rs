@@ -143,12 +143,13 @@ fn rejected(attestation: &Attestation<'_>, review: &Review<'_>) -> Output {
 
 fn decide(parameters: &Parameters, tally: &Tally<'_>) -> Output {
     let names: Vec<&str> = tally.counted.iter().map(|(name, _)| *name).collect();
-    let summary = format!("{} of {} required attesters: {}", names.len(), parameters.threshold, names.join(", "));
+    let attested_by = if names.is_empty() { String::from("nobody") } else { names.join(", ") };
+    let summary = format!("attested by {attested_by} ({} distinct, {} required)", names.len(), parameters.threshold);
     let missing = tally.missing_roles(parameters);
     if names.len() < parameters.threshold as usize || !missing.is_empty() {
         let mut output = Output::new(Verdict::Pending).with_reason(summary);
         if !missing.is_empty() {
-            output.push_reason(format!("waiting for the roles: {}", missing.join(", ")));
+            output.push_reason(format!("no attester yet with the roles: {}", missing.join(", ")));
         }
         return output;
     }

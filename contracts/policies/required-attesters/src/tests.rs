@@ -6,10 +6,12 @@ const NOW: i64 = 5_000;
 
 #[test]
 fn default_needs_one_attester() {
-    assert_eq!(evaluate(&input(NOW, vec![])).verdict, Verdict::Pending);
+    let nobody = evaluate(&input(NOW, vec![]));
+    assert_eq!(nobody.verdict, Verdict::Pending);
+    assert_eq!(nobody.reasons, ["attested by nobody (0 distinct, 1 required)"]);
     let output = evaluate(&input(NOW, vec![attestation("alice", "scanner", 1, None)]));
     assert_eq!(output.verdict, Verdict::Approved);
-    assert_eq!(output.reasons, ["1 of 1 required attesters: alice"]);
+    assert_eq!(output.reasons, ["attested by alice (1 distinct, 1 required)"]);
 }
 
 #[test]
@@ -19,7 +21,7 @@ fn same_attester_counts_once() {
     two.parameters = r#"{"threshold": 2}"#;
     let output = evaluate(&two);
     assert_eq!(output.verdict, Verdict::Pending);
-    assert_eq!(output.reasons, ["1 of 2 required attesters: alice"]);
+    assert_eq!(output.reasons, ["attested by alice (1 distinct, 2 required)"]);
 
     two.attestations.push(attestation("bob", "reviewer", 3, None));
     assert_eq!(evaluate(&two).verdict, Verdict::Approved);
@@ -49,7 +51,7 @@ fn required_roles_must_all_appear() {
     both.parameters = r#"{"threshold": 2, "required_roles": ["scanner", "reviewer"]}"#;
     let output = evaluate(&both);
     assert_eq!(output.verdict, Verdict::Pending);
-    assert_eq!(output.reasons[1], "waiting for the roles: reviewer");
+    assert_eq!(output.reasons[1], "no attester yet with the roles: reviewer");
 
     both.attestations.push(attestation("rev", "reviewer", 1, Some(review(Decision::Approve, None))));
     assert_eq!(evaluate(&both).verdict, Verdict::Approved);
