@@ -157,6 +157,7 @@ fn reviewer_approval_and_its_revocation() {
         "attest the clean scan",
     );
     assert_eq!(scan["status"]["status"], "pending", "a reviewer is required: {scan}");
+    assert_eq!(scan["status"]["repository"], "registry.example/reviewed/app", "the attested repository: {scan}");
     assert_exit(&verify_settled(&node, &node.url, &reference, PENDING), PENDING, "verify before review");
 
     let review = ok_json(

@@ -123,7 +123,10 @@ pub fn run(args: AttestArgs, keyring: &Keyring) -> anyhow::Result<()> {
     }
     let client = client.expect("a client is built unless --dry-run");
     summary::print(&target, &prepared.summary, &key_name, signer.keyid(), &envelope, "submitting it");
-    submit::run(&client, args.output, &envelope, &target.digest)
+    // The status shown afterwards is the one under the attested repository, as
+    // `vouch status` and `vouch verify` show it for the same reference.
+    let repository = (!args.image.starts_with(image::OCI_LAYOUT_PREFIX)).then_some(target.name.as_str());
+    submit::run(&client, args.output, &envelope, &target.digest, repository)
 }
 
 /// Returns the input file given with --trivy, --grype, --sbom, --provenance,

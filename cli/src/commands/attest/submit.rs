@@ -21,13 +21,20 @@ struct AttestOutput {
 }
 
 /// Submits `envelope` (its JSON bytes, exactly as signed) and waits for the commit,
-/// then prints the transaction and the status of `image`.
-pub fn run(client: &NodeClient, format: OutputFormat, envelope: &Envelope, image: &Digest) -> anyhow::Result<()> {
+/// then prints the transaction and the status of `image` under `repository`, or under
+/// every name when there is none.
+pub fn run(
+    client: &NodeClient,
+    format: OutputFormat,
+    envelope: &Envelope,
+    image: &Digest,
+    repository: Option<&str>,
+) -> anyhow::Result<()> {
     let envelope = envelope.to_json().into_bytes();
     let envelope_hash = hex::encode(blake3::hash(&envelope).as_bytes());
     let tx = LedgerTx::Attest { envelope };
     let response = account::submit_tx(client, &tx)?;
-    let image_status = client.image(image, None, false)?;
+    let image_status = client.image(image, repository, false)?;
 
     if format == OutputFormat::Json {
         return output::print_json(&AttestOutput {
