@@ -193,7 +193,9 @@ fn reviewer_approval_and_its_revocation() {
         "--output",
         "json",
     ]);
-    ok_json(&revoke, "vouch revoke");
+    let revoked = ok_json(&revoke, "vouch revoke");
+    assert_eq!(revoked["status"]["status"], "pending", "revoke prints the new status: {revoked}");
+    assert_eq!(revoked["outcome"], "applied", "{revoked}");
     let status = ok_json(&node.vouch(&["status", &reference, "--output", "json"]), "vouch status");
     assert_eq!(status["status"], "pending", "{status}");
     assert_exit(&verify_settled(&node, &node.url, &reference, PENDING), PENDING, "verify after revocation");

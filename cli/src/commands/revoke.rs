@@ -4,13 +4,15 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, bail};
+use serde::Serialize;
 use vouch_keyring::Keyring;
+use vouch_protocol::api::ImageStatusResponse;
 use vouch_protocol::input::read_file_bounded;
 use vouch_protocol::ledger::{Action, DESCRIPTION_BYTES_MAX};
 
 use crate::client::NodeArgs;
 use crate::commands::account::{self, SignerArgs, TxResult};
-use crate::commands::image_arg;
+use crate::commands::{image_arg, status};
 use crate::output::{self, OutputFormat};
 
 /// Maximum size of an envelope file whose hash `--envelope` computes, in bytes.
@@ -48,9 +50,19 @@ pub struct AttestationsArgs {
     pub node: NodeArgs,
 }
 
-/// Signs and submits the revocation, then prints the result.
+/// What `vouch revoke --output json` prints: the transaction and the image's new status.
+#[derive(Serialize)]
+struct RevokeOutput<'a> {
+    #[serde(flatten)]
+    tx: TxResult<'a>,
+    status: ImageStatusResponse,
+}
+
+/// Signs and submits the revocation, then prints the result and the image's new status
+/// under the reference's repository, as `vouch attest` does.
 pub fn revoke(args: RevokeArgs, keyring: &Keyring) -> anyhow::Result<()> {
-    let image = image_arg::parse(&args.image, None)?.digest;
+    let query = image_arg::parse(&args.image, None)?;
+    let image = query.digest.clone();
     if args.reason.len() > DESCRIPTION_BYTES_MAX {
         bail!("--reason is {} bytes, over the limit of {DESCRIPTION_BYTES_MAX} bytes", args.reason.len());
     }
@@ -60,14 +72,20 @@ pub fn revoke(args: RevokeArgs, keyring: &Keyring) -> anyhow::Result<()> {
         (None, None) => bail!("give --envelope-hash HEX or --envelope FILE"),
     };
     let action = Action::Revoke { image, envelope_hash, reason: args.reason.clone() };
-    let (_, _, response) = account::submit_action(&args.signer, keyring, action)?;
+    let (client, _, response) = account::submit_action(&args.signer, keyring, action)?;
     let result = TxResult {
         tx_hash: &response.tx_hash,
         height: response.height,
         outcome: response.outcome.as_deref(),
         proposal: None,
     };
-    account::print_result(args.signer.output, &result)
+    let image_status = client.image(&query.digest, query.repository.as_deref(), false)?;
+    if args.signer.output == OutputFormat::Json {
+        return output::print_json(&RevokeOutput { tx: result, status: image_status });
+    }
+    account::print_result(OutputFormat::Text, &result)?;
+    output::print_stdout("")?;
+    status::print_text(&image_status)
 }
 
 fn parse_hash(text: &str) -> anyhow::Result<[u8; 32]> {
