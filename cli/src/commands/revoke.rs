@@ -50,7 +50,7 @@ pub struct AttestationsArgs {
     pub node: NodeArgs,
 }
 
-/// What `vouch revoke --output json` prints: the transaction and the image's new status.
+/// The output of `vouch revoke --output json`: the transaction and the image's new status.
 #[derive(Serialize)]
 struct RevokeOutput<'a> {
     #[serde(flatten)]
