@@ -48,21 +48,22 @@ fn created_validator_joins_and_verify_passes() {
     let stderr = String::from_utf8_lossy(&too_small.stderr);
     assert!(stderr.contains("self-bond 9 is below the minimum self-bond 10"), "{stderr}");
 
-    let create = ok_json(
-        &node.vouch(&[
-            "staking",
-            "create-validator",
-            "--name",
-            "second",
-            "--self-bond",
-            "10",
-            "--key",
-            "second",
-            "--output",
-            "json",
-        ]),
-        "vouch staking create-validator",
-    );
+    let created = node.vouch(&[
+        "staking",
+        "create-validator",
+        "--name",
+        "second",
+        "--self-bond",
+        "10",
+        "--key",
+        "second",
+        "--output",
+        "json",
+    ]);
+    let create = ok_json(&created, "vouch staking create-validator");
+    let public_key = node.keyring_key("second").public_key().to_hex();
+    let stderr = String::from_utf8_lossy(&created.stderr);
+    assert!(stderr.contains(&format!("validator key second has public key {public_key}")), "{stderr}");
     let height = create["height"].as_u64().expect("the committed height");
     assert!(create["outcome"].as_str().is_some_and(|outcome| outcome.starts_with("applied: create-validator")));
 

@@ -62,7 +62,7 @@ pub fn run(command: StakingCommand, keyring: &Keyring) -> anyhow::Result<()> {
         StakingCommand::Unbond(args) => (args.signer, Action::Unbond { amount: positive("unbond", args.amount)? }),
         StakingCommand::Unjail(args) => (args.signer, Action::Unjail),
     };
-    let (_, _, response) = account::submit_action(&signer, keyring, action)?;
+    let (_, key, response) = account::submit_action(&signer, keyring, action)?;
     let result = TxResult {
         tx_hash: &response.tx_hash,
         height: response.height,
@@ -72,7 +72,9 @@ pub fn run(command: StakingCommand, keyring: &Keyring) -> anyhow::Result<()> {
     account::print_result(signer.output, &result)?;
     if let Some(height) = response.height {
         eprintln!(
-            "the validator set changes, if it does, at height {}; GET /v1/validators?height={} shows it",
+            "validator key {} has public key {}; the validator set changes, if it does, at height {}, and GET /v1/validators?height={} shows it",
+            signer.key,
+            key.public_key().to_hex(),
             height + 2,
             height + 2
         );

@@ -154,7 +154,8 @@ pub fn banner(address: SocketAddr, home: &Path, keyring: &Path, throwaway: bool,
         writeln!(text, "  keys     {DEV_SCANNER} (scanner), {DEV_REVIEWER} (reviewer), {DEV_VALIDATOR} (validator)");
     let _ = writeln!(text);
     let _ = writeln!(text, "Try, in another terminal:");
-    let _ = writeln!(text, "  vouch attest {image} --trivy report.json --key {DEV_SCANNER} --node {url}");
+    let _ = writeln!(text, "  trivy image --format json --output TRIVY_REPORT.json IMAGE   # or a report you have");
+    let _ = writeln!(text, "  vouch attest {image} --trivy TRIVY_REPORT.json --key {DEV_SCANNER} --node {url}");
     let _ = writeln!(text, "  vouch status {image} --node {url}");
     let _ = writeln!(text, "  vouch verify {image} --node {url} --genesis {}", genesis.display());
     text
