@@ -83,7 +83,7 @@ fn verify_exit_codes_follow_verified_status() {
         assert_eq!(output["verified"], true);
         assert!(node.requests().iter().any(|request| request.target.contains("proof=true")), "{:?}", node.requests());
 
-        // The text output says when the image is proven absent, and only then.
+        // The text output reports an image proven absent, and only such an image.
         let text = verify(&vouch, &node, number, &[]).expect_code(code);
         let absent = text.stdout.contains("no committed attestation names this image");
         assert_eq!(absent, number == 1000, "image {number}: {}", text.stdout);

@@ -1,6 +1,6 @@
-//! Emptying the app's caches, as an idle node does, changes no outcome: a chain that
+//! Emptying the app's caches, as an idle node does, changes no outcome. A chain that
 //! empties them between every step gives the same outcomes, state roots and verdicts as
-//! a chain that keeps them, and later blocks read what they need from the store.
+//! a chain that keeps them, because later blocks read what they need from the store.
 
 mod app_support;
 

@@ -122,20 +122,27 @@ fn sigquit_after_start_removes_dev_home() {
     assert_eq!(leftover_dev_homes(scratch.path()), Vec::<String>::new());
 }
 
+/// Starts a dev chain, sends `signal` after `delay`, and checks that the node either
+/// died before its handlers existed or stopped cleanly, leaving no dev home behind.
+fn signal_after(signal: &str, delay: Duration) {
+    let scratch = tempfile::tempdir().expect("temporary folder");
+    let child = spawn_dev(scratch.path());
+    std::thread::sleep(delay);
+    send(signal, &child);
+    let output = wait_bounded(child);
+    let log = String::from_utf8_lossy(&output.stderr);
+    let stopped_cleanly = output.status.code() == Some(0);
+    let killed_early = output.status.signal().is_some();
+    assert!(stopped_cleanly || killed_early, "SIG{signal} after {delay:?}: {:?} {log}", output.status);
+    assert_eq!(leftover_dev_homes(scratch.path()), Vec::<String>::new(), "SIG{signal} after {delay:?}: {log}");
+}
+
 #[test]
 fn signal_during_startup_removes_dev_home() {
+    // Sent at once: it lands before the handlers exist (the process then ends before
+    // creating anything) or during startup, which must clean up.
     for signal in ["TERM", "QUIT", "HUP"] {
-        let scratch = tempfile::tempdir().expect("temporary folder");
-        let child = spawn_dev(scratch.path());
-        // Sent at once: it lands before the handlers exist (the process then ends
-        // before creating anything) or during startup, which must clean up.
-        send(signal, &child);
-        let output = wait_bounded(child);
-        let log = String::from_utf8_lossy(&output.stderr);
-        let stopped_cleanly = output.status.code() == Some(0);
-        let killed_early = output.status.signal().is_some();
-        assert!(stopped_cleanly || killed_early, "SIG{signal}: {:?} {log}", output.status);
-        assert_eq!(leftover_dev_homes(scratch.path()), Vec::<String>::new(), "SIG{signal}: {log}");
+        signal_after(signal, Duration::ZERO);
     }
 }
 
@@ -147,17 +154,7 @@ fn signals_at_every_startup_step_stop_the_node() {
     // `wait_bounded` turns into a failure.
     let delays_ms = [0, 1, 2, 5, 10, 20, 40, 80, 160];
     for (index, delay_ms) in delays_ms.into_iter().enumerate() {
-        let signal = ["TERM", "QUIT", "HUP", "INT"][index % 4];
-        let scratch = tempfile::tempdir().expect("temporary folder");
-        let child = spawn_dev(scratch.path());
-        std::thread::sleep(Duration::from_millis(delay_ms));
-        send(signal, &child);
-        let output = wait_bounded(child);
-        let log = String::from_utf8_lossy(&output.stderr);
-        let stopped_cleanly = output.status.code() == Some(0);
-        let killed_early = output.status.signal().is_some();
-        assert!(stopped_cleanly || killed_early, "SIG{signal} after {delay_ms} ms: {:?} {log}", output.status);
-        assert_eq!(leftover_dev_homes(scratch.path()), Vec::<String>::new(), "SIG{signal} after {delay_ms} ms: {log}");
+        signal_after(["TERM", "QUIT", "HUP", "INT"][index % 4], Duration::from_millis(delay_ms));
     }
 }
 
@@ -177,6 +174,7 @@ fn ignored_hangup_stays_ignored() {
     let output = wait_bounded(child);
     let log = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(0), "{log}");
-    assert!(log.contains("signal=\"SIGHUP\"") && log.contains("stays ignored"), "{log}");
+    assert!(log.contains("signal=\"SIGHUP\""), "{log}");
+    assert!(log.contains("stays ignored"), "{log}");
     assert_eq!(leftover_dev_homes(scratch.path()), Vec::<String>::new());
 }
