@@ -308,9 +308,9 @@ pub fn from_statement(predicate_type: &str, predicate: &Value) -> Result<Option<
 
 /// Reads the facts of a predicate from its raw JSON text, as [`from_statement`] reads
 /// a decoded one: the same facts, and the same errors. `None` stands for a statement
-/// without a predicate. The text must come from [`crate::intoto::RawStatement`], which
-/// rejects duplicate keys and numbers out of range over the whole payload; raw text
-/// made any other way skips those checks.
+/// without a predicate. The text must come from [`crate::intoto::RawStatement`],
+/// because it rejects duplicate keys and numbers out of range over the whole payload.
+/// Raw text made any other way skips those checks.
 pub fn from_raw_predicate(predicate_type: &str, predicate: Option<&RawValue>) -> Result<Option<Facts>, FactsError> {
     read_predicate(predicate_type, Json::raw_or_null(predicate))
 }

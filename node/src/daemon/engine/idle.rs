@@ -17,7 +17,7 @@ pub struct IdleRelease {
     pub release_allocator: fn(),
 }
 
-/// Follows committed blocks and says when the idle release is due.
+/// A tracker of committed blocks that reports when the idle release is due.
 #[derive(Debug)]
 pub(crate) struct IdleTracker {
     after: Duration,
