@@ -157,9 +157,10 @@ impl Engine {
         );
 
         if let Some(idle) = self.config.idle
-            && self.idle.as_mut().is_some_and(|tracker| tracker.committed(Instant::now(), block.txs.len()))
+            && let Some(release) =
+                self.idle.as_mut().and_then(|tracker| tracker.committed(Instant::now(), block.txs.len()))
         {
-            self.release_idle_memory(idle.release_allocator);
+            self.release_idle_memory(release, idle.release_allocator);
         }
 
         self.timers.clear_through(height.0);

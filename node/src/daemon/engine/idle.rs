@@ -1,7 +1,9 @@
 //! Memory release while the chain is idle. A burst of submissions fills the app's
 //! caches, and the allocator keeps pages that the burst freed. Once no transaction has
 //! committed for a configured time, the engine empties the caches and has the
-//! allocator return its free pages, once per idle stretch.
+//! allocator return its free pages. It does so again after each further such time
+//! while the chain stays idle, because empty blocks fill the tree caches too (one
+//! validator set a block on a chain with staking).
 
 use std::time::{Duration, Instant};
 
@@ -17,11 +19,20 @@ pub struct IdleRelease {
     pub release_allocator: fn(),
 }
 
+/// A due release: the first of an idle stretch, or a later one of the same stretch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Release {
+    First,
+    Again,
+}
+
 /// A tracker of committed blocks that reports when the idle release is due.
 #[derive(Debug)]
 pub(crate) struct IdleTracker {
     after: Duration,
-    last_busy: Instant,
+    /// When the last transaction committed or the last release ran.
+    counting_from: Instant,
+    /// Whether a release ran since the last transaction.
     released: bool,
 }
 
@@ -29,41 +40,53 @@ impl IdleTracker {
     /// Starts counting at `now`, as if a transaction had just committed: opening the
     /// ledger fills caches too.
     pub(crate) fn new(after: Duration, now: Instant) -> IdleTracker {
-        IdleTracker { after, last_busy: now, released: false }
+        IdleTracker { after, counting_from: now, released: false }
     }
 
-    /// Records a block with `txs` transactions committed at `now`, and returns whether
-    /// the release is due now. It is due once after each stretch of `after` without a
-    /// transaction.
-    pub(crate) fn committed(&mut self, now: Instant, txs: usize) -> bool {
+    /// Records a block with `txs` transactions committed at `now`, and returns the
+    /// release that is due now, if any: one `after` without a transaction since the
+    /// last transaction or the last release.
+    pub(crate) fn committed(&mut self, now: Instant, txs: usize) -> Option<Release> {
         if txs > 0 {
-            self.last_busy = now;
+            self.counting_from = now;
             self.released = false;
-            return false;
+            return None;
         }
-        if self.released || now.saturating_duration_since(self.last_busy) < self.after {
-            return false;
+        if now.saturating_duration_since(self.counting_from) < self.after {
+            return None;
         }
+        self.counting_from = now;
+        let release = if self.released { Release::Again } else { Release::First };
         self.released = true;
-        true
+        Some(release)
     }
 }
 
 impl Engine {
     /// Empties the app's caches and the mempool's spare room, then returns the
-    /// allocator's free pages, and logs the resident memory before and after.
-    pub(super) fn release_idle_memory(&self, release_allocator: fn()) {
+    /// allocator's free pages, and logs the resident memory before and after: at info
+    /// level for the first release of an idle stretch, at debug level for later ones.
+    pub(super) fn release_idle_memory(&self, release: Release, release_allocator: fn()) {
         let before_kib = resident_kib();
         let cache_bytes = self.app.release_caches();
         self.mempool.shrink_when_empty();
         self.waiters.shrink();
         release_allocator();
-        tracing::info!(
-            cache_bytes,
-            resident_before_kib = before_kib,
-            resident_after_kib = resident_kib(),
-            "released memory while idle"
-        );
+        let after_kib = resident_kib();
+        match release {
+            Release::First => tracing::info!(
+                cache_bytes,
+                resident_before_kib = before_kib,
+                resident_after_kib = after_kib,
+                "released memory while idle"
+            ),
+            Release::Again => tracing::debug!(
+                cache_bytes,
+                resident_before_kib = before_kib,
+                resident_after_kib = after_kib,
+                "released memory again while idle"
+            ),
+        }
     }
 }
 
@@ -82,19 +105,22 @@ mod tests {
     const AFTER: Duration = Duration::from_secs(10);
 
     #[test]
-    fn due_once_after_each_idle_stretch() {
+    fn due_after_each_idle_period() {
         let start = Instant::now();
         let at = |secs: u64| start + Duration::from_secs(secs);
         let mut idle = IdleTracker::new(AFTER, start);
 
-        assert!(!idle.committed(at(9), 0), "not idle long enough since the start");
-        assert!(idle.committed(at(10), 0), "due exactly at the idle time");
-        assert!(!idle.committed(at(11), 0), "released once per stretch");
-        assert!(!idle.committed(at(500), 0), "still the same stretch");
+        assert_eq!(idle.committed(at(9), 0), None, "not idle long enough since the start");
+        assert_eq!(idle.committed(at(10), 0), Some(Release::First), "due exactly at the idle time");
+        assert_eq!(idle.committed(at(11), 0), None, "the next one counts from the release");
+        assert_eq!(idle.committed(at(19), 0), None);
+        assert_eq!(idle.committed(at(20), 0), Some(Release::Again), "again one idle time later");
+        assert_eq!(idle.committed(at(500), 0), Some(Release::Again), "a long gap releases once");
+        assert_eq!(idle.committed(at(501), 0), None);
 
-        assert!(!idle.committed(at(501), 3), "a block with transactions is busy");
-        assert!(!idle.committed(at(510), 0), "9 s after the busy block");
-        assert!(idle.committed(at(511), 0), "a new stretch releases again");
+        assert_eq!(idle.committed(at(502), 3), None, "a block with transactions is busy");
+        assert_eq!(idle.committed(at(511), 0), None, "9 s after the busy block");
+        assert_eq!(idle.committed(at(512), 0), Some(Release::First), "a new stretch starts with a first release");
     }
 
     #[test]
@@ -102,10 +128,10 @@ mod tests {
         let start = Instant::now();
         let mut idle = IdleTracker::new(AFTER, start);
         for secs in (5..100).step_by(5) {
-            assert!(!idle.committed(start + Duration::from_secs(secs), 1), "busy at {secs} s");
+            assert_eq!(idle.committed(start + Duration::from_secs(secs), 1), None, "busy at {secs} s");
         }
-        assert!(!idle.committed(start + Duration::from_secs(104), 0));
-        assert!(idle.committed(start + Duration::from_secs(105), 0));
+        assert_eq!(idle.committed(start + Duration::from_secs(104), 0), None);
+        assert_eq!(idle.committed(start + Duration::from_secs(105), 0), Some(Release::First));
     }
 
     #[test]
