@@ -1,5 +1,6 @@
-//! A real dev node that turns idle empties its caches and returns free memory once
-//! per idle stretch, logs it, and keeps committing and evaluating afterwards.
+//! A real dev node that turns idle empties its caches and returns free memory, logs
+//! the first release of each idle stretch, and keeps committing and evaluating
+//! afterwards.
 
 use vouch_tests::{DevNode, NodeHttp, Submitted, TEST_REPOSITORY, ok_json, test_attestation};
 

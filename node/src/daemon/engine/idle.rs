@@ -12,10 +12,10 @@ use crate::daemon::engine::driver::Engine;
 /// Settings of the memory release while idle.
 #[derive(Clone, Copy, Debug)]
 pub struct IdleRelease {
-    /// How long no transaction must have committed.
+    /// The time without a committed transaction before each release.
     pub after: Duration,
-    /// Gives the allocator's free pages back to the system. The binary that chooses the
-    /// global allocator supplies it; it runs after the caches are emptied.
+    /// The function that gives the allocator's free pages back to the system, run after
+    /// the caches are emptied. The binary that chooses the global allocator supplies it.
     pub release_allocator: fn(),
 }
 
@@ -44,8 +44,8 @@ impl IdleTracker {
     }
 
     /// Records a block with `txs` transactions committed at `now`, and returns the
-    /// release that is due now, if any: one `after` without a transaction since the
-    /// last transaction or the last release.
+    /// release that is due now, if any. A release is due once `after` has passed since
+    /// the last transaction or the last release, with no transaction in between.
     pub(crate) fn committed(&mut self, now: Instant, txs: usize) -> Option<Release> {
         if txs > 0 {
             self.counting_from = now;
@@ -90,8 +90,8 @@ impl Engine {
     }
 }
 
-/// Returns the process's resident memory in KiB, from `/proc/self/status` on Linux;
-/// `None` elsewhere.
+/// Returns the process's resident memory in KiB, read from `/proc/self/status`, or
+/// `None` where that file does not exist (outside Linux).
 fn resident_kib() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|line| line.starts_with("VmRSS:"))?;
