@@ -1,6 +1,6 @@
-//! A real dev node that turns idle empties its caches and returns free memory, logs
-//! the first release of each idle stretch, and keeps committing and evaluating
-//! afterwards.
+//! A real dev node that turns idle empties its caches, reopens its database and
+//! returns free memory, logs the first release of each idle stretch, and keeps
+//! committing and evaluating afterwards.
 
 use vouch_tests::{DevNode, NodeHttp, Submitted, TEST_REPOSITORY, ok_json, test_attestation};
 
@@ -10,7 +10,8 @@ const IDLE_RELEASE_MS: u64 = 1000;
 const RELEASED: &str = "released memory while idle";
 
 /// Starts a dev node once to create its home, then again with `storage.idle_release_ms`
-/// set to [`IDLE_RELEASE_MS`].
+/// set to [`IDLE_RELEASE_MS`] and `storage.reopen_after_bytes` to 1, so that any block
+/// written makes the release reopen the database.
 fn start_with_short_idle_release() -> DevNode {
     let (status, home, keyring) = DevNode::start().terminate();
     assert!(status.success(), "the first start stops cleanly: {status}");
@@ -18,6 +19,8 @@ fn start_with_short_idle_release() -> DevNode {
     let config = std::fs::read_to_string(&config_path).expect("the dev home has a config");
     let line = config.lines().find(|line| line.starts_with("idle_release_ms")).expect("the config lists the field");
     let config = config.replace(line, &format!("idle_release_ms = {IDLE_RELEASE_MS}"));
+    let line = config.lines().find(|line| line.starts_with("reopen_after_bytes")).expect("the config lists the field");
+    let config = config.replace(line, "reopen_after_bytes = 1");
     std::fs::write(&config_path, config).expect("write the config");
     DevNode::start_in(home, keyring)
 }
@@ -47,8 +50,10 @@ fn idle_node_releases_caches_and_keeps_committing() {
 
     // The blocks with attestations filled the caches; the next stretch empties them.
     let seen = node.wait_for_line(|line| line.contains(RELEASED));
-    let released = released_cache_bytes(seen.last().expect("the release line"));
+    let line = seen.last().expect("the release line");
+    let released = released_cache_bytes(line);
     assert!(released > 0, "the caches held the blocks' readings and tree nodes: {released}");
+    assert!(line.contains("store_reopened=true"), "the blocks wrote more than one byte: {line}");
     assert!(
         !seen.iter().any(|line| line.contains("ERROR") || line.contains("WARN")),
         "the release reported a problem:\n{}",

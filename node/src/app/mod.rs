@@ -215,6 +215,19 @@ impl<B: Backend> App<B> {
         tree_bytes + read_bytes + hash_bytes
     }
 
+    /// Has the storage engine give back the memory it keeps beyond its caches, and
+    /// returns whether it did anything. A failure is logged, not returned: the next
+    /// read or write opens the database again, and reports the error if that fails too.
+    pub fn release_store_memory(&self) -> bool {
+        match self.shared.store.release_backend_memory() {
+            Ok(released) => released,
+            Err(error) => {
+                tracing::error!(%error, "the store could not release its memory");
+                false
+            }
+        }
+    }
+
     /// Returns the stored outcome of a committed transaction with its height.
     pub fn tx_outcome(&self, hash: &TxHash) -> Result<Option<(Height, String)>, AppError> {
         let Some(stored) = self.shared.store.transaction(hash)? else {

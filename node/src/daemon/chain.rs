@@ -86,6 +86,12 @@ pub trait ChainApp: Send + Sync + 'static {
         0
     }
 
+    /// Has the store give back the memory it keeps beyond its caches, while the node
+    /// is idle, and returns whether it did anything. The default has no store.
+    fn release_store_memory(&self) -> bool {
+        false
+    }
+
     /// Returns an account's next nonce and stake.
     fn account(&self, key: &PublicKey) -> Result<AccountResponse, QueryError>;
 

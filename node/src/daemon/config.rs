@@ -134,6 +134,9 @@ pub struct StorageConfig {
     /// free memory goes back to the system; zero never releases.
     #[serde(rename = "idle_release_ms", with = "millis")]
     pub idle_release: Duration,
+    /// Bytes written to the database after which an idle release closes and opens it
+    /// again, to free memory that sled keeps while open; zero never reopens it.
+    pub reopen_after_bytes: u64,
 }
 
 /// Node-local sizes of the policy runtime; the execution limits are in the genesis.
@@ -186,6 +189,7 @@ impl Default for Config {
                 committed_reads_bytes: COMMITTED_READS_BYTES_MAX as u64,
                 tree_cache_bytes: NODE_CACHE_BYTES_DEFAULT.get() as u64,
                 idle_release: Duration::from_secs(10),
+                reopen_after_bytes: 64 * 1024 * 1024,
             },
             policy: PolicyConfig { cached_modules_max: 32, concurrent_instances_max: 8 },
             log: LogConfig { level: "info".to_owned() },

@@ -27,6 +27,10 @@ impl<B: Backend + 'static> ChainApp for App<B> {
         App::release_caches(self)
     }
 
+    fn release_store_memory(&self) -> bool {
+        App::release_store_memory(self)
+    }
+
     fn tip(&self) -> ChainTip {
         let tip = App::tip(self);
         ChainTip {

@@ -125,10 +125,11 @@ pub fn open_ledger(home: &Home, loaded: &LoadedHome, recreate: bool) -> Result<A
         return Err(OpenError::LedgerMissing { data_dir, marker: marker_path, chain_id });
     }
 
-    let cache_bytes = loaded.config.storage.cache_bytes;
+    let storage = &loaded.config.storage;
     let tree_cache_bytes = loaded.config.tree_cache_bytes();
     let store = catch_corruption(&data_dir, || {
-        let backend = SledBackend::open_with_cache(&data_dir, cache_bytes)?;
+        let backend =
+            SledBackend::open_with_cache(&data_dir, storage.cache_bytes)?.reopen_after(storage.reopen_after_bytes);
         LedgerStore::open_with_node_cache(backend, tree_cache_bytes)
     })?
     .map_err(|source| OpenError::Store { path: data_dir.clone(), source })?;

@@ -130,4 +130,11 @@ pub trait Backend: Send + Sync {
     /// Cuts the ledger log to `len` bytes, dropping appends that no committed
     /// batch points into.
     fn truncate_log(&self, len: u64) -> Result<(), BackendError>;
+
+    /// Gives back memory that the engine keeps beyond its caches, for an idle node.
+    /// Every applied batch stays. Returns whether anything was done: engines that free
+    /// their memory themselves do nothing.
+    fn release_memory(&self) -> Result<bool, BackendError> {
+        Ok(false)
+    }
 }

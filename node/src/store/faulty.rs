@@ -107,6 +107,10 @@ impl<B: Backend> Backend for FaultyBackend<B> {
         self.inner.append_log_pieces(pieces, stage)
     }
 
+    fn release_memory(&self) -> Result<bool, BackendError> {
+        self.inner.release_memory()
+    }
+
     fn stage_log(&self, pieces: &[&[u8]]) -> Result<LogStage, BackendError> {
         if self.take(Fault::Stage) {
             return Err(BackendError::new("stage", "injected fault"));

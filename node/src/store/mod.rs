@@ -116,6 +116,8 @@ mod filter_tests;
 #[cfg(test)]
 mod images_tests;
 #[cfg(test)]
+mod sled_reopen_tests;
+#[cfg(test)]
 mod stage_tests;
 #[cfg(test)]
 mod tests;

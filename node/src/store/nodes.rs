@@ -124,6 +124,12 @@ impl<B: Backend> LedgerStore<B> {
         }
     }
 
+    /// Has the storage engine give back the memory it keeps beyond its caches; see
+    /// [`Backend::release_memory`]. Returns whether it did anything.
+    pub fn release_backend_memory(&self) -> Result<bool, StoreError> {
+        Ok(self.backend.release_memory()?)
+    }
+
     /// Empties the node and index caches and frees their memory; returns the bytes
     /// they were charged. Later reads fill them again from the store.
     pub fn release_tree_caches(&self) -> usize {

@@ -1,6 +1,8 @@
 //! The sled 0.34 storage engine behind the [`Backend`] interface.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{PoisonError, RwLock, RwLockReadGuard};
 use std::time::{Duration, Instant};
 
 use crate::store::ledger_log::{LEDGER_LOG_FILE, LedgerLog};
@@ -31,10 +33,23 @@ const SLED_GARBAGE_FLUSHES: usize = 64;
 ///
 /// Every table of the ledger is a key prefix in one sled tree, so one `sled::Batch`
 /// covers a whole block: sled applies a batch to one tree atomically.
+///
+/// sled 0.34 keeps memory that it never gives back while open: pages that its segment
+/// cleaner read to rewrite them, and allocations made while its cache grew. Closing and
+/// opening the database again frees it, and [`Backend::release_memory`] does so once
+/// enough has been written since the last open.
 pub struct SledBackend {
-    db: sled::Db,
+    /// The open database; `None` after a reopen failed, until the next access opens
+    /// it again.
+    db: RwLock<Option<sled::Db>>,
     log: LedgerLog,
     path: PathBuf,
+    cache_bytes: u64,
+    /// Bytes of batches applied since the database was last opened.
+    written: AtomicU64,
+    /// The written bytes after which [`Backend::release_memory`] reopens the database;
+    /// zero never reopens it.
+    reopen_after_bytes: u64,
 }
 
 impl SledBackend {
@@ -49,29 +64,106 @@ impl SledBackend {
     }
 
     /// Opens or creates the database in `path` with a page cache of `cache_bytes`.
+    /// [`Backend::release_memory`] does nothing until [`SledBackend::reopen_after`]
+    /// sets its threshold.
     pub fn open_with_cache(path: &Path, cache_bytes: u64) -> Result<SledBackend, StoreError> {
-        let started = Instant::now();
-        loop {
-            match sled::Config::new().path(path).cache_capacity(cache_bytes).mode(SLED_MODE).open() {
-                Ok(db) => {
-                    // sled has created the directory and holds its lock from here on.
-                    let log = LedgerLog::open(&path.join(LEDGER_LOG_FILE))
-                        .map_err(|error| StoreError::Open { path: path.to_path_buf(), message: error.to_string() })?;
-                    return Ok(SledBackend { db, log, path: path.to_path_buf() });
-                }
-                Err(error) if is_lock_taken(&error) && started.elapsed() < SLED_LOCK_WAIT_MAX => {
-                    std::thread::sleep(SLED_LOCK_RETRY_INTERVAL);
-                }
-                Err(error) => {
-                    return Err(StoreError::Open { path: path.to_path_buf(), message: error.to_string() });
-                }
-            }
-        }
+        let open_error = |message: String| StoreError::Open { path: path.to_path_buf(), message };
+        let db = open_sled(path, cache_bytes).map_err(|error| open_error(error.to_string()))?;
+        // sled has created the directory and holds its lock from here on.
+        let log = LedgerLog::open(&path.join(LEDGER_LOG_FILE)).map_err(|error| open_error(error.to_string()))?;
+        Ok(SledBackend {
+            db: RwLock::new(Some(db)),
+            log,
+            path: path.to_path_buf(),
+            cache_bytes,
+            written: AtomicU64::new(0),
+            reopen_after_bytes: 0,
+        })
+    }
+
+    /// Has [`Backend::release_memory`] reopen the database once `bytes` of batches
+    /// were applied since it was last opened; zero never reopens it.
+    pub fn reopen_after(mut self, bytes: u64) -> SledBackend {
+        self.reopen_after_bytes = bytes;
+        self
     }
 
     /// Returns the database directory.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Returns the bytes of batches applied since the database was last opened.
+    pub fn written_since_open(&self) -> u64 {
+        self.written.load(Ordering::Relaxed)
+    }
+
+    /// Makes every applied batch durable, closes the database and opens it again.
+    /// Reads and writes wait meanwhile. If the open fails, the error is returned and
+    /// the next access tries again.
+    pub fn reopen(&self) -> Result<(), BackendError> {
+        let mut db = self.db.write().unwrap_or_else(PoisonError::into_inner);
+        if let Some(open) = db.as_ref() {
+            open.flush().map_err(|error| BackendError::new("flush", error))?;
+        }
+        drop(db.take());
+        release_garbage();
+        self.written.store(0, Ordering::Relaxed);
+        *db = Some(self.open_again()?);
+        Ok(())
+    }
+
+    /// Returns a hold on the open database, first opening it again if a reopen failed.
+    fn db(&self) -> Result<OpenDb<'_>, BackendError> {
+        let guard = self.db.read().unwrap_or_else(PoisonError::into_inner);
+        if guard.is_some() {
+            return Ok(OpenDb(guard));
+        }
+        drop(guard);
+        {
+            let mut db = self.db.write().unwrap_or_else(PoisonError::into_inner);
+            if db.is_none() {
+                *db = Some(self.open_again()?);
+            }
+        }
+        self.db()
+    }
+
+    fn open_again(&self) -> Result<sled::Db, BackendError> {
+        open_sled(&self.path, self.cache_bytes).map_err(|error| {
+            let message = format!("reopening the database in {} failed: {error}", self.path.display());
+            BackendError::new("reopen", message)
+        })
+    }
+
+    #[cfg(test)]
+    pub(crate) fn close_for_test(&self) {
+        drop(self.db.write().unwrap_or_else(PoisonError::into_inner).take());
+    }
+}
+
+/// A read hold on the open database: a reopen waits until every hold is dropped.
+struct OpenDb<'a>(RwLockReadGuard<'a, Option<sled::Db>>);
+
+impl std::ops::Deref for OpenDb<'_> {
+    type Target = sled::Db;
+
+    fn deref(&self) -> &sled::Db {
+        // `SledBackend::db` hands out a hold only while the database is open.
+        self.0.as_ref().unwrap_or_else(|| unreachable!("an OpenDb holds an open database"))
+    }
+}
+
+/// Opens sled in `path`, waiting up to [`SLED_LOCK_WAIT_MAX`] for its directory lock.
+fn open_sled(path: &Path, cache_bytes: u64) -> Result<sled::Db, sled::Error> {
+    let started = Instant::now();
+    loop {
+        match sled::Config::new().path(path).cache_capacity(cache_bytes).mode(SLED_MODE).open() {
+            Err(error) if is_lock_taken(&error) && started.elapsed() < SLED_LOCK_WAIT_MAX => {
+                std::thread::sleep(SLED_LOCK_RETRY_INTERVAL);
+            }
+            opened => return opened,
+        }
     }
 }
 
@@ -102,12 +194,12 @@ fn is_lock_taken(error: &sled::Error) -> bool {
 
 impl Backend for SledBackend {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, BackendError> {
-        let value = self.db.get(key).map_err(|error| BackendError::new("get", error))?;
+        let value = self.db()?.get(key).map_err(|error| BackendError::new("get", error))?;
         Ok(value.map(|value| value.to_vec()))
     }
 
     fn last_in_range(&self, start: &[u8], end: &[u8]) -> Result<Option<Entry>, BackendError> {
-        match self.db.range(start..=end).next_back() {
+        match self.db()?.range(start..=end).next_back() {
             None => Ok(None),
             Some(Err(error)) => Err(BackendError::new("scan", error)),
             Some(Ok((key, value))) => Ok(Some((key.to_vec(), value.to_vec()))),
@@ -116,7 +208,7 @@ impl Backend for SledBackend {
 
     fn keys_in_range(&self, start: &[u8], end: &[u8], limit: usize) -> Result<Vec<Vec<u8>>, BackendError> {
         let mut keys = Vec::new();
-        for key in self.db.range(start..end).keys().take(limit) {
+        for key in self.db()?.range(start..end).keys().take(limit) {
             keys.push(key.map_err(|error| BackendError::new("scan", error))?.to_vec());
         }
         Ok(keys)
@@ -124,7 +216,7 @@ impl Backend for SledBackend {
 
     fn scan_prefix(&self, prefix: &[u8], limit: usize) -> Result<Vec<Entry>, BackendError> {
         let mut entries = Vec::new();
-        for entry in self.db.scan_prefix(prefix).take(limit) {
+        for entry in self.db()?.scan_prefix(prefix).take(limit) {
             let (key, value) = entry.map_err(|error| BackendError::new("scan", error))?;
             entries.push((key.to_vec(), value.to_vec()));
         }
@@ -132,28 +224,29 @@ impl Backend for SledBackend {
     }
 
     fn visit_keys(&self, prefix: &[u8], visit: &mut dyn FnMut(&[u8])) -> Result<(), BackendError> {
-        for key in self.db.scan_prefix(prefix).keys() {
+        for key in self.db()?.scan_prefix(prefix).keys() {
             visit(&key.map_err(|error| BackendError::new("scan", error))?);
         }
         Ok(())
     }
 
     fn is_empty(&self) -> Result<bool, BackendError> {
-        Ok(self.db.is_empty())
+        Ok(self.db()?.is_empty())
     }
 
     fn apply(&self, batch: WriteBatch) -> Result<(), BackendError> {
+        self.written.fetch_add(batch.bytes() as u64, Ordering::Relaxed);
         let mut sled_batch = sled::Batch::default();
         for (key, value) in batch.into_puts() {
             sled_batch.insert(key, value);
         }
-        let applied = self.db.apply_batch(sled_batch).map_err(|error| BackendError::new("apply", error));
+        let applied = self.db()?.apply_batch(sled_batch).map_err(|error| BackendError::new("apply", error));
         release_garbage();
         applied
     }
 
     fn flush(&self) -> Result<(), BackendError> {
-        self.db.flush().map(|_| ()).map_err(|error| BackendError::new("flush", error))
+        self.db()?.flush().map(|_| ()).map_err(|error| BackendError::new("flush", error))
     }
 
     fn append_log_pieces(&self, pieces: &[&[u8]], stage: Option<LogStage>) -> Result<u64, BackendError> {
@@ -174,5 +267,17 @@ impl Backend for SledBackend {
 
     fn truncate_log(&self, len: u64) -> Result<(), BackendError> {
         self.log.truncate(len)
+    }
+
+    fn release_memory(&self) -> Result<bool, BackendError> {
+        let written = self.written_since_open();
+        if self.reopen_after_bytes == 0 || written < self.reopen_after_bytes {
+            return Ok(false);
+        }
+        let started = Instant::now();
+        self.reopen()?;
+        let elapsed_ms = started.elapsed().as_millis();
+        tracing::debug!(path = %self.path.display(), written, elapsed_ms, "reopened the database to release its memory");
+        Ok(true)
     }
 }

@@ -69,6 +69,11 @@ pub(super) const FIELDS: &[FieldDoc] = &[
         "idle_release_ms",
         "After this long without a committed transaction, empty the caches and return free memory; 0 never does.",
     ),
+    doc(
+        "storage",
+        "reopen_after_bytes",
+        "Bytes written to the database after which an idle release reopens it to free sled's memory; 0 never does.",
+    ),
     doc("policy", "cached_modules_max", "Compiled policy modules kept in memory."),
     doc("policy", "concurrent_instances_max", "Policy instances that may run at one time."),
     doc("log", "level", "Log filter: error, warn, info, debug or trace, or directives; RUST_LOG overrides it."),

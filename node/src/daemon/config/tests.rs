@@ -125,7 +125,9 @@ fn each_field_names_itself_when_invalid() {
     for (field, change) in cases {
         assert_eq!(invalid_field(*change), Some(*field), "changing {field}");
     }
-    assert_eq!(cases.len(), FIELDS.len(), "every documented field has an invalid case");
+    // Fields that take every value of their type; their own tests cover the edges.
+    let unbounded = ["storage.reopen_after_bytes"];
+    assert_eq!(cases.len() + unbounded.len(), FIELDS.len(), "every documented field has an invalid case");
 }
 
 #[test]
@@ -199,6 +201,18 @@ fn idle_release_holds_at_its_edges() {
     assert_eq!(invalid_field(set(max + 1)), Some("storage.idle_release_ms"), "above its maximum");
     let parsed = Config::parse("[storage]\nidle_release_ms = 0\n").expect("zero parses");
     assert_eq!(parsed.storage.idle_release, Duration::ZERO);
+}
+
+#[test]
+fn reopen_threshold_takes_any_size() {
+    let set = |bytes: u64| move |c: &mut Config| c.storage.reopen_after_bytes = bytes;
+    for bytes in [0, 1, u64::MAX] {
+        assert_eq!(invalid_field(set(bytes)), None, "{bytes} bytes");
+    }
+    let parsed = Config::parse("[storage]\nreopen_after_bytes = 0\n").expect("zero parses");
+    assert_eq!(parsed.storage.reopen_after_bytes, 0, "zero never reopens");
+    let error = Config::parse("[storage]\nreopen_after_bytes = -1\n").expect_err("a negative size is refused");
+    assert!(error.to_string().contains("reopen_after_bytes"), "{error}");
 }
 
 #[test]

@@ -63,12 +63,13 @@ impl IdleTracker {
 }
 
 impl Engine {
-    /// Empties the app's caches and the mempool's spare room, then returns the
-    /// allocator's free pages, and logs the resident memory before and after: at info
+    /// Empties the app's caches and the mempool's spare room, has the store give back
+    /// what it keeps beyond its caches, then returns the allocator's free pages, and logs the resident memory before and after: at info
     /// level for the first release of an idle stretch, at debug level for later ones.
     pub(super) fn release_idle_memory(&self, release: Release, release_allocator: fn()) {
         let before_kib = resident_kib();
         let cache_bytes = self.app.release_caches();
+        let store_reopened = self.app.release_store_memory();
         self.mempool.shrink_when_empty();
         self.waiters.shrink();
         release_allocator();
@@ -76,12 +77,14 @@ impl Engine {
         match release {
             Release::First => tracing::info!(
                 cache_bytes,
+                store_reopened,
                 resident_before_kib = before_kib,
                 resident_after_kib = after_kib,
                 "released memory while idle"
             ),
             Release::Again => tracing::debug!(
                 cache_bytes,
+                store_reopened,
                 resident_before_kib = before_kib,
                 resident_after_kib = after_kib,
                 "released memory again while idle"
