@@ -74,7 +74,11 @@ impl<'de> Visitor<'de> for UniqueKeysVisitor {
                 )));
             }
             map.next_value::<UniqueKeys>()?;
-            if list.len() < LIST_KEYS_MAX {
+            // Once the keys moved to the set, every later key goes there too: a key
+            // left in the list would not be searched.
+            if !set.is_empty() {
+                set.insert(key);
+            } else if list.len() < LIST_KEYS_MAX {
                 list.push(key);
             } else {
                 set.extend(list.drain(..));
@@ -147,6 +151,12 @@ mod tests {
         assert!(large.contains("duplicate key `k3`"), "{large}");
         let at_edge = duplicate_of(&object((0..17).map(|n| format!("k{n}")).chain(["k16".to_owned()]))).unwrap();
         assert!(at_edge.contains("duplicate key `k16`"), "{at_edge}");
+        // Keys added after the move to the set are found too.
+        for repeat in [17, 20, 39] {
+            let json = object((0..40).map(|n| format!("k{n}")).chain([format!("k{repeat}")]));
+            let error = duplicate_of(&json).unwrap_or_else(|| panic!("k{repeat} repeated after 40 keys"));
+            assert!(error.contains(&format!("duplicate key `k{repeat}`")), "{error}");
+        }
     }
 
     #[test]
