@@ -222,7 +222,7 @@ impl<B: Backend> App<B> {
         match self.shared.store.release_backend_memory() {
             Ok(released) => released,
             Err(error) => {
-                tracing::error!(%error, "the store could not release its memory");
+                tracing::error!(%error, "releasing the database's memory failed; a closed database opens again at the next read or write");
                 false
             }
         }

@@ -134,8 +134,9 @@ pub struct StorageConfig {
     /// free memory goes back to the system; zero never releases.
     #[serde(rename = "idle_release_ms", with = "millis")]
     pub idle_release: Duration,
-    /// Bytes written to the database after which an idle release closes and opens it
-    /// again, to free memory that sled keeps while open; zero never reopens it.
+    /// Key and value bytes of the batches written to the database (not the ledger log)
+    /// at which an idle release closes and opens it again, to free memory that sled
+    /// keeps while open; zero never reopens it.
     pub reopen_after_bytes: u64,
 }
 

@@ -6,7 +6,8 @@ use std::fmt;
 #[derive(Debug, thiserror::Error)]
 #[error("storage {operation} failed: {message}")]
 pub struct BackendError {
-    /// The operation that failed: `get`, `scan`, `apply` or `flush`.
+    /// The operation that failed, such as `get`, `scan`, `apply`, `flush`, `open` or
+    /// `reopen`.
     pub operation: &'static str,
     /// The engine's description of the failure.
     pub message: String,
@@ -91,7 +92,8 @@ pub trait Backend: Send + Sync {
     fn scan_prefix(&self, prefix: &[u8], limit: usize) -> Result<Vec<Entry>, BackendError>;
 
     /// Calls `visit` with every key that starts with `prefix`, in key order, without
-    /// keeping the entries in memory.
+    /// keeping the entries in memory. `visit` must not call this backend: it runs while
+    /// the backend holds its lock.
     fn visit_keys(&self, prefix: &[u8], visit: &mut dyn FnMut(&[u8])) -> Result<(), BackendError>;
 
     /// Returns whether the store has no entries at all.

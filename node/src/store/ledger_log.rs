@@ -10,7 +10,7 @@
 //! past the committed length belongs to a write that did not commit, and opening the
 //! store cuts it off. `open.rs` lists what counts as damage instead.
 
-use std::fs::{File, OpenOptions};
+use std::fs::{File, OpenOptions, TryLockError};
 use std::io::IoSlice;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
@@ -45,6 +45,18 @@ impl LedgerLog {
     pub fn open(path: &Path) -> Result<LedgerLog, BackendError> {
         let failed = |error: std::io::Error| BackendError::new("open", format!("{}: {error}", path.display()));
         let file = OpenOptions::new().read(true).write(true).create(true).truncate(false).open(path).map_err(failed)?;
+        // The lock lasts as long as the file is open: another process, or another
+        // store in this one, fails here instead of writing the same log.
+        file.try_lock().map_err(|error| {
+            let message = match error {
+                TryLockError::WouldBlock => format!(
+                    "{} is in use by another process; stop it, or give this node its own storage.data_dir",
+                    path.display()
+                ),
+                TryLockError::Error(error) => format!("{}: locking failed: {error}", path.display()),
+            };
+            BackendError::new("open", message)
+        })?;
         // Synced on every open, not only on creation: a process killed between the two
         // would otherwise leave a file whose directory entry is never made durable.
         sync_parent(path).map_err(failed)?;

@@ -32,6 +32,7 @@ mod node_spans;
 mod nodes;
 mod open;
 mod sled_backend;
+mod sled_handle;
 mod write;
 
 pub use backend::{Backend, BackendError, Entry, LogStage, WriteBatch};
@@ -40,7 +41,8 @@ pub use ledger::{AttestationEntry, LedgerStore, StoredTransaction};
 pub use ledger_log::LEDGER_LOG_FILE;
 pub use memory::MemoryBackend;
 pub use nodes::NODE_CACHE_BYTES_DEFAULT;
-pub use sled_backend::{SLED_LOCK_WAIT_MAX, SledBackend};
+pub use sled_backend::SledBackend;
+pub use sled_handle::SLED_LOCK_WAIT_MAX;
 pub use write::{BLOCK_ATTESTATIONS_MAX, BlockWrite, GenesisWrite, StagedTxs, TX_OUTCOME_BYTES_MAX};
 
 use std::path::PathBuf;

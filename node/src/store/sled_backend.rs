@@ -2,26 +2,14 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{PoisonError, RwLock, RwLockReadGuard};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use crate::store::ledger_log::{LEDGER_LOG_FILE, LedgerLog};
+use crate::store::sled_handle::{OpenDb, SledHandle};
 use crate::store::{Backend, BackendError, Entry, LogStage, StoreError, WriteBatch};
-
-/// How long [`SledBackend::open`] waits for the directory lock of a database that was
-/// just closed in this process.
-pub const SLED_LOCK_WAIT_MAX: Duration = Duration::from_secs(2);
 
 /// sled's own default page cache size, 1 GiB; the daemon passes its configured size.
 const SLED_DEFAULT_CACHE_BYTES: u64 = 1024 * 1024 * 1024;
-
-/// sled's throughput mode: it cleans log segments less eagerly than its default
-/// space-saving mode, which took a third of the time of each block write. The price
-/// is more disk space between cleanings.
-const SLED_MODE: sled::Mode = sled::Mode::HighThroughput;
-
-/// The pause between two attempts to take the directory lock.
-const SLED_LOCK_RETRY_INTERVAL: Duration = Duration::from_millis(20);
 
 /// Guard flushes after each batch: each frees up to eight expired garbage bags of
 /// crossbeam-epoch, and the epoch advances between two flushes when no other thread
@@ -37,17 +25,16 @@ const SLED_GARBAGE_FLUSHES: usize = 64;
 /// sled 0.34 keeps memory that it never gives back while open: pages that its segment
 /// cleaner read to rewrite them, and allocations made while its cache grew. Closing and
 /// opening the database again frees it, and [`Backend::release_memory`] does so once
-/// enough has been written since the last open.
+/// enough has been written since the last open. The lock on the ledger log, held from
+/// open to drop, keeps other processes out of the directory while sled's own lock is
+/// released for a reopen.
 pub struct SledBackend {
-    /// The open database; `None` after a reopen failed, until the next access opens
-    /// it again.
-    db: RwLock<Option<sled::Db>>,
+    db: SledHandle,
     log: LedgerLog,
     path: PathBuf,
-    cache_bytes: u64,
-    /// Bytes of batches applied since the database was last opened.
+    /// Key and value bytes of the batches applied since the database was last opened.
     written: AtomicU64,
-    /// The written bytes after which [`Backend::release_memory`] reopens the database;
+    /// The written bytes at which [`Backend::release_memory`] reopens the database;
     /// zero never reopens it.
     reopen_after_bytes: u64,
 }
@@ -58,7 +45,7 @@ impl SledBackend {
     /// sled 0.34 releases its directory lock from a background thread after the last
     /// handle is dropped (sled issues 1234 and 1289), so a database closed a moment ago
     /// in this process can still be locked: opening retries for up to
-    /// [`SLED_LOCK_WAIT_MAX`] while the lock is taken, then reports it.
+    /// [`crate::store::SLED_LOCK_WAIT_MAX`] while the lock is taken, then reports it.
     pub fn open(path: &Path) -> Result<SledBackend, StoreError> {
         SledBackend::open_with_cache(path, SLED_DEFAULT_CACHE_BYTES)
     }
@@ -68,17 +55,11 @@ impl SledBackend {
     /// sets its threshold.
     pub fn open_with_cache(path: &Path, cache_bytes: u64) -> Result<SledBackend, StoreError> {
         let open_error = |message: String| StoreError::Open { path: path.to_path_buf(), message };
-        let db = open_sled(path, cache_bytes).map_err(|error| open_error(error.to_string()))?;
-        // sled has created the directory and holds its lock from here on.
-        let log = LedgerLog::open(&path.join(LEDGER_LOG_FILE)).map_err(|error| open_error(error.to_string()))?;
-        Ok(SledBackend {
-            db: RwLock::new(Some(db)),
-            log,
-            path: path.to_path_buf(),
-            cache_bytes,
-            written: AtomicU64::new(0),
-            reopen_after_bytes: 0,
-        })
+        std::fs::create_dir_all(path).map_err(|error| open_error(error.to_string()))?;
+        // The log's lock comes first, so a second process stops before it touches sled.
+        let log = LedgerLog::open(&path.join(LEDGER_LOG_FILE)).map_err(|error| open_error(error.message))?;
+        let db = SledHandle::open(path, cache_bytes).map_err(|error| open_error(error.to_string()))?;
+        Ok(SledBackend { db, log, path: path.to_path_buf(), written: AtomicU64::new(0), reopen_after_bytes: 0 })
     }
 
     /// Has [`Backend::release_memory`] reopen the database once `bytes` of batches
@@ -93,77 +74,36 @@ impl SledBackend {
         &self.path
     }
 
-    /// Returns the bytes of batches applied since the database was last opened.
+    /// Returns the key and value bytes of the batches applied since the database was
+    /// last opened.
     pub fn written_since_open(&self) -> u64 {
         self.written.load(Ordering::Relaxed)
     }
 
     /// Makes every applied batch durable, closes the database and opens it again.
-    /// Reads and writes wait meanwhile. If the open fails, the error is returned and
-    /// the next access tries again.
+    /// Reads and writes wait meanwhile. If the open fails, the error is returned, and
+    /// the next read or write tries again.
     pub fn reopen(&self) -> Result<(), BackendError> {
-        let mut db = self.db.write().unwrap_or_else(PoisonError::into_inner);
-        if let Some(open) = db.as_ref() {
-            open.flush().map_err(|error| BackendError::new("flush", error))?;
-        }
-        drop(db.take());
+        let reopened = self.db.reopen();
         release_garbage();
         self.written.store(0, Ordering::Relaxed);
-        *db = Some(self.open_again()?);
-        Ok(())
+        reopened
     }
 
-    /// Returns a hold on the open database, first opening it again if a reopen failed.
-    fn db(&self) -> Result<OpenDb<'_>, BackendError> {
-        let guard = self.db.read().unwrap_or_else(PoisonError::into_inner);
-        if guard.is_some() {
-            return Ok(OpenDb(guard));
-        }
-        drop(guard);
-        {
-            let mut db = self.db.write().unwrap_or_else(PoisonError::into_inner);
-            if db.is_none() {
-                *db = Some(self.open_again()?);
-            }
-        }
-        self.db()
-    }
-
-    fn open_again(&self) -> Result<sled::Db, BackendError> {
-        open_sled(&self.path, self.cache_bytes).map_err(|error| {
-            let message = format!("reopening the database in {} failed: {error}", self.path.display());
-            BackendError::new("reopen", message)
-        })
-    }
-
+    /// Returns whether the open database was recovered from files already on disk.
     #[cfg(test)]
-    pub(crate) fn close_for_test(&self) {
-        drop(self.db.write().unwrap_or_else(PoisonError::into_inner).take());
+    pub(crate) fn was_recovered(&self) -> bool {
+        self.db.was_recovered()
     }
-}
 
-/// A read hold on the open database: a reopen waits until every hold is dropped.
-struct OpenDb<'a>(RwLockReadGuard<'a, Option<sled::Db>>);
-
-impl std::ops::Deref for OpenDb<'_> {
-    type Target = sled::Db;
-
-    fn deref(&self) -> &sled::Db {
-        // `SledBackend::db` hands out a hold only while the database is open.
-        self.0.as_ref().unwrap_or_else(|| unreachable!("an OpenDb holds an open database"))
+    /// Closes the database as a failed reopen at `failed_at` leaves it, for tests.
+    #[cfg(test)]
+    pub(crate) fn close_as_failed(&self, failed_at: Instant) {
+        self.db.close_as_failed(failed_at);
     }
-}
 
-/// Opens sled in `path`, waiting up to [`SLED_LOCK_WAIT_MAX`] for its directory lock.
-fn open_sled(path: &Path, cache_bytes: u64) -> Result<sled::Db, sled::Error> {
-    let started = Instant::now();
-    loop {
-        match sled::Config::new().path(path).cache_capacity(cache_bytes).mode(SLED_MODE).open() {
-            Err(error) if is_lock_taken(&error) && started.elapsed() < SLED_LOCK_WAIT_MAX => {
-                std::thread::sleep(SLED_LOCK_RETRY_INTERVAL);
-            }
-            opened => return opened,
-        }
+    fn db(&self) -> Result<OpenDb<'_>, BackendError> {
+        self.db.hold()
     }
 }
 
@@ -183,13 +123,6 @@ fn release_garbage() {
     for _ in 0..SLED_GARBAGE_FLUSHES {
         sled::pin().flush();
     }
-}
-
-/// Returns whether `error` says that another handle holds the directory lock. sled
-/// 0.34 reports it as an `Other` IO error whose text starts with this phrase
-/// (`Config::open` in its config.rs).
-fn is_lock_taken(error: &sled::Error) -> bool {
-    matches!(error, sled::Error::Io(io) if io.to_string().starts_with("could not acquire lock on"))
 }
 
 impl Backend for SledBackend {
@@ -235,12 +168,20 @@ impl Backend for SledBackend {
     }
 
     fn apply(&self, batch: WriteBatch) -> Result<(), BackendError> {
-        self.written.fetch_add(batch.bytes() as u64, Ordering::Relaxed);
+        let bytes = batch.bytes() as u64;
         let mut sled_batch = sled::Batch::default();
         for (key, value) in batch.into_puts() {
             sled_batch.insert(key, value);
         }
-        let applied = self.db()?.apply_batch(sled_batch).map_err(|error| BackendError::new("apply", error));
+        let applied = {
+            let db = self.db()?;
+            let applied = db.apply_batch(sled_batch).map_err(|error| BackendError::new("apply", error));
+            // Counted under the hold, so that a reopen cannot reset the count in between.
+            if applied.is_ok() {
+                self.written.fetch_add(bytes, Ordering::Relaxed);
+            }
+            applied
+        };
         release_garbage();
         applied
     }
@@ -277,7 +218,7 @@ impl Backend for SledBackend {
         let started = Instant::now();
         self.reopen()?;
         let elapsed_ms = started.elapsed().as_millis();
-        tracing::debug!(path = %self.path.display(), written, elapsed_ms, "reopened the database to release its memory");
+        tracing::info!(path = %self.path.display(), written, elapsed_ms, "reopened the database to release its memory");
         Ok(true)
     }
 }

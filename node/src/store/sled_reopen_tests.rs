@@ -2,11 +2,14 @@
 //! lost, reads during a reopen wait instead of failing, and the threshold decides when
 //! an idle release reopens.
 
+use std::sync::Barrier;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
 
 use vouch_protocol::chain::Height;
 
 use super::*;
+use crate::store::sled_handle::REOPEN_RETRY_PAUSE;
 use crate::synthetic::{self, SyntheticChain};
 
 fn chain() -> SyntheticChain {
@@ -38,8 +41,10 @@ fn reopen_keeps_every_block_and_takes_new_ones() {
     let store = LedgerStore::open(SledBackend::open(directory.path()).unwrap()).unwrap();
     chain().init(&store).unwrap();
     let mut writes: Vec<_> = (0..3).map(|_| commit_next(&store, 5)).collect();
+    assert!(!store.backend.was_recovered(), "a new directory starts empty");
 
     store.backend.reopen().unwrap();
+    assert!(store.backend.was_recovered(), "the reopen read the database back from its files");
     assert_eq!(store.backend.written_since_open(), 0, "the count starts again at the open");
     assert_eq!(store.latest_height(), Some(Height(3)));
     assert_reads_back(&store, &writes);
@@ -70,7 +75,9 @@ fn release_reopens_once_the_threshold_is_written() {
 
     backend.apply(batch.clone()).unwrap();
     assert_eq!(backend.written_since_open(), 200);
+    assert!(!backend.was_recovered());
     assert!(backend.release_memory().unwrap(), "200 bytes reach the threshold");
+    assert!(backend.was_recovered(), "the release reopened the database");
     assert_eq!(backend.written_since_open(), 0);
     assert!(!backend.release_memory().unwrap(), "nothing was written since the reopen");
     assert_eq!(backend.get(b"k1").unwrap(), Some(vec![7; 98]));
@@ -94,24 +101,28 @@ fn reads_during_reopens_wait_and_succeed() {
     chain().init(&store).unwrap();
     let writes: Vec<_> = (0..2).map(|_| commit_next(&store, 10)).collect();
     let done = AtomicBool::new(false);
+    let started = Barrier::new(2);
 
-    let reads = std::thread::scope(|scope| {
+    std::thread::scope(|scope| {
         let reader = scope.spawn(|| {
-            let mut reads = 0_u64;
-            while !done.load(Ordering::Relaxed) {
+            started.wait();
+            // Reads until the reopens are over, and once more after them.
+            loop {
+                let last = done.load(Ordering::Acquire);
                 assert_reads_back(&store, &writes);
-                reads += 1;
+                if last {
+                    break;
+                }
             }
-            reads
         });
+        started.wait();
         for _ in 0..5 {
             store.backend.reopen().unwrap();
         }
-        done.store(true, Ordering::Relaxed);
-        reader.join().unwrap()
+        done.store(true, Ordering::Release);
+        reader.join().unwrap();
     });
-    assert!(reads > 0, "the reader ran alongside the reopens");
-    assert_reads_back(&store, &writes);
+    assert!(store.backend.was_recovered());
 }
 
 #[test]
@@ -121,23 +132,53 @@ fn access_after_a_failed_reopen_opens_again() {
     chain().init(&store).unwrap();
     let first = commit_next(&store, 3);
 
-    // The state a failed reopen leaves: the old database closed, no new one open.
-    store.backend.close_for_test();
+    // The state a reopen leaves when it failed longer ago than the retry pause.
+    store.backend.close_as_failed(long_ago());
     assert_reads_back(&store, std::slice::from_ref(&first));
     let second = commit_next(&store, 3);
     assert_reads_back(&store, &[first, second]);
 }
 
 #[test]
-fn failed_reopen_names_the_folder() {
+fn failed_reopen_names_the_folder_and_retries() {
     let directory = tempfile::tempdir().unwrap();
     let backend = SledBackend::open(directory.path()).unwrap();
-    backend.close_for_test();
-    // Another handle takes the directory lock while this one is closed.
-    let other = SledBackend::open(directory.path()).unwrap();
+    let mut batch = WriteBatch::new();
+    batch.put(b"key".to_vec(), b"value".to_vec());
+    backend.apply(batch).unwrap();
+
+    // Something else holds sled's directory lock while the database is closed.
+    backend.close_as_failed(long_ago());
+    let sled_lock = std::fs::File::open(directory.path().join("db")).unwrap();
+    sled_lock.lock().unwrap();
     let error = backend.get(b"key").unwrap_err();
     assert_eq!(error.operation, "reopen");
     assert!(error.message.contains(&directory.path().display().to_string()), "{error}");
-    drop(other);
-    assert_eq!(backend.get(b"key").unwrap(), None, "the next access opens it once the lock is free");
+    assert!(error.message.contains("another process"), "{error}");
+
+    // Within the retry pause the error comes back without a new attempt.
+    let again = backend.get(b"key").unwrap_err();
+    assert_eq!(again.message, error.message);
+
+    sled_lock.unlock().unwrap();
+    backend.close_as_failed(long_ago());
+    assert_eq!(backend.get(b"key").unwrap(), Some(b"value".to_vec()), "the next attempt opens it");
+}
+
+#[test]
+fn closed_database_keeps_other_openers_out() {
+    let directory = tempfile::tempdir().unwrap();
+    let backend = SledBackend::open(directory.path()).unwrap();
+    // sled's own lock is released while the database is closed for a reopen.
+    backend.close_as_failed(Instant::now());
+
+    let error = SledBackend::open(directory.path()).err().expect("the directory is in use");
+    assert!(matches!(error, StoreError::Open { .. }), "{error}");
+    assert!(error.to_string().contains("in use by another process"), "{error}");
+    assert!(error.to_string().contains("storage.data_dir"), "{error}");
+}
+
+/// Returns a time further back than the retry pause.
+fn long_ago() -> Instant {
+    Instant::now().checked_sub(REOPEN_RETRY_PAUSE * 2).expect("the clock has run for two seconds")
 }

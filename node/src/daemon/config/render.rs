@@ -72,7 +72,7 @@ pub(super) const FIELDS: &[FieldDoc] = &[
     doc(
         "storage",
         "reopen_after_bytes",
-        "Bytes written to the database after which an idle release reopens it to free sled's memory; 0 never does.",
+        "Key and value bytes written to the database since it opened at which an idle release reopens it to free sled's memory; 0 never does.",
     ),
     doc("policy", "cached_modules_max", "Compiled policy modules kept in memory."),
     doc("policy", "concurrent_instances_max", "Policy instances that may run at one time."),

@@ -64,8 +64,9 @@ impl IdleTracker {
 
 impl Engine {
     /// Empties the app's caches and the mempool's spare room, has the store give back
-    /// what it keeps beyond its caches, then returns the allocator's free pages, and logs the resident memory before and after: at info
-    /// level for the first release of an idle stretch, at debug level for later ones.
+    /// what it keeps beyond its caches, then returns the allocator's free pages. Logs
+    /// the resident memory before and after: at info level for the first release of an
+    /// idle stretch, at debug level for later ones.
     pub(super) fn release_idle_memory(&self, release: Release, release_allocator: fn()) {
         let before_kib = resident_kib();
         let cache_bytes = self.app.release_caches();

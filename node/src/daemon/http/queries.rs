@@ -3,7 +3,9 @@
 //!
 //! Queries call the app directly on the runtime's worker threads: each reads committed
 //! state from memory or the database cache and returns in well under a millisecond, so
-//! moving it to the blocking pool would cost more than it saves.
+//! moving it to the blocking pool would cost more than it saves. The exception is an
+//! idle release that reopens the database: queries wait for it, about 1 s on a
+//! 320,000-attestation ledger, once after each heavy load.
 
 use std::sync::Arc;
 
