@@ -6,16 +6,18 @@
 //! The input is the largest Trivy report in `VOUCH_CORPUS`, or a generated report
 //! of `GENERATED_FINDINGS` findings when the variable is not set. Besides
 //! criterion's figures, the bench prints both throughputs and their ratio
-//! (normalize / Value parse), measured by the same loop in the same run.
+//! (normalize / Value parse), measured by the same loop in the same run. A third
+//! group times the duplicate-key check of the statement both ways.
 
 use std::hint::black_box;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use serde::de::IgnoredAny;
 use serde_json::{Value, json};
-use vouch_protocol::facts;
 use vouch_protocol::intoto::{RawStatement, Statement};
+use vouch_protocol::{facts, input};
 
 /// Findings in the generated report.
 const GENERATED_FINDINGS: usize = 200;
@@ -174,5 +176,32 @@ fn bench_statement(c: &mut Criterion) {
     println!("ratio raw / Value: {:.2} of the time", raw.as_secs_f64() / decoded.as_secs_f64());
 }
 
-criterion_group!(benches, bench_trivy, bench_statement);
+/// Checks a statement for duplicate keys with the full walk, and with the byte scan
+/// that runs after the statement parsed, against serde_json skipping the same bytes
+/// (`IgnoredAny`), the least work a parse does.
+fn bench_duplicate_keys(c: &mut Criterion) {
+    let (name, bytes) = input();
+    let payload = cosign_statement(&bytes);
+    let full = || input::reject_duplicate_keys("bench", black_box(&payload)).expect("no duplicate");
+    let scan = || input::reject_duplicate_keys_after_parse("bench", black_box(&payload)).expect("no duplicate");
+    let skip = || drop(serde_json::from_slice::<IgnoredAny>(black_box(&payload)).expect("the payload is JSON"));
+
+    let mut group = c.benchmark_group("duplicate_keys");
+    group.throughput(Throughput::Bytes(payload.len() as u64));
+    group.bench_function("full_walk", |b| b.iter(full));
+    group.bench_function("byte_scan", |b| b.iter(scan));
+    group.bench_function("serde_json_skip", |b| b.iter(skip));
+    group.finish();
+
+    let (full, scan, skip) = (fastest_round(full), fastest_round(scan), fastest_round(skip));
+    let per_check = |time: Duration| time.as_secs_f64() * 1e6 / RATIO_PARSES_PER_ROUND as f64;
+    println!("duplicate-key check of the statement of {name} ({} bytes)", payload.len());
+    println!("full walk: {:.1} µs", per_check(full));
+    println!("byte scan: {:.1} µs", per_check(scan));
+    println!("serde_json skip: {:.1} µs", per_check(skip));
+    println!("ratio scan / full walk: {:.2} of the time", scan.as_secs_f64() / full.as_secs_f64());
+    println!("ratio scan / serde_json skip: {:.2} of the time", scan.as_secs_f64() / skip.as_secs_f64());
+}
+
+criterion_group!(benches, bench_trivy, bench_statement, bench_duplicate_keys);
 criterion_main!(benches);

@@ -12,7 +12,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::digest::{Algorithm, Digest, DigestError};
 use crate::dsse::VerifiedEnvelope;
-use crate::input::{InputError, parse_json, reject_duplicate_keys};
+use crate::input::{InputError, parse_json, reject_duplicate_keys_after_parse};
 
 /// The DSSE `payloadType` of an in-toto Statement.
 pub const PAYLOAD_TYPE: &str = "application/vnd.in-toto+json";
@@ -135,7 +135,7 @@ fn parse_statement<'a, P: Deserialize<'a> + Default>(
     bytes: &'a [u8],
 ) -> Result<StatementIn<P>, StatementError> {
     let mut raw: StatementIn<P> = parse_json(source_name, bytes)?;
-    reject_duplicate_keys(source_name, bytes)?;
+    reject_duplicate_keys_after_parse(source_name, bytes)?;
     raw.statement_type = match raw.statement_type.as_str() {
         STATEMENT_TYPE_V1 | STATEMENT_TYPE_V0_1 => raw.statement_type,
         _ => {

@@ -229,6 +229,12 @@ fn hostile_statements_read_alike() {
         format!(r#"{{"scanner": {{"result": {report}, "uri": 5}}}}"#),
         // A duplicate key inside the predicate.
         format!(r#"{{"scanner": {{"result": {report}, "result": {report}}}}}"#),
+        // What the quick key scan hands to the full check, though it is valid: a number
+        // in range with an exponent, a surrogate pair, and nesting past the scan's
+        // depth but within serde_json's.
+        format!(r#"{{"scanner": {{"result": {report}, "extra": 2.5e5}}}}"#),
+        format!(r#"{{"scanner": {{"uri": "\ud83d\ude00", "result": {report}}}}}"#),
+        format!(r#"{{"scanner": {{"result": {report}, "extra": {}1{}}}}}"#, "[".repeat(100), "]".repeat(100)),
     ];
     for predicate in &predicates {
         same_statement_reading(predicate);
