@@ -115,7 +115,11 @@ pub fn reject_duplicate_keys(source_name: &str, bytes: &[u8]) -> Result<(), Inpu
 /// second parse. Only a document the scan cannot clear, such as one with an escaped
 /// key, gets the full check, which also names the key and its path.
 pub fn reject_duplicate_keys_after_parse(source_name: &str, bytes: &[u8]) -> Result<(), InputError> {
-    if key_scan::keys_surely_unique(bytes) {
+    // serde_json skips the strings of unknown fields without checking their UTF-8, so
+    // the parse does not show that all the text is UTF-8; the full check rejects it.
+    if let Ok(text) = std::str::from_utf8(bytes)
+        && key_scan::keys_surely_unique(text)
+    {
         return Ok(());
     }
     reject_duplicate_keys(source_name, bytes)

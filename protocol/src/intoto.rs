@@ -48,9 +48,15 @@ pub enum StatementError {
     InvalidSubjectDigest { source_name: String, index: usize, name: String, algorithm: Algorithm, error: DigestError },
     #[error("{source_name}: `predicateType` is missing or empty; name the predicate's schema URI")]
     MissingPredicateType { source_name: String },
+    #[error(
+        "{source_name}: found a JSON array, expected an in-toto statement object with `_type`, `subject`, `predicateType` and `predicate`"
+    )]
+    NotAnObject { source_name: String },
 }
 
 /// One artifact a statement is about: a name and its digests by algorithm name.
+// NOTE: the derived reader also takes an array of the fields in order, such as
+// `["app", {"sha256": "..."}]`, which other in-toto parsers refuse.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(expecting = "an in-toto subject object")]
 pub struct Subject {
@@ -134,6 +140,11 @@ fn parse_statement<'a, P: Deserialize<'a> + Default>(
     source_name: &str,
     bytes: &'a [u8],
 ) -> Result<StatementIn<P>, StatementError> {
+    // serde reads a derived struct from an array of its fields in order too, which
+    // other in-toto parsers refuse.
+    if bytes.iter().find(|byte| !byte.is_ascii_whitespace()) == Some(&b'[') {
+        return Err(StatementError::NotAnObject { source_name: source_name.to_owned() });
+    }
     let mut raw: StatementIn<P> = parse_json(source_name, bytes)?;
     reject_duplicate_keys_after_parse(source_name, bytes)?;
     raw.statement_type = match raw.statement_type.as_str() {

@@ -196,6 +196,55 @@ fn raw_statement_keeps_the_statement_checks() {
         assert_eq!(decoded, raw, "{case}");
     }
 }
+/// Invalid UTF-8 in fields that no reader declares: the first parse skips those
+/// strings without decoding them, so the duplicate-key check must still reject them.
+#[test]
+fn invalid_utf8_in_unknown_fields_is_refused() {
+    let digest = "a".repeat(64);
+    let subject = format!(r#"{{"name": "app", "digest": {{"sha256": "{digest}"}}"#);
+    let rest =
+        r#", "predicateType": "https://vouch.dev/review/v1", "predicate": {"decision": "approve", "reason": "ok"}"#;
+    let statement = |subject_extra: &[u8], top_extra: &[u8]| {
+        let mut bytes = br#"{"_type": "https://in-toto.io/Statement/v1", "subject": ["#.to_vec();
+        bytes.extend_from_slice(subject.as_bytes());
+        bytes.extend_from_slice(subject_extra);
+        bytes.extend_from_slice(b"}]");
+        bytes.extend_from_slice(top_extra);
+        bytes.extend_from_slice(rest.as_bytes());
+        bytes.push(b'}');
+        bytes
+    };
+    let valid = statement(b"", b"");
+    assert!(RawStatement::from_json("statement", &valid).is_ok());
+    let cases = [
+        statement(b"", b", \"x\": \"\xff\""),
+        statement(b"", b", \"x\": {\"a\xff\": 1, \"a\xfe\": 2}"),
+        statement(b", \"annotations\": {\"k\xc0\": \"v\", \"k\xc1\": \"w\"}", b""),
+        statement(b", \"uri\": \"\xed\xa0\x80\"", b""),
+    ];
+    for case in &cases {
+        let text = String::from_utf8_lossy(case);
+        let decoded = Statement::from_json("statement", case).map(drop).map_err(|e| e.to_string());
+        let raw = RawStatement::from_json("statement", case).map(drop).map_err(|e| e.to_string());
+        assert!(raw.is_err(), "{text}");
+        assert_eq!(decoded, raw, "{text}");
+    }
+}
+
+/// A JSON array whose items line up with a statement's fields is not a statement.
+#[test]
+fn array_statement_is_refused() {
+    let digest = "a".repeat(64);
+    let array = format!(
+        r#" ["https://in-toto.io/Statement/v1", [{{"name": "app", "digest": {{"sha256": "{digest}"}}}}], "https://vouch.dev/review/v1", {{"decision": "approve", "reason": "ok"}}]"#
+    );
+    let decoded = Statement::from_json("statement", array.as_bytes()).map(drop).map_err(|e| e.to_string());
+    let raw = RawStatement::from_json("statement", array.as_bytes()).map(drop).map_err(|e| e.to_string());
+    let error = raw.clone().expect_err("an array is refused");
+    assert!(error.contains("found a JSON array, expected an in-toto statement object"), "{error}");
+    assert_eq!(decoded, raw);
+}
+
 /// Reads a statement with `predicate` both ways and asserts the same outcome.
 fn same_statement_reading(predicate: &str) {
     let digest = "b".repeat(64);

@@ -8,10 +8,12 @@
 //! `unique_keys.rs` then decides and names the key.
 //!
 //! The full check also decodes every value, and so rejects what a first parse into raw
-//! text lets through: numbers out of range, nesting deeper than serde_json's limit,
-//! and lone surrogates. The scan gives up on every case that could be one of these: a
-//! number with an exponent or of more than [`NUMBER_BYTES_MAX`] bytes, nesting deeper
-//! than [`DEPTH_MAX`], and any surrogate escape.
+//! text lets through. That covers numbers out of range, nesting deeper than
+//! serde_json's limit and lone surrogates. It also covers invalid UTF-8 in the strings
+//! of fields that the first parse skipped without decoding. The scan takes text that
+//! is already UTF-8, and it gives up on the other cases: a number with an exponent or
+//! of more than [`NUMBER_BYTES_MAX`] bytes, nesting deeper than [`DEPTH_MAX`], and
+//! any surrogate escape.
 
 use std::collections::HashSet;
 
@@ -49,11 +51,12 @@ impl<'a> ObjectKeys<'a> {
     }
 }
 
-/// Returns true when `bytes` have no object with the same key twice, and every key is
-/// written without escapes. `bytes` must have parsed as JSON already: on other input
+/// Returns true when `text` has no object with the same key twice, and every key is
+/// written without escapes. `text` must have parsed as JSON already: on other input
 /// the result means nothing. False means a repeated key, an escaped key or text the
 /// scan did not follow.
-pub(super) fn keys_surely_unique(bytes: &[u8]) -> bool {
+pub(super) fn keys_surely_unique(text: &str) -> bool {
+    let bytes = text.as_bytes();
     // One entry per open container: keys for an object, `None` for an array.
     let mut open: Vec<Option<ObjectKeys<'_>>> = Vec::new();
     let mut key_next = false;
@@ -132,7 +135,7 @@ mod tests {
     use proptest::prelude::*;
 
     use super::keys_surely_unique;
-    use crate::input::reject_duplicate_keys;
+    use crate::input::{reject_duplicate_keys, reject_duplicate_keys_after_parse};
 
     fn full_check_passes(json: &str) -> bool {
         reject_duplicate_keys("test.json", json.as_bytes()).is_ok()
@@ -150,7 +153,7 @@ mod tests {
         ];
         for json in cases {
             assert!(full_check_passes(json), "the full check accepts {json}");
-            assert!(keys_surely_unique(json.as_bytes()), "the scan accepts {json}");
+            assert!(keys_surely_unique(json), "the scan accepts {json}");
         }
     }
 
@@ -163,46 +166,57 @@ mod tests {
         };
         for (count, repeat) in [(3, 1), (16, 15), (17, 16), (17, 0), (40, 39)] {
             let json = object(count, repeat);
-            assert!(!keys_surely_unique(json.as_bytes()), "{count} keys, then k{repeat} again");
+            assert!(!keys_surely_unique(&json), "{count} keys, then k{repeat} again");
             assert!(!full_check_passes(&json), "the full check agrees for {count} keys");
         }
-        assert!(keys_surely_unique(object(40, 40).as_bytes()), "41 distinct keys");
+        assert!(keys_surely_unique(&object(40, 40)), "41 distinct keys");
     }
 
     #[test]
     fn nested_repeat_is_found() {
         let json = r#"{"a": [{"x": 1}, {"y": {"k": 1, "k": 2}}]}"#;
-        assert!(!keys_surely_unique(json.as_bytes()));
+        assert!(!keys_surely_unique(json));
     }
 
     #[test]
     fn escaped_key_gives_up() {
-        assert!(!keys_surely_unique(br#"{"ab": 1, "a\u0062": 2}"#), "the same key written twice");
-        assert!(!keys_surely_unique(br#"{"a\"": 1}"#), "an escaped key that repeats nothing");
+        assert!(!keys_surely_unique(r#"{"ab": 1, "a\u0062": 2}"#), "the same key written twice");
+        assert!(!keys_surely_unique(r#"{"a\"": 1}"#), "an escaped key that repeats nothing");
         assert!(full_check_passes(r#"{"a\"": 1}"#), "which the full check accepts");
     }
 
     #[test]
     fn what_the_full_check_may_reject_gives_up() {
         let deep = |depth: usize| format!("{}1{}", "[".repeat(depth), "]".repeat(depth));
-        assert!(keys_surely_unique(deep(64).as_bytes()), "nesting at the scan's limit");
-        assert!(!keys_surely_unique(deep(65).as_bytes()), "nesting past it");
-        assert!(!keys_surely_unique(br#"{"a": 1e400}"#), "an exponent");
-        assert!(!keys_surely_unique(br#"{"a": 2E-3}"#), "an upper-case exponent");
-        assert!(keys_surely_unique(br#"{"a": -12.5, "b": [0, 7]}"#), "plain numbers");
+        assert!(keys_surely_unique(&deep(64)), "nesting at the scan's limit");
+        assert!(!keys_surely_unique(&deep(65)), "nesting past it");
+        assert!(!keys_surely_unique(r#"{"a": 1e400}"#), "an exponent");
+        assert!(!keys_surely_unique(r#"{"a": 2E-3}"#), "an upper-case exponent");
+        assert!(keys_surely_unique(r#"{"a": -12.5, "b": [0, 7]}"#), "plain numbers");
         let long = format!("{{\"a\": {}}}", "9".repeat(301));
-        assert!(!keys_surely_unique(long.as_bytes()), "301 digits");
-        assert!(keys_surely_unique(format!("{{\"a\": {}}}", "9".repeat(300)).as_bytes()), "300 digits");
+        assert!(!keys_surely_unique(&long), "301 digits");
+        assert!(keys_surely_unique(&format!("{{\"a\": {}}}", "9".repeat(300))), "300 digits");
         for escape in [r#"{"a": "\ud800"}"#, r#"{"a": "x\uDC00"}"#, r#"["\uDbff\udfff"]"#] {
-            assert!(!keys_surely_unique(escape.as_bytes()), "a surrogate in {escape}");
+            assert!(!keys_surely_unique(escape), "a surrogate in {escape}");
         }
-        assert!(keys_surely_unique(br#"{"a": "\u003c\u00e9\uD7FF"}"#), "escapes outside the surrogates");
+        assert!(keys_surely_unique(r#"{"a": "\u003c\u00e9\uD7FF"}"#), "escapes outside the surrogates");
+    }
+
+    #[test]
+    fn invalid_utf8_goes_to_the_full_check() {
+        // Strings of unknown fields reach the check without a UTF-8 check of their own.
+        let cases: [&[u8]; 3] =
+            [b"{\"a\": \"\xff\"}", b"{\"x\": {\"a\xff\": 1, \"a\xfe\": 2}}", b"{\"uri\": \"\xed\xa0\x80\"}"];
+        for bytes in cases {
+            let error = reject_duplicate_keys_after_parse("test.json", bytes).expect_err("invalid UTF-8 is rejected");
+            assert!(error.to_string().contains("test.json"), "{error}");
+        }
     }
 
     #[test]
     fn unbalanced_text_gives_up() {
-        for text in [&b"{\"a\": 1"[..], b"}", b"[1, 2", b"{\"a", b"\"open"] {
-            assert!(!keys_surely_unique(text), "{}", String::from_utf8_lossy(text));
+        for text in ["{\"a\": 1", "}", "[1, 2", "{\"a", "\"open"] {
+            assert!(!keys_surely_unique(text), "{text}");
         }
     }
 
@@ -231,13 +245,13 @@ mod tests {
     proptest! {
         #[test]
         fn scan_never_passes_what_the_full_check_rejects(json in json_value()) {
-            if keys_surely_unique(json.as_bytes()) {
+            if keys_surely_unique(&json) {
                 prop_assert!(full_check_passes(&json), "the scan passed {json}");
             }
             // Where the scan gives up on purpose, only the implication above holds.
             let gives_up = ["\\u0062", "q\\\"", "1e400", "\\ud800"].iter().any(|text| json.contains(text));
             if !gives_up {
-                prop_assert_eq!(keys_surely_unique(json.as_bytes()), full_check_passes(&json), "{}", json);
+                prop_assert_eq!(keys_surely_unique(&json), full_check_passes(&json), "{}", json);
             }
         }
     }
