@@ -54,14 +54,11 @@ pub enum StatementError {
     NotAnObject { source_name: String },
 }
 
-/// One artifact a statement is about: a name and its digests by algorithm name.
-// NOTE: the derived reader also takes an array of the fields in order, such as
-// `["app", {"sha256": "..."}]`, which other in-toto parsers refuse.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(expecting = "an in-toto subject object")]
+/// One artifact a statement is about: a name and its digests by algorithm name. It is
+/// read from a JSON object only (`subject_reader.rs`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Subject {
     /// The artifact's name, for example an image repository; may be empty.
-    #[serde(default)]
     pub name: String,
     /// Hex digests keyed by algorithm name. Names Vouch does not support (for example
     /// `gitCommit`) are kept but never matched.
@@ -295,6 +292,8 @@ fn validate_subject(source_name: &str, index: usize, subject: &Subject) -> Resul
     }
     Ok(())
 }
+
+mod subject_reader;
 
 #[cfg(test)]
 mod tests;

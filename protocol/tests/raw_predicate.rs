@@ -243,6 +243,17 @@ fn array_statement_is_refused() {
     let error = raw.clone().expect_err("an array is refused");
     assert!(error.contains("found a JSON array, expected an in-toto statement object"), "{error}");
     assert_eq!(decoded, raw);
+
+    // A subject written as an array of its fields.
+    let statement = format!(
+        r#"{{"_type": "https://in-toto.io/Statement/v1", "subject": [["app", {{"sha256": "{digest}"}}]], "predicateType": "https://vouch.dev/review/v1", "predicate": {{"decision": "approve", "reason": "ok"}}}}"#
+    );
+    let decoded = Statement::from_json("statement", statement.as_bytes()).map(drop).map_err(|e| e.to_string());
+    let raw = RawStatement::from_json("statement", statement.as_bytes()).map(drop).map_err(|e| e.to_string());
+    let error = raw.clone().expect_err("an array subject is refused");
+    assert!(error.contains("expected an in-toto subject object"), "{error}");
+    assert!(error.contains("subject[0]"), "{error}");
+    assert_eq!(decoded, raw);
 }
 
 /// Reads a statement with `predicate` both ways and asserts the same outcome.
