@@ -135,8 +135,8 @@ pub struct StorageConfig {
     #[serde(rename = "idle_release_ms", with = "millis")]
     pub idle_release: Duration,
     /// Key and value bytes of the batches written to the database (not the ledger log)
-    /// at which an idle release closes and opens it again, to free memory that sled
-    /// keeps while open; zero never reopens it.
+    /// at which an idle release closes and opens it again. That frees memory that sled
+    /// keeps while open. Zero never reopens it.
     pub reopen_after_bytes: u64,
 }
 
