@@ -29,7 +29,7 @@ const SLED_GARBAGE_FLUSHES: usize = 64;
 /// open to drop, keeps other processes out of the directory while sled's own lock is
 /// released for a reopen.
 pub struct SledBackend {
-    db: SledHandle,
+    handle: SledHandle,
     log: LedgerLog,
     path: PathBuf,
     /// Key and value bytes of the batches applied since the database was last opened.
@@ -58,8 +58,8 @@ impl SledBackend {
         std::fs::create_dir_all(path).map_err(|error| open_error(error.to_string()))?;
         // The log's lock comes first, so a second process stops before it touches sled.
         let log = LedgerLog::open(&path.join(LEDGER_LOG_FILE)).map_err(|error| open_error(error.message))?;
-        let db = SledHandle::open(path, cache_bytes).map_err(|error| open_error(error.to_string()))?;
-        Ok(SledBackend { db, log, path: path.to_path_buf(), written: AtomicU64::new(0), reopen_after_bytes: 0 })
+        let handle = SledHandle::open(path, cache_bytes).map_err(|error| open_error(error.to_string()))?;
+        Ok(SledBackend { handle, log, path: path.to_path_buf(), written: AtomicU64::new(0), reopen_after_bytes: 0 })
     }
 
     /// Has [`Backend::release_memory`] reopen the database once `bytes` of batches
@@ -84,26 +84,26 @@ impl SledBackend {
     /// Reads and writes wait meanwhile. If the open fails, the error is returned, and
     /// the next read or write tries again.
     pub fn reopen(&self) -> Result<(), BackendError> {
-        let reopened = self.db.reopen();
+        // The count restarts while no batch can apply, under the reopen's write lock.
+        let reopened = self.handle.reopen(|| self.written.store(0, Ordering::Relaxed));
         release_garbage();
-        self.written.store(0, Ordering::Relaxed);
         reopened
     }
 
     /// Returns whether the open database was recovered from files already on disk.
     #[cfg(test)]
     pub(crate) fn was_recovered(&self) -> bool {
-        self.db.was_recovered()
+        self.handle.was_recovered()
     }
 
     /// Closes the database as a failed reopen at `failed_at` leaves it, for tests.
     #[cfg(test)]
     pub(crate) fn close_as_failed(&self, failed_at: Instant) {
-        self.db.close_as_failed(failed_at);
+        self.handle.close_as_failed(failed_at);
     }
 
     fn db(&self) -> Result<OpenDb<'_>, BackendError> {
-        self.db.hold()
+        self.handle.hold()
     }
 }
 

@@ -78,17 +78,18 @@ impl SledHandle {
         }
     }
 
-    /// Makes every applied batch durable, closes the database and opens it again.
-    /// Holds wait meanwhile. If the open fails, the database stays closed and the
-    /// error is returned.
-    pub(crate) fn reopen(&self) -> Result<(), BackendError> {
+    /// Makes every applied batch durable, closes the database, calls `closed`, and
+    /// opens the database again. Holds wait meanwhile. If the open fails, the database
+    /// stays closed and the error is returned.
+    pub(crate) fn reopen(&self, closed: impl FnOnce()) -> Result<(), BackendError> {
         let mut state = self.state.write().unwrap_or_else(PoisonError::into_inner);
         if let State::Open(db) = &*state {
             let path = self.path.display();
             db.flush().map_err(|error| BackendError::new("flush", format!("{path}: {error}")))?;
         }
-        let closed = State::Closed { failed_at: Instant::now(), error: "closed for a reopen".to_owned() };
-        drop(std::mem::replace(&mut *state, closed));
+        let closed_state = State::Closed { failed_at: Instant::now(), error: "closed for a reopen".to_owned() };
+        drop(std::mem::replace(&mut *state, closed_state));
+        closed();
         *state = self.open_state();
         match &*state {
             State::Open(_) => Ok(()),
