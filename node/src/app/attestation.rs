@@ -29,12 +29,12 @@ pub const ATTESTATION_IMAGES_MAX: usize = 64;
 
 /// Default bound of the reads of attestations checked for the mempool and not yet
 /// committed, in charged bytes (see [`ReadCacheLimits`]). A reading is charged its
-/// envelope's size plus 512 bytes, so a full default mempool (256 MiB in at most 50,000
-/// transactions) charges at most 256 MiB + 25 MiB, and every waiting attestation's
+/// envelope's size plus 512 bytes, so a full default mempool (64 MiB in at most 50,000
+/// transactions) charges at most 64 MiB + 25 MiB, and every waiting attestation's
 /// reading stays until its block, unless an idle node empties the cache (see
 /// `storage.idle_release_ms`). A smaller bound evicts the oldest readings first,
 /// which are those of the next block: each of its attestations is then checked again.
-pub const PENDING_READS_BYTES_MAX: usize = 320 * 1024 * 1024;
+pub const PENDING_READS_BYTES_MAX: usize = 96 * 1024 * 1024;
 
 /// Default bound of the reads of committed attestations kept for later evaluations of
 /// their images, in charged bytes.

@@ -176,7 +176,7 @@ impl Default for Config {
                 commit_wait_timeout: Duration::from_secs(10),
                 commit_waiters_max: 16_384,
             },
-            mempool: MempoolConfig { txs_max: 50_000, bytes_max: 256 * 1024 * 1024 },
+            mempool: MempoolConfig { txs_max: 50_000, bytes_max: 64 * 1024 * 1024 },
             blocks: BlocksConfig {
                 interval: Duration::from_millis(200),
                 empty_interval: Duration::from_secs(1),
