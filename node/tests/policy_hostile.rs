@@ -406,6 +406,29 @@ fn deploy_caches_by_code_hash() {
 }
 
 #[test]
+fn concurrent_deploys_of_one_module_compile_it_once() {
+    let runtime = runtime();
+    let wasm = module("(drop (i32.const 7))", "");
+    let barrier = std::sync::Barrier::new(4);
+    let deployed: Vec<_> = std::thread::scope(|scope| {
+        let threads: Vec<_> = (0..4)
+            .map(|_| {
+                scope.spawn(|| {
+                    barrier.wait();
+                    runtime.deploy(&wasm).unwrap()
+                })
+            })
+            .collect();
+        threads.into_iter().map(|thread| thread.join().unwrap()).collect()
+    });
+
+    for policy in &deployed[1..] {
+        assert!(std::sync::Arc::ptr_eq(&deployed[0], policy), "every thread gets the one compiled module");
+    }
+    assert_eq!(runtime.cached_count(), 1);
+}
+
+#[test]
 fn rust_panic_reported_through_abort() {
     let wasm = include_bytes!(concat!(env!("OUT_DIR"), "/vouch_hostile_panic.wasm"));
     let runtime = runtime();

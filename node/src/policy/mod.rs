@@ -91,6 +91,8 @@ pub struct PolicyRuntime {
     linker: Linker<HostState>,
     limits: PolicyLimits,
     cache: Mutex<ModuleCache>,
+    /// Held while a module compiles, so that one compiles at a time.
+    compiling: Mutex<()>,
 }
 
 impl PolicyRuntime {
@@ -102,7 +104,7 @@ impl PolicyRuntime {
         let mut linker = Linker::new(&engine);
         host::link(&mut linker).map_err(|error| RuntimeError::Engine { message: error.to_string() })?;
         let cache = Mutex::new(ModuleCache::new(config.cached_modules_max));
-        Ok(PolicyRuntime { engine, linker, limits: config.limits, cache })
+        Ok(PolicyRuntime { engine, linker, limits: config.limits, cache, compiling: Mutex::new(()) })
     }
 
     /// Returns the consensus limits this runtime applies.
@@ -113,6 +115,14 @@ impl PolicyRuntime {
     /// Checks and compiles `wasm`, or returns the cached policy with the same hash.
     pub fn deploy(&self, wasm: &[u8]) -> Result<Arc<CompiledPolicy>, DeployError> {
         let code_hash = CodeHash::of(wasm);
+        if let Some(policy) = self.cached(&code_hash) {
+            return Ok(policy);
+        }
+        // Evaluations on several threads often miss the same module at once. With one
+        // compile at a time the later ones take the first one's result instead of
+        // compiling it again, and wasmtime keeps one set of compiler buffers, which
+        // it never frees, instead of one per concurrent compile.
+        let _compiling = self.compiling.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if let Some(policy) = self.cached(&code_hash) {
             return Ok(policy);
         }
