@@ -124,6 +124,9 @@ pub struct StorageConfig {
     pub data_dir: PathBuf,
     /// Size of the database's page cache in bytes.
     pub cache_bytes: u64,
+    /// Size of the database's page cache after an idle release reopened it, in bytes,
+    /// until the next load writes a block; at or above `cache_bytes` it stays full.
+    pub idle_cache_bytes: u64,
     /// Bytes of checked attestations kept for the blocks that will commit them.
     pub pending_reads_bytes: u64,
     /// Bytes of committed attestations kept for later evaluations of their images.
@@ -186,6 +189,7 @@ impl Default for Config {
             storage: StorageConfig {
                 data_dir: PathBuf::from("data"),
                 cache_bytes: 32 * 1024 * 1024,
+                idle_cache_bytes: 4 * 1024 * 1024,
                 pending_reads_bytes: PENDING_READS_BYTES_MAX as u64,
                 committed_reads_bytes: COMMITTED_READS_BYTES_MAX as u64,
                 tree_cache_bytes: NODE_CACHE_BYTES_DEFAULT.get() as u64,

@@ -128,8 +128,9 @@ pub fn open_ledger(home: &Home, loaded: &LoadedHome, recreate: bool) -> Result<A
     let storage = &loaded.config.storage;
     let tree_cache_bytes = loaded.config.tree_cache_bytes();
     let store = catch_corruption(&data_dir, || {
-        let backend =
-            SledBackend::open_with_cache(&data_dir, storage.cache_bytes)?.reopen_after(storage.reopen_after_bytes);
+        let backend = SledBackend::open_with_cache(&data_dir, storage.cache_bytes)?
+            .reopen_after(storage.reopen_after_bytes)
+            .idle_cache(storage.idle_cache_bytes);
         LedgerStore::open_with_node_cache(backend, tree_cache_bytes)
     })?
     .map_err(|source| OpenError::Store { path: data_dir.clone(), source })?;

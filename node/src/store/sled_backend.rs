@@ -11,6 +11,11 @@ use crate::store::{Backend, BackendError, Entry, LogStage, StoreError, WriteBatc
 /// sled's own default page cache size, 1 GiB; the daemon passes its configured size.
 const SLED_DEFAULT_CACHE_BYTES: u64 = 1024 * 1024 * 1024;
 
+/// Bytes that a load writes after an idle reopen before the database opens again with
+/// its full cache. That is about one full block's batch, so a load has the full cache
+/// from its second block on.
+pub const FULL_CACHE_AFTER_BYTES: u64 = 4 * 1024 * 1024;
+
 /// Guard flushes after each batch: each frees up to eight expired garbage bags of
 /// crossbeam-epoch, and the epoch advances between two flushes when no other thread
 /// holds an old guard.
@@ -28,6 +33,11 @@ const SLED_GARBAGE_FLUSHES: usize = 64;
 /// enough has been written since the last open. The lock on the ledger log, held from
 /// open to drop, keeps other processes out of the directory while sled's own lock is
 /// released for a reopen.
+///
+/// The reopen of an idle release can use a smaller page cache: after a heavy load,
+/// sled's segment cleaner keeps reading pages back into the cache for minutes, and a
+/// small cache bounds what they hold. The first block of a new load that writes
+/// [`FULL_CACHE_AFTER_BYTES`] reopens the database with its full cache.
 pub struct SledBackend {
     handle: SledHandle,
     log: LedgerLog,
@@ -37,6 +47,10 @@ pub struct SledBackend {
     /// The written bytes at which [`Backend::release_memory`] reopens the database;
     /// zero never reopens it.
     reopen_after_bytes: u64,
+    /// The page cache size under load.
+    cache_bytes: u64,
+    /// The page cache size after the reopen of an idle release.
+    idle_cache_bytes: u64,
 }
 
 impl SledBackend {
@@ -59,7 +73,15 @@ impl SledBackend {
         // The log's lock comes first, so a second process stops before it touches sled.
         let log = LedgerLog::open(&path.join(LEDGER_LOG_FILE)).map_err(|error| open_error(error.message))?;
         let handle = SledHandle::open(path, cache_bytes).map_err(|error| open_error(error.to_string()))?;
-        Ok(SledBackend { handle, log, path: path.to_path_buf(), written: AtomicU64::new(0), reopen_after_bytes: 0 })
+        Ok(SledBackend {
+            handle,
+            log,
+            path: path.to_path_buf(),
+            written: AtomicU64::new(0),
+            reopen_after_bytes: 0,
+            cache_bytes,
+            idle_cache_bytes: cache_bytes,
+        })
     }
 
     /// Has [`Backend::release_memory`] reopen the database once `bytes` of batches
@@ -67,6 +89,18 @@ impl SledBackend {
     pub fn reopen_after(mut self, bytes: u64) -> SledBackend {
         self.reopen_after_bytes = bytes;
         self
+    }
+
+    /// Sets the page cache of an idle release's reopen to `bytes`, at most the full
+    /// cache. It stays until a load writes [`FULL_CACHE_AFTER_BYTES`].
+    pub fn idle_cache(mut self, bytes: u64) -> SledBackend {
+        self.idle_cache_bytes = bytes.min(self.cache_bytes);
+        self
+    }
+
+    /// Returns the page cache size of the open database.
+    pub fn cache_bytes(&self) -> u64 {
+        self.handle.cache_bytes()
     }
 
     /// Returns the database directory.
@@ -80,14 +114,40 @@ impl SledBackend {
         self.written.load(Ordering::Relaxed)
     }
 
-    /// Makes every applied batch durable, closes the database and opens it again.
-    /// Reads and writes wait meanwhile. If the open fails, the error is returned, and
-    /// the next read or write tries again.
+    /// Makes every applied batch durable, closes the database and opens it again with
+    /// its full cache. Reads and writes wait meanwhile. If the open fails, the error is
+    /// returned, and the next read or write tries again.
     pub fn reopen(&self) -> Result<(), BackendError> {
+        self.reopen_with_cache(self.cache_bytes)
+    }
+
+    fn reopen_with_cache(&self, cache_bytes: u64) -> Result<(), BackendError> {
         // The count restarts while no batch can apply, under the reopen's write lock.
-        let reopened = self.handle.reopen(|| self.written.store(0, Ordering::Relaxed));
+        let reopened = self.handle.reopen(cache_bytes, || self.written.store(0, Ordering::Relaxed));
         release_garbage();
         reopened
+    }
+
+    /// Reopens the database with its full cache once a load has written
+    /// [`FULL_CACHE_AFTER_BYTES`] since an idle reopen left it with the small one. A
+    /// failed reopen is logged here and not returned, because the batch before it is
+    /// already durable. The next read or write reports the error again.
+    fn restore_full_cache(&self) {
+        let written = self.written_since_open();
+        if self.handle.cache_bytes() >= self.cache_bytes || written < FULL_CACHE_AFTER_BYTES {
+            return;
+        }
+        let started = Instant::now();
+        match self.reopen() {
+            Ok(()) => {
+                let elapsed_ms = started.elapsed().as_millis();
+                let cache_bytes = self.cache_bytes;
+                tracing::info!(path = %self.path.display(), written, cache_bytes, elapsed_ms, "reopened the database with its full cache for the load");
+            }
+            Err(error) => {
+                tracing::error!(path = %self.path.display(), %error, "reopening the database with its full cache failed; the next read or write opens it again");
+            }
+        }
     }
 
     /// Returns whether the open database was recovered from files already on disk.
@@ -183,6 +243,9 @@ impl Backend for SledBackend {
             applied
         };
         release_garbage();
+        if applied.is_ok() {
+            self.restore_full_cache();
+        }
         applied
     }
 
@@ -216,9 +279,10 @@ impl Backend for SledBackend {
             return Ok(false);
         }
         let started = Instant::now();
-        self.reopen()?;
+        self.reopen_with_cache(self.idle_cache_bytes)?;
         let elapsed_ms = started.elapsed().as_millis();
-        tracing::info!(path = %self.path.display(), written, elapsed_ms, "reopened the database to release its memory");
+        let cache_bytes = self.idle_cache_bytes;
+        tracing::info!(path = %self.path.display(), written, cache_bytes, elapsed_ms, "reopened the database to release its memory");
         Ok(true)
     }
 }

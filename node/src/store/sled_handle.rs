@@ -10,6 +10,7 @@ use std::any::Any;
 use std::ops::Deref;
 use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{PoisonError, RwLock, RwLockReadGuard};
 use std::time::{Duration, Instant};
 
@@ -41,7 +42,8 @@ enum State {
 pub(crate) struct SledHandle {
     state: RwLock<State>,
     path: PathBuf,
-    cache_bytes: u64,
+    /// The page cache size of the next open.
+    cache_bytes: AtomicU64,
 }
 
 /// A read hold on the open database: a reopen waits until every hold is dropped.
@@ -63,7 +65,8 @@ impl SledHandle {
     /// Opens or creates the database in `path` with a page cache of `cache_bytes`.
     pub(crate) fn open(path: &Path, cache_bytes: u64) -> Result<SledHandle, sled::Error> {
         let db = open_sled(path, cache_bytes)?;
-        Ok(SledHandle { state: RwLock::new(State::Open(db)), path: path.to_path_buf(), cache_bytes })
+        let state = RwLock::new(State::Open(db));
+        Ok(SledHandle { state, path: path.to_path_buf(), cache_bytes: AtomicU64::new(cache_bytes) })
     }
 
     /// Returns a hold on the open database, first opening it if a reopen failed.
@@ -79,9 +82,10 @@ impl SledHandle {
     }
 
     /// Makes every applied batch durable, closes the database, calls `closed`, and
-    /// opens the database again. Holds wait meanwhile. If the open fails, the database
-    /// stays closed and the error is returned.
-    pub(crate) fn reopen(&self, closed: impl FnOnce()) -> Result<(), BackendError> {
+    /// opens the database again with a page cache of `cache_bytes`. Holds wait
+    /// meanwhile. If the open fails, the database stays closed and the error is
+    /// returned.
+    pub(crate) fn reopen(&self, cache_bytes: u64, closed: impl FnOnce()) -> Result<(), BackendError> {
         let mut state = self.state.write().unwrap_or_else(PoisonError::into_inner);
         if let State::Open(db) = &*state {
             let path = self.path.display();
@@ -90,11 +94,17 @@ impl SledHandle {
         let closed_state = State::Closed { failed_at: Instant::now(), error: "closed for a reopen".to_owned() };
         drop(std::mem::replace(&mut *state, closed_state));
         closed();
+        self.cache_bytes.store(cache_bytes, Ordering::Relaxed);
         *state = self.open_state();
         match &*state {
             State::Open(_) => Ok(()),
             State::Closed { error, .. } => Err(BackendError::new("reopen", error)),
         }
+    }
+
+    /// Returns the page cache size of the open database, or of its next open.
+    pub(crate) fn cache_bytes(&self) -> u64 {
+        self.cache_bytes.load(Ordering::Relaxed)
     }
 
     /// Returns whether the open database was recovered from files already on disk.
@@ -132,7 +142,7 @@ impl SledHandle {
     /// Opens the database, catching a panic of sled's recovery, and returns the state
     /// it leaves.
     fn open_state(&self) -> State {
-        let opened = std::panic::catch_unwind(AssertUnwindSafe(|| open_sled(&self.path, self.cache_bytes)));
+        let opened = std::panic::catch_unwind(AssertUnwindSafe(|| open_sled(&self.path, self.cache_bytes())));
         let error = match opened {
             Ok(Ok(db)) => return State::Open(db),
             Ok(Err(error)) => format!(

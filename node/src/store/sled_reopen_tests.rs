@@ -9,6 +9,7 @@ use std::time::Instant;
 use vouch_protocol::chain::Height;
 
 use super::*;
+use crate::store::sled_backend::FULL_CACHE_AFTER_BYTES;
 use crate::store::sled_handle::REOPEN_RETRY_PAUSE;
 use crate::synthetic::{self, SyntheticChain};
 
@@ -81,6 +82,50 @@ fn release_reopens_once_the_threshold_is_written() {
     assert_eq!(backend.written_since_open(), 0);
     assert!(!backend.release_memory().unwrap(), "nothing was written since the reopen");
     assert_eq!(backend.get(b"k1").unwrap(), Some(vec![7; 98]));
+}
+
+#[test]
+fn idle_reopen_uses_small_cache() {
+    const FULL: u64 = 32 * 1024 * 1024;
+    const IDLE: u64 = 2 * 1024 * 1024;
+    let directory = tempfile::tempdir().unwrap();
+    let backend = SledBackend::open_with_cache(directory.path(), FULL).unwrap().reopen_after(100).idle_cache(IDLE);
+    let batch = |key: &[u8], bytes: usize| {
+        let mut batch = WriteBatch::new();
+        batch.put(key.to_vec(), vec![3; bytes]);
+        batch
+    };
+    backend.apply(batch(b"before", 200)).unwrap();
+    assert_eq!(backend.cache_bytes(), FULL, "a new database has the full cache");
+
+    assert!(backend.release_memory().unwrap());
+    assert_eq!(backend.cache_bytes(), IDLE, "the idle release reopened with the small cache");
+
+    // Writes below one block's worth keep the small cache: empty blocks while idle.
+    let small = FULL_CACHE_AFTER_BYTES as usize / 2;
+    backend.apply(batch(b"idle", small)).unwrap();
+    assert_eq!(backend.cache_bytes(), IDLE);
+    assert!(backend.was_recovered(), "still the database of the idle reopen");
+
+    // The batch that reaches the bound reopens with the full cache, and keeps its data.
+    backend.apply(batch(b"load", small)).unwrap();
+    assert_eq!(backend.cache_bytes(), FULL, "a load gets the full cache back");
+    assert_eq!(backend.written_since_open(), 0, "the count restarts at that reopen");
+    for (key, bytes) in [(&b"before"[..], 200), (b"idle", small), (b"load", small)] {
+        assert_eq!(backend.get(key).unwrap(), Some(vec![3; bytes]), "{}", String::from_utf8_lossy(key));
+    }
+}
+
+#[test]
+fn idle_cache_capped_at_full_cache() {
+    let directory = tempfile::tempdir().unwrap();
+    let backend =
+        SledBackend::open_with_cache(directory.path(), 8 * 1024 * 1024).unwrap().reopen_after(1).idle_cache(u64::MAX);
+    let mut batch = WriteBatch::new();
+    batch.put(b"key".to_vec(), vec![1; 16]);
+    backend.apply(batch).unwrap();
+    assert!(backend.release_memory().unwrap());
+    assert_eq!(backend.cache_bytes(), 8 * 1024 * 1024);
 }
 
 #[test]

@@ -71,6 +71,11 @@ pub(super) const FIELDS: &[FieldDoc] = &[
     ),
     doc(
         "storage",
+        "idle_cache_bytes",
+        "Page cache of the database after an idle release reopened it, in bytes, until a load writes a block.",
+    ),
+    doc(
+        "storage",
         "reopen_after_bytes",
         "Key and value bytes written to the database since it opened at which an idle release reopens it to free sled's memory; 0 never does.",
     ),

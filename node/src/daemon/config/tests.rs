@@ -114,6 +114,7 @@ fn each_field_names_itself_when_invalid() {
         ("blocks.bytes_max", |c| c.blocks.bytes_max = 1024),
         ("storage.data_dir", |c| c.storage.data_dir = PathBuf::new()),
         ("storage.cache_bytes", |c| c.storage.cache_bytes = 4096),
+        ("storage.idle_cache_bytes", |c| c.storage.idle_cache_bytes = CACHE_BYTES_MIN - 1),
         ("storage.pending_reads_bytes", |c| c.storage.pending_reads_bytes = CACHE_BYTES_MIN - 1),
         ("storage.committed_reads_bytes", |c| c.storage.committed_reads_bytes = 0),
         ("storage.tree_cache_bytes", |c| c.storage.tree_cache_bytes = 0),

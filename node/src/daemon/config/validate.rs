@@ -40,8 +40,9 @@ pub const BLOCK_HEADER_ROOM_BYTES: u64 = 64 * 1024;
 /// Accepted values of `mempool.txs_max`.
 pub const MEMPOOL_TXS_RANGE: RangeInclusive<u32> = 1..=10_000_000;
 
-/// Smallest accepted `storage.cache_bytes`, `storage.pending_reads_bytes`,
-/// `storage.committed_reads_bytes` and `storage.tree_cache_bytes`.
+/// Smallest accepted `storage.cache_bytes`, `storage.idle_cache_bytes`,
+/// `storage.pending_reads_bytes`, `storage.committed_reads_bytes` and
+/// `storage.tree_cache_bytes`.
 pub const CACHE_BYTES_MIN: u64 = 1024 * 1024;
 
 /// Longest accepted `storage.idle_release_ms`.
@@ -105,6 +106,7 @@ impl Config {
             return Err(invalid("storage.data_dir", "empty", "give a folder, such as \"data\""));
         }
         at_least("storage.cache_bytes", self.storage.cache_bytes, CACHE_BYTES_MIN)?;
+        at_least("storage.idle_cache_bytes", self.storage.idle_cache_bytes, CACHE_BYTES_MIN)?;
         at_least("storage.pending_reads_bytes", self.storage.pending_reads_bytes, CACHE_BYTES_MIN)?;
         at_least("storage.committed_reads_bytes", self.storage.committed_reads_bytes, CACHE_BYTES_MIN)?;
         at_least("storage.tree_cache_bytes", self.storage.tree_cache_bytes, CACHE_BYTES_MIN)?;
