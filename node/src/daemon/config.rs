@@ -124,8 +124,9 @@ pub struct StorageConfig {
     pub data_dir: PathBuf,
     /// Size of the database's page cache in bytes.
     pub cache_bytes: u64,
-    /// Size of the database's page cache after an idle release reopened it, in bytes,
-    /// until the next load writes a block; at or above `cache_bytes` it stays full.
+    /// Size of the database's page cache after an idle release reopened it, in bytes.
+    /// It lasts until 4 MiB more are written: a load's first full block, or about two
+    /// hours of empty blocks. At or above `cache_bytes` the cache stays full.
     pub idle_cache_bytes: u64,
     /// Bytes of checked attestations kept for the blocks that will commit them.
     pub pending_reads_bytes: u64,

@@ -101,19 +101,49 @@ fn idle_reopen_uses_small_cache() {
     assert!(backend.release_memory().unwrap());
     assert_eq!(backend.cache_bytes(), IDLE, "the idle release reopened with the small cache");
 
-    // Writes below one block's worth keep the small cache: empty blocks while idle.
+    // Writes below the bound keep the small cache: empty blocks while idle.
     let small = FULL_CACHE_AFTER_BYTES as usize / 2;
     backend.apply(batch(b"idle", small)).unwrap();
     assert_eq!(backend.cache_bytes(), IDLE);
-    assert!(backend.was_recovered(), "still the database of the idle reopen");
 
-    // The batch that reaches the bound reopens with the full cache, and keeps its data.
+    // The batch that reaches the bound reopens with the full cache first.
     backend.apply(batch(b"load", small)).unwrap();
     assert_eq!(backend.cache_bytes(), FULL, "a load gets the full cache back");
-    assert_eq!(backend.written_since_open(), 0, "the count restarts at that reopen");
+    let load_bytes = batch(b"load", small).bytes() as u64;
+    assert_eq!(backend.written_since_open(), load_bytes, "the count restarts before the batch");
     for (key, bytes) in [(&b"before"[..], 200), (b"idle", small), (b"load", small)] {
         assert_eq!(backend.get(key).unwrap(), Some(vec![3; bytes]), "{}", String::from_utf8_lossy(key));
     }
+}
+
+#[test]
+fn failed_full_cache_reopen_writes_nothing() {
+    let directory = tempfile::tempdir().unwrap();
+    let backend = SledBackend::open_with_cache(directory.path(), 8 * 1024 * 1024)
+        .unwrap()
+        .reopen_after(1)
+        .idle_cache(1024 * 1024);
+    let mut before = WriteBatch::new();
+    before.put(b"before".to_vec(), vec![5; 16]);
+    backend.apply(before).unwrap();
+    assert!(backend.release_memory().unwrap());
+
+    // sled reads its `conf` file at every open, so a folder in its place fails the open.
+    let (conf, saved) = (directory.path().join("conf"), directory.path().join("conf.saved"));
+    std::fs::rename(&conf, &saved).unwrap();
+    std::fs::create_dir(&conf).unwrap();
+    let mut load = WriteBatch::new();
+    load.put(b"load".to_vec(), vec![6; FULL_CACHE_AFTER_BYTES as usize]);
+    let error = backend.apply(load).expect_err("the reopen before the batch fails");
+    assert!(error.to_string().contains(&directory.path().display().to_string()), "{error}");
+
+    std::fs::remove_dir(&conf).unwrap();
+    std::fs::rename(&saved, &conf).unwrap();
+    // The next read opens the database again once the retry pause has passed.
+    std::thread::sleep(REOPEN_RETRY_PAUSE);
+    assert_eq!(backend.get(b"load").unwrap(), None, "nothing of the failed batch was written");
+    assert_eq!(backend.get(b"before").unwrap(), Some(vec![5; 16]));
+    assert_eq!(backend.cache_bytes(), 8 * 1024 * 1024, "the open after the failure has the full cache");
 }
 
 #[test]

@@ -72,7 +72,7 @@ pub(super) const FIELDS: &[FieldDoc] = &[
     doc(
         "storage",
         "idle_cache_bytes",
-        "Page cache of the database after an idle release reopened it, in bytes, until a load writes a block.",
+        "Page cache of the database after an idle release reopened it, in bytes, until 4 MiB more are written (a load's first full block).",
     ),
     doc(
         "storage",
