@@ -406,7 +406,7 @@ fn deploy_caches_by_code_hash() {
 }
 
 #[test]
-fn concurrent_deploys_of_one_module_compile_it_once() {
+fn concurrent_deploys_compile_once() {
     let runtime = runtime();
     let wasm = module("(drop (i32.const 7))", "");
     let barrier = std::sync::Barrier::new(4);

@@ -30,7 +30,7 @@ pub const ATTESTATION_IMAGES_MAX: usize = 64;
 /// Default bound of the reads of attestations checked for the mempool and not yet
 /// committed, in charged bytes (see [`ReadCacheLimits`]). A reading is charged its
 /// envelope's size plus 512 bytes, so a full default mempool (64 MiB in at most 50,000
-/// transactions) charges at most 64 MiB + 25 MiB, and every waiting attestation's
+/// transactions) charges at most 64 MiB + 24.4 MiB, and every waiting attestation's
 /// reading stays until its block, unless an idle node empties the cache (see
 /// `storage.idle_release_ms`). A smaller bound evicts the oldest readings first,
 /// which are those of the next block: each of its attestations is then checked again.

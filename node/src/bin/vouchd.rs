@@ -34,11 +34,10 @@ static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 /// of submissions the idle node kept them. The background thread purges pages that
 /// stayed unused for 3 s.
 ///
-/// Each thread caches freed objects for its next allocations, by default up to 200 of
-/// each small size and 20 of each large one. sled's seven I/O threads free much of
-/// its memory and then sit idle, and the objects in their caches keep partly used
-/// pages resident that nothing else can return. At most 16 small and 8 large objects
-/// a size took an idle node after a 320,000-attestation load from about 120 to about
+/// Thread caches keep at most 16 small and 8 large freed objects a size (jemalloc's
+/// defaults are 200 and 20). sled's seven I/O threads free much of its memory and then
+/// sit idle, so their cached objects kept partly used pages resident. The smaller
+/// caches took an idle node after a 320,000-attestation load from about 120 to about
 /// 102 MB, for about 2% more CPU under load (docs/BENCHMARKS.md).
 /// `_RJEM_MALLOC_CONF` in the environment overrides these.
 #[unsafe(export_name = "_rjem_malloc_conf")]

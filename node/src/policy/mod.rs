@@ -118,11 +118,8 @@ impl PolicyRuntime {
         if let Some(policy) = self.cached(&code_hash) {
             return Ok(policy);
         }
-        // Evaluations on several threads often miss the same module at once. With one
-        // compile at a time the later ones take the first one's result instead of
-        // compiling it again, and wasmtime keeps one set of compiler buffers for the
-        // engine's lifetime instead of one per concurrent compile. Compiles of different
-        // modules wait for each other too, which is rare: deploys and cache misses.
+        // Threads that miss the same module at once reuse the first compile, and wasmtime
+        // keeps one set of compiler buffers, not one per concurrent compile.
         let _compiling = self.compiling.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if let Some(policy) = self.cached(&code_hash) {
             return Ok(policy);
